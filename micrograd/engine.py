@@ -1,0 +1,340 @@
+"""The engine: a scalar `Value` that remembers how it was made, and `backward()`.
+
+This follows the lecture line by line. A `Value` wraps one float. Every operation makes a new
+`Value` whose `_prev` are its inputs and whose rule knows the operation's *local derivative*
+d(out)/d(input). `backward()` visits the graph in reverse topological order and applies the chain
+rule at every node: input.grad += local derivative * out.grad.
+
+Two departures from the lecture's code, both invisible to code written for it:
+
+* Each operation is one row of the table `OPS` below, forward and local derivative side by side,
+  instead of a closure per node. A closure that mentions `out` is a reference cycle, which leaves
+  every graph to Python's cyclic garbage collector; a shared rule does not, so a dropped graph is
+  freed at once, and a node costs about a third of the memory.
+* `backward()` is iterative (no recursion limit) and, as in PyTorch, resets the grads of the
+  intermediate nodes first, so calling it twice adds exactly the same gradient to the leaves twice.
+
+Errors: an operation whose real result does not exist (log of 0, 0 ** -1, (-8) ** 0.5, exp of
+1000) raises a `ValueError`/`OverflowError` that names the operation and its inputs. NaN and inf
+that you put in yourself flow through the arithmetic as IEEE floats, as in PyTorch; the training
+loop is where a non-finite loss is caught.
+"""
+import math
+from numbers import Real
+
+__all__ = ["Value", "Op", "OPS", "linear", "no_grad", "is_grad_enabled"]
+
+
+def _as_float(x, where):
+    """Accept ints, floats, bools and numpy scalars; refuse anything else by name."""
+    if x.__class__ is float:
+        return x
+    if isinstance(x, Real):
+        return float(x)
+    raise TypeError(f"{where}: expected a real number, got {type(x).__name__} {x!r}")
+
+
+class Op:
+    """A differentiable operation: how to compute it, and its local derivatives.
+
+    forward(*xs) -> float              the value, from the inputs' floats
+    local_grads(out, *xs) -> tuple     d(out)/d(x_i) for every input, from floats
+
+    An `Op` is called on Values (or plain numbers) and returns a new Value. This is all it
+    takes to add an operation: "as long as you can write the forward and the local
+    derivative, it is a lego block".
+    """
+    __slots__ = ("name", "forward", "local_grads")
+
+    def __init__(self, name, forward, local_grads):
+        self.name, self.forward, self.local_grads = name, forward, local_grads
+
+    def __call__(self, *inputs):
+        inputs = tuple(x if x.__class__ is Value else _leaf(x, self.name) for x in inputs)
+        try:
+            data = self.forward(*[x.data for x in inputs])
+        except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
+            raise _domain_error(self.name, inputs, e) from None
+        if data.__class__ is not float:   # a custom op may answer with an int (or worse)
+            data = _as_float(data, f"{self.name} (its forward's result)")
+        return _node(data, inputs, self)
+
+    def binary(self, a, b):
+        """__call__ for two inputs, spelled out: the hot path of every + - * /."""
+        if a.__class__ is not Value:
+            a = _leaf(a, self.name)
+        if b.__class__ is not Value:
+            b = _leaf(b, self.name)
+        try:
+            data = self.forward(a.data, b.data)
+        except (ValueError, ZeroDivisionError, OverflowError) as e:
+            raise _domain_error(self.name, (a, b), e) from None
+        v = _new(Value)
+        v.data, v.grad, v.label = data, 0.0, ""
+        if _GradMode.enabled:
+            v._prev, v._op, v._rule = (a, b), self.name, self
+        else:
+            v._prev, v._op, v._rule = (), "", None
+        return v
+
+    def __repr__(self):
+        return f"Op({self.name!r})"
+
+
+def _show(inputs):
+    return ", ".join(repr(x.data) for x in inputs)
+
+
+def _domain_error(name, inputs, e):
+    kind = OverflowError if isinstance(e, OverflowError) else ValueError
+    return kind(f"{name}: no finite real result for {_show(inputs)} ({e})")
+
+
+# ---------------------------------------------------------------------------------------------
+# The table: every operation, its forward and its local derivative(s), side by side.
+# `out` is the forward's result; a, b are the inputs' floats.
+# ---------------------------------------------------------------------------------------------
+def _sigmoid(a):                      # written so that exp never overflows
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    e = math.exp(a)
+    return e / (1.0 + e)
+
+
+def _pow(a, b):
+    if a == 0 and b < 0:
+        raise ZeroDivisionError("0 to a negative power")
+    return a ** b
+
+
+def _log_base(a, b):                  # d(a**b)/db = a**b * log(a); at a == 0 the power is flat
+    if a > 0:
+        return math.log(a)
+    if a == 0:
+        return 0.0
+    raise ValueError(f"d/db of a**b needs a > 0, got a={a!r}")
+
+
+def _linear(b, *wx):                  # b + w0*x0 + w1*x1 + ..., added in the lecture's order
+    s = b
+    for i in range(0, len(wx), 2):
+        s += wx[i] * wx[i + 1]
+    return s
+
+
+def _linear_grads(out, b, *wx):       # d/db = 1, d/dw_i = x_i, d/dx_i = w_i
+    g = [1.0] * (len(wx) + 1)
+    g[1::2], g[2::2] = wx[1::2], wx[0::2]
+    return g
+
+
+OPS = {
+    #         forward                          local derivatives d(out)/d(input)
+    "+":    (lambda a, b: a + b,               lambda out, a, b: (1.0, 1.0)),
+    "-":    (lambda a, b: a - b,               lambda out, a, b: (1.0, -1.0)),
+    "*":    (lambda a, b: a * b,               lambda out, a, b: (b, a)),
+    "/":    (lambda a, b: a / b,               lambda out, a, b: (1.0 / b, -a / (b * b))),
+    "**":   (_pow,                             lambda out, a, b: (b * _pow(a, b - 1),
+                                                                  out * _log_base(a, b))),
+    "neg":  (lambda a: -a,                     lambda out, a: (-1.0,)),
+    "exp":  (math.exp,                         lambda out, a: (out,)),
+    "log":  (math.log,                         lambda out, a: (1.0 / a,)),
+    "tanh": (math.tanh,                        lambda out, a: (1.0 - out * out,)),
+    "relu": (lambda a: a if a > 0 else 0.0,    lambda out, a: (1.0 if a > 0 else 0.0,)),
+    "abs":  (abs,                              lambda out, a: (1.0 if a > 0 else -1.0 if a < 0 else 0.0,)),
+    "sigmoid": (_sigmoid,                      lambda out, a: (out * (1.0 - out),)),
+    # A whole neuron's weighted sum as one node (nn.Neuron's fast path): inputs b, w0, x0, w1, x1...
+    "w·x+b": (_linear,                         _linear_grads),
+}
+OPS = {name: Op(name, f, df) for name, (f, df) in OPS.items()}
+ADD, SUB, MUL, DIV, POW = OPS["+"], OPS["-"], OPS["*"], OPS["/"], OPS["**"]
+NEG, EXP, LOG, TANH, RELU, ABS, SIGMOID = (
+    OPS[k] for k in ("neg", "exp", "log", "tanh", "relu", "abs", "sigmoid"))
+LINEAR = OPS["w·x+b"]
+
+
+def linear(w, x, b=0.0):
+    """b + sum(w_i * x_i) as one node: the same number, in the same order of additions, as
+    sum((wi*xi for wi, xi in zip(w, x)), b), with 1 node instead of 2*len(w)."""
+    if len(w) != len(x):
+        raise ValueError(f"linear: {len(w)} weights but {len(x)} inputs")
+    wx = [None] * (2 * len(w))
+    wx[0::2], wx[1::2] = w, x
+    return LINEAR(b, *wx)
+
+_POW_CONST = {}
+
+
+def _pow_const(k):
+    """x ** k for a constant k: one Op per exponent (named '**2' as in the lecture), shared."""
+    op = _POW_CONST.get((type(k), k))
+    if op is None:
+        kf = float(k)
+        op = _POW_CONST[(type(k), k)] = Op(
+            f"**{k}", lambda a: _pow(a, kf), lambda out, a: (kf * _pow(a, kf - 1),))
+    return op
+
+
+# ---------------------------------------------------------------------------------------------
+# no_grad: evaluate without building a graph.
+# ---------------------------------------------------------------------------------------------
+class _GradMode:
+    enabled = True
+
+
+def is_grad_enabled():
+    return _GradMode.enabled
+
+
+class no_grad:
+    """`with no_grad():` operations give plain leaf Values, no graph, as torch.no_grad()."""
+
+    def __enter__(self):
+        self._prev, _GradMode.enabled = _GradMode.enabled, False
+
+    def __exit__(self, *exc):
+        _GradMode.enabled = self._prev
+
+
+# ---------------------------------------------------------------------------------------------
+# Value
+# ---------------------------------------------------------------------------------------------
+class Value:
+    """Stores a single scalar value and its gradient."""
+    __slots__ = ("data", "grad", "_prev", "_op", "label", "_rule")
+
+    def __init__(self, data, _children=(), _op="", label=""):
+        self.data = _as_float(data, "Value(data)")
+        self.grad = 0.0
+        self._prev = tuple(_children)
+        self._op = _op
+        self.label = label
+        self._rule = None      # the Op that made this node (or a callable you set as _backward)
+
+    # ---- the local chain-rule step, callable by hand as in the lecture's manual backprop ----
+    @property
+    def _backward(self):
+        rule = self._rule
+        if rule is None:
+            return _nothing
+        if isinstance(rule, Op):
+            return lambda: _chain_rule(self)
+        return rule
+
+    @_backward.setter
+    def _backward(self, fn):   # lecture style: out._backward = a closure you wrote
+        self._rule = fn
+
+    # ---- operations: each one is a row of OPS ----
+    def __add__(self, other):     return ADD.binary(self, other)
+    def __radd__(self, other):    return ADD.binary(other, self)
+    def __sub__(self, other):     return SUB.binary(self, other)
+    def __rsub__(self, other):    return SUB.binary(other, self)
+    def __mul__(self, other):     return MUL.binary(self, other)
+    def __rmul__(self, other):    return MUL.binary(other, self)
+    def __truediv__(self, other): return DIV.binary(self, other)
+    def __rtruediv__(self, other): return DIV.binary(other, self)
+    def __neg__(self):            return NEG(self)
+    def __abs__(self):            return ABS(self)
+    def __rpow__(self, other):    return POW(other, self)
+
+    def __pow__(self, other):
+        if isinstance(other, Value):
+            return POW(self, other)
+        _as_float(other, "**")    # refuse a non-number exponent by name
+        return _pow_const(other)(self)
+
+    def exp(self):     return EXP(self)
+    def log(self):     return LOG(self)
+    def tanh(self):    return TANH(self)
+    def relu(self):    return RELU(self)
+    def sigmoid(self): return SIGMOID(self)
+
+    # Order by value, so max(values) and `if v > 0` work. No __eq__: Values stay hashable by
+    # identity, as graph nodes must.
+    def __lt__(self, other): return self.data < _data(other)
+    def __le__(self, other): return self.data <= _data(other)
+    def __gt__(self, other): return self.data > _data(other)
+    def __ge__(self, other): return self.data >= _data(other)
+    def __float__(self):     return self.data
+
+    def backward(self):
+        """Fill in d(self)/d(node) for every node of the graph, by the chain rule, in reverse
+        topological order. Leaves accumulate (call zero_grad between steps); intermediate
+        nodes start from zero on every call, so a second call adds the same gradient again."""
+        topo = self.topo()
+        for v in topo:
+            if v._prev:
+                v.grad = 0.0
+        self.grad += 1.0
+        for v in reversed(topo):
+            rule = v._rule
+            if rule is None:
+                continue
+            if rule.__class__ is Op:
+                _chain_rule(v)
+            else:
+                rule()
+
+    def topo(self):
+        """All nodes this Value depends on, children before parents (the lecture's build_topo,
+        without recursion, in a deterministic order)."""
+        topo, visited = [], {self}
+        stack = [(self, iter(self._prev))]
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if child not in visited:
+                    visited.add(child)
+                    stack.append((child, iter(child._prev)))
+                    break
+            else:
+                stack.pop()
+                topo.append(node)
+        return topo
+
+    def __repr__(self):
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data}, grad={self.grad}{label})"
+
+
+def _data(x):
+    return x.data if isinstance(x, Value) else _as_float(x, "comparison")
+
+
+def _leaf(x, where):
+    """A plain number mixed into an operation becomes a constant leaf, as in the lecture."""
+    v = _new(Value)
+    v.data, v.grad, v._prev, v._op, v.label, v._rule = _as_float(x, where), 0.0, (), "", "", None
+    return v
+
+
+_new = object.__new__
+
+
+def _nothing():
+    pass
+
+
+def _node(data, children, rule):
+    """A new Value made by `rule` (or a plain leaf under no_grad); skips __init__'s checks."""
+    v = _new(Value)
+    v.data, v.grad, v.label = data, 0.0, ""
+    if _GradMode.enabled:
+        v._prev, v._op, v._rule = children, rule.name, rule
+    else:
+        v._prev, v._op, v._rule = (), "", None
+    return v
+
+
+def _chain_rule(v):
+    """One node's backward step: each input's grad += local derivative * out.grad."""
+    prev = v._prev
+    try:
+        local = v._rule.local_grads(v.data, *[c.data for c in prev])
+    except (ValueError, ZeroDivisionError, OverflowError) as e:
+        raise ValueError(f"backward through {v._op}: the derivative at {_show(prev)} "
+                         f"is not finite ({e})") from None
+    g = v.grad
+    for child, d in zip(prev, local):
+        child.grad += d * g

@@ -1,0 +1,136 @@
+"""The neural-net library from the lecture: Module, Neuron, Layer, MLP.
+
+Defaults are the original micrograd's, so that `random.seed(1337); MLP(2, [16, 16, 1])` draws
+exactly the same initial weights: ReLU hidden layers, a linear output, biases starting at zero.
+`activation='tanh'` builds the lecture's own network instead: tanh on every layer and biases
+drawn at random, like the weights.
+"""
+import random
+
+from micrograd.engine import Value, linear
+
+__all__ = ["Module", "Neuron", "Layer", "MLP", "ACTIVATIONS"]
+
+# name -> how a neuron squashes its weighted sum
+ACTIVATIONS = {
+    "relu": Value.relu,
+    "tanh": Value.tanh,
+    "sigmoid": Value.sigmoid,
+    "linear": None,
+}
+
+
+def _check_activation(name):
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
+    return name
+
+
+def _check_size(what, n):
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{what} must be a positive integer, got {n!r}")
+    return n
+
+
+class Module:
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def parameters(self):
+        return []
+
+
+class Neuron(Module):
+    """w . x + b, then the activation. `nonlin=False` makes it linear (the original's flag).
+
+    `fused=True` computes w . x + b as one graph node (same number, same order of additions,
+    many times faster); `fused=False` builds the lecture's graph, a * and a + node per input."""
+
+    def __init__(self, nin, nonlin=True, activation="relu", random_bias=None, fused=True):
+        _check_size("Neuron(nin)", nin)
+        self.activation = _check_activation(activation) if nonlin else "linear"
+        self.w = [Value(random.uniform(-1, 1)) for _ in range(nin)]
+        # The original starts biases at 0 (ReLU nets); the lecture draws them like the weights.
+        if random_bias is None:
+            random_bias = activation != "relu"
+        self.b = Value(random.uniform(-1, 1) if random_bias else 0.0)
+        self.nonlin = self.activation != "linear"
+        self.fused = fused
+
+    def __call__(self, x):
+        if len(x) != len(self.w):
+            raise ValueError(f"{self!r} expects {len(self.w)} inputs, got {len(x)}")
+        if self.fused:
+            act = linear(self.w, x, self.b)
+        else:
+            act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+        squash = ACTIVATIONS[self.activation]
+        return squash(act) if squash else act
+
+    def parameters(self):
+        return self.w + [self.b]
+
+    def __repr__(self):
+        kind = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": "Linear"}
+        return f"{kind[self.activation]}Neuron({len(self.w)})"
+
+
+class Layer(Module):
+    """`nout` neurons reading the same inputs."""
+
+    def __init__(self, nin, nout, **kwargs):
+        _check_size("Layer(nout)", nout)
+        self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
+
+    def __call__(self, x):
+        out = self.forward(x)
+        return out[0] if len(out) == 1 else out   # the original's convenience for one neuron
+
+    def forward(self, x):
+        """Always a list, even for one neuron (what MLP chains, so [16, 1, 1] works)."""
+        return [n(x) for n in self.neurons]
+
+    def parameters(self):
+        return [p for n in self.neurons for p in n.parameters()]
+
+    def __repr__(self):
+        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+
+
+class MLP(Module):
+    """Layers in a row. Hidden layers use `activation`; the last layer uses `output_activation`,
+    which defaults to linear for ReLU nets (the original) and to `activation` otherwise (the
+    lecture's all-tanh net)."""
+
+    def __init__(self, nin, nouts, activation="relu", output_activation=None, random_bias=None,
+                 fused=True):
+        _check_size("MLP(nin)", nin)
+        if isinstance(nouts, int) or not list(nouts):
+            raise ValueError(f"MLP(nouts) must be a non-empty list of layer sizes, got {nouts!r}")
+        nouts = list(nouts)
+        _check_activation(activation)
+        if output_activation is None:
+            output_activation = "linear" if activation == "relu" else activation
+        _check_activation(output_activation)
+        sz = [nin] + nouts
+        self.layers = [
+            Layer(sz[i], sz[i + 1],
+                  activation=activation if i != len(nouts) - 1 else output_activation,
+                  random_bias=random_bias if random_bias is not None else activation != "relu",
+                  fused=fused)
+            for i in range(len(nouts))
+        ]
+
+    def __call__(self, x):
+        x = list(x)
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x[0] if len(x) == 1 else x
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def __repr__(self):
+        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
