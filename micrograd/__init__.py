@@ -1,0 +1,15 @@
+"""micrograd: a scalar-valued autograd engine and a small neural-net library on top of it.
+
+    from micrograd.engine import Value        # the engine (standard library only)
+    from micrograd.nn import Neuron, Layer, MLP
+"""
+from micrograd.engine import Op, Value, no_grad
+
+__version__ = "1.0.0.dev0"
+__all__ = ["Value", "Op", "no_grad", "compile"]
+
+
+def compile(fn, **options):
+    """Trace `fn` once, replay its forward and backward fast (see micrograd.compiler; needs numpy)."""
+    from micrograd.compiler import compile as _compile
+    return _compile(fn, **options)
