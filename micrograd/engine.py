@@ -44,10 +44,11 @@ class Op:
     takes to add an operation: "as long as you can write the forward and the local
     derivative, it is a lego block".
     """
-    __slots__ = ("name", "forward", "local_grads")
+    __slots__ = ("name", "forward", "local_grads", "const")
 
-    def __init__(self, name, forward, local_grads):
+    def __init__(self, name, forward, local_grads, const=None):
         self.name, self.forward, self.local_grads = name, forward, local_grads
+        self.const = const     # a constant the op carries, e.g. k in x ** k (for tools that read it)
 
     def __call__(self, *inputs):
         inputs = tuple(x if x.__class__ is Value else _leaf(x, self.name) for x in inputs)
@@ -56,7 +57,7 @@ class Op:
         except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
             raise _domain_error(self.name, inputs, e) from None
         if data.__class__ is not float:   # a custom op may answer with an int (or worse)
-            data = _as_float(data, f"{self.name} (its forward's result)")
+            data = _as_float(data, f"{self.name} (the result of its forward)")
         return _node(data, inputs, self)
 
     def binary(self, a, b):
@@ -101,9 +102,11 @@ def _sigmoid(a):                      # written so that exp never overflows
     return e / (1.0 + e)
 
 
-def _pow(a, b):
+def _pow(a, b):                       # Python answers (-8) ** 0.5 with a complex number; we refuse
     if a == 0 and b < 0:
         raise ZeroDivisionError("0 to a negative power")
+    if a < 0 and not float(b).is_integer():
+        raise ValueError("a negative base to a non-integer power")
     return a ** b
 
 
@@ -171,7 +174,7 @@ def _pow_const(k):
     if op is None:
         kf = float(k)
         op = _POW_CONST[(type(k), k)] = Op(
-            f"**{k}", lambda a: _pow(a, kf), lambda out, a: (kf * _pow(a, kf - 1),))
+            f"**{k}", lambda a: _pow(a, kf), lambda out, a: (kf * _pow(a, kf - 1),), const=kf)
     return op
 
 
