@@ -54,7 +54,7 @@ class Op:
         inputs = tuple(x if x.__class__ is Value else _leaf(x, self.name) for x in inputs)
         try:
             data = self.forward(*[x.data for x in inputs])
-        except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
+        except (ValueError, ZeroDivisionError, OverflowError) as e:
             raise _domain_error(self.name, inputs, e) from None
         if data.__class__ is not float:   # a custom op may answer with an int (or worse)
             data = _as_float(data, f"{self.name} (the result of its forward)")
@@ -70,13 +70,7 @@ class Op:
             data = self.forward(a.data, b.data)
         except (ValueError, ZeroDivisionError, OverflowError) as e:
             raise _domain_error(self.name, (a, b), e) from None
-        v = _new(Value)
-        v.data, v.grad, v.label = data, 0.0, ""
-        if _GradMode.enabled:
-            v._prev, v._op, v._rule = (a, b), self.name, self
-        else:
-            v._prev, v._op, v._rule = (), "", None
-        return v
+        return _node(data, (a, b), self)
 
     def __repr__(self):
         return f"Op({self.name!r})"
@@ -144,7 +138,7 @@ OPS = {
     "log":  (math.log,                         lambda out, a: (1.0 / a,)),
     "tanh": (math.tanh,                        lambda out, a: (1.0 - out * out,)),
     "relu": (lambda a: a if a > 0 else 0.0,    lambda out, a: (1.0 if a > 0 else 0.0,)),
-    "abs":  (abs,                              lambda out, a: (1.0 if a > 0 else -1.0 if a < 0 else 0.0,)),
+    "abs":  (abs,                              lambda out, a: ((a > 0) - (a < 0),)),   # sign(a)
     "sigmoid": (_sigmoid,                      lambda out, a: (out * (1.0 - out),)),
     # A whole neuron's weighted sum as one node (nn.Neuron's fast path): inputs b, w0, x0, w1, x1...
     "w·x+b": (_linear,                         _linear_grads),
@@ -164,6 +158,7 @@ def linear(w, x, b=0.0):
     wx = [None] * (2 * len(w))
     wx[0::2], wx[1::2] = w, x
     return LINEAR(b, *wx)
+
 
 _POW_CONST = {}
 
@@ -274,7 +269,7 @@ class Value:
             rule = v._rule
             if rule is None:
                 continue
-            if rule.__class__ is Op:
+            if isinstance(rule, Op):
                 _chain_rule(v)
             else:
                 rule()
