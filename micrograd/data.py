@@ -1,0 +1,191 @@
+"""Toy datasets for training small MLPs, and the plumbing to feed them to micrograd.
+
+This module needs numpy and scikit-learn (`pip install micrograd[datasets]`); the engine does
+not. Every dataset function returns `(X, y)`: X float64 of shape (n, d), y int64 of shape (n,)
+with classes 0..K-1. A micrograd model reads rows of plain floats: `as_rows(X)`.
+
+The 2-D sets are the classic ones for looking at decision boundaries: moons (the original
+micrograd demo), circles, blobs and the CS231n spiral; digits is sklearn's bundled 8x8 images.
+"""
+import math
+
+import numpy as np
+import sklearn.datasets
+from sklearn.utils import check_random_state
+
+__all__ = ["make_moons", "make_circles", "make_blobs", "make_spiral", "load_digits",
+           "DATASETS", "load_dataset", "n_classes", "train_test_split", "batches", "as_rows"]
+
+
+def _xy(X, y):
+    return np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(y, dtype=np.int64)
+
+
+def make_moons(n_samples=100, noise=None, random_state=None):
+    """Two interleaving half circles: exactly scikit-learn's points (it is a thin wrapper)."""
+    return _xy(*sklearn.datasets.make_moons(n_samples=n_samples, noise=noise,
+                                            random_state=random_state))
+
+
+def make_circles(n_samples=100, noise=None, factor=0.5, random_state=None):
+    """A small circle inside a large one (scikit-learn's); `factor` is the inner radius."""
+    return _xy(*sklearn.datasets.make_circles(n_samples=n_samples, noise=noise, factor=factor,
+                                              random_state=random_state))
+
+
+def make_blobs(n_samples=100, centers=3, n_features=2, cluster_std=1.0, random_state=None):
+    """Gaussian clusters, one class each (scikit-learn's)."""
+    return _xy(*sklearn.datasets.make_blobs(n_samples=n_samples, centers=centers,
+                                            n_features=n_features, cluster_std=cluster_std,
+                                            random_state=random_state))
+
+
+def make_spiral(n_samples=100, n_classes=3, noise=0.2, random_state=None):
+    """The CS231n spiral: `n_classes` arms winding out from the origin, not linearly separable.
+
+    Arm j has radii evenly spaced in [0, 1] and angles evenly spaced in [4j, 4(j+1)] plus
+    Gaussian noise of standard deviation `noise`. Points come ordered by class (as in CS231n);
+    samples are shared out like scikit-learn's, the first n_samples % n_classes arms get one
+    more."""
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
+        raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < n_classes:
+        raise ValueError(f"n_samples must be an integer >= n_classes ({n_classes}), "
+                         f"got {n_samples!r}")
+    rng = check_random_state(random_state)
+    noise = 0.0 if noise is None else noise
+    X, y = [], []
+    for j in range(n_classes):
+        n = n_samples // n_classes + (j < n_samples % n_classes)
+        r = np.linspace(0.0, 1, n)
+        t = np.linspace(j * 4, (j + 1) * 4, n) + rng.randn(n) * noise
+        X.append(np.c_[r * np.sin(t), r * np.cos(t)])
+        y.append(np.full(n, j))
+    return _xy(np.concatenate(X), np.concatenate(y))
+
+
+DIGITS_SIZE = 1797
+
+
+def load_digits(n_samples=None, random_state=None):
+    """scikit-learn's bundled 8x8 handwritten digits (no download): 1797 images, 10 classes,
+    64 pixels scaled from 0..16 to [0, 1]. `n_samples` takes a seeded random subset, because a
+    scalar engine is slow on all 1797x64."""
+    d = sklearn.datasets.load_digits()
+    X, y = _xy(d.data / 16.0, d.target)
+    if n_samples is None:
+        return X, y
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) \
+            or not 1 <= n_samples <= len(y):
+        raise ValueError(f"digits: n_samples must be an integer in [1, {len(y)}], "
+                         f"got {n_samples!r}")
+    idx = np.sort(check_random_state(random_state).permutation(len(y))[:n_samples])
+    return X[idx], y[idx]
+
+
+# name -> fn(n_samples=None, noise=None, random_state=None); None means "the dataset's default"
+def _moons(n_samples=None, noise=None, random_state=None):
+    return make_moons(100 if n_samples is None else n_samples, noise, random_state)
+
+
+def _circles(n_samples=None, noise=None, random_state=None):
+    return make_circles(100 if n_samples is None else n_samples, noise,
+                        random_state=random_state)
+
+
+def _spiral(n_samples=None, noise=None, random_state=None):
+    return make_spiral(100 if n_samples is None else n_samples,
+                       noise=0.2 if noise is None else noise, random_state=random_state)
+
+
+def _blobs(n_samples=None, noise=None, random_state=None):
+    """For blobs the noise is the clusters' standard deviation."""
+    return make_blobs(100 if n_samples is None else n_samples,
+                      cluster_std=1.0 if noise is None else noise, random_state=random_state)
+
+
+def _digits(n_samples=None, noise=None, random_state=None):
+    if noise is not None:
+        raise ValueError(f"digits has no noise setting (got noise={noise!r}); leave it None")
+    return load_digits(n_samples, random_state)
+
+
+DATASETS = {"moons": _moons, "circles": _circles, "spiral": _spiral, "blobs": _blobs,
+            "digits": _digits}
+
+
+def load_dataset(name, n_samples=None, noise=None, seed=0):
+    """A dataset by name, seeded (seed=None draws from numpy's global state, so the original
+    demo's data is `np.random.seed(1337); load_dataset('moons', 100, 0.1, seed=None)`)."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return DATASETS[name](n_samples=n_samples, noise=noise, random_state=seed)
+
+
+def n_classes(y):
+    """Number of classes, max label + 1 (labels are 0..K-1; a class may be absent from y)."""
+    y = np.asarray(y)
+    if y.size == 0 or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+        raise ValueError("n_classes needs a non-empty array of labels 0..K-1")
+    return int(y.max()) + 1
+
+
+def _check_xy(X, y):
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
+        raise ValueError(f"X must be (n, d) and y (n,), got shapes {X.shape} and {y.shape}")
+    return X, y
+
+
+def train_test_split(X, y, test_fraction=0.2, seed=0, stratify=False):
+    """Seeded shuffle, then the last ceil(test_fraction * n) samples are the test set.
+
+    `stratify=True` splits each class separately (round(test_fraction * n_class) each), so
+    that small classes appear on both sides."""
+    X, y = _check_xy(X, y)
+    n = len(y)
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be strictly between 0 and 1, got {test_fraction!r}")
+    rng = np.random.default_rng(seed)
+    if stratify:
+        test, train = [], []
+        for c in np.unique(y):
+            idx = rng.permutation(np.flatnonzero(y == c))
+            k = int(round(test_fraction * len(idx)))
+            test.append(idx[:k])
+            train.append(idx[k:])
+        test, train = rng.permutation(np.concatenate(test)), rng.permutation(np.concatenate(train))
+    else:
+        perm = rng.permutation(n)
+        k = math.ceil(test_fraction * n)
+        train, test = perm[:n - k], perm[n - k:]
+    if len(test) == 0 or len(train) == 0:
+        raise ValueError(f"test_fraction={test_fraction} of {n} samples leaves "
+                         f"{len(train)} to train on and {len(test)} to test on")
+    return X[train], X[test], y[train], y[test]
+
+
+def batches(X, y, batch_size=None, seed=None):
+    """One epoch of minibatches (X_batch, y_batch), every sample exactly once.
+
+    seed=None keeps the order; an int shuffles reproducibly (pass the epoch number, or a
+    numpy Generator, to get a new order every epoch). batch_size=None is one full batch, the
+    demo's default. The last batch may be smaller."""
+    X, y = _check_xy(X, y)
+    n = len(y)
+    if batch_size is None:
+        batch_size = n
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+    order = np.arange(n) if seed is None else np.random.default_rng(seed).permutation(n)
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size]
+        yield X[idx], y[idx]
+
+
+def as_rows(X):
+    """A 2-D array as a list of rows of Python floats, the input a micrograd MLP reads."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"as_rows needs a 2-D array, got shape {X.shape}")
+    return X.tolist()
