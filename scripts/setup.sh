@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extra="${1:-all}"
 debs="graphviz"
-[ "$extra" = dev ] && debs="$debs chromium"
+[ "$extra" = dev ] && debs="$debs chromium fonts-dejavu-core"
 missing=""
 for p in $debs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -1,0 +1,408 @@
+"""`micrograd graph`: draw a graph after backward(), or write its backprop stepper page.
+
+The command-line module adds this subcommand with `add_parser(subparsers)` and runs it with
+`args.func(args)` (which is `run`). Examples:
+
+    micrograd graph neuron -o neuron.svg
+    micrograd graph expr -f html -o expr.html
+    micrograd graph --expr "(a*b + c).tanh()" --set a=2 --set b=-3 --set c=10 -o out.svg
+    micrograd graph --expr "e = a*b; d = e + c; L = d*f" --set a=2 --set b=-3 --set c=10 \\
+        --set f=-2 -f dot -o -
+
+An expression is parsed with `ast` and evaluated by walking a whitelist (numbers, the names
+given with --set, + - * / **, unary minus, and tanh exp log relu sigmoid abs as functions or
+methods); it is never passed to eval().
+"""
+import argparse
+import ast
+import keyword
+import sys
+import tempfile
+from pathlib import Path
+
+from micrograd.engine import Value
+
+__all__ = ["add_parser", "run", "build_expression", "ExprError", "FUNCTIONS"]
+
+FUNCTIONS = ("tanh", "exp", "log", "relu", "sigmoid", "abs")
+METHODS = ("tanh", "exp", "log", "relu", "sigmoid")
+OUTPUT_FORMATS = ("svg", "png", "dot", "html")
+MAX_CHARS = 5000
+MAX_NODES = 2000
+MAX_NESTING = 400
+ALLOWED = ("numbers, names given with --set, + - * / **, unary minus, "
+           "and tanh exp log relu sigmoid abs")
+
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_OTHER_OPS = {ast.MatMult: "@", ast.Mod: "%", ast.FloorDiv: "//", ast.LShift: "<<",
+              ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&",
+              ast.Invert: "~", ast.Not: "not"}
+_WHAT = {ast.Lambda: "lambda", ast.Subscript: "indexing", ast.Attribute: "attribute access",
+         ast.Compare: "comparisons", ast.BoolOp: "and/or", ast.IfExp: "if/else",
+         ast.ListComp: "comprehensions", ast.GeneratorExp: "generators",
+         ast.SetComp: "comprehensions", ast.DictComp: "comprehensions",
+         ast.JoinedStr: "f-strings", ast.List: "lists", ast.Tuple: "tuples", ast.Dict: "dicts",
+         ast.Set: "sets", ast.Starred: "*-unpacking", ast.NamedExpr: ":=",
+         ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield",
+         ast.Slice: "slices", ast.FormattedValue: "f-strings"}
+
+
+class ExprError(ValueError):
+    """An expression or a --set value that cannot be used; the message is one line."""
+
+
+def _snippet(text, node):
+    try:
+        seg = ast.get_source_segment(text, node) or ""
+    except Exception:                  # pragma: no cover - defensive
+        seg = ""
+    seg = " ".join(seg.split())
+    return seg if len(seg) <= 40 else seg[:37] + "..."
+
+
+class _Evaluator:
+    def __init__(self, text, env):
+        self.text = text
+        self.env = dict(env)           # name -> Value
+        self.named = set(self.env.values())
+        self.count = 0
+
+    def refuse(self, node, what=None):
+        what = what or _WHAT.get(type(node), type(node).__name__)
+        seg = _snippet(self.text, node)
+        where = f" in {seg!r}" if seg else ""
+        raise ExprError(f"{what} not allowed{where}; an expression may use {ALLOWED}")
+
+    def label(self, v, node):
+        if v not in self.named and not v.label:
+            text = _snippet(self.text, node)          # as the user spelled it
+            if text and len(text) <= 24:
+                v.label = text
+        return v
+
+    def eval(self, node, depth=0):
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise ExprError(f"expression too long (more than {MAX_NODES} parts)")
+        if depth > MAX_NESTING:
+            raise ExprError(f"expression nested too deeply (more than {MAX_NESTING} levels)")
+        if isinstance(node, ast.Constant):
+            return Value(self.number(node))
+        if isinstance(node, ast.Name):
+            if node.id in self.env:
+                return self.env[node.id]
+            if node.id in FUNCTIONS:
+                raise ExprError(f"{node.id} is a function: write {node.id}(x) or x.{node.id}()")
+            raise ExprError(f"unknown name {node.id!r}: give it a value with --set "
+                            f"{node.id}=<number>")
+        if isinstance(node, ast.BinOp):
+            op = _BINOPS.get(type(node.op))
+            if op is None:
+                self.refuse(node, f"operator '{_OTHER_OPS.get(type(node.op), '?')}'")
+            a = self.eval(node.left, depth + 1)
+            if op == "**" and self.is_number(node.right):
+                b = self.number(node.right)          # x ** 2 is the lecture's '**2' node
+            else:
+                b = self.eval(node.right, depth + 1)
+            out = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
+                   "/": lambda: a / b, "**": lambda: a ** b}[op]()
+            return self.label(out, node)
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.USub):
+                if isinstance(node.operand, ast.Constant):
+                    return Value(-self.number(node.operand))
+                return self.label(-self.eval(node.operand, depth + 1), node)
+            if isinstance(node.op, ast.UAdd):
+                return self.eval(node.operand, depth + 1)
+            self.refuse(node, f"operator '{_OTHER_OPS.get(type(node.op), '?')}'")
+        if isinstance(node, ast.Call):
+            if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+                self.refuse(node, "keyword or * arguments")
+            f = node.func
+            if isinstance(f, ast.Name) and f.id in FUNCTIONS:
+                if len(node.args) != 1:
+                    raise ExprError(f"{f.id}() takes exactly one argument")
+                x = self.eval(node.args[0], depth + 1)
+                out = abs(x) if f.id == "abs" else getattr(Value, f.id)(x)
+                return self.label(out, node)
+            if isinstance(f, ast.Attribute) and f.attr in METHODS:
+                if node.args:
+                    raise ExprError(f".{f.attr}() takes no arguments")
+                x = self.eval(f.value, depth + 1)
+                return self.label(getattr(Value, f.attr)(x), node)
+            if isinstance(f, ast.Name):
+                self.refuse(node, f"calling {f.id}()")
+            if isinstance(f, ast.Attribute):
+                self.refuse(node, f"calling .{f.attr}()")
+            self.refuse(node, "this call")
+        self.refuse(node)
+
+    def is_number(self, node):
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            node = node.operand
+        return isinstance(node, ast.Constant) and type(node.value) in (int, float)
+
+    def number(self, node):
+        sign = 1
+        if isinstance(node, ast.UnaryOp):
+            sign = -1 if isinstance(node.op, ast.USub) else 1
+            node = node.operand
+        v = node.value
+        if type(v) not in (int, float):
+            raise ExprError(f"only numbers are allowed as constants, not {type(v).__name__} "
+                            f"{_snippet(self.text, node)!r}")
+        if type(v) is int:
+            try:
+                f = float(v)
+            except OverflowError:
+                raise ExprError(f"number too large: {_snippet(self.text, node)}") from None
+            if f.is_integer() and abs(v) < 2 ** 53:
+                return sign * v                    # keep 2 as 2, so x**2 is the '**2' node
+            return sign * f
+        return sign * v
+
+
+def build_expression(text, values=None):
+    """The Value of `text` with the named inputs `values` ({name: number}), built safely.
+
+    `text` is one expression, or statements separated by ';' or newlines where all but the
+    last are assignments `name = expression` (the name becomes the node's label, as in the
+    lecture: "e = a*b; d = e + c; L = d*f"). Raises ExprError (a ValueError) with a one-line
+    message for anything outside the whitelist, and ValueError/OverflowError from the engine
+    for math without a real result (log(0), exp(1000))."""
+    if not isinstance(text, str):
+        raise ExprError("the expression must be a string")
+    if len(text) > MAX_CHARS:
+        raise ExprError(f"expression too long ({len(text)} characters, at most {MAX_CHARS})")
+    if not text.strip():
+        raise ExprError("the expression is empty")
+    env = {}
+    for name, x in (values or {}).items():
+        _check_name(name)
+        env[name] = Value(_float(x, name), label=name)
+    try:
+        tree = ast.parse(text, mode="exec")
+    except SyntaxError as e:
+        col = f" at column {e.offset}" if e.offset else ""
+        raise ExprError(f"cannot parse the expression{col}: {e.msg}") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ExprError("cannot parse the expression (too deeply nested or too large)") from None
+    if not tree.body:
+        raise ExprError("the expression is empty")
+    ev = _Evaluator(text, env)
+    out = None
+    try:
+        for k, stmt in enumerate(tree.body):
+            last = k == len(tree.body) - 1
+            if isinstance(stmt, ast.Expr):
+                if not last:
+                    raise ExprError(f"only the last statement may be a bare expression; name "
+                                    f"the others: {_snippet(text, stmt)!r} -> x = ...")
+                out = ev.eval(stmt.value)
+            elif (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0], ast.Name)):
+                name = stmt.targets[0].id
+                _check_name(name)
+                if name in ev.env:
+                    raise ExprError(f"{name} already has a value; pick another name")
+                v = ev.eval(stmt.value)
+                if v not in ev.named:
+                    v.label = name
+                    ev.named.add(v)
+                ev.env[name] = v
+                out = v
+            else:
+                ev.refuse(stmt, "this statement" if not isinstance(stmt, ast.Assign)
+                          else "this assignment")
+    except RecursionError:
+        raise ExprError("expression nested too deeply") from None
+    if not out.label:
+        out.label = "out"
+    return out
+
+
+def _check_name(name):
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise ExprError(f"{name!r} is not a usable name (letters, digits and _, not starting "
+                        f"with a digit)")
+    if name in FUNCTIONS:
+        raise ExprError(f"{name!r} is a function name; call the input something else")
+    if name.startswith("__"):
+        raise ExprError(f"{name!r}: names may not start with __")
+
+
+def _float(x, name):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        raise ExprError(f"--set {name}={x}: not a number") from None
+
+
+def _parse_sets(items):
+    values = {}
+    for item in items or ():
+        name, eq, x = item.partition("=")
+        name = name.strip()
+        if not eq:
+            raise ExprError(f"--set {item!r}: write NAME=NUMBER, e.g. --set a=2")
+        _check_name(name)
+        if name in values:
+            raise ExprError(f"--set {name} given twice")
+        values[name] = _float(x.strip(), name)
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------------------------
+_EPILOG = """\
+examples:
+  micrograd graph neuron -o neuron.svg
+  micrograd graph expr -f png -o expr.png
+  micrograd graph neuron -f html -o neuron.html     # step through backward() in a browser
+  micrograd graph mlp --collapse neurons -o mlp.svg
+  micrograd graph --expr "(a*b + c).tanh()" --set a=2 --set b=-3 --set c=10 -o out.svg
+  micrograd graph --expr "e = a*b; d = e + c; L = d*f" \\
+      --set a=2 --set b=-3 --set c=10 --set f=-2 -f dot -o -
+
+examples to draw:
+  expr     L = (a*b + c) * f with a=2, b=-3, c=10, f=-2 (the lecture's first graph)
+  neuron   o = tanh(x1*w1 + x2*w2 + b), the lecture's neuron (o = 0.7071)
+  mlp      the loss of MLP(3, [4, 4, 1]) (tanh, unfused) on the lecture's four examples
+
+An expression may use """ + ALLOWED + """ (as functions, tanh(x), or methods, x.tanh()).
+It is parsed and checked, never run as Python. svg and png need Graphviz's `dot` program;
+dot and html (the stepper, one self-contained page) do not."""
+
+
+def add_parser(subparsers):
+    """Add the `graph` subcommand to an argparse subparsers object; returns its parser."""
+    p = subparsers.add_parser(
+        "graph", help="draw a graph after backward() (svg/png/dot) or write its backprop stepper",
+        description="Draw the graph of one of the lecture's examples, or of an expression you "
+                    "type, after backward(): every value with its data and grad, as in the "
+                    "lecture's draw_dot. Or write the stepper (-f html): one page that runs "
+                    "backward() one node at a time.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("example", nargs="?", choices=("expr", "neuron", "mlp"),
+                   help="which lecture example to draw (default: expr, unless --expr is given)")
+    p.add_argument("-e", "--expr", metavar="EXPRESSION",
+                   help='an expression over named inputs, e.g. "(a*b + c).tanh()"; '
+                        'statements "e = a*b; L = e + c" name the nodes')
+    p.add_argument("-s", "--set", dest="set", action="append", default=[], metavar="NAME=NUMBER",
+                   help="the value of an input of --expr (repeat for each input)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="where to write ('-' for standard output; default: <example>.<format>)")
+    p.add_argument("-f", "--format", choices=OUTPUT_FORMATS,
+                   help="svg, png, dot or html (default: from the output's suffix, else svg)")
+    p.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR",
+                   help="direction of the drawing (default LR, left to right)")
+    p.add_argument("--max-nodes", type=int, metavar="N",
+                   help="draw at most N values, nearest the root first")
+    p.add_argument("--max-depth", type=int, metavar="D",
+                   help="draw only values at most D operations from the root")
+    p.add_argument("--collapse", choices=("none", "neurons", "chains"), default="none",
+                   help="draw each neuron as one box (neurons), or fold every value used once "
+                        "into its user (chains)")
+    p.add_argument("--no-backward", action="store_true",
+                   help="draw the forward pass only (grads stay 0)")
+    p.set_defaults(func=run)
+    return p
+
+
+def _error(msg, code):
+    msg = " ".join(str(msg).split())
+    print(f"micrograd graph: error: {msg}", file=sys.stderr)
+    return code
+
+
+_SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".html": "html",
+             ".htm": "html"}
+
+
+def _resolve_format(args):
+    fmt = getattr(args, "format", None)
+    out = getattr(args, "output", None)
+    if fmt is None and out and out != "-":
+        suffix = Path(out).suffix.lower()
+        if suffix and suffix not in _SUFFIXES:
+            raise ExprError(f"cannot tell the format from {out!r}; give -f "
+                            f"{'/'.join(OUTPUT_FORMATS)}")
+        fmt = _SUFFIXES.get(suffix)
+    return fmt or "svg"
+
+
+def _build(args):
+    from micrograd.viz.lecture import EXAMPLES
+    expr, example = getattr(args, "expr", None), getattr(args, "example", None)
+    sets = getattr(args, "set", None) or []
+    if expr is not None and example is not None:
+        raise ExprError(f"give an example ({example}) or --expr, not both")
+    if expr is None:
+        if sets:
+            raise ExprError("--set gives values to the inputs of --expr; there is no --expr")
+        example = example or "expr"
+        return EXAMPLES[example][0](), example
+    values = _parse_sets(sets)
+    root = build_expression(expr, values)
+    used = {v.label for v in root.topo() if not v._prev}
+    unused = [name for name in values if name not in used]
+    if unused:
+        raise ExprError(f"--set {unused[0]} is not used by the expression")
+    return root, "graph"
+
+
+def run(args):
+    """Run `micrograd graph` with parsed arguments; returns the exit code (0 on success, 2 for
+    bad input, 1 when something else fails, such as Graphviz's `dot` missing). Errors are one
+    line on stderr, never a traceback."""
+    from micrograd.viz.dot import GraphvizNotFound, dot_source, render
+    from micrograd.viz.stepper import stepper_html
+    try:
+        fmt = _resolve_format(args)
+        collapse = {"none": False, None: False, "neurons": "neurons",
+                    "chains": "chains"}[getattr(args, "collapse", None)]
+        max_nodes, max_depth = getattr(args, "max_nodes", None), getattr(args, "max_depth", None)
+        for flag, n in (("--max-nodes", max_nodes), ("--max-depth", max_depth)):
+            if n is not None and n < (1 if flag == "--max-nodes" else 0):
+                raise ExprError(f"{flag} must be at least {1 if flag == '--max-nodes' else 0}")
+        if fmt == "html" and (collapse or max_nodes is not None or max_depth is not None):
+            raise ExprError("--max-nodes, --max-depth and --collapse shape drawings; the html "
+                            "stepper always shows the whole graph")
+        root, name = _build(args)
+    except ExprError as e:
+        return _error(e, 2)
+    except (ValueError, OverflowError, ZeroDivisionError) as e:
+        return _error(e, 2)
+    except RecursionError:
+        return _error("expression nested too deeply", 2)
+    try:
+        if not getattr(args, "no_backward", False):
+            root.backward()
+        out = getattr(args, "output", None) or f"{name}.{fmt}"
+        options = dict(rankdir=getattr(args, "rankdir", "LR") or "LR", max_nodes=max_nodes,
+                       max_depth=max_depth, collapse=collapse)
+        if fmt == "html":
+            payload = stepper_html(root).encode("utf-8")
+        elif fmt == "dot":
+            payload = dot_source(root, **options).encode("utf-8")
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                tmp_path = Path(tmp) / f"graph.{fmt}"
+                render(dot_source(root, **options), tmp_path, format=fmt)
+                payload = tmp_path.read_bytes()
+        if out == "-":
+            sys.stdout.flush()
+            sys.stdout.buffer.write(payload)
+            sys.stdout.buffer.flush()
+        else:
+            Path(out).write_bytes(payload)
+            n = len(root.topo())
+            print(f"wrote {out} ({fmt}, {n:,} node{'s' if n != 1 else ''})")
+        return 0
+    except GraphvizNotFound as e:
+        return _error(e, 1)
+    except (ValueError, OverflowError, ZeroDivisionError) as e:
+        return _error(e, 2)
+    except (OSError, RuntimeError, MemoryError) as e:
+        return _error(e, 1)

@@ -1,0 +1,347 @@
+// micrograd backprop stepper. All data comes from the JSON block; every piece of text is
+// set with textContent (never as markup), so labels cannot inject HTML or script.
+(function () {
+  "use strict";
+  var D = JSON.parse(document.getElementById("stepper-data").textContent);
+  var SVGNS = "http://www.w3.org/2000/svg";
+  var N = D.nodes.length, S = D.steps.length;
+
+  function $(id) { return document.getElementById(id); }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  }
+  function sv(tag, attrs, text) {
+    var e = document.createElementNS(SVGNS, tag);
+    if (attrs) for (var k in attrs) e.setAttribute(k, attrs[k]);
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  }
+  function name(i) { return D.nodes[i].name; }
+  function ref(i) { return D.nodes[i].ref; }
+
+  // ---- state: pos = how many steps have been applied ----
+  var pos = 0;
+  var grad = [], gradFull = [], hits = [];
+  for (var i = 0; i < N; i++) { grad.push(D.zero); gradFull.push("0.0"); hits.push(0); }
+  var stepOf = {};                       // node -> index of the step that processes it
+  D.steps.forEach(function (s, k) { if (s.kind === "chain" || stepOf[s.node] === undefined) stepOf[s.node] = k; });
+
+  // ---- the graph ----
+  var svg = $("graph");
+  var scale = 1;
+  svg.setAttribute("viewBox", "0 0 " + D.width + " " + D.height);
+  var defs = sv("defs");
+  var marker = sv("marker", { id: "arrow", viewBox: "0 0 10 10", refX: "9", refY: "5",
+                              markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" });
+  marker.appendChild(sv("path", { d: "M0,1 L9,5 L0,9 z", fill: "#9aa6b4" }));
+  defs.appendChild(marker);
+  svg.appendChild(defs);
+  var edgeLayer = sv("g", { "class": "edges" });
+  var nodeLayer = sv("g", { "class": "nodes" });
+  svg.appendChild(edgeLayer);
+  svg.appendChild(nodeLayer);
+
+  var views = [];                        // per node: {g, grad, gradbg, op, edges: []}
+  D.nodes.forEach(function (n, i) {
+    var v = { edges: [], op: null };
+    var cy = n.y + n.h / 2;
+    if (n.op) {
+      var ox = n.x - 18 - n.opw;         // the op pill sits left of its value's card
+      var og = sv("g", { "class": "op" });
+      og.appendChild(sv("rect", { x: ox, y: cy - 12, width: n.opw, height: 24, rx: 12 }));
+      og.appendChild(sv("text", { x: ox + n.opw / 2, y: cy + 4.5, "text-anchor": "middle" }, n.op));
+      edgeLayer.appendChild(sv("line", { "class": "link", x1: ox + n.opw, y1: cy, x2: n.x - 1, y2: cy,
+                                         "marker-end": "url(#arrow)" }));
+      nodeLayer.appendChild(og);
+      v.op = og;
+      var count = {};
+      n.kids.forEach(function (c, slot) {
+        var k = D.nodes[c];
+        var x1 = k.x + k.w, y1 = k.y + k.h / 2;
+        var seen = count[c] || 0; count[c] = seen + 1;
+        var x2 = ox, y2 = cy + (seen ? 6 * seen : 0) - (n.kids.length > 1 ? 0 : 0);
+        var dx = Math.max(24, (x2 - x1) / 2);
+        var p = sv("path", { "class": "edge", d: "M" + x1 + "," + y1 + " C" + (x1 + dx) + "," + y1 + " " +
+                             (x2 - dx) + "," + y2 + " " + x2 + "," + y2 });
+        edgeLayer.appendChild(p);
+        v.edges.push(p);
+      });
+    }
+    var cls = "node" + (n.leaf ? " leaf" : "") + (i === D.root ? " root" : "");
+    var g = sv("g", { "class": cls, id: "node-" + i, "data-node": String(i),
+                      transform: "translate(" + n.x + "," + n.y + ")" });
+    var tip = sv("title");
+    g.appendChild(tip);
+    g.appendChild(sv("rect", { "class": "card", width: n.w, height: n.h, rx: 8 }));
+    var clip = "clip-" + i;
+    var cp = sv("clipPath", { id: clip });
+    cp.appendChild(sv("rect", { width: n.w, height: n.h, rx: 8 }));
+    g.appendChild(cp);
+    g.appendChild(sv("rect", { "class": "head", width: n.w, height: 22, "clip-path": "url(#" + clip + ")" }));
+    var label = sv("text", { "class": "label" + (n.label ? "" : " anon"), x: n.w / 2, y: 15.5,
+                             "text-anchor": "middle" }, n.label ? n.label : n.name);
+    g.appendChild(label);
+    g.appendChild(sv("text", { "class": "value", x: 10, y: 39 }, "data " + n.data));
+    var gradbg = sv("rect", { "class": "gradbg", x: 4, y: 44, width: n.w - 8, height: 15, rx: 3 });
+    g.appendChild(gradbg);
+    var gt = sv("text", { "class": "grad", x: 10, y: 55.5 }, "grad " + D.zero);
+    g.appendChild(gt);
+    g.addEventListener("click", function () { goto(stepOf[i] + 1); });
+    nodeLayer.appendChild(g);
+    v.g = g; v.grad = gt; v.gradbg = gradbg; v.tip = tip; v.label = label;
+    views.push(v);
+  });
+
+  // shorten labels that do not fit their card (the full text stays in the tooltip)
+  function fitLabels() {
+    D.nodes.forEach(function (n, i) {
+      var t = views[i].label, full = n.label ? n.label : n.name;
+      try {
+        if (t.getComputedTextLength() <= n.w - 12) return;
+        var lo = 1, hi = full.length;
+        while (lo < hi) {
+          var mid = (lo + hi + 1) >> 1;
+          t.textContent = full.slice(0, mid) + "…";
+          if (t.getComputedTextLength() <= n.w - 12) lo = mid; else hi = mid - 1;
+        }
+        t.textContent = full.slice(0, lo) + "…";
+      } catch (e) { /* not rendered yet */ }
+    });
+  }
+
+  // ---- the nudge check ----
+  $("check-intro").textContent =
+    "The lecture's check: nudge one leaf by h = " + D.h + ", run the forward pass again, and " +
+    "see how much " + D.rootName + " moves: (" + D.rootName + "(x+h) − " + D.rootName +
+    "(x−h)) / 2h. Each leaf gets a ✓ once backprop has filled in its grad and the two agree.";
+  var checkRows = [];
+  D.checks.forEach(function (c) {
+    var tr = el("tr");
+    tr.id = "check-" + c.node;
+    var n = D.nodes[c.node];
+    var who = el("td", null, n.label ? n.label : n.name);
+    who.title = n.label ? n.label : n.name;
+    tr.appendChild(who);
+    tr.appendChild(el("td", null, n.data));
+    var num = el("td", "numeric", c.numeric);
+    num.title = c.numericFull;
+    tr.appendChild(num);
+    var bp = el("td", "backprop pending", D.zero);
+    tr.appendChild(bp);
+    var mark = el("td", "mark", "");
+    tr.appendChild(mark);
+    tr.addEventListener("click", function () { spotlight(c.node); });
+    $("check-body").appendChild(tr);
+    checkRows.push({ c: c, bp: bp, mark: mark });
+  });
+
+  // ---- stepping ----
+  function apply(k) {
+    D.steps[k].terms.forEach(function (t) {
+      grad[t.child] = t.after; gradFull[t.child] = t.afterFull; hits[t.child] += 1;
+    });
+  }
+  function undo(k) {
+    var terms = D.steps[k].terms;
+    for (var j = terms.length - 1; j >= 0; j--) {
+      var t = terms[j];
+      grad[t.child] = t.before; gradFull[t.child] = t.beforeFull; hits[t.child] -= 1;
+    }
+  }
+  function goto(p) {
+    p = Math.max(0, Math.min(S, p | 0));
+    while (pos < p) { apply(pos); pos += 1; }
+    while (pos > p) { pos -= 1; undo(pos); }
+    render(true);
+  }
+  function step() { if (pos < S) goto(pos + 1); else stopPlay(); }
+  function back() { stopPlay(); if (pos > 0) goto(pos - 1); }
+  function reset() { stopPlay(); goto(0); }
+  function toEnd() { stopPlay(); goto(S); }
+
+  var timer = null;
+  function play() {
+    if (timer) { stopPlay(); return; }
+    if (pos >= S) goto(0);
+    $("play").textContent = "‖ Pause";
+    $("play").classList.add("playing");
+    timer = setInterval(function () { if (pos >= S) stopPlay(); else step(); },
+                        parseInt($("speed").value, 10));
+  }
+  function stopPlay() {
+    if (timer) clearInterval(timer);
+    timer = null;
+    $("play").textContent = "▶ Play";
+    $("play").classList.remove("playing");
+  }
+
+  // ---- drawing the state ----
+  function render(scroll) {
+    var cur = pos > 0 ? D.steps[pos - 1] : null;
+    var childSet = {}, edgeActive = {};
+    if (cur && cur.kind === "chain") cur.terms.forEach(function (t) { childSet[t.child] = true; });
+    for (var i = 0; i < N; i++) {
+      var v = views[i], g = v.g;
+      v.grad.textContent = "grad " + grad[i];
+      v.tip.textContent = (D.nodes[i].label ? D.nodes[i].label : D.nodes[i].name) +
+        (D.nodes[i].op ? "  (" + D.nodes[i].op + ")" : "  (leaf)") +
+        "\ndata " + D.nodes[i].dataFull + "\ngrad " + gradFull[i];
+      g.classList.toggle("has-grad", hits[i] > 0);
+      g.classList.toggle("current", !!cur && cur.node === i);
+      g.classList.toggle("child", !!childSet[i] && !(cur && cur.node === i));
+      g.classList.toggle("updated", !!cur && cur.terms.some(function (t) { return t.child === i; }));
+      g.classList.toggle("done", stepOf[i] !== undefined && stepOf[i] < pos && D.nodes[i].op !== "");
+      var active = !!cur && cur.kind === "chain" && cur.node === i;
+      if (v.op) v.op.classList.toggle("active", active);
+      v.edges.forEach(function (e) { e.classList.toggle("active", active); });
+    }
+    checkRows.forEach(function (r) {
+      var i = r.c.node;
+      r.bp.textContent = grad[i];
+      r.bp.title = gradFull[i];
+      var final = pos > r.c.lastStep;
+      r.bp.classList.toggle("pending", !final);
+      r.mark.textContent = final ? (r.c.ok ? "✓" : "✗") : "";
+      r.mark.className = "mark" + (final ? (r.c.ok ? " ok" : " bad") : "");
+      r.mark.title = final ? (r.c.ok ? "backprop and the nudge agree" :
+        "they disagree (a kink such as relu at 0, or a function that is not smooth here)") : "";
+    });
+    $("counter").textContent = "step " + pos + " / " + S;
+    $("back").disabled = pos === 0;
+    $("reset").disabled = pos === 0;
+    $("step").disabled = pos === S;
+    $("end").disabled = pos === S;
+    explain(cur);
+    if (scroll && cur) reveal(cur.node);
+  }
+
+  function line(parent, cls, text) { var e = el("div", cls, text); parent.appendChild(e); return e; }
+  function para(parent, text, cls) { var e = el("p", cls, text); parent.appendChild(e); return e; }
+
+  function explain(cur) {
+    var box = $("explain");
+    box.textContent = "";
+    var root = D.rootName;
+    if (!cur) {
+      line(box, "step-kicker", "before backward()");
+      box.appendChild(el("h2", null, "The forward pass is done"));
+      para(box, "Every node shows its data. Every grad is 0: nothing is known yet about how " +
+           root + " depends on the other nodes.");
+      para(box, "Press Step (or →) to run backward() one node at a time, in reverse " +
+           "topological order: a node passes its gradient back only after every node that " +
+           "uses it has passed back theirs.");
+      para(box, S + " steps: the seed at " + root + ", then one chain-rule step for each of the " +
+           (S - 1) + " nodes made by an operation.", "note");
+      return;
+    }
+    var k = pos - 1;
+    line(box, "step-kicker", "step " + pos + " of " + S);
+    if (cur.kind === "seed") {
+      box.appendChild(el("h2", null, "Start at the output: " + root));
+      para(box, "How does " + root + " change when " + root + " changes? One for one: ∂" + root +
+           "/∂" + root + " = 1.");
+      line(box, "formula big", root + ".grad = 1  →  " + root + ".grad = " + cur.terms[0].after);
+      para(box, "(backward() first sets every other node's grad to 0, then seeds the output " +
+           "with 1.)", "note");
+      return;
+    }
+    var me = ref(cur.node);
+    var h2 = el("h2", null, "Node " + name(cur.node) + "  ");
+    h2.appendChild(el("span", "pill", cur.op));
+    box.appendChild(h2);
+    line(box, "formula", cur.forward + "  =  " + D.nodes[cur.node].data);
+    para(box, me + ".grad = " + cur.outGrad + " is now complete: it is ∂" + root + "/∂" + me +
+         ", summed over every node that uses " + me + ", and all of them came earlier.");
+    para(box, "Local derivative of each input, then the chain rule: input.grad += ∂" + me +
+         "/∂input × " + me + ".grad.");
+    cur.terms.forEach(function (t) {
+      var who = ref(t.child);
+      var term = el("div", "term");
+      var head = el("div", "who", name(t.child));
+      term.appendChild(head);
+      var local = "∂" + me + "/∂" + who + " = " + (t.formula ? t.formula + " = " : "") + t.local;
+      line(term, "formula", local);
+      line(term, "formula", who + ".grad += " + t.local + " × " + cur.outGrad + " = " + t.product);
+      line(term, "formula", who + ".grad: " + t.before + "  →  " + t.after);
+      box.appendChild(term);
+    });
+    if (pos === S) {
+      para(box, "Done: every grad is filled in, and these are exactly the numbers " +
+           "backward() computes. Compare them with the nudge check below.", "note");
+    }
+  }
+
+  // ---- moving around the graph ----
+  function reveal(i, instant) {
+    var pane = $("graph-pane");
+    var r = views[i].g.getBoundingClientRect(), pr = pane.getBoundingClientRect();
+    var margin = 40;
+    if (r.left < pr.left + margin || r.right > pr.right - margin ||
+        r.top < pr.top + margin || r.bottom > pr.bottom - margin) {
+      pane.scrollBy({ left: (r.left + r.right) / 2 - (pr.left + pr.right) / 2,
+                      top: (r.top + r.bottom) / 2 - (pr.top + pr.bottom) / 2,
+                      behavior: instant ? "auto" : "smooth" });
+    }
+  }
+  function spotlight(i) {
+    reveal(i);
+    var g = views[i].g;
+    g.classList.add("spot");
+    setTimeout(function () { g.classList.remove("spot"); }, 1200);
+  }
+  function zoom(s) {
+    scale = Math.max(0.2, Math.min(3, s));
+    svg.setAttribute("width", String(Math.round(D.width * scale)));
+    svg.setAttribute("height", String(Math.round(D.height * scale)));
+  }
+  function fit() {
+    var pane = $("graph-pane");
+    var s = Math.min((pane.clientWidth - 8) / D.width, (pane.clientHeight - 8) / D.height);
+    zoom(Math.min(1.5, Math.max(0.35, s)));
+  }
+
+  // ---- wiring ----
+  $("title").textContent = D.title;
+  document.title = D.title + " · micrograd stepper";
+  $("step").addEventListener("click", function () { stopPlay(); step(); });
+  $("back").addEventListener("click", back);
+  $("reset").addEventListener("click", reset);
+  $("play").addEventListener("click", play);
+  $("end").addEventListener("click", toEnd);
+  $("zoom-in").addEventListener("click", function () { zoom(scale * 1.25); });
+  $("zoom-out").addEventListener("click", function () { zoom(scale / 1.25); });
+  $("zoom-fit").addEventListener("click", fit);
+  $("speed").addEventListener("change", function () { if (timer) { stopPlay(); play(); } });
+  document.addEventListener("keydown", function (e) {
+    if (e.altKey || e.ctrlKey || e.metaKey) return;
+    var tag = (e.target && e.target.tagName) || "";
+    if (tag === "SELECT" || tag === "INPUT" || tag === "TEXTAREA") return;
+    var k = e.key, handled = true;
+    if (k === "ArrowRight" || k === " " || k === "n" || k === "N") { stopPlay(); step(); }
+    else if (k === "ArrowLeft" || k === "b" || k === "B") back();
+    else if (k === "p" || k === "P") play();
+    else if (k === "r" || k === "R" || k === "Home") reset();
+    else if (k === "End") toEnd();
+    else if (k === "+" || k === "=") zoom(scale * 1.25);
+    else if (k === "-" || k === "_") zoom(scale / 1.25);
+    else if (k === "0") fit();
+    else handled = false;
+    if (handled) e.preventDefault();
+  });
+  (function initialZoom() {
+    var pane = $("graph-pane");
+    var s = Math.min((pane.clientWidth - 8) / D.width, (pane.clientHeight - 8) / D.height);
+    if (s >= 0.6) fit(); else { zoom(0.85); }
+  })();
+  fitLabels();
+  render(false);
+  reveal(D.root, true);
+  // for tests and the curious: read-only views of the state
+  window.microgradStepper = {
+    get pos() { return pos; }, steps: S, nodes: N,
+    grads: function () { return grad.slice(); }
+  };
+})();

@@ -1,0 +1,358 @@
+"""The backprop stepper: its data (a replay of backward() that ends exactly at the engine's
+grads), its page (self-contained, no markup from labels), and the page driven in a real
+headless Chromium with Playwright (scripts/setup.sh dev installs chromium and playwright)."""
+import json
+import random
+import re
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from micrograd.engine import Value
+from micrograd.viz import stepper_data, stepper_html, write_stepper
+from micrograd.viz.lecture import lecture_expression, lecture_mlp_loss, lecture_neuron
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+ASSETS = Path(__file__).parent.parent / "micrograd" / "viz"
+
+
+def engine_grads(build):
+    """%.4f and exact grads that backward() gives on a fresh copy of the graph."""
+    root = build()
+    root.backward()
+    return [v.grad for v in root.topo()]
+
+
+def replay(data, upto):
+    """The grads the page shows after `upto` steps, from the step data alone."""
+    grads = [data["zero"]] * len(data["nodes"])
+    for step in data["steps"][:upto]:
+        for t in step["terms"]:
+            grads[t["child"]] = t["after"]
+    return grads
+
+
+def random_graph(seed):
+    """A graph with shared nodes, a+a, constants and every unary op, to replay."""
+    rng = random.Random(seed)
+    xs = [Value(rng.uniform(0.5, 2.0), label=f"x{i}") for i in range(4)]
+    pool = list(xs)
+    for _ in range(25):
+        a, b = rng.choice(pool), rng.choice(pool)
+        op = rng.choice(["+", "-", "*", "/", "pow", "tanh", "exp", "relu", "sigmoid", "twice",
+                         "const", "abs", "neg"])
+        v = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
+             "/": lambda: a / (b * b + 1), "pow": lambda: (a * a + 0.5) ** 1.5,
+             "tanh": lambda: a.tanh(), "exp": lambda: (a * 0.1).exp(), "relu": lambda: a.relu(),
+             "sigmoid": lambda: a.sigmoid(), "twice": lambda: a + a, "const": lambda: 2 * a + 1,
+             "abs": lambda: abs(a), "neg": lambda: -a}[op]()
+        pool.append(v)
+    out = pool[-1]
+    for v in pool[-6:-1]:
+        out = out + v
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The data
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("build", [lecture_expression, lecture_neuron, lecture_mlp_loss,
+                                   lambda: random_graph(1), lambda: random_graph(2),
+                                   lambda: random_graph(3)])
+def test_replay_ends_exactly_at_the_engines_grads(build):
+    data = stepper_data(build())
+    expected = engine_grads(build)
+    assert data["finalFull"] == [repr(g) for g in expected]        # bit for bit
+    assert data["final"] == ["%.4f" % g for g in expected]
+    assert replay(data, len(data["steps"])) == data["final"]
+
+
+def test_steps_follow_the_engines_order():
+    root = lecture_mlp_loss()
+    topo = root.topo()
+    data = stepper_data(root)
+    order = [s["node"] for s in data["steps"]]
+    assert data["steps"][0]["kind"] == "seed" and order[0] == len(topo) - 1
+    assert order[1:] == [i for i in range(len(topo) - 1, -1, -1) if topo[i]._prev]
+
+
+def test_stepper_does_not_touch_the_graph():
+    o = lecture_neuron()
+    before = [(v.data, v.grad, v.label) for v in o.topo()]
+    stepper_html(o)
+    assert [(v.data, v.grad, v.label) for v in o.topo()] == before
+    o.backward()
+    o.backward()                       # leaves now hold twice the gradient: the page still
+    data = stepper_data(o)             # shows one backward() from zero
+    assert data["final"] == ["%.4f" % g for g in engine_grads(lecture_neuron)]
+
+
+def test_neuron_steps_explain_the_chain_rule():
+    data = stepper_data(lecture_neuron())
+    names = [n["name"] for n in data["nodes"]]
+    steps = {names[s["node"]]: s for s in data["steps"] if s["kind"] == "chain"}
+    tanh = steps["o"]
+    assert tanh["op"] == "tanh" and tanh["forward"] == "o = tanh(n)"
+    (term,) = tanh["terms"]
+    assert term["formula"] == "1 - o²" and term["local"] == "0.5000"
+    assert (term["product"], term["before"], term["after"]) == ("0.5000", "0.0000", "0.5000")
+    mul = steps["x1*w1"]
+    assert mul["forward"] == "(x1*w1) = x1 * w1"
+    assert [(t["formula"], t["local"], t["after"]) for t in mul["terms"]] == [
+        ("w1", "-3.0000", "-1.5000"), ("x1", "2.0000", "1.0000")]
+
+
+def test_numerical_check_agrees_for_every_leaf():
+    for build in (lecture_expression, lecture_neuron, lecture_mlp_loss):
+        data = stepper_data(build())
+        leaves = [i for i, n in enumerate(data["nodes"]) if n["leaf"]]
+        assert [c["node"] for c in data["checks"]] == leaves
+        assert all(c["ok"] for c in data["checks"]), build
+    data = stepper_data(lecture_neuron())
+    neuron = {data["nodes"][c["node"]]["name"]: c["numeric"] for c in data["checks"]}
+    assert neuron == {"x1": "-1.5000", "w1": "1.0000", "x2": "0.5000", "w2": "0.0000",
+                      "b": "0.5000"}
+
+
+def test_numerical_check_flags_a_kink_and_a_domain_edge_instead_of_crashing():
+    x = Value(0.0, label="x")             # relu at its kink: backprop says 0, the nudge 0.5
+    z = Value(0.0, label="z")             # log(z + 1e-7) nudged down by h: no real result
+    y = x.relu() + (z + 1e-7).log()
+    checks = {c["node"]: c for c in stepper_data(y)["checks"]}
+    names = [v.label for v in y.topo()]
+    kink, edge = checks[names.index("x")], checks[names.index("z")]
+    assert (kink["ok"], kink["numeric"], kink["grad"]) == (False, "0.5000", "0.0000")
+    assert (edge["ok"], edge["numeric"]) == (False, "n/a")
+
+
+def test_layout_keeps_cards_apart_and_children_left_of_parents():
+    data = stepper_data(lecture_mlp_loss())
+    nodes = data["nodes"]
+    for i, n in enumerate(nodes):
+        for c in n["kids"]:
+            assert nodes[c]["x"] + nodes[c]["w"] < n["x"]
+        assert 0 <= n["x"] and n["x"] + n["w"] <= data["width"]
+        assert 0 <= n["y"] and n["y"] + n["h"] <= data["height"]
+    by_column = {}
+    for n in nodes:
+        by_column.setdefault(n["x"], []).append(n["y"])
+    for ys in by_column.values():
+        ys.sort()
+        assert all(b - a >= nodes[0]["h"] for a, b in zip(ys, ys[1:]))
+
+
+def test_limits_and_hand_written_backward_are_refused():
+    with pytest.raises(ValueError, match="at most 10"):
+        stepper_data(lecture_mlp_loss(), max_nodes=10)
+    a = Value(2.0)
+    out = Value(4.0, (a,), "sq")
+    out._backward = lambda: None
+    with pytest.raises(ValueError, match="hand-written _backward"):
+        stepper_data(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# The page
+# ---------------------------------------------------------------------------------------------
+XSS = "<img src=x onerror=alert(1)>"
+XSS2 = "</script><script>alert(2)</script>"
+
+
+def xss_graph():
+    a = Value(2.0, label=XSS)
+    b = Value(-3.0, label=XSS2)
+    c = a * b
+    c.label = "&amp; \"q\" 'q' \u2028"
+    return c.tanh()
+
+
+def test_page_is_self_contained_and_embeds_data_safely():
+    html = stepper_html(xss_graph())
+    assert html.startswith("<!doctype html>")
+    assert html.count("<script") == 2 and "<script src" not in html and "<link" not in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "default-src 'none'" in html                     # CSP: no network at all
+    block = re.search(r'<script type="application/json" id="stepper-data">(.*?)</script>',
+                      html, re.S).group(1)
+    assert "<" not in block and ">" not in block and "&" not in block
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in block
+    data = json.loads(block)
+    assert data["nodes"][0]["label"] == XSS and data["nodes"][1]["label"] == XSS2
+    assert "alert(2)</script>" not in html
+
+
+def test_page_script_never_parses_markup():
+    js = (ASSETS / "stepper.js").read_text(encoding="utf-8")
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
+                 "new Function", "DOMParser", "createContextualFragment"):
+        assert sink not in js
+
+
+def test_write_stepper(tmp_path):
+    path = write_stepper(lecture_expression(), tmp_path / "expr.html", title="L = (a*b + c) * f")
+    html = path.read_text(encoding="utf-8")
+    assert json.loads(re.search(r'id="stepper-data">(.*?)</script>', html, re.S).group(1))[
+        "title"] == "L = (a*b + c) * f"
+
+
+# ---------------------------------------------------------------------------------------------
+# In a real browser
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A stepper page open in Chromium, recording errors, dialogs and network requests."""
+
+    def __init__(self, browser, root, tmp_path, name="page.html"):
+        self.path = write_stepper(root, tmp_path / name)
+        self.page = browser.new_page(viewport={"width": 1440, "height": 860})
+        self.errors, self.dialogs, self.requests = [], [], []
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.goto(self.path.resolve().as_uri())
+        self.n = self.page.evaluate("document.querySelectorAll('.node').length")
+
+    def grads(self):
+        return self.page.eval_on_selector_all(
+            ".node .grad", "els => els.map(e => e.textContent)")
+
+    def wait_until(self, condition, timeout=10.0):
+        """Poll a JS condition (the page's CSP forbids eval, so no wait_for_function)."""
+        deadline = time.monotonic() + timeout
+        while not self.page.evaluate(f"() => {condition}"):
+            assert time.monotonic() < deadline, f"timed out waiting for {condition}"
+            self.page.wait_for_timeout(50)
+
+    def counter(self):
+        return self.page.text_content("#counter")
+
+    def close(self):
+        self.page.close()
+
+
+def test_click_through_the_lectures_neuron(browser, tmp_path):
+    root = lecture_neuron()
+    data = stepper_data(root)
+    S = len(data["steps"])
+    expected = ["grad %.4f" % g for g in engine_grads(lecture_neuron)]
+    p = Page(browser, root, tmp_path)
+    try:
+        assert p.n == len(data["nodes"]) == 10
+        assert p.counter() == f"step 0 / {S}"
+        assert p.grads() == ["grad 0.0000"] * 10
+        assert p.page.is_disabled("#back") and p.page.is_disabled("#reset")
+        texts = p.page.eval_on_selector_all(".node .value", "els => els.map(e => e.textContent)")
+        assert texts == ["data " + n["data"] for n in data["nodes"]]
+        for k in range(1, S + 1):
+            p.page.click("#step")
+            assert p.counter() == f"step {k} / {S}"
+            assert p.grads() == ["grad " + g for g in replay(data, k)]
+            current = data["steps"][k - 1]["node"]
+            assert p.page.get_attribute(f"#node-{current}", "class").split().count("current") == 1
+            explain = p.page.text_content("#explain")
+            if k > 1:
+                step = data["steps"][k - 1]
+                assert step["forward"] in explain
+                for t in step["terms"]:
+                    assert f"+= {t['local']} × {step['outGrad']} = {t['product']}" in explain
+        assert p.grads() == expected                          # exactly backward()'s grads
+        assert p.page.is_disabled("#step")
+        assert "Done" in p.page.text_content("#explain")
+        marks = p.page.eval_on_selector_all("#check-body .mark", "els => els.map(e => e.textContent)")
+        assert marks == ["✓"] * 5
+        numeric = p.page.eval_on_selector_all("#check-body .numeric",
+                                              "els => els.map(e => e.textContent)")
+        assert numeric == ["-1.5000", "1.0000", "0.5000", "0.0000", "0.5000"]
+
+        p.page.click("#back")
+        assert p.counter() == f"step {S - 1} / {S}"
+        assert p.grads() == ["grad " + g for g in replay(data, S - 1)]
+        p.page.click("#back")
+        assert p.grads() == ["grad " + g for g in replay(data, S - 2)]
+        p.page.click("#reset")
+        assert p.counter() == f"step 0 / {S}"
+        assert p.grads() == ["grad 0.0000"] * 10
+        assert p.page.text_content("#check-body .mark") == ""
+
+        p.page.keyboard.press("ArrowRight")
+        p.page.keyboard.press("ArrowRight")
+        assert p.counter() == f"step 2 / {S}"
+        p.page.keyboard.press("ArrowLeft")
+        assert p.counter() == f"step 1 / {S}"
+        p.page.keyboard.press("End")
+        assert p.grads() == expected
+        p.page.keyboard.press("r")
+        assert p.counter() == f"step 0 / {S}"
+
+        p.page.select_option("#speed", "300")
+        p.page.click("#play")
+        assert p.page.text_content("#play").endswith("Pause")
+        p.wait_until(f"window.microgradStepper.pos === {S}")
+        assert p.grads() == expected
+        p.wait_until("document.getElementById('play').textContent.endsWith('Play')")
+
+        # clicking a node jumps to the step where it passes its gradient back
+        n_index = [n["name"] for n in data["nodes"]].index("n")
+        p.page.click(f"#node-{n_index}")
+        assert p.page.evaluate("window.microgradStepper.pos") == [
+            s["node"] for s in data["steps"]].index(n_index) + 1
+
+        # a picture for people: the lecture's neuron, halfway through
+        p.page.keyboard.press("r")
+        for _ in range(4):
+            p.page.click("#step")
+        p.page.wait_for_timeout(400)
+        ARTIFACTS.mkdir(exist_ok=True)
+        p.page.screenshot(path=str(ARTIFACTS / "stepper.png"))
+        assert (ARTIFACTS / "stepper.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+        assert p.errors == [] and p.dialogs == []
+        assert all(u.startswith("file:") for u in p.requests)
+    finally:
+        p.close()
+
+
+def test_labels_cannot_inject_markup_or_script(browser, tmp_path):
+    p = Page(browser, xss_graph(), tmp_path, "xss.html")
+    try:
+        p.page.click("#end")
+        p.page.wait_for_timeout(200)
+        assert p.dialogs == []
+        assert p.page.query_selector_all("img") == []
+        assert p.page.evaluate("document.scripts.length") == 2
+        cells = p.page.eval_on_selector_all("#check-body tr td:first-child",
+                                            "els => els.map(e => e.textContent)")
+        assert cells == [XSS, XSS2]
+        tips = p.page.eval_on_selector_all(".node title", "els => els.map(e => e.textContent)")
+        assert tips[0].startswith(XSS) and tips[1].startswith(XSS2)
+        assert XSS in p.page.text_content("#explain") or XSS2 in p.page.text_content("#explain")
+        assert p.errors == []
+    finally:
+        p.close()
+
+
+def test_the_mlp_loss_page_runs_to_the_end(browser, tmp_path):
+    p = Page(browser, lecture_mlp_loss(), tmp_path, "mlp.html")
+    try:
+        p.page.click("#end")
+        assert p.grads() == ["grad %.4f" % g for g in engine_grads(lecture_mlp_loss)]
+        marks = p.page.eval_on_selector_all("#check-body .mark", "els => els.map(e => e.textContent)")
+        assert marks and set(marks) == {"✓"}
+        p.page.click("#zoom-in")
+        p.page.click("#zoom-fit")
+        assert p.errors == []
+    finally:
+        p.close()

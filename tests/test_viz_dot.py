@@ -1,0 +1,384 @@
+"""draw_dot / dot_source / render: the lecture's pictures, escaping, big graphs, missing `dot`.
+
+Graphviz's `dot` program and the graphviz package are required here (scripts/setup.sh installs
+both): the SVG and PNG tests render for real.
+"""
+import inspect
+import re
+import struct
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import graphviz
+import pytest
+
+from micrograd.engine import Op, Value
+from micrograd.nn import MLP
+from micrograd.viz import (GraphvizNotFound, INSTALL_HINT, dot_available, dot_source, draw_dot,
+                           render)
+from micrograd.viz.lecture import (lecture_expression, lecture_mlp_loss, lecture_neuron,
+                                   moons_loss)
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+EXPRESSION_DOT = """\
+digraph {
+\tgraph [rankdir=LR]
+\tn0 [label="{ a | data 2.0000 | grad 6.0000 }" shape=record]
+\tn1 [label="{ b | data -3.0000 | grad -4.0000 }" shape=record]
+\tn2 [label="{ e | data -6.0000 | grad -2.0000 }" shape=record]
+\tn2_op [label="*"]
+\tn2_op -> n2
+\tn0 -> n2_op
+\tn1 -> n2_op
+\tn3 [label="{ c | data 10.0000 | grad -2.0000 }" shape=record]
+\tn4 [label="{ d | data 4.0000 | grad -2.0000 }" shape=record]
+\tn4_op [label="+"]
+\tn4_op -> n4
+\tn2 -> n4_op
+\tn3 -> n4_op
+\tn5 [label="{ f | data -2.0000 | grad 4.0000 }" shape=record]
+\tn6 [label="{ L | data -8.0000 | grad 1.0000 }" shape=record]
+\tn6_op [label="*"]
+\tn6_op -> n6
+\tn4 -> n6_op
+\tn5 -> n6_op
+}
+"""
+
+
+def svg_texts(svg):
+    """Every <text> of an SVG, as the reader sees it (XML entities decoded)."""
+    root = ET.fromstring(svg)
+    return [(t.text or "").strip() for t in root.iter(SVG_NS + "text")]
+
+
+def png_size(data):
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def records(source):
+    return re.findall(r'label="\{ (.*?) \| data (\S+) \| grad (\S+) \}" shape=record', source)
+
+
+def edges(source):
+    return re.findall(r"^\t(\w+) -> (\w+)", source, flags=re.M)
+
+
+# ---------------------------------------------------------------------------------------------
+# The lecture's graphs
+# ---------------------------------------------------------------------------------------------
+def test_expression_graph_is_the_lectures_picture_exactly():
+    dot = draw_dot(lecture_expression(backward=True))
+    assert isinstance(dot, graphviz.Digraph)
+    assert dot.format == "svg"
+    assert dot.source == EXPRESSION_DOT
+    assert dot_source(lecture_expression(backward=True)) == EXPRESSION_DOT
+
+
+def test_expression_before_backward_has_zero_grads():
+    source = dot_source(lecture_expression())
+    assert [r[2] for r in records(source)] == ["0.0000"] * 7
+    assert [r[1] for r in records(source)] == ["2.0000", "-3.0000", "-6.0000", "10.0000",
+                                                "4.0000", "-2.0000", "-8.0000"]
+
+
+def test_neuron_graph_nodes_edges_and_numbers():
+    o = lecture_neuron(backward=True)
+    source = draw_dot(o).source
+    got = {label: (data, grad) for label, data, grad in records(source)}
+    assert got == {
+        "x1": ("2.0000", "-1.5000"), "w1": ("-3.0000", "1.0000"),
+        "x2": ("0.0000", "0.5000"), "w2": ("1.0000", "0.0000"),
+        "x1*w1": ("-6.0000", "0.5000"), "x2*w2": ("0.0000", "0.5000"),
+        "x1*w1 + x2*w2": ("-6.0000", "0.5000"), "b": ("6.8814", "0.5000"),
+        "n": ("0.8814", "0.5000"), "o": ("0.7071", "1.0000"),
+    }
+    ops = re.findall(r'^\t(n\d+_op) \[label="(.*?)"\]', source, flags=re.M)
+    assert sorted(op for _, op in ops) == ["*", "*", "+", "+", "tanh"]
+    es = edges(source)
+    # one edge op -> value per operation, one edge child -> op per input
+    assert len(es) == 5 + (2 + 2 + 2 + 2 + 1)
+    topo = o.topo()
+    for i, v in enumerate(topo):
+        if v._op:
+            assert (f"n{i}_op", f"n{i}") in es
+            for c in v._prev:
+                assert (f"n{topo.index(c)}", f"n{i}_op") in es
+
+
+def test_node_ids_follow_topological_order_and_output_is_deterministic():
+    a = dot_source(lecture_mlp_loss(backward=True))
+    b = dot_source(lecture_mlp_loss(backward=True))
+    assert a == b
+    n = len(lecture_mlp_loss().topo())
+    assert len(records(a)) == n
+    ids = [int(m) for m in re.findall(r"^\tn(\d+) \[", a, flags=re.M)]
+    assert ids == list(range(n))
+
+
+def test_a_value_used_twice_by_one_op_draws_two_edges():
+    a = Value(3.0, label="a")
+    y = a + a
+    y.label = "y"
+    y.backward()
+    source = dot_source(y)
+    assert edges(source).count(("n0", "n1_op")) == 2
+    assert ("a", "3.0000", "2.0000") in records(source)
+
+
+def test_format_and_rankdir_and_extra_attributes():
+    dot = draw_dot(lecture_expression(), format="png", rankdir="TB",
+                   node_attr={"fontname": "Helvetica"}, graph_attr={"bgcolor": "white"})
+    assert dot.format == "png"
+    assert "rankdir=TB" in dot.source and "bgcolor=white" in dot.source
+    assert "fontname=Helvetica" in dot.source
+    with pytest.raises(ValueError, match="rankdir"):
+        draw_dot(lecture_expression(), rankdir="sideways")
+
+
+def test_bad_options_are_refused_by_name():
+    L = lecture_expression()
+    with pytest.raises(ValueError, match="collapse"):
+        dot_source(L, collapse="everything")
+    with pytest.raises(ValueError, match="max_nodes"):
+        dot_source(L, max_nodes=0)
+    with pytest.raises(ValueError, match="max_depth"):
+        dot_source(L, max_depth=-1)
+    with pytest.raises(ValueError, match="max_nodes"):
+        dot_source(L, max_nodes=2.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Escaping: labels render as typed
+# ---------------------------------------------------------------------------------------------
+NASTY = ['a|b', '{c}', '<d>', 'say "hi"', 'back\\slash', 'x\\ny', '\\l\\N', 'a & b', '&amp;',
+         'é x', '∑ q', '<img src=x onerror=alert(1)>', 'end\\']
+
+
+def _graph_with_labels(labels):
+    vals = [Value(float(i), label=s) for i, s in enumerate(labels)]
+    out = vals[0]
+    for v in vals[1:]:
+        out = out + v
+    out.label = "out"
+    return out
+
+
+def test_special_characters_are_escaped_in_the_dot_source():
+    source = dot_source(_graph_with_labels(['a|b{c}<d>"e"\\f', "line1\nline2", "é x"]))
+    assert r'{ a\|b\{c\}\<d\>\"e\"\\f | data' in source
+    assert r"{ line1\nline2 | data" in source
+    assert "{ &#233; x | data" in source
+    # every record still has exactly three fields: no unescaped | or braces leak through
+    for label in re.findall(r'label="(\{.*?\})" shape=record', source):
+        assert len(re.findall(r"(?<!\\)\|", label)) == 2
+
+
+def test_op_names_are_escaped_too():
+    weird = Op('say "x"\\', lambda a: a, lambda out, a: (1.0,))
+    y = weird(Value(1.0, label="a"))
+    source = dot_source(y)
+    assert r'[label="say \"x\"\\"]' in source
+
+
+def test_special_characters_render_as_typed(tmp_path):
+    labels = NASTY + ["line1\nline2"]
+    out = render(_graph_with_labels(labels), tmp_path / "nasty.svg")
+    texts = svg_texts(out.read_text(encoding="utf-8"))
+    for label in NASTY:
+        assert label in texts, (label, texts)
+    i = texts.index("line1")
+    assert texts[i + 1] == "line2"
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering with Graphviz
+# ---------------------------------------------------------------------------------------------
+def test_render_svg_parses_and_shows_the_labels(tmp_path):
+    path = render(lecture_neuron(backward=True), tmp_path / "neuron.svg")
+    svg = path.read_text(encoding="utf-8")
+    texts = svg_texts(svg)
+    for t in ["x1", "w1", "x1*w1 + x2*w2", "o", "tanh", "data 0.7071", "grad -1.5000",
+              "grad 1.0000", "data 6.8814"]:
+        assert t in texts
+    assert ET.fromstring(svg).tag == SVG_NS + "svg"
+
+
+def test_render_png_is_a_sensible_png(tmp_path):
+    path = render(lecture_expression(backward=True), tmp_path / "L.png")
+    data = path.read_bytes()
+    w, h = png_size(data)
+    assert 400 < w < 3000 and 80 < h < 1500
+    # the graphviz package's own path works too (what Jupyter uses)
+    w2, h2 = png_size(draw_dot(lecture_expression(backward=True)).pipe(format="png"))
+    assert (w2, h2) == (w, h)
+
+
+def test_render_accepts_digraph_or_dot_text_and_takes_format_from_suffix(tmp_path):
+    L = lecture_expression(backward=True)
+    assert render(draw_dot(L), tmp_path / "a.svg").read_text().lstrip().startswith("<?xml")
+    assert render(dot_source(L), tmp_path / "b.out", format="svg").read_text().count("<svg") == 1
+    assert render(L, tmp_path / "c.dot").read_text() == EXPRESSION_DOT
+    assert render(L, tmp_path / "d.pdf").read_bytes()[:5] == b"%PDF-"
+    with pytest.raises(ValueError, match="format"):
+        render(L, tmp_path / "e.jpeg")
+    with pytest.raises(TypeError):
+        render(42, tmp_path / "f.svg")
+
+
+def test_jupyter_display_is_svg():
+    bundle = draw_dot(lecture_expression(backward=True))._repr_mimebundle_()
+    assert "<svg" in bundle["image/svg+xml"]
+
+
+def test_missing_dot_program(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))        # an empty directory: no `dot` anywhere
+    assert not dot_available()
+    L = lecture_expression(backward=True)
+    dot = draw_dot(L)                                  # still builds the graph and its source
+    assert dot.source == EXPRESSION_DOT
+    with pytest.raises(GraphvizNotFound) as err:
+        render(L, tmp_path / "L.svg")
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "apt-get install graphviz" in msg and "brew install graphviz" in msg
+    assert msg == INSTALL_HINT
+    assert not (tmp_path / "L.svg").exists()
+    assert render(L, tmp_path / "L.dot").read_text() == EXPRESSION_DOT   # dot needs no Graphviz
+    bundle = dot._repr_mimebundle_()                    # Jupyter: the hint, not a traceback
+    assert set(bundle) == {"text/plain"} and "apt-get install graphviz" in bundle["text/plain"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Limits and collapsing
+# ---------------------------------------------------------------------------------------------
+def _more_counts(source):
+    return [int(n.replace(",", "")) for n in re.findall(r'label="… ([\d,]+) more"', source)]
+
+
+def test_max_depth_shows_the_nodes_near_the_root_and_a_placeholder():
+    source = dot_source(lecture_neuron(backward=True), max_depth=2)
+    assert {r[0] for r in records(source)} == {"o", "n", "x1*w1 + x2*w2", "b"}
+    assert _more_counts(source) == [6]
+    assert "showing 4 of 10 nodes (… 6 more not drawn)" in source
+    # the placeholder feeds the op node whose inputs are cut off
+    assert re.search(r"\tn6_more -> n6_op \[style=dashed", source)
+
+
+def test_max_depth_zero_is_the_root_alone():
+    source = dot_source(lecture_expression(backward=True), max_depth=0)
+    assert [r[0] for r in records(source)] == ["L"]
+    assert _more_counts(source) == [6]
+
+
+def test_no_placeholder_when_nothing_is_cut():
+    L = lecture_expression(backward=True)
+    assert dot_source(L, max_nodes=7) == EXPRESSION_DOT
+    assert dot_source(L, max_depth=3) == EXPRESSION_DOT
+
+
+def test_max_nodes_keeps_the_nearest_and_counts_add_up():
+    loss = lecture_mlp_loss(backward=True)
+    n = len(loss.topo())
+    source = dot_source(loss, max_nodes=25)
+    assert len(records(source)) == 25
+    assert sum(_more_counts(source)) == n - 25
+    assert f"showing 25 of {n:,} nodes (… {n - 25:,} more not drawn)" in source
+    assert ("loss", "6.0054", "1.0000") in records(source)
+
+
+@pytest.fixture(scope="module")
+def big_loss():
+    """The original demo's loss with the lecture's unfused neurons: about 65,000 nodes."""
+    loss = moons_loss(fused=False)
+    loss.backward()
+    return loss
+
+
+def _shallow_recursion_limit(extra=60):
+    """Context: allow only `extra` frames beyond the current depth (proves no recursion)."""
+    class Limit:
+        def __enter__(self):
+            self.old = sys.getrecursionlimit()
+            sys.setrecursionlimit(len(inspect.stack(0)) + extra)
+
+        def __exit__(self, *exc):
+            sys.setrecursionlimit(self.old)
+    return Limit()
+
+
+def test_big_graph_draws_whole_without_recursion_in_reasonable_time(big_loss):
+    topo = big_loss.topo()
+    assert len(topo) > 60_000
+    t = time.perf_counter()
+    with _shallow_recursion_limit():
+        source = dot_source(big_loss)
+    assert time.perf_counter() - t < 20
+    assert source.count("shape=record") == len(topo)
+
+
+def test_big_graph_with_max_nodes_renders(big_loss, tmp_path):
+    n = len(big_loss.topo())
+    t = time.perf_counter()
+    dot = draw_dot(big_loss, max_nodes=120)
+    assert time.perf_counter() - t < 10
+    assert len(records(dot.source)) == 120
+    assert sum(_more_counts(dot.source)) == n - 120
+    assert f"showing 120 of {n:,} nodes" in dot.source
+    svg = render(dot, tmp_path / "big.svg").read_text(encoding="utf-8")
+    texts = svg_texts(svg)
+    assert any(t.startswith("… ") and t.endswith(" more") for t in texts)
+    assert "loss" in texts
+
+
+def test_collapse_neurons_on_the_lecture_neuron():
+    source = dot_source(lecture_neuron(backward=True), collapse=True)
+    assert source.count("shape=Mrecord") == 1
+    assert "{ o | tanh(w&#183;x+b) &#183; 2 inputs | data 0.7071 | grad 1.0000 }" in source
+    # the weights and the bias are inside the box; the inputs x1, x2 feed it
+    assert {r[0] for r in records(source)} == {"x1", "x2"}
+    assert sorted(edges(source)) == [("n0", "n9"), ("n3", "n9")]
+
+
+def test_collapsed_box_renders_its_text(tmp_path):
+    path = render(lecture_neuron(backward=True), tmp_path / "c.svg", collapse=True)
+    assert "tanh(w·x+b) · 2 inputs" in svg_texts(path.read_text(encoding="utf-8"))
+
+
+def test_collapse_gives_the_same_picture_for_fused_and_unfused_neurons():
+    unfused = dot_source(lecture_mlp_loss(backward=True, fused=False), collapse=True)
+    fused = dot_source(lecture_mlp_loss(backward=True, fused=True), collapse=True)
+    assert unfused.count("shape=Mrecord") == fused.count("shape=Mrecord") == 4 * 9
+    assert len(edges(unfused)) == len(edges(fused))
+    assert ("loss", "6.0054", "1.0000") in records(unfused)
+
+
+def test_collapse_on_a_fused_mlp_needs_far_fewer_nodes(big_loss):
+    full = len(big_loss.topo())
+    source = dot_source(big_loss, collapse="neurons")
+    boxes = source.count("shape=Mrecord") + source.count("shape=record")
+    assert boxes < full / 10
+    assert source.count("shape=Mrecord") >= 100 * 33          # 33 neurons per example
+
+
+def test_collapse_chains_folds_values_used_once():
+    source = dot_source(lecture_neuron(backward=True), collapse="chains")
+    assert source.count("shape=Mrecord") == 1
+    assert "5 ops" in source                                   # tanh, 2 x +, 2 x *
+    assert {r[0] for r in records(source)} == {"x1", "x2", "w1", "w2", "b"}
+
+
+def test_collapse_with_limits():
+    source = dot_source(lecture_mlp_loss(backward=True), collapse=True, max_depth=3)
+    assert "… " in source and "showing" in source
+
+
+def test_fused_neuron_graph_draws_the_fused_op():
+    loss = MLP(2, [2, 1], fused=True)([1.0, 2.0])
+    loss.backward()
+    source = dot_source(loss)
+    assert '[label="w·x+b"]' in source
