@@ -270,9 +270,9 @@ class Value:
             if rule is None:
                 continue
             if isinstance(rule, Op):
-                _chain_rule(v)
+                _chain_rule(v, rule)
             else:
-                rule()
+                rule()              # a closure assigned to _backward, lecture style
 
     def topo(self):
         """All nodes this Value depends on, children before parents (the lecture's build_topo,
@@ -325,14 +325,27 @@ def _node(data, children, rule):
     return v
 
 
-def _chain_rule(v):
-    """One node's backward step: each input's grad += local derivative * out.grad."""
-    prev = v._prev
+def _chain_rule(v, rule=None):
+    """One node's backward step: each input's grad += local derivative * out.grad.
+    (One and two inputs are spelled out: they are nearly every node, and this is the hot loop.)"""
+    rule, prev, g = rule or v._rule, v._prev, v.grad
+    n = len(prev)
     try:
-        local = v._rule.local_grads(v.data, *[c.data for c in prev])
+        if n == 2:
+            local = rule.local_grads(v.data, prev[0].data, prev[1].data)
+        elif n == 1:
+            local = rule.local_grads(v.data, prev[0].data)
+        else:
+            local = rule.local_grads(v.data, *[c.data for c in prev])
     except (ValueError, ZeroDivisionError, OverflowError) as e:
         raise ValueError(f"backward through {v._op}: the derivative at {_show(prev)} "
                          f"is not finite ({e})") from None
-    g = v.grad
-    for child, d in zip(prev, local):
-        child.grad += d * g
+    if len(local) != n:
+        raise TypeError(f"{v._op}: local_grads gave {len(local)} derivatives for {n} inputs")
+    if n == 2:
+        a, b = prev
+        a.grad += local[0] * g
+        b.grad += local[1] * g
+    else:
+        for child, d in zip(prev, local):
+            child.grad += d * g
