@@ -37,11 +37,13 @@ def _pair(preds, targets, what):
 
 
 def _label(y, allowed, what, i):
-    """A label must be a plain number from `allowed`; anything else is named in the error."""
-    if isinstance(y, bool) or not isinstance(y, Real) or y not in allowed:
+    """A label must be a number from `allowed`; anything else is named in the error. A label
+    may also be a Value holding such a number (a compiled step receives its labels as inputs)."""
+    v = y.data if isinstance(y, Value) else y
+    if isinstance(v, bool) or not isinstance(v, Real) or v not in allowed:
         shown = " or ".join(repr(a) for a in allowed)
         raise ValueError(f"{what}: labels must be {shown}, got {y!r} at index {i}")
-    return float(y)
+    return y if isinstance(y, Value) else float(y)
 
 
 def mse(preds, targets):
@@ -78,13 +80,15 @@ def bce_with_logits(logits, labels):
 
 
 def softmax_cross_entropy(logits, labels):
-    """Cross-entropy of softmax(logits) against integer class labels, mean over the batch.
+    """Cross-entropy of softmax(logits) against the labels, mean over the batch.
 
     `logits` is a batch: one list of K Values per example (a single example's flat list with
-    a single int label also works). Each row is log-sum-exp'd after subtracting its largest
-    logit as a float constant, so logits of 1e3 give a finite loss and the right gradients."""
+    a single int label also works). A label is a class number, or, as in PyTorch, a row of K
+    target probabilities (a one-hot row gives the same loss; a compiled step passes its labels
+    this way, as inputs). Each row is log-sum-exp'd after subtracting its largest logit as a
+    float constant, so logits of 1e3 give a finite loss and the right gradients."""
     rows = list(logits)
-    if isinstance(labels, Integral) and rows and isinstance(rows[0], (Value, Real)):
+    if not isinstance(labels, (list, tuple)) and rows and isinstance(rows[0], (Value, Real)):
         rows, labels = [rows], [labels]          # one example, not a batch
     labels = list(labels)
     if not rows:
@@ -95,12 +99,19 @@ def softmax_cross_entropy(logits, labels):
     losses = []
     for i, (row, y) in enumerate(zip(rows, labels)):
         row = list(row)
-        if isinstance(y, bool) or not isinstance(y, Integral) or not 0 <= y < len(row):
-            raise ValueError(f"softmax_cross_entropy: label at index {i} must be an int in "
-                             f"[0, {len(row)}), got {y!r}")
         m = max(float(z) for z in row)           # the shift: a constant, not a graph node
         shifted = [z - m for z in row]
         lse = sum(s.exp() for s in shifted).log()
+        if isinstance(y, (list, tuple)):         # target probabilities: sum_k t_k (lse - s_k)
+            if len(y) != len(row):
+                raise ValueError(f"softmax_cross_entropy: target row {i} has {len(y)} "
+                                 f"entries for {len(row)} logits")
+            losses.append(sum(t * (lse - s) for t, s in zip(y, shifted)))
+            continue
+        if isinstance(y, bool) or not isinstance(y, Integral) or not 0 <= y < len(row):
+            raise ValueError(f"softmax_cross_entropy: label at index {i} must be an int in "
+                             f"[0, {len(row)}) or a row of {len(row)} probabilities, "
+                             f"got {y!r}")
         losses.append(lse - shifted[int(y)])
     return sum(losses) / len(losses)
 

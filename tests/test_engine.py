@@ -390,6 +390,12 @@ def test_custom_op_mixes_numbers_and_checks_its_result():
         bad(Value(1.0))
 
 
+def test_custom_op_with_the_wrong_number_of_derivatives_is_named():
+    half = Op("half", lambda a, b: a * b, lambda out, a, b: (b,))
+    with pytest.raises(TypeError, match="half: local_grads gave 1 derivatives for 2 inputs"):
+        half(Value(1.0), Value(2.0)).backward()
+
+
 def test_fused_linear_equals_the_lectures_sum_bit_for_bit():
     import random
     random.seed(3)

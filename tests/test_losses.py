@@ -165,6 +165,44 @@ def test_cross_entropy_single_example():
     assert softmax_cross_entropy(row, 1).data == softmax_cross_entropy([row], [1]).data
 
 
+@st.composite
+def soft_batches(draw):
+    rows, _ = draw(batches())
+    k = len(rows[0])
+    weights = draw(st.lists(st.lists(st.floats(0.01, 1), min_size=k, max_size=k),
+                            min_size=len(rows), max_size=len(rows)))
+    return rows, [[w / sum(ws) for w in ws] for ws in weights]
+
+
+@FAST
+@given(soft_batches())
+def test_cross_entropy_with_probability_targets_matches_torch(batch):
+    rows, targets = batch
+    t = torch.tensor(rows, dtype=torch.float64, requires_grad=True)
+    loss = F.cross_entropy(t, torch.tensor(targets, dtype=torch.float64))
+    loss.backward()
+    assert_same(ce_ours(rows, targets), (loss.item(), t.grad.flatten().tolist()), atol=1e-15)
+
+
+@FAST
+@given(batches())
+def test_one_hot_rows_give_the_int_labels_loss_bit_for_bit(batch):
+    rows, labels = batch
+    k = len(rows[0])
+    onehot = [[1.0 if j == y else 0.0 for j in range(k)] for y in labels]
+    assert ce_ours(rows, onehot) == ce_ours(rows, labels)
+
+
+def test_labels_may_be_values_for_a_compiled_step():
+    scores = [Value(0.3), Value(-1.2)]
+    as_numbers = hinge(scores, [1, -1]).data
+    assert hinge(scores, [Value(1.0), Value(-1.0)]).data == as_numbers
+    assert (bce_with_logits(scores, [Value(1.0), Value(0.0)]).data
+            == bce_with_logits(scores, [1, 0]).data)
+    with pytest.raises(ValueError, match=r"labels must be -1 or 1, got Value\(data=0\.5"):
+        hinge(scores, [Value(1.0), Value(0.5)])
+
+
 # ---- l2 ----------------------------------------------------------------------------------
 @FAST
 @given(st.lists(floats, min_size=1, max_size=10), st.floats(0, 1))
@@ -201,7 +239,7 @@ def test_bad_binary_labels_are_named(fn, labels, bad):
 
 @pytest.mark.parametrize("label", [3, -1, 1.0, "0", None])
 def test_bad_class_labels_are_named(label):
-    with pytest.raises(ValueError, match=r"label at index 1 must be an int in \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"label at index 1 must be an int in \[0, 3\) or a row"):
         softmax_cross_entropy([[Value(0.0)] * 3] * 2, [0, label])
 
 

@@ -1,0 +1,464 @@
+"""A training loop for micrograd models: `fit`, `evaluate`, `predict`.
+
+`fit` is the original micrograd demo's loop made general. With its defaults (hinge loss, L2 of
+1e-4, full-batch SGD) and the demo's schedule it does, step for step and bit for bit, what the
+demo notebook does:
+
+    inputs = [list(map(Value, xrow)) for xrow in X]
+    scores = list(map(model, inputs))
+    total_loss = hinge(scores, y) + l2(model.parameters(), 1e-4)
+    model.zero_grad(); total_loss.backward()
+    for p in model.parameters(): p.data -= learning_rate * p.grad
+
+Labels: `y` holds class numbers 0..K-1 (what micrograd.data gives); {-1, +1} is accepted for
+binary problems too. Each loss gets the targets it wants: hinge and binary mse get -1/+1, bce
+gets 0/1, cross_entropy gets the class numbers (and needs a model with K outputs), mse with
+K > 2 classes gets one-hot -1/+1 rows. Whatever the loss, a single-output model predicts class 1
+when its score is > 0, and a K-output model predicts the argmax.
+
+Stopping: Ctrl-C stops after the current step and `fit` returns normally with
+`history.interrupted = True` (the model keeps what it learned); a loss that becomes NaN or
+infinite raises `TrainingDiverged`, whose message names the step.
+"""
+import math
+import random
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from numbers import Integral, Real
+
+from micrograd.engine import Value, no_grad
+
+__all__ = ["fit", "evaluate", "predict", "predict_scores", "History", "TrainingDiverged",
+           "CompilerUnavailable", "output_size", "n_outputs", "loss_targets", "class_labels",
+           "make_schedule", "make_optimizer", "LOSS_NAMES"]
+
+LOSS_NAMES = ("hinge", "bce", "cross_entropy", "mse")
+BINARY_LOSSES = ("hinge", "bce")
+
+
+class TrainingDiverged(ArithmeticError):
+    """The loss became NaN or infinite. `.step` is the step, `.history` what ran before it."""
+
+    def __init__(self, message, step=None, history=None):
+        super().__init__(message)
+        self.step = step
+        self.history = history
+
+
+class CompilerUnavailable(ImportError):
+    """compiled=True, but micrograd.compiler cannot be imported."""
+
+
+@dataclass
+class History:
+    """What `fit` saw, one entry per step (loss and accuracy are those of the step's batch,
+    computed before that step's update; lr is the rate that step used)."""
+    loss: list = field(default_factory=list)
+    accuracy: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
+    val_step: list = field(default_factory=list)      # steps at which the validation set ran
+    val_loss: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
+    interrupted: bool = False
+    stopped_reason: str = None     # None: all steps ran; else why training stopped early
+    seconds: float = 0.0
+
+    @property
+    def steps(self):
+        return len(self.loss)
+
+    @property
+    def final_loss(self):
+        return self.loss[-1] if self.loss else None
+
+    @property
+    def final_accuracy(self):
+        return self.accuracy[-1] if self.accuracy else None
+
+    def to_dict(self):
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels and targets
+# ---------------------------------------------------------------------------------------------
+def _tolist(a):
+    return a.tolist() if hasattr(a, "tolist") else list(a)
+
+
+def _rows(X):
+    """X (numpy array or nested lists) -> list of lists of Python floats."""
+    rows = _tolist(X)
+    if rows and not isinstance(rows[0], (list, tuple)):
+        raise ValueError("X must be 2-D: one row of features per example")
+    out = []
+    for i, row in enumerate(rows):
+        try:
+            out.append([float(v) for v in row])
+        except (TypeError, ValueError):
+            raise ValueError(f"X row {i} is not a row of numbers: {row!r}") from None
+    return out
+
+
+def class_labels(y):
+    """Labels -> list of ints 0..K-1. Binary labels given as {-1, +1} become {0, 1}."""
+    ys = _tolist(y)
+    for i, v in enumerate(ys):
+        if isinstance(v, bool) or not isinstance(v, Real) or v != int(v):
+            raise ValueError(f"labels must be class numbers, got {v!r} at index {i}")
+    ys = [int(v) for v in ys]
+    if ys and min(ys) == -1 and set(ys) <= {-1, 1}:
+        return [(v + 1) // 2 for v in ys]
+    if ys and min(ys) < 0:
+        raise ValueError(f"labels must be 0..K-1 (or -1/+1), got {min(ys)}")
+    return ys
+
+
+def n_outputs(model):
+    """How many numbers the model outputs per example."""
+    layers = getattr(model, "layers", None)
+    if layers:
+        last = layers[-1]
+        neurons = getattr(last, "neurons", None)
+        if neurons is not None:
+            return len(neurons)
+    nin = _n_inputs(model)
+    if nin is None:
+        raise ValueError("cannot tell how many outputs the model has")
+    with no_grad():
+        out = model([0.0] * nin)
+    return 1 if isinstance(out, Value) else len(out)
+
+
+def _n_inputs(model):
+    try:
+        return len(model.layers[0].neurons[0].w)
+    except (AttributeError, IndexError, TypeError):
+        return None
+
+
+def output_size(loss, n_classes):
+    """The size of the output layer that `loss` needs for `n_classes` classes."""
+    _check_loss(loss)
+    if n_classes < 2:
+        raise ValueError(f"need at least 2 classes, got {n_classes}")
+    if loss in BINARY_LOSSES:
+        if n_classes != 2:
+            raise ValueError(f"loss {loss!r} is for two classes, the data has {n_classes}; "
+                             "use cross_entropy (or mse)")
+        return 1
+    if loss == "mse":
+        return 1 if n_classes == 2 else n_classes
+    return n_classes
+
+
+def _check_loss(loss):
+    if loss not in LOSS_NAMES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSS_NAMES)}")
+    return loss
+
+
+def loss_targets(loss, labels, n_out):
+    """Class numbers -> the targets `loss` wants, for a model with `n_out` outputs."""
+    _check_loss(loss)
+    if n_out == 1:
+        if labels and max(labels) > 1:
+            raise ValueError(f"a model with one output can only separate two classes, "
+                             f"the labels go up to {max(labels)}")
+        if loss == "cross_entropy":
+            raise ValueError("cross_entropy needs a model with one output per class (>= 2)")
+        if loss == "bce":
+            return [float(v) for v in labels]
+        return [1.0 if v == 1 else -1.0 for v in labels]          # hinge, mse: -1/+1
+    if loss in BINARY_LOSSES:
+        raise ValueError(f"loss {loss!r} needs a model with a single output, "
+                         f"this one has {n_out}")
+    if labels and max(labels) >= n_out:
+        raise ValueError(f"the model has {n_out} outputs but the labels go up to {max(labels)}")
+    if loss == "cross_entropy":
+        return list(labels)
+    return [[1.0 if k == v else -1.0 for k in range(n_out)] for v in labels]   # mse one-hot
+
+
+def _loss_fn(loss):
+    from micrograd import losses
+    _check_loss(loss)
+    fn = losses.LOSSES[loss]
+    if loss == "mse":
+        def fn(preds, targets):          # K outputs: every output is a prediction
+            if preds and not isinstance(preds[0], Value):
+                preds = [p for row in preds for p in row]
+                targets = [t for row in targets for t in row]
+            return losses.mse(preds, targets)
+    return loss, fn
+
+
+def _accuracy(scores, labels):
+    """Share of examples whose predicted class (score > 0, or argmax) is the label."""
+    return sum(_class_of(s) == y for s, y in zip(scores, labels)) / len(labels)
+
+
+def _class_of(score):
+    if isinstance(score, (list, tuple)):
+        vals = [float(s.data if hasattr(s, "data") else s) for s in score]
+        return max(range(len(vals)), key=vals.__getitem__)
+    return int(float(score.data if hasattr(score, "data") else score) > 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Optimizers and schedules by name
+# ---------------------------------------------------------------------------------------------
+def make_optimizer(optimizer, params, lr, **options):
+    """'sgd' / 'adam' (or an optimizer object, returned as is, its lr set to `lr`)."""
+    from micrograd import optim
+    if isinstance(optimizer, str):
+        if optimizer not in optim.OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {optimizer!r}; "
+                             f"choose one of {', '.join(optim.OPTIMIZERS)}")
+        return optim.OPTIMIZERS[optimizer](params, lr=lr, **options)
+    if not hasattr(optimizer, "step"):
+        raise ValueError(f"optimizer must be a name or an optimizer, got {optimizer!r}")
+    return optimizer
+
+
+def make_schedule(schedule, lr, steps):
+    """None/'constant' -> lr throughout; 'linear' -> lr down to lr/10 (the demo's with lr=1,
+    steps=100); 'cosine' -> lr down to 0; 'step' -> halved every steps/4; or a callable k -> lr."""
+    from micrograd import optim
+    if schedule is None or schedule == "constant":
+        return optim.constant(lr)
+    if callable(schedule):
+        return schedule
+    if schedule == "linear":
+        return optim.linear_decay(lr, lr * 0.1, steps)
+    if schedule == "cosine":
+        return optim.cosine(lr, 0.0, steps)
+    if schedule == "step":
+        return optim.step_decay(lr, 0.5, max(1, steps // 4))
+    raise ValueError(f"unknown schedule {schedule!r}; choose one of constant, linear, cosine, step")
+
+
+# ---------------------------------------------------------------------------------------------
+# Ctrl-C: finish the step, then stop
+# ---------------------------------------------------------------------------------------------
+class _StopOnCtrlC:
+    """While active, a first Ctrl-C only asks the loop to stop after the current step (so an
+    update is never left half done); a second one interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def _batch_indices(n, batch_size, seed):
+    """Forever: shuffled mini-batches of indices, epoch after epoch (None = full batch)."""
+    if batch_size is None or batch_size >= n:
+        while True:
+            yield None
+    rng = random.Random(seed)
+    while True:
+        order = list(range(n))
+        rng.shuffle(order)
+        for i in range(0, n, batch_size):
+            yield order[i:i + batch_size]
+
+
+def _positive_int(name, v):
+    if isinstance(v, bool) or not isinstance(v, Integral) or v < 1:
+        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    return int(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# fit
+# ---------------------------------------------------------------------------------------------
+def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps=100,
+        batch_size=None, alpha=1e-4, seed=0, progress=True, callback=None, compiled=False,
+        X_val=None, y_val=None, eval_every=None, optimizer_options=None):
+    """Train `model` on (X, y) for `steps` updates; return a `History`.
+
+    loss       'hinge' | 'bce' | 'cross_entropy' | 'mse' (see the module doc for the targets)
+    optimizer  'sgd' | 'adam' or an optimizer object; optimizer_options go to its constructor
+    lr         the learning rate (the start of the schedule)
+    schedule   None/'constant' | 'linear' | 'cosine' | 'step' | a callable k -> lr
+    batch_size None = full batch (the demo); else shuffled mini-batches, reshuffled every epoch
+    alpha      L2 regularisation: loss + alpha * sum(p*p) (the demo's 1e-4; 0 turns it off)
+    callback   callback(k, model, history) after step k's update; returning True stops
+    compiled   trace the step once with micrograd.compile and replay it
+    X_val, y_val  evaluated every `eval_every` steps (default steps/20) and after the last one
+    """
+    steps = _positive_int("steps", steps)
+    if batch_size is not None:
+        batch_size = _positive_int("batch_size", batch_size)
+    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not alpha >= 0 \
+            or not math.isfinite(alpha):
+        raise ValueError(f"alpha (L2) must be a number >= 0, got {alpha!r}")
+    rows, labels = _rows(X), class_labels(y)
+    if not rows:
+        raise ValueError("no training data")
+    if len(rows) != len(labels):
+        raise ValueError(f"X has {len(rows)} rows but y has {len(labels)} labels")
+    nin = _n_inputs(model)
+    if nin is not None and nin != len(rows[0]):
+        raise ValueError(f"the model takes {nin} inputs but X has {len(rows[0])} features")
+
+    loss_name, loss_fn = _loss_fn(loss)
+    n_out = n_outputs(model)
+    targets = loss_targets(loss_name, labels, n_out)
+    params = model.parameters()
+    opt = make_optimizer(optimizer, params, lr, **(optimizer_options or {}))
+    lr_at = make_schedule(schedule, lr, steps)
+    if X_val is not None:
+        val_rows, val_labels = _rows(X_val), class_labels(y_val)
+        if eval_every is None:
+            eval_every = max(1, steps // 20)
+
+    from micrograd.losses import l2
+
+    def forward(Xb, Tb):                 # the demo's step: scores, data loss, L2
+        scores = [model(list(x)) for x in Xb]
+        total = loss_fn(scores, Tb)
+        if alpha:
+            total = total + l2(params, alpha)
+        return total, scores
+
+    step_fn = _compiled(forward, loss_name, n_outputs(model)) if compiled else forward
+
+    history = History()
+    batches = _batch_indices(len(rows), batch_size, seed)
+    bar = _progress_bar(steps, progress)
+    start = time.perf_counter()
+    k = 0
+    try:
+        with _StopOnCtrlC() as ctrl_c:
+            for k in range(steps):
+                idx = next(batches)
+                if idx is None:
+                    Xb, Tb, Lb = rows, targets, labels
+                else:
+                    Xb = [rows[i] for i in idx]
+                    Tb = [targets[i] for i in idx]
+                    Lb = [labels[i] for i in idx]
+                lr_k = lr_at(k)
+                opt.lr = lr_k
+                try:
+                    total, scores = step_fn(Xb, Tb)
+                except OverflowError as e:
+                    raise TrainingDiverged(f"loss became inf at step {k} ({e})", k, history) \
+                        from None
+                loss_k = float(total.data)
+                if not math.isfinite(loss_k):
+                    raise TrainingDiverged(f"loss became {loss_k} at step {k}", k, history)
+                acc_k = _accuracy(scores, Lb)
+                opt.zero_grad()
+                try:
+                    total.backward()
+                except OverflowError as e:
+                    raise TrainingDiverged(f"gradient became inf at step {k} ({e})", k,
+                                           history) from None
+                opt.step()
+                history.loss.append(loss_k)
+                history.accuracy.append(acc_k)
+                history.lr.append(lr_k)
+                if X_val is not None and ((k + 1) % eval_every == 0 or k == steps - 1):
+                    vl, va = evaluate(model, val_rows, val_labels, loss_name)
+                    history.val_step.append(k)
+                    history.val_loss.append(vl)
+                    history.val_accuracy.append(va)
+                if bar is not None:
+                    post = {"loss": f"{loss_k:.4f}", "acc": f"{acc_k:.1%}"}
+                    if history.val_accuracy:
+                        post["val_acc"] = f"{history.val_accuracy[-1]:.1%}"
+                    bar.set_postfix(post, refresh=False)
+                    bar.update(1)
+                if callback is not None and callback(k, model, history) is True:
+                    history.stopped_reason = f"stopped by the callback after step {k}"
+                    break
+                if ctrl_c.requested:
+                    raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        history.interrupted = True
+        history.stopped_reason = f"interrupted after {history.steps} of {steps} steps"
+    finally:
+        history.seconds = time.perf_counter() - start
+        if bar is not None:
+            bar.close()
+    return history
+
+
+def _progress_bar(steps, progress):
+    if not progress:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=steps, desc="training", unit="step", dynamic_ncols=True, leave=True)
+
+
+def _compiled(forward, loss_name, n_out):
+    """micrograd.compile the whole step. The targets are arguments of the traced function (they
+    change from batch to batch), so cross_entropy's class numbers go in as one-hot rows."""
+    try:
+        from micrograd.compiler import compile as mg_compile
+    except ImportError as e:
+        raise CompilerUnavailable(f"compiled training needs micrograd.compiler, which cannot "
+                                  f"be imported ({e})") from None
+    compiled = mg_compile(forward)       # traces once per batch shape, then replays
+
+    def step(Xb, Tb):
+        if loss_name == "cross_entropy":
+            Tb = [[1.0 if j == t else 0.0 for j in range(n_out)] for t in Tb]
+        return compiled(Xb, Tb)
+    return step
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluate / predict
+# ---------------------------------------------------------------------------------------------
+def predict_scores(model, X):
+    """The model's raw output for every row of X: a float (one output) or a list of floats."""
+    out = []
+    with no_grad():
+        for row in _rows(X):
+            s = model(row)
+            out.append([v.data for v in s] if isinstance(s, (list, tuple)) else s.data)
+    return out
+
+
+def predict(model, X):
+    """The predicted class of every row of X: score > 0 -> 1 for a one-output model, else the
+    argmax of the outputs."""
+    return [_class_of(s) for s in predict_scores(model, X)]
+
+
+def evaluate(model, X, y, loss="hinge"):
+    """(mean data loss, accuracy) of the model on (X, y), without building a graph (no L2)."""
+    rows, labels = _rows(X), class_labels(y)
+    if not rows:
+        raise ValueError("no data to evaluate on")
+    if len(rows) != len(labels):
+        raise ValueError(f"X has {len(rows)} rows but y has {len(labels)} labels")
+    loss_name, loss_fn = _loss_fn(loss)
+    targets = loss_targets(loss_name, labels, n_outputs(model))
+    with no_grad():
+        scores = [model(row) for row in rows]
+        value = loss_fn(scores, targets)
+    return float(value.data), _accuracy(scores, labels)

@@ -1,0 +1,323 @@
+"""Pictures of training: the decision boundary, loss/accuracy curves, and an animated GIF.
+
+Needs matplotlib (and pillow for the GIF): `pip install micrograd[plots]`. Figures are drawn on
+matplotlib's object API with the Agg renderer, never through pyplot's global state, so these
+functions work headless and leave an interactive session's backend alone. Give `ax=` to draw
+into an axes of your own (e.g. from pyplot in a notebook).
+
+    from micrograd.viz.plots import plot_decision_boundary, plot_history
+    plot_decision_boundary(model, X, y, "boundary.png")
+    plot_history(history, "history.png")
+"""
+import math
+
+from micrograd.engine import no_grad
+
+__all__ = ["plot_decision_boundary", "plot_history", "animate_decision_boundary",
+           "decision_grid", "get_weights", "set_weights"]
+
+CMAP = "Spectral"          # the demo notebook's colormap: class 0 red, class 1 blue
+
+
+def _np():
+    import numpy as np
+    return np
+
+
+def _figure(figsize, layout="constrained"):
+    from matplotlib.figure import Figure
+    return Figure(figsize=figsize, layout=layout)
+
+
+def _as_xy(X, y):
+    np = _np()
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y).astype(int).ravel()
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"a decision boundary needs 2-D inputs, X has shape {X.shape}")
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
+    if len(y) and y.min() == -1:          # -1/+1 labels -> 0/1
+        y = (y + 1) // 2
+    return X, y
+
+
+def _boundary_figsize(X, width):
+    """A figure size whose axes fit the mesh's aspect ratio (the plot has equal axes)."""
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    span = hi - lo
+    margin = max(0.5, 0.2 * float(max(span)))
+    ratio = (span[1] + 2 * margin) / (span[0] + 2 * margin)
+    ratio = min(max(ratio, 0.4), 1.6)
+    return width, (width - 0.85) * ratio + 0.95
+
+
+def get_weights(model):
+    """All parameters' values, in model.parameters() order (a snapshot for later)."""
+    return [p.data for p in model.parameters()]
+
+
+def set_weights(model, weights):
+    params = model.parameters()
+    if len(params) != len(weights):
+        raise ValueError(f"the model has {len(params)} parameters, the snapshot {len(weights)}")
+    for p, w in zip(params, weights):
+        p.data = float(w)
+
+
+def decision_grid(model, X, h=None, margin=None):
+    """The model's output over a mesh covering X: (xx, yy, Z) with Z of shape xx.shape (one
+    output) or xx.shape + (K,) (K outputs). Evaluated under no_grad, no graph is built."""
+    np = _np()
+    X = np.asarray(X, dtype=float)
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    span = float(max(hi - lo))
+    if margin is None:
+        margin = max(0.5, 0.2 * span)
+    if h is None:
+        h = (span + 2 * margin) / 250
+    xs = np.arange(lo[0] - margin, hi[0] + margin + h / 2, h)
+    ys = np.arange(lo[1] - margin, hi[1] + margin + h / 2, h)
+    xx, yy = np.meshgrid(xs, ys)
+    pts = np.column_stack([xx.ravel(), yy.ravel()])
+    Z = _numpy_forward(model, pts)
+    if Z is None:                      # not a plain nn.MLP: ask the model point by point
+        out = []
+        with no_grad():
+            for a, b in pts.tolist():
+                s = model([a, b])
+                out.append([v.data for v in s] if isinstance(s, (list, tuple)) else s.data)
+        Z = np.array(out, dtype=float)
+    if Z.ndim == 2 and Z.shape[1] == 1:
+        Z = Z[:, 0]
+    Z = Z.reshape(xx.shape + Z.shape[1:])
+    return xx, yy, Z
+
+
+def _numpy_forward(model, pts):
+    """An nn.MLP's forward pass on many points at once, with numpy (a picture needs tens of
+    thousands of evaluations). None if the model is not a plain MLP of known activations."""
+    np = _np()
+    acts = {"relu": lambda a: np.where(a > 0, a, 0.0), "tanh": np.tanh,
+            "sigmoid": lambda a: 0.5 * (1 + np.tanh(a / 2)), "linear": lambda a: a}
+    try:
+        a = pts
+        for layer in model.layers:
+            neurons = layer.neurons
+            W = np.array([[w.data for w in n.w] for n in neurons], dtype=float)
+            b = np.array([n.b.data for n in neurons], dtype=float)
+            if W.shape[1] != a.shape[1]:
+                return None
+            fs = {n.activation for n in neurons}
+            if len(fs) != 1 or not fs <= acts.keys():
+                return None
+            with np.errstate(all="ignore"):
+                a = acts[fs.pop()](a @ W.T + b)
+        return a
+    except (AttributeError, TypeError):
+        return None
+
+
+def _draw_boundary(ax, model, X, y, h=None, title=None):
+    np = _np()
+    from matplotlib import colormaps
+    from matplotlib.lines import Line2D
+    xx, yy, Z = decision_grid(model, X, h=h)
+    classes = max(int(y.max()) + 1 if len(y) else 2, 2 if Z.ndim == 2 else Z.shape[-1])
+    cmap = colormaps[CMAP]
+    if Z.ndim == 2:                              # one output: its sign is the class
+        # tanh keeps the colours readable whatever the score's scale; the line is score = 0
+        ax.contourf(xx, yy, np.tanh(Z), levels=np.linspace(-1, 1, 21), cmap=cmap,
+                    alpha=0.8, extend="both")
+        if Z.min() < 0 < Z.max():
+            ax.contour(xx, yy, Z, levels=[0.0], colors="k", linewidths=1.5)
+        point_colors = cmap(np.where(y > 0, 0.95, 0.05))
+        class_colors = [cmap(0.05), cmap(0.95)]
+    else:                                        # K outputs: the argmax is the class
+        pred = Z.argmax(axis=-1)
+        class_colors = [cmap(k / max(classes - 1, 1)) for k in range(classes)]
+        from matplotlib.colors import ListedColormap
+        ax.contourf(xx, yy, pred, levels=np.arange(classes + 1) - 0.5,
+                    cmap=ListedColormap(class_colors), alpha=0.55)
+        ax.contour(xx, yy, pred, levels=np.arange(classes) + 0.5, colors="k",
+                   linewidths=0.8)
+        point_colors = [class_colors[k] for k in y]
+    ax.scatter(X[:, 0], X[:, 1], c=point_colors, s=36, edgecolors="k", linewidths=0.7,
+               zorder=3)
+    ax.set_xlim(xx.min(), xx.max())
+    ax.set_ylim(yy.min(), yy.max())
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    if title is None:
+        title = "Decision boundary"
+        acc = _accuracy_on(model, X, y)
+        if acc is not None:
+            title += f" (training accuracy {acc:.0%})"
+    ax.set_title(title)
+    handles = [Line2D([], [], marker="o", ls="", markerfacecolor=c, markeredgecolor="k",
+                      markersize=7, label=f"class {k}") for k, c in enumerate(class_colors)]
+    ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.85)
+    return ax
+
+
+def _accuracy_on(model, X, y):
+    np = _np()
+    Z = _numpy_forward(model, np.asarray(X, dtype=float))
+    if Z is None:
+        from micrograd.train import predict
+        pred = predict(model, X)
+    else:
+        pred = (Z[:, 0] > 0).astype(int) if Z.shape[1] == 1 else Z.argmax(axis=1)
+    return sum(int(p) == int(t) for p, t in zip(pred, y)) / len(y) if len(y) else None
+
+
+def plot_decision_boundary(model, X, y, path=None, ax=None, h=None, title=None, dpi=150):
+    """The demo notebook's picture: the model's score over a mesh around the data (red where
+    it says class 0, blue where class 1, the black line where the score is 0) with the data
+    on top. Multi-output models show their argmax regions. Saves to `path` if given; returns
+    the figure (or `ax`'s figure)."""
+    X, y = _as_xy(X, y)
+    if ax is None:
+        fig = _figure(_boundary_figsize(X, 6.0))
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    _draw_boundary(ax, model, X, y, h=h, title=title)
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+    return fig
+
+
+def _hist(history, name):
+    if isinstance(history, dict):
+        return list(history.get(name) or [])
+    return list(getattr(history, name, None) or [])
+
+
+def plot_history(history, path=None, title=None, dpi=150, smooth=None):
+    """Two panels: the loss (log scale, with the learning rate faintly on a second axis) and
+    the accuracy, per step, with validation points if the history has them. `history` is a
+    train.History or a dict with the same keys. `smooth`: also draw a running mean over that
+    many steps (default: automatic, for noisy mini-batch curves; 1 turns it off)."""
+    np = _np()
+    loss, acc, lr = _hist(history, "loss"), _hist(history, "accuracy"), _hist(history, "lr")
+    vstep, vloss, vacc = (_hist(history, k) for k in ("val_step", "val_loss", "val_accuracy"))
+    if not loss:
+        raise ValueError("the history is empty: nothing to plot")
+    steps = np.arange(len(loss))
+    fig = _figure((11, 4.2))
+    ax1, ax2 = fig.subplots(1, 2)
+    if smooth is None:       # mini-batch curves are noisy: show them faintly, and a running mean
+        jumpy = len(loss) > 50 and np.mean(np.abs(np.diff(acc))) > 0.01 if acc else False
+        smooth = max(2, len(loss) // 40) if jumpy else 1
+
+    def curve(ax, values, color, label):
+        values = np.asarray(values, dtype=float)
+        if smooth > 1:
+            ax.plot(steps[:len(values)], values, color=color, lw=0.8, alpha=0.3)
+            kernel = np.ones(smooth) / smooth
+            mean = np.convolve(values, kernel, mode="valid")
+            ax.plot(steps[smooth - 1:len(values)], mean, color=color, lw=1.8,
+                    label=f"{label} (mean of {smooth} steps)")
+            return float(mean[-1])
+        ax.plot(steps[:len(values)], values, color=color, lw=1.8, label=label)
+        return float(values[-1])
+
+    last_loss = curve(ax1, loss, "tab:blue", "training loss")
+    if vloss:
+        ax1.plot(vstep, vloss, "o-", color="tab:orange", ms=3, lw=1.2, label="held-out loss")
+    if min(loss + vloss) > 0 and max(loss + vloss) / min(loss + vloss) > 20:
+        from matplotlib.ticker import FuncFormatter
+        ax1.set_yscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v:g}")
+        ax1.yaxis.set_major_formatter(plain)
+        ax1.yaxis.set_minor_formatter(FuncFormatter(
+            lambda v, _: f"{v:g}" if f"{v:.1g}"[0] in "25" else ""))
+    ax1.set_title("Loss")
+    ax1.set_xlabel("step")
+    ax1.set_ylabel("loss")
+    ax1.grid(True, alpha=0.3, which="both")
+    handles, labels = ax1.get_legend_handles_labels()
+    if lr and len(set(lr)) > 1:
+        axr = ax1.twinx()
+        axr.plot(steps[:len(lr)], lr, color="0.5", lw=1, ls="--", label="learning rate")
+        axr.set_ylabel("learning rate", color="0.4")
+        axr.tick_params(axis="y", colors="0.4")
+        h2, l2 = axr.get_legend_handles_labels()
+        handles, labels = handles + h2, labels + l2
+    ax1.legend(handles, labels, loc="upper right", fontsize="small")
+
+    last_acc = curve(ax2, [100 * a for a in acc], "tab:green", "training accuracy") \
+        if acc else None
+    if vacc:
+        ax2.plot(vstep, [100 * a for a in vacc], "o-", color="tab:orange", ms=3, lw=1.2,
+                 label="held-out accuracy")
+    ax2.set_ylim(min([100 * a for a in acc + vacc] + [50]) - 5, 102)
+    ax2.set_title("Accuracy")
+    ax2.set_xlabel("step")
+    ax2.set_ylabel("accuracy (%)")
+    ax2.grid(True, alpha=0.3)
+    ax2.legend(loc="lower right", fontsize="small")
+
+    if title is None:
+        title = f"Training: {len(loss)} steps, final loss {last_loss:.4g}"
+        if last_acc is not None:
+            title += f", training accuracy {last_acc:.1f}%"
+        if vacc:
+            title += f", held-out accuracy {100 * vacc[-1]:.1f}%"
+        interrupted = history.get("interrupted") if isinstance(history, dict) \
+            else getattr(history, "interrupted", False)
+        if interrupted:
+            title += " (interrupted)"
+    fig.suptitle(title)
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+    return fig
+
+
+def animate_decision_boundary(snapshots, X, y, path, model=None, fps=5, h=None, dpi=80,
+                              hold_last=5):
+    """A GIF of the decision boundary as training goes: one frame per snapshot.
+
+    snapshots: a list of (step, weights) or (step, weights, info) where weights is the list of
+    parameter values (get_weights(model), e.g. collected by a fit callback every N steps) and
+    info an optional dict with 'loss' / 'accuracy' for the frame's title. `model` is a model
+    of the same architecture; its weights are set frame by frame and restored at the end."""
+    if model is None:
+        raise TypeError("animate_decision_boundary needs model=, a model of the snapshots' "
+                        "architecture")
+    snapshots = list(snapshots)
+    if not snapshots:
+        raise ValueError("no snapshots to animate")
+    from matplotlib.animation import PillowWriter
+    X, y = _as_xy(X, y)
+    if h is None:
+        span = float(max(X.max(axis=0) - X.min(axis=0)))
+        h = (span + 2 * max(0.5, 0.2 * span)) / 160
+    saved = get_weights(model)
+    w, hgt = _boundary_figsize(X, 5.0)
+    fig = _figure((w, hgt), layout=None)       # a fixed layout: frames must not jump
+    fig.subplots_adjust(left=0.7 / w, right=1 - 0.15 / w, bottom=0.55 / hgt, top=1 - 0.4 / hgt)
+    ax = fig.add_subplot()
+    writer = PillowWriter(fps=fps)
+    try:
+        with writer.saving(fig, path, dpi):
+            for i, snap in enumerate(snapshots):
+                step, weights = snap[0], snap[1]
+                info = snap[2] if len(snap) > 2 and snap[2] else {}
+                set_weights(model, weights)
+                ax.clear()
+                title = f"step {step}"
+                if "loss" in info and info["loss"] is not None and math.isfinite(info["loss"]):
+                    title += f"   loss {info['loss']:.4f}"
+                acc = info.get("accuracy")
+                if acc is None:
+                    acc = _accuracy_on(model, X, y)
+                title += f"   accuracy {acc:.0%}"
+                _draw_boundary(ax, model, X, y, h=h, title=title)
+                for _ in range(hold_last if i == len(snapshots) - 1 else 1):
+                    writer.grab_frame()
+    finally:
+        set_weights(model, saved)
+    return path

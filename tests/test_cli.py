@@ -1,0 +1,378 @@
+"""The `micrograd` command: demo, train, predict, eval, and one-line errors for bad input.
+
+The real command is run as `python -m micrograd ...` (works without installing the package);
+the many small cases call `micrograd.cli.main(argv)` in-process, which is the same code.
+"""
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from micrograd.cli import main
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def run_cli(*args, cwd=None, timeout=300):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "micrograd", *map(str, args)], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_png(path):
+    data = pathlib.Path(path).read_bytes()
+    assert data[:8] == PNG, f"{path} is not a PNG"
+    assert len(data) > 10_000, f"{path} is suspiciously small ({len(data)} bytes)"
+
+
+def one_line_error(err):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
+    assert "Traceback" not in err
+    assert lines[0].startswith("micrograd")
+    return lines[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# micrograd demo: the whole notebook, once, through the real command
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    t0 = time.perf_counter()
+    proc = run_cli("demo", "--out", out, "--print-every", "1")
+    return proc, out, time.perf_counter() - t0
+
+
+def test_demo_runs_the_notebook_exactly(demo):
+    proc, out, seconds = demo
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    # the notebook's own printout, digit for digit
+    assert "step 0 loss 0.8958441028683222, accuracy 50.0%" in lines
+    assert "step 1 loss 1.723590533697202, accuracy 81.0%" in lines
+    assert "step 2 loss 0.7429006313851131, accuracy 77.0%" in lines
+    assert "step 3 loss 0.7705641260584202, accuracy 82.0%" in lines
+    assert sum(line.startswith("step ") for line in lines) == 100
+    assert re.search(r"^step 99 loss 0\.0109\d+, accuracy 100\.0%$", proc.stdout, re.M)
+    assert re.search(r"final loss 0\.0109\d+, accuracy 100\.0% after 100 steps", proc.stdout)
+    assert "wrote" in proc.stdout and "Traceback" not in proc.stderr
+    assert seconds < 60
+
+
+def test_demo_writes_pictures_and_a_model(demo):
+    proc, out, _ = demo
+    assert_png(out / "decision_boundary.png")
+    assert_png(out / "history.png")
+    gif = (out / "training.gif").read_bytes()
+    assert gif[:6] == b"GIF89a" and len(gif) > 10_000
+    from PIL import Image
+    with Image.open(out / "training.gif") as im:
+        assert im.n_frames >= 10
+
+
+def test_demo_model_file_gives_the_same_accuracy(demo):
+    proc, out, _ = demo
+    from micrograd import data, io
+    from micrograd.train import evaluate
+    model, meta = io.load_model(out / "model.json", with_meta=True)
+    assert meta["dataset"] == "moons" and meta["loss"] == "hinge" and meta["classes"] == 2
+    assert meta["train_accuracy"] == 1.0 and meta["steps"] == 100 and not meta["interrupted"]
+    assert meta["final_loss"] == pytest.approx(0.010978370135492717, rel=1e-12)
+    X, y = data.load_dataset("moons", n_samples=100, noise=0.1, seed=1337)   # the demo's data
+    loss, acc = evaluate(model, X, y, "hinge")
+    assert acc == 1.0
+
+
+def test_eval_rechecks_the_demo_from_its_metadata(demo, capsys):
+    proc, out, _ = demo
+    assert main(["eval", "--model", str(out / "model.json")]) == 0
+    text = capsys.readouterr().out
+    assert "moons" in text and "100 samples" in text and "accuracy 100.0%" in text
+
+
+def test_predict_with_the_demo_model(demo, capsys, tmp_path):
+    proc, out, _ = demo
+    from micrograd import io
+    from micrograd.train import predict
+    model = io.load_model(out / "model.json")
+    assert main(["predict", "--model", str(out / "model.json"), "--input", "0.5,-0.2",
+                 "--input", "-1,0.5"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    classes = predict(model, [[0.5, -0.2], [-1.0, 0.5]])
+    assert lines[0].startswith("0.5,-0.2\tclass ") and f"class {classes[0]}" in lines[0]
+    assert f"class {classes[1]}" in lines[1] and "score" in lines[1]
+
+    csv_file = tmp_path / "points.csv"
+    csv_file.write_text("x1,x2\n# a comment\n0.5,-0.2\n\n-1,0.5\n2.0,0.0\n")
+    assert main(["predict", "--model", str(out / "model.json"), "--data-csv",
+                 str(csv_file)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and f"class {classes[0]}" in lines[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# micrograd train
+# ---------------------------------------------------------------------------------------------
+def test_train_moons_end_to_end(tmp_path):
+    out = tmp_path / "moons"
+    proc = run_cli("train", "--dataset", "moons", "--steps", "30", "--out", out,
+                   "--no-progress", "--gif")
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"30 steps in [\d.]+ s: training loss [\d.]+, training accuracy "
+                     r"[\d.]+%, held-out accuracy [\d.]+%", proc.stdout)
+    for name in ("decision_boundary.png", "history.png"):
+        assert_png(out / name)
+    assert (out / "training.gif").read_bytes()[:6] == b"GIF89a"
+    meta = json.loads((out / "model.json").read_text())["meta"]
+    assert meta["dataset"] == "moons" and meta["loss"] == "hinge" and meta["classes"] == 2
+    assert meta["layers"] == [16, 16] and meta["steps"] == 30
+    assert meta["train_accuracy"] >= 0.8 and meta["test_accuracy"] is not None
+
+
+@pytest.mark.parametrize("extra", [
+    ["--dataset", "circles", "--loss", "bce", "--optimizer", "adam", "--lr", "0.05"],
+    ["--dataset", "moons", "--loss", "mse", "--batch-size", "16", "--momentum", "0.9",
+     "--lr", "0.1"],
+    ["--dataset", "blobs", "--layers", "8", "--schedule", "cosine", "--lr", "0.5"],
+    ["--dataset", "spiral", "--loss", "mse", "--activation", "tanh", "--optimizer", "adam"],
+    ["--dataset", "moons", "--layers", "", "--test-fraction", "0", "--alpha", "0"],
+])
+def test_train_options(tmp_path, capsys, extra):
+    out = tmp_path / "run"
+    assert main(["train", "--steps", "15", "--no-progress", "--samples", "60",
+                 "--out", str(out), *extra]) == 0
+    text = capsys.readouterr().out
+    assert "15 steps in" in text
+    meta = json.loads((out / "model.json").read_text())["meta"]
+    assert meta["steps"] == 15
+    assert (out / "decision_boundary.png").exists() and (out / "history.png").exists()
+
+
+def test_train_multiclass_model_predicts_and_evaluates(tmp_path, capsys):
+    out = tmp_path / "blobs"
+    assert main(["train", "--dataset", "blobs", "--steps", "40", "--optimizer", "adam",
+                 "--lr", "0.05", "--no-progress", "--no-plots", "--out", str(out)]) == 0
+    capsys.readouterr()
+    model_file = str(out / "model.json")
+    meta = json.loads((out / "model.json").read_text())["meta"]
+    assert meta["loss"] == "cross_entropy" and meta["classes"] == 3
+    assert not (out / "history.png").exists()
+    assert main(["predict", "--model", model_file, "--input", "0,0"]) == 0
+    assert re.match(r"0,0\tclass [012]\tp=0\.\d{4}$", capsys.readouterr().out.strip())
+    assert main(["eval", "--model", model_file, "--split", "test"]) == 0
+    text = capsys.readouterr().out
+    assert f"held-out part, {meta['test_samples']} samples" in text
+    assert f"accuracy {100 * meta['test_accuracy']:.1f}%" in text
+    assert main(["eval", "--model", model_file, "--dataset", "blobs", "--samples", "30",
+                 "--seed", "5"]) == 0
+    assert "30 samples, seed 5" in capsys.readouterr().out
+
+
+def test_digits_reaches_95_percent_held_out(tmp_path):
+    """The one slow test (about 40 s on one core): a 64-32-10 tanh MLP on 8x8 digits."""
+    out = tmp_path / "digits"
+    proc = run_cli("train", "--dataset", "digits", "--layers", "32", "--activation", "tanh",
+                   "--loss", "cross_entropy", "--optimizer", "adam", "--lr", "0.01",
+                   "--batch-size", "16", "--steps", "1000", "--no-progress", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    m = re.search(r"held-out accuracy ([\d.]+)%", proc.stdout)
+    assert m and float(m.group(1)) >= 95.0, proc.stdout
+    meta = json.loads((out / "model.json").read_text())["meta"]
+    assert meta["classes"] == 10 and meta["test_accuracy"] >= 0.95
+    assert_png(out / "history.png")
+    assert not (out / "decision_boundary.png").exists()        # 64-D data: no boundary
+
+
+# ---------------------------------------------------------------------------------------------
+# Ctrl-C
+# ---------------------------------------------------------------------------------------------
+def test_interrupted_training_still_saves(tmp_path, capsys, monkeypatch):
+    """Ctrl-C at step 5 (simulated by the callback): exit 130, model and plots written."""
+    import micrograd.train as train
+    real_fit = train.fit
+
+    def fit_interrupted_at_step_5(*args, **kwargs):
+        inner = kwargs.get("callback")
+
+        def callback(k, model, history):
+            if inner:
+                inner(k, model, history)
+            if k == 5:
+                raise KeyboardInterrupt
+        kwargs["callback"] = callback
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(train, "fit", fit_interrupted_at_step_5)
+    out = tmp_path / "run"
+    assert main(["train", "--steps", "50", "--no-progress", "--out", str(out), "--gif"]) == 130
+    cap = capsys.readouterr()
+    assert "interrupted after 6 of 50 steps" in cap.err
+    assert "6 steps in" in cap.out
+    meta = json.loads((out / "model.json").read_text())["meta"]
+    assert meta["interrupted"] is True and meta["steps"] == 6
+    assert_png(out / "history.png")
+    assert (out / "training.gif").exists()
+
+
+def test_real_sigint_stops_training_and_saves(tmp_path):
+    out = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "micrograd", "train", "--steps", "100000",
+                             "--out", str(out), "--no-plots"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen, deadline = b"", time.monotonic() + 60
+    try:
+        while b"loss=" not in seen and time.monotonic() < deadline:   # training has begun
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            if not chunk:
+                break
+            seen += chunk
+        assert b"loss=" in seen, seen
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = (seen + stderr).decode()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted after" in stderr
+    meta = json.loads((out / "model.json").read_text())["meta"]
+    assert meta["interrupted"] is True and 0 < meta["steps"] < 100000
+
+
+# ---------------------------------------------------------------------------------------------
+# errors: one line on stderr, non-zero exit, never a traceback
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("files")
+    (d / "notes.txt").write_text("this is not a model\n")
+    (d / "other.json").write_text('{"format": "something else"}')
+    (d / "bad.csv").write_text("1,2\n3,four\n")
+    from micrograd import io
+    from micrograd.nn import MLP
+    io.save_model(MLP(2, [3, 1]), d / "model.json", meta={"loss": "hinge"})
+    return d
+
+
+BAD = [
+    (["train", "--dataset", "nope"], 1, "unknown dataset 'nope'"),
+    (["train", "--steps", "0"], 2, "--steps"),
+    (["train", "--steps", "-3"], 2, "--steps"),
+    (["train", "--steps", "ten"], 2, "--steps"),
+    (["train", "--layers", "16,a"], 2, "--layers"),
+    (["train", "--layers", "16,0"], 2, "--layers"),
+    (["train", "--layers", "16,,16"], 2, "--layers"),
+    (["train", "--lr", "0"], 2, "--lr"),
+    (["train", "--lr", "nan"], 2, "--lr"),
+    (["train", "--test-fraction", "1.5"], 2, "--test-fraction"),
+    (["train", "--samples", "0"], 2, "--samples"),
+    (["train", "--noise", "-1"], 2, "--noise"),
+    (["train", "--batch-size", "0"], 2, "--batch-size"),
+    (["train", "--loss", "l1"], 2, "--loss"),
+    (["train", "--optimizer", "momentum"], 2, "--optimizer"),
+    (["train", "--dataset", "digits", "--loss", "hinge"], 1, "cross_entropy"),
+    (["train", "--dataset", "digits", "--noise", "0.1"], 1, "digits has no noise"),
+    (["train", "--dataset", "digits", "--gif"], 1, "--gif needs 2-D data"),
+    (["train", "--optimizer", "adam", "--momentum", "0.5"], 1, "--momentum"),
+    (["train", "--lr", "1e6", "--steps", "50"], 1, "training diverged: loss became"),
+    (["demo", "--steps", "0"], 2, "--steps"),
+    (["demo", "--bogus"], 2, "unrecognized arguments"),
+    ([], 2, "required"),
+    (["frobnicate"], 2, "invalid choice"),
+    (["predict", "--model", "{d}/missing.json", "--input", "1,2"], 1, "No such file"),
+    (["predict", "--model", "{d}/notes.txt", "--input", "1,2"], 1, "not a micrograd model"),
+    (["predict", "--model", "{d}/other.json", "--input", "1,2"], 1, "not a micrograd model"),
+    (["predict", "--input", "1,2"], 2, "required: --model"),
+    (["predict", "--model", "{d}/model.json"], 1, "--input"),
+    (["predict", "--model", "{d}/model.json", "--input", "1,2,3"], 1, "takes 2 features"),
+    (["predict", "--model", "{d}/model.json", "--input", "a,b"], 1, "not a list of numbers"),
+    (["predict", "--model", "{d}/model.json", "--data-csv", "{d}/bad.csv"], 1, "line 2"),
+    (["predict", "--model", "{d}/model.json", "--data-csv", "{d}/none.csv"], 1, "No such"),
+    (["eval", "--model", "{d}/notes.txt"], 1, "not a micrograd model"),
+    (["eval", "--model", "{d}/model.json"], 1, "give --dataset"),
+    (["eval", "--model", "{d}/model.json", "--dataset", "digits"], 1, "takes 2 features"),
+    (["eval", "--model", "{d}/model.json", "--dataset", "moons", "--split", "test"], 1,
+     "records no train/test split"),
+    (["eval", "--model", "{d}/model.json", "--dataset", "zzz"], 1, "unknown dataset"),
+]
+
+
+@pytest.mark.parametrize("argv,code,needle", BAD, ids=[" ".join(a)[:50] for a, _, _ in BAD])
+def test_bad_input_is_one_line_on_stderr(files, tmp_path, capsys, argv, code, needle):
+    argv = [a.replace("{d}", str(files)) for a in argv]
+    if argv and argv[0] in ("train", "demo"):
+        argv += ["--out", str(tmp_path / "out")]
+        if argv[0] == "train":
+            argv += ["--no-progress"]
+    assert main(argv) == code
+    line = one_line_error(capsys.readouterr().err)
+    assert needle in line, line
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--dataset", "nope"],
+    ["train", "--steps", "0"],
+    ["predict", "--model", "{d}/notes.txt", "--input", "1,2"],
+    ["eval", "--model", "{d}/missing.json"],
+])
+def test_bad_input_through_the_real_command(files, tmp_path, argv):
+    argv = [a.replace("{d}", str(files)) for a in argv]
+    proc = run_cli(*argv, cwd=tmp_path)
+    assert proc.returncode != 0
+    one_line_error(proc.stderr)
+    assert not (tmp_path / "out").exists()
+
+
+def test_compiled_flag(tmp_path, capsys):
+    try:
+        import micrograd.compiler  # noqa: F401
+        available = True
+    except ImportError:
+        available = False
+    code = main(["train", "--compiled", "--steps", "5", "--no-progress", "--no-plots",
+                 "--out", str(tmp_path / "out")])
+    cap = capsys.readouterr()
+    if available:
+        assert code == 0, cap.err
+        assert "5 steps in" in cap.out
+    else:
+        assert code == 1
+        assert "micrograd.compiler" in one_line_error(cap.err)
+
+
+# ---------------------------------------------------------------------------------------------
+# help
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("argv", [[], ["demo"], ["train"], ["predict"], ["eval"]])
+def test_help(capsys, argv):
+    assert main([*argv, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: micrograd")
+    if not argv:
+        for command in ("demo", "train", "predict", "eval"):
+            assert command in text
+
+
+def test_graph_subcommand_is_registered_when_available(capsys):
+    try:
+        from micrograd.viz import graph_command  # noqa: F401
+    except ImportError:
+        pytest.skip("micrograd.viz.graph_command is not written yet")
+    assert main(["graph", "--help"]) == 0
+    assert "usage: micrograd graph" in capsys.readouterr().out
+
+
+def test_version(capsys):
+    import micrograd
+    assert main(["--version"]) == 0
+    assert micrograd.__version__ in capsys.readouterr().out

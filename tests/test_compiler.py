@@ -1,0 +1,566 @@
+"""micrograd.compile: the replay must be the eager engine, number for number.
+
+Every test runs a function eagerly (fresh Value leaves, backward) and compiled (trace, replay,
+backward) from the same parameters and the same starting grads, and asks for the same floats:
+bit for bit (the compiler keeps eager's order of every sum), which is stricter than the 1e-12
+relative the compiler promises. Only the sign of a zero may differ.
+"""
+import math
+import os
+import random
+import re
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import micrograd
+from micrograd.compiler import CompileError, Result
+from micrograd.engine import Op, Value, linear
+from micrograd.nn import MLP
+
+from strategies import programs, run_program
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def same(a, b):
+    """Bit-for-bit equal floats (NaN equals NaN, 0.0 equals -0.0)."""
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def wrap(x):
+    if isinstance(x, (list, tuple)):
+        return type(x)(wrap(v) for v in x)
+    if isinstance(x, np.ndarray):
+        return [wrap(v) for v in x.tolist()]
+    return Value(x)
+
+
+def leaves(out):
+    if isinstance(out, (list, tuple)):
+        return [v for o in out for v in leaves(o)]
+    return [out]
+
+
+def eager(fn, params, args, seed=0, grads0=None):
+    """fn on fresh Values: output floats and the params' grads after backward of output `seed`."""
+    for p, g in zip(params, grads0 or [0.0] * len(params)):
+        p.grad = g
+    outs = leaves(fn(*[wrap(a) for a in args]))
+    outs[seed].backward()
+    return [o.data for o in outs], [p.grad for p in params]
+
+
+def compiled(cfn, params, args, seed=0, grads0=None):
+    for p, g in zip(params, grads0 or [0.0] * len(params)):
+        p.grad = g
+    outs = leaves(cfn(*args))
+    assert all(isinstance(o, Result) for o in outs)
+    outs[seed].backward()
+    return [o.data for o in outs], [p.grad for p in params]
+
+
+def check(fn, params, *args, seed=0, grads0=None, cfn=None):
+    """Compiled == eager, forward values and every parameter's grad; returns the compiled fn."""
+    cfn = cfn or micrograd.compile(fn, check=True)
+    want = eager(fn, params, args, seed, grads0)
+    got = compiled(cfn, params, args, seed, grads0)
+    for w, g in zip(want[0], got[0]):
+        assert same(w, g), f"forward: eager {w!r}, compiled {g!r}"
+    for i, (w, g) in enumerate(zip(want[1], got[1])):
+        assert same(w, g), f"grad of param {i}: eager {w!r}, compiled {g!r}"
+    return cfn
+
+
+def eager_error(fn, args):
+    with pytest.raises(Exception) as e:
+        out = fn(*[wrap(a) for a in args])
+        leaves(out)[0].backward()
+    return e.value
+
+
+# ---------------------------------------------------------------------------------------------
+# every operation
+# ---------------------------------------------------------------------------------------------
+UNARY = {
+    "neg": lambda a: -a, "relu": lambda a: a.relu(), "abs": lambda a: abs(a),
+    "tanh": lambda a: a.tanh(), "exp": lambda a: a.exp(), "sigmoid": lambda a: a.sigmoid(),
+    "log": lambda a: abs(a).log(), "square": lambda a: a ** 2, "inv": lambda a: a ** -1,
+    "sqrt": lambda a: abs(a) ** 0.5, "cube": lambda a: a ** 3,
+}
+BINARY = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b, "pow": lambda a, b: abs(a) ** b,
+    "radd": lambda a, b: 2.5 + a, "rsub": lambda a, b: 1 - b, "rdiv": lambda a, b: 3.0 / b,
+    "rpow": lambda a, b: 2.0 ** a,
+}
+POINTS = [-1.7, -0.3, 0.0, -0.0, 0.4, 2.2]
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_ops_match_eager_on_a_batch(name):
+    """Each op applied to inputs and to parameters, at points that include exactly 0 (relu and
+    abs take derivative 0 there) and -0.0, as one vectorized group of the compiled program."""
+    op = UNARY[name]
+    ps = [Value(x) for x in POINTS]
+    xs = [x for x in POINTS if not (name in ("log", "inv") and x == 0)]
+    qs = [p for p in ps if not (name in ("log", "inv", "sqrt") and p.data == 0)]
+    check(lambda xs: [op(x) for x in xs] + [op(p) * x for p, x in zip(qs, xs)], ps, xs)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_ops_match_eager_on_a_batch(name):
+    op = BINARY[name]
+    ps = [Value(x) for x in (0.5, -1.25, 2.0, 0.0)]
+    xs = [0.3, -2.0, 1.5, 0.75]
+    check(lambda xs: [op(p, x) for p, x in zip(ps, xs)] + [op(x, p) for p, x in zip(ps, xs)
+                                                          if name not in ("/", "rdiv")],
+          ps, xs)
+
+
+def test_relu_and_abs_at_exactly_zero_give_zero_gradient():
+    p = Value(0.0)
+    q = Value(0.0)
+    cfn = check(lambda x: p.relu() * x + abs(q) * x + (x - x).relu() * p, [p, q], 3.0)
+    out = cfn(3.0)
+    out.backward()
+    assert p.grad == 0.0 and q.grad == 0.0
+
+
+def test_fused_neurons_and_layers():
+    random.seed(0)
+    net = MLP(3, [4, 4, 1], activation="tanh")          # random biases, tanh everywhere
+    params = net.parameters()
+    X = [[0.1, -0.2, 0.3], [1.0, 0.5, -1.5], [0.0, 0.0, 0.0], [2.0, -1.0, 0.25]]
+    check(lambda X: sum(net(x) for x in X), params, X)
+    w = [Value(0.5), Value(-1.5)]
+    check(lambda a, b: linear(w, [a, b], 0.25) * linear([a, b], w), w, 2.0, -3.0)
+
+
+def test_sum_chains_with_minus_and_shared_terms():
+    ps = [Value(v) for v in (0.1, 1e16, -1e16, 3.0)]    # order of additions matters here
+
+    def fn(x):
+        a, b, c, d = ps
+        s = a + b - c + x * d - a + b + b
+        return s * 0.5 + (x + a + c) + sum([a, b, c, d, x])
+    check(fn, ps, 1.0)
+
+
+def test_custom_op():
+    square_plus = Op("sq+", lambda a, b: a * a + b, lambda out, a, b: (2 * a, 1))
+    ps = [Value(1.5), Value(-0.5)]
+    check(lambda x: square_plus(ps[0], x) * square_plus(x, ps[1]), ps, 0.7)
+
+
+# ---------------------------------------------------------------------------------------------
+# random graphs
+# ---------------------------------------------------------------------------------------------
+SETTINGS = settings(max_examples=int(os.environ.get("COMPILER_EXAMPLES", 60)), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(programs(max_inputs=5, max_steps=14), st.integers(0, 4))
+def test_random_graphs_match_eager(program, n_params):
+    """Random graphs with shared subexpressions; some leaves are inputs, some parameters."""
+    xs, steps = program
+    n_params = min(n_params, len(xs) - 1)
+    params = [Value(v) for v in xs[:n_params]]
+    args = xs[n_params:]
+
+    def fn(*inputs):
+        return run_program(steps, *params, *inputs)
+    check(fn, params, *args)
+
+
+@st.composite
+def batched_programs(draw):
+    """A random expression applied to a batch: the groups then hold many nodes each."""
+    xs, steps = draw(programs(max_inputs=3, max_steps=10))
+    rows = draw(st.lists(st.lists(st.floats(-3, 3), min_size=len(xs), max_size=len(xs)),
+                         min_size=1, max_size=6))
+    return xs, steps, rows
+
+
+@SETTINGS
+@given(batched_programs(), st.lists(st.floats(-2, 2), min_size=3, max_size=3))
+def test_random_graphs_over_a_batch_match_eager(program, grads0):
+    xs, steps, rows = program
+    params = [Value(v) for v in xs]
+
+    def fn(rows):
+        outs = [run_program(steps, *[p * x for p, x in zip(params, row)]) for row in rows]
+        return sum(outs[1:], outs[0]) * (1.0 / len(outs))
+    check(fn, params, rows, grads0=grads0[:len(params)] + [0.0] * (len(params) - 3))
+
+
+RAW_UNARY = {
+    "neg": lambda a: -a, "relu": lambda a: a.relu(), "abs": lambda a: abs(a),
+    "tanh": lambda a: a.tanh(), "exp": lambda a: a.exp(), "log": lambda a: a.log(),
+    "sigmoid": lambda a: a.sigmoid(), "sq": lambda a: a ** 2, "inv": lambda a: a ** -1,
+    "sqrt": lambda a: a ** 0.5,
+}
+RAW_BINARY = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b, "pow": lambda a, b: a ** b,
+}
+SPECIAL = st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -3.0, 1e-300, 5e-324, 1e300,
+                           800.0, float("inf"), float("-inf"), float("nan")])
+
+
+@st.composite
+def raw_programs(draw):
+    n = draw(st.integers(2, 4))
+    steps = []
+    for k in range(draw(st.integers(1, 8))):
+        pool = n + k
+        if draw(st.booleans()):
+            steps.append((draw(st.sampled_from(sorted(RAW_UNARY))), draw(st.integers(0, pool - 1))))
+        else:
+            steps.append((draw(st.sampled_from(sorted(RAW_BINARY))),
+                          draw(st.integers(0, pool - 1)), draw(st.integers(0, pool - 1))))
+    xs1 = draw(st.lists(SPECIAL, min_size=n, max_size=n))
+    xs2 = draw(st.lists(SPECIAL, min_size=n, max_size=n))
+    return n, steps, xs1, xs2
+
+
+def run_raw(steps, *inputs):
+    """Every node feeds the output: a trace replays only what the result depends on (a
+    computation whose result is dropped is not replayed, nor are its errors)."""
+    pool = list(inputs)
+    for name, *args in steps:
+        pool.append((RAW_UNARY.get(name) or RAW_BINARY[name])(*(pool[i] for i in args)))
+    return pool[-1] * pool[0] + sum(pool[len(inputs):-1], pool[-1])
+
+
+def outcome(run):
+    try:
+        return "ok", run()
+    except (ValueError, OverflowError) as e:
+        return "error", e
+
+
+@SETTINGS
+@given(raw_programs())
+def test_replay_on_new_numbers_gives_eagers_numbers_or_eagers_error(program):
+    """Unguarded ops on special numbers (0, -0, subnormals, huge, inf, NaN): traced on one set
+    of inputs, replayed on another; the replay gives eager's numbers or fails as eager does."""
+    n, steps, xs1, xs2 = program
+    p = Value(0.75)
+
+    def fn(*xs):
+        return run_raw(steps, xs[0] * p, *xs[1:])
+    assume_ok = outcome(lambda: eager(fn, [p], xs1))
+    if assume_ok[0] == "error":
+        return                                  # the trace itself fails, as eager does
+    cfn = micrograd.compile(fn, check=True)
+    compiled(cfn, [p], xs1)
+    want = outcome(lambda: eager(fn, [p], xs2))
+    got = outcome(lambda: compiled(cfn, [p], xs2))
+    assert got[0] == want[0], (want, got)
+    if want[0] == "ok":
+        (wv, wg), (gv, gg) = want[1], got[1]
+        assert all(same(a, b) for a, b in zip(wv + wg, gv + gg)), (want, got)
+    else:   # the first failing node may differ (levels vs creation order): same kind of error
+        assert re.match(r"(.+: no finite real result for |backward through )", str(got[1]))
+
+
+@SETTINGS
+@given(raw_programs(), st.integers(1, 5), st.data())
+def test_replay_over_a_batch_of_special_numbers(program, rows, data):
+    """The same, over a batch (each op a group of several nodes, checked as a vector)."""
+    n, steps, _, _ = program
+    batch = [data.draw(st.lists(st.lists(SPECIAL, min_size=n, max_size=n), min_size=rows,
+                                max_size=rows)) for _ in range(2)]
+    p = Value(1.25)
+
+    def fn(rows):
+        return sum(run_raw(steps, r[0] * p, *r[1:]) for r in rows)
+    if outcome(lambda: eager(fn, [p], [batch[0]]))[0] == "error":
+        return
+    cfn = micrograd.compile(fn, check=True)
+    compiled(cfn, [p], [batch[0]])
+    want = outcome(lambda: eager(fn, [p], [batch[1]]))
+    got = outcome(lambda: compiled(cfn, [p], [batch[1]]))
+    assert got[0] == want[0], (want, got)
+    if want[0] == "ok":
+        (wv, wg), (gv, gg) = want[1], got[1]
+        assert all(same(a, b) for a, b in zip(wv + wg, gv + gg)), (want, got)
+
+
+# ---------------------------------------------------------------------------------------------
+# training: the demo, step after step
+# ---------------------------------------------------------------------------------------------
+def demo_loss(model, X, y):
+    scores = [model(row) for row in X]
+    losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
+    data_loss = sum(losses) * (1.0 / len(losses))
+    return data_loss + 1e-4 * sum((p * p for p in model.parameters()))
+
+
+@pytest.mark.parametrize("fused,steps", [(True, 100), (False, 6)])
+def test_demo_training_matches_eager_step_after_step(fused, steps):
+    """The original demo (moons, MLP(2, [16, 16, 1]), hinge + L2, SGD): 100 steps compiled end
+    in the very weights of 100 eager steps."""
+    from sklearn.datasets import make_moons
+    np.random.seed(1337)
+    X, y = make_moons(n_samples=100, noise=0.1)
+    X, y = X.tolist(), [int(v) for v in y * 2 - 1]
+    random.seed(1337)
+    m1 = MLP(2, [16, 16, 1], fused=fused)
+    random.seed(1337)
+    m2 = MLP(2, [16, 16, 1], fused=fused)
+    step = micrograd.compile(lambda X, y: demo_loss(m2, X, y))
+    p1, p2 = m1.parameters(), m2.parameters()
+    for k in range(steps):
+        l1 = demo_loss(m1, [[Value(a) for a in r] for r in X], y)
+        m1.zero_grad()
+        l1.backward()
+        l2 = step(X, [float(v) for v in y])
+        m2.zero_grad()
+        l2.backward()
+        assert l2.data == l1.data
+        assert [p.grad for p in p2] == [p.grad for p in p1]
+        lr = 1.0 - 0.9 * k / 100
+        for p, q in zip(p1, p2):
+            p.data -= lr * p.grad
+            q.data -= lr * q.grad
+    assert [p.data for p in p2] == [p.data for p in p1]
+    assert step.trace_count == 1
+
+
+def test_gradients_accumulate_like_eager():
+    """backward adds into .grad (no zero_grad): same order of additions as eager."""
+    random.seed(5)
+    net = MLP(2, [3, 1])
+    params = net.parameters()
+    X = [[0.5, -1.0], [2.0, 0.25]]
+    grads0 = [random.uniform(-1e3, 1e3) for _ in params]
+    cfn = check(lambda X: sum(net(x) for x in X), params, X, grads0=grads0)
+    # twice in a row: eager adds the same gradient twice
+    for p, g in zip(params, grads0):
+        p.grad = g
+    out = cfn(X)
+    out.backward()
+    once = [p.grad for p in params]
+    out.backward()
+    twice = [p.grad for p in params]
+    for p, g in zip(params, grads0):
+        p.grad = g
+    e = sum(net([Value(a) for a in x]) for x in X)
+    e.backward()
+    assert [p.grad for p in params] == once
+    e.backward()
+    assert [p.grad for p in params] == twice
+
+
+# ---------------------------------------------------------------------------------------------
+# what is traced, what is baked in
+# ---------------------------------------------------------------------------------------------
+def test_parameters_are_reread_and_constants_are_baked():
+    w = Value(2.0)
+    scale = 3.0
+    cfn = micrograd.compile(lambda x: w * x * scale + 1)
+    assert cfn(5.0).data == 31.0
+    w.data = -1.0
+    scale = 100.0                       # a Python number: baked in at trace time
+    assert cfn(5.0).data == -14.0
+    prog = next(iter(cfn._cache.values()))
+    assert prog.params == [w]
+
+
+def test_a_value_held_outside_the_graph_is_a_parameter():
+    """A leaf the function's closure keeps (even made inside the function) gets gradients."""
+    keep = {}
+
+    def fn(x):
+        if "b" not in keep:
+            keep["b"] = Value(0.5)
+        return keep["b"] * x + Value(7.0) * x          # Value(7.0): nobody keeps it, constant
+
+    cfn = micrograd.compile(fn)
+    out = cfn(2.0)
+    out.backward()
+    assert keep["b"].grad == 2.0
+    keep["b"].data = 1.5
+    assert cfn(2.0).data == 1.5 * 2 + 14.0
+
+
+def test_control_flow_on_data_is_baked_in_at_trace_time():
+    w = Value(1.0)
+
+    def fn(x):
+        return x * w if x.data > 0 else -x * w
+
+    cfn = micrograd.compile(fn)
+    assert cfn(2.0).data == 2.0
+    assert cfn(-3.0).data == -3.0        # the trace took the x > 0 branch: replayed as is
+
+
+def test_retrace_on_new_structure_and_strict_mode():
+    w = Value(2.0)
+    cfn = micrograd.compile(lambda xs: sum(x * w for x in xs))
+    assert cfn([1.0, 2.0]).data == 6.0
+    assert cfn([3.0, 4.0]).data == 14.0
+    assert cfn.trace_count == 1
+    assert cfn([1.0, 2.0, 3.0]).data == 12.0
+    assert cfn(np.array([1.0, 2.0])).data == 6.0       # an array is a new structure
+    assert cfn((1, 2)).data == 6.0                      # a tuple of ints too
+    assert cfn.trace_count == 4
+    strict = micrograd.compile(lambda xs: sum(x * w for x in xs), strict=True)
+    strict([1.0, 2.0])
+    with pytest.raises(CompileError, match="traced for"):
+        strict([1.0, 2.0, 3.0])
+
+
+def test_argument_kinds():
+    w = Value(1.5)
+
+    def fn(x, rows, flag, scale, name=None):
+        s = x * w + sum(r[0] * r[1] for r in rows)
+        s = s * 2 if flag else s
+        return s * scale if name == "scaled" else s
+
+    cfn = micrograd.compile(fn, static_argnums=(3,))
+    rows = np.array([[1.0, 2.0], [3.0, 4.0]])
+    want = (2.0 * 1.5 + 2 + 12) * 2 * 10
+    assert cfn(2.0, rows, True, 10, name="scaled").data == want
+    assert cfn(2.0, [(1, 2), (3, 4)], True, 10, name="scaled").data == want
+    assert cfn(2.0, rows, False, 10).data == 2.0 * 1.5 + 14
+    ragged = micrograd.compile(lambda rows: sum(sum(r) for r in rows))
+    assert ragged([[1.0], [2.0, 3.0], []]).data == 6.0
+
+
+def test_multiple_outputs_and_backward_from_any_of_them():
+    random.seed(2)
+    net = MLP(2, [3, 2])
+    params = net.parameters()
+
+    def fn(X):
+        outs = [net(x) for x in X]
+        loss = sum(o[0] * o[1] for o in outs)
+        return loss, outs, outs[1][0].tanh()
+
+    X = [[0.5, -0.25], [1.5, 2.0]]
+    cfn = check(fn, params, X, seed=0)
+    check(fn, params, X, seed=5, cfn=cfn)      # the last output, tanh(outs[1][0])
+    check(fn, params, X, seed=3, cfn=cfn)      # an intermediate node of the loss
+    loss, outs, t = cfn(X)
+    assert isinstance(outs, list) and isinstance(outs[0], list) and len(outs[0]) == 2
+
+
+def test_stale_result_refuses_backward():
+    w = Value(2.0)
+    cfn = micrograd.compile(lambda x: x * w)
+    first = cfn(1.0)
+    cfn(2.0)
+    with pytest.raises(RuntimeError, match="earlier call"):
+        first.backward()
+
+
+def test_output_that_is_a_leaf():
+    w = Value(2.0)
+    cfn = micrograd.compile(lambda x: (w, x, x * w))
+    pw, px, out = cfn(3.0)
+    assert (pw.data, px.data, out.data) == (2.0, 3.0, 6.0)
+    pw.backward()
+    assert w.grad == 1.0
+    px.backward()                       # an input: nothing to fill
+    assert w.grad == 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# refusals
+# ---------------------------------------------------------------------------------------------
+def test_refuses_hand_written_backward_closures():
+    w = Value(2.0)
+
+    def fn(x):
+        out = Value(x.data * w.data, (x, w), "*")
+
+        def _backward():
+            w.grad += x.data * out.grad
+        out._backward = _backward
+        return out
+
+    with pytest.raises(CompileError, match="hand-written closure"):
+        micrograd.compile(fn)(3.0)
+
+
+def test_refuses_nodes_without_rule():
+    with pytest.raises(CompileError, match="no rule"):
+        micrograd.compile(lambda x: Value(x.data * 2, (x,), "*2"))(3.0)
+
+
+@pytest.mark.parametrize("bad", [3.0, {"a": 1}, "text", None, np.float64(2.0)])
+def test_refuses_non_values_as_results(bad):
+    with pytest.raises(CompileError, match="must return a Value"):
+        micrograd.compile(lambda x: [x, bad])(1.0)
+
+
+def test_refuses_values_and_odd_objects_as_arguments():
+    cfn = micrograd.compile(lambda x: x * 2)
+    with pytest.raises(CompileError, match="a Value among the arguments"):
+        cfn([Value(1.0)])
+    with pytest.raises(CompileError, match="cannot compile an argument of type dict"):
+        cfn([{"a": 1}])
+    with pytest.raises(TypeError):
+        micrograd.compile(42)
+
+
+# ---------------------------------------------------------------------------------------------
+# domain errors surface as in eager mode
+# ---------------------------------------------------------------------------------------------
+DOMAIN = [
+    ("log", lambda x, p: (x * p).log(), 1.0, 0.0),
+    ("log of a negative", lambda x, p: (x * p).log(), 1.0, -2.0),
+    ("exp overflow", lambda x, p: (x * p).exp(), 1.0, 1000.0),
+    ("0 ** -1", lambda x, p: (x * p) ** -1, 1.0, 0.0),
+    ("negative ** 0.5", lambda x, p: (x * p) ** 0.5, 1.0, -8.0),
+    ("pow overflow", lambda x, p: (x * p) ** 400, 1.0, 10.0),
+    ("value ** value", lambda x, p: (x * p) ** (x + 0.5), 1.0, -8.0),
+    ("division by zero", lambda x, p: p / (x - 1.0), 2.0, 1.0),
+    ("backward of 0 ** 0.5", lambda x, p: (x * p) ** 0.5, 1.0, 0.0),
+    ("backward of / at tiny b", lambda x, p: p / (x * 1e-200), 1e200, 1.0),
+]
+
+
+@pytest.mark.parametrize("name,fn,ok,bad", DOMAIN, ids=[d[0] for d in DOMAIN])
+def test_domain_errors_are_eagers_errors(name, fn, ok, bad):
+    p = Value(1.5)
+    cfn = micrograd.compile(lambda x: fn(x, p))
+    cfn(ok).backward()                                       # traced on good numbers
+    want = eager_error(lambda x: fn(x, p), [bad])
+    with pytest.raises(type(want)) as got:
+        out = cfn(bad)
+        out.backward()
+    assert str(got.value) == str(want)
+
+
+def test_nan_and_inf_flow_through_as_in_eager():
+    p = Value(2.0)
+    fn = lambda x: (x * p + 1).relu() * p + x * x        # noqa: E731
+    for x in (float("inf"), float("-inf"), float("nan"), 1e308):
+        check(fn, [p], x)
+
+
+# ---------------------------------------------------------------------------------------------
+# scale
+# ---------------------------------------------------------------------------------------------
+def test_a_deep_chain_and_a_wide_layer():
+    w = Value(0.999)
+    cfn = check(lambda x: sum(x * w for _ in range(300)) * 0.001, [w], 1.0)
+    deep = micrograd.compile(lambda x: _chain(x, w, 2000))
+    out = deep(1.0)
+    assert out.data == _chain(Value(1.0), w, 2000).data
+    assert cfn.trace_count == 1
+
+
+def _chain(x, w, n):
+    for _ in range(n):
+        x = (x * w).tanh() + 0.01
+    return x
