@@ -155,9 +155,16 @@ def linear(w, x, b=0.0):
     sum((wi*xi for wi, xi in zip(w, x)), b), with 1 node instead of 2*len(w)."""
     if len(w) != len(x):
         raise ValueError(f"linear: {len(w)} weights but {len(x)} inputs")
-    wx = [None] * (2 * len(w))
-    wx[0::2], wx[1::2] = w, x
-    return LINEAR(b, *wx)
+    inputs = [b if b.__class__ is Value else _leaf(b, "w·x+b")]
+    s = inputs[0].data
+    for wi, xi in zip(w, x):     # LINEAR.forward, spelled out here: a neuron is the hot path
+        if wi.__class__ is not Value:
+            wi = _leaf(wi, "w·x+b")
+        if xi.__class__ is not Value:
+            xi = _leaf(xi, "w·x+b")
+        inputs += (wi, xi)
+        s += wi.data * xi.data
+    return _node(s, tuple(inputs), LINEAR)
 
 
 _POW_CONST = {}
