@@ -6,6 +6,8 @@ import tracemalloc
 import pytest
 import torch
 
+import micrograd.viz.lecture
+
 from micrograd.engine import OPS, Op, Value, linear, no_grad
 from reference import assert_matches_torch, run_torch
 
@@ -126,14 +128,10 @@ def test_in_place_operators_build_the_same_graph():
 # The lecture's facts
 # ---------------------------------------------------------------------------------------------
 def lecture_expression():
-    a = Value(2.0, label="a")
-    b = Value(-3.0, label="b")
-    c = Value(10.0, label="c")
-    e = a * b; e.label = "e"
-    d = e + c; d.label = "d"
-    f = Value(-2.0, label="f")
-    L = d * f; L.label = "L"
-    return a, b, c, e, d, f, L
+    """The lecture's L = (a*b + c) * f, and its nodes in the order a, b, c, e, d, f, L."""
+    L = micrograd.viz.lecture.lecture_expression()
+    nodes = {v.label: v for v in L.topo()}
+    return tuple(nodes[k] for k in "abcedfL")
 
 
 def test_lecture_expression_gradients():
