@@ -204,12 +204,8 @@ def build_parser():
                         "the split 'micrograd train' made (default: all)")
     p.set_defaults(func=cmd_eval)
 
-    try:
-        from micrograd.viz import graph_command
-    except ImportError:
-        pass                       # micrograd.viz's graph command is not available
-    else:
-        graph_command.add_parser(sub)
+    from micrograd.viz import graph_command       # stdlib-only until it draws
+    graph_command.add_parser(sub)
     return parser
 
 

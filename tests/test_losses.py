@@ -83,7 +83,7 @@ def test_hinge_is_the_demo_expression_bit_for_bit(pairs):
 
 
 def test_hinge_accepts_numpy_labels_like_the_demo():
-    np = pytest.importorskip("numpy")
+    import numpy as np
     y = np.array([1, 0, 1]) * 2 - 1
     expected = sum([1 + -0.3, 1 + 0.2, 1 + 2.0]) * (1.0 / 3)
     assert hinge([Value(0.3), Value(0.2), Value(-2.0)], y).data == expected
