@@ -13,7 +13,9 @@ W3  raw engine throughput: build a graph of N nodes (a mix of *, +, * const, rel
     layers), then backward through it.
 
 Each builder returns a `step()` that runs one unit of work, so that the runner times them all
-the same way.
+the same way. The compiled paths come twice: `micrograd.compile(loss)` with the Python loop
+around it (zero_grad, backward, the update per parameter), and the fused training step
+`micrograd.compile(loss, optimizer=opt)` (forward, backward and update in numpy).
 """
 import random
 
@@ -105,6 +107,29 @@ def w1_compiled():
             p.data -= lr * p.grad
         state["k"] += 1
         return total.data
+    return step, model
+
+
+def w1_fused(exact=True):
+    """The same step as one fused training step: micrograd.compile(loss, optimizer=opt) runs
+    forward, backward and the SGD update in numpy, on a parameter array it owns (the model's
+    Values are written back by step.sync(); not needed here). exact=False: BLAS matrix
+    products and numpy's exp/log instead of eager's order of additions and math.exp."""
+    import micrograd
+    from micrograd import optim
+    X, y = moons()
+    X, y = np.array(X), np.array(y)
+    model = w1_model(True)
+    opt = optim.SGD(model.parameters(), lr=1.0)
+    train_step = micrograd.compile(lambda X, y: w1_loss(model, X, y), optimizer=opt,
+                                   exact=exact)
+    state = {"k": 0}
+
+    def step():
+        opt.lr = 1.0 - 0.9 * (state["k"] % 100) / 100      # the demo schedule, as above
+        state["k"] += 1
+        return train_step(X, y).data
+    step.compiled = train_step
     return step, model
 
 
@@ -207,7 +232,7 @@ def w2_eager(fused=True):
 def w2_compiled():
     import micrograd
     X, y = digits()
-    batches = [(Xb, onehot(yb)) for Xb, yb in w2_batches(X, y)]
+    batches = [(Xb, np.array(onehot(yb))) for Xb, yb in w2_batches(X, y)]
     model = w2_model(True)
     params = model.parameters()
     loss_fn = micrograd.compile(lambda X, T: w2_loss(model, X, T))
@@ -223,6 +248,26 @@ def w2_compiled():
             p.data -= W2_LR * p.grad
         return loss.data
     step.compiled = loss_fn
+    return step, len(batches)
+
+
+def w2_fused(exact=True):
+    """W2 as one fused training step (forward, backward, SGD update in numpy)."""
+    import micrograd
+    from micrograd import optim
+    X, y = digits()
+    batches = [(Xb, np.array(onehot(yb))) for Xb, yb in w2_batches(X, y)]
+    model = w2_model(True)
+    opt = optim.SGD(model.parameters(), lr=W2_LR)
+    train_step = micrograd.compile(lambda X, T: w2_loss(model, X, T), optimizer=opt,
+                                   exact=exact)
+    state = {"i": 0}
+
+    def step():
+        Xb, Tb = batches[state["i"] % len(batches)]
+        state["i"] += 1
+        return train_step(Xb, Tb).data
+    step.compiled = train_step
     return step, len(batches)
 
 

@@ -301,7 +301,10 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
     batch_size None = full batch (the demo); else shuffled mini-batches, reshuffled every epoch
     alpha      L2 regularisation: loss + alpha * sum(p*p) (the demo's 1e-4; 0 turns it off)
     callback   callback(k, model, history) after step k's update; returning True stops
-    compiled   trace the step once with micrograd.compile and replay it
+    compiled   trace the step once with micrograd.compile and replay it; with a micrograd
+               SGD or Adam, as a fused step (forward, backward and update in numpy; the
+               model's Values are written back before every callback and evaluation, and at
+               the end, however training ends)
     X_val, y_val  evaluated every `eval_every` steps (default steps/20) and after the last one
     """
     steps = _positive_int("steps", steps)
@@ -339,7 +342,9 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
             total = total + l2(params, alpha)
         return total, scores
 
-    step_fn = _compiled(forward, loss_name, n_outputs(model)) if compiled else forward
+    step_fn, fused = forward, None
+    if compiled:
+        step_fn, fused = _compiled(forward, loss_name, n_outputs(model), opt)
 
     history = History()
     batches = _batch_indices(len(rows), batch_size, seed)
@@ -367,17 +372,23 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
                 if not math.isfinite(loss_k):
                     raise TrainingDiverged(f"loss became {loss_k} at step {k}", k, history)
                 acc_k = _accuracy(scores, Lb)
-                opt.zero_grad()
                 try:
-                    total.backward()
+                    if fused is not None:
+                        fused.apply()           # backward and update, in the fused step
+                    else:
+                        opt.zero_grad()
+                        total.backward()
                 except OverflowError as e:
                     raise TrainingDiverged(f"gradient became inf at step {k} ({e})", k,
                                            history) from None
-                opt.step()
+                if fused is None:
+                    opt.step()
                 history.loss.append(loss_k)
                 history.accuracy.append(acc_k)
                 history.lr.append(lr_k)
                 if X_val is not None and ((k + 1) % eval_every == 0 or k == steps - 1):
+                    if fused is not None:
+                        fused.sync()            # the model's Values are stale until then
                     vl, va = evaluate(model, val_rows, val_labels, loss_name)
                     history.val_step.append(k)
                     history.val_loss.append(vl)
@@ -388,6 +399,8 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
                         post["val_acc"] = f"{history.val_accuracy[-1]:.1%}"
                     bar.set_postfix(post, refresh=False)
                     bar.update(1)
+                if callback is not None and fused is not None:
+                    fused.sync()
                 if callback is not None and callback(k, model, history) is True:
                     history.stopped_reason = f"stopped by the callback after step {k}"
                     break
@@ -397,6 +410,8 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
         history.interrupted = True
         history.stopped_reason = f"interrupted after {history.steps} of {steps} steps"
     finally:
+        if fused is not None:
+            fused.sync()                        # however training ended
         history.seconds = time.perf_counter() - start
         if bar is not None:
             bar.close()
@@ -413,21 +428,27 @@ def _progress_bar(steps, progress):
     return tqdm(total=steps, desc="training", unit="step", dynamic_ncols=True, leave=True)
 
 
-def _compiled(forward, loss_name, n_out):
-    """micrograd.compile the whole step. The targets are arguments of the traced function (they
-    change from batch to batch), so cross_entropy's class numbers go in as one-hot rows."""
+def _compiled(forward, loss_name, n_out, opt):
+    """micrograd.compile the whole step: (step, fused). The targets are arguments of the traced
+    function (they change from batch to batch), so cross_entropy's class numbers go in as
+    one-hot rows. With a micrograd SGD or Adam the step is fused (compile(forward,
+    optimizer=opt)): step() runs its forward half, `fused.apply()` the backward and the
+    update, `fused.sync()` writes the model and the optimizer back; else fused is None."""
     try:
         from micrograd.compiler import compile as mg_compile
+        from micrograd.compiler.optimizers import fusable
     except ImportError as e:
         raise CompilerUnavailable(f"compiled training needs micrograd.compiler, which cannot "
                                   f"be imported ({e})") from None
-    compiled = mg_compile(forward)       # traces once per batch shape, then replays
+    # traces once per batch shape, then replays
+    fused = mg_compile(forward, optimizer=opt) if fusable(opt) else None
+    run = fused.forward if fused is not None else mg_compile(forward)
 
     def step(Xb, Tb):
         if loss_name == "cross_entropy":
             Tb = [[1.0 if j == t else 0.0 for j in range(n_out)] for t in Tb]
-        return compiled(Xb, Tb)
-    return step
+        return run(Xb, Tb)
+    return step, fused
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import micrograd
-from micrograd.compiler import CompileError, Result
+from micrograd import optim
+from micrograd.compiler import CompileError, NonFiniteLoss, Result, StepResult, TrainStep
 from micrograd.engine import Op, Value, linear
 from micrograd.nn import MLP
 
@@ -564,3 +565,319 @@ def _chain(x, w, n):
     for _ in range(n):
         x = (x * w).tanh() + 0.01
     return x
+
+
+# ---------------------------------------------------------------------------------------------
+# the fused training step: micrograd.compile(loss, optimizer=opt)
+# ---------------------------------------------------------------------------------------------
+OPTIMIZERS = {
+    "sgd": lambda ps: optim.SGD(ps, lr=0.5),
+    "sgd momentum, weight decay": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9,
+                                                       weight_decay=1e-3),
+    "sgd nesterov": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.8, nesterov=True,
+                                         weight_decay=1e-2),
+    "sgd dampening": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.5, dampening=0.25),
+    "adam": lambda ps: optim.Adam(ps, lr=0.02),
+    "adam weight decay": lambda ps: optim.Adam(ps, lr=0.02, betas=(0.8, 0.99), eps=1e-6,
+                                               weight_decay=1e-3),
+}
+
+
+def moons(n=40):
+    from sklearn.datasets import make_moons
+    X, y = make_moons(n_samples=n, noise=0.1, random_state=0)
+    return X.tolist(), [float(v) for v in y * 2 - 1]
+
+
+def small_mlp(nin=2, layers=(8, 8, 1), seed=1):
+    random.seed(seed)
+    return MLP(nin, list(layers))
+
+
+def schedule(opt):
+    """A learning rate that changes at every step, from the optimizer's own."""
+    base = opt.lr
+    return lambda k: base * (1 - k / 250)
+
+
+def state(opt):
+    if isinstance(opt, optim.Adam):
+        return opt.t, list(opt.m), list(opt.v)
+    return list(opt.buffers)
+
+
+def snapshot(model, opt):
+    ps = model.parameters()
+    return [p.data for p in ps], [p.grad for p in ps], state(opt)
+
+
+def eager_training(model, opt, loss, batches, k0=0, sched=None):
+    """The eager loop: lr from the schedule, forward on fresh Values, zero_grad, backward,
+    step. Returns the losses."""
+    out = []
+    for k, args in enumerate(batches, k0):
+        if sched:
+            opt.lr = sched(k)
+        total = loss(model, *[wrap(a) for a in args])
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+        out.append(total.data)
+    return out
+
+
+def fused_training(step, opt, batches, k0=0, sched=None):
+    out = []
+    for k, args in enumerate(batches, k0):
+        if sched:
+            opt.lr = sched(k)
+        res = step(*args)
+        assert isinstance(res, StepResult)
+        out.append(res.data)
+    return out
+
+
+def close(a, b, rel=1e-12):
+    """Norm-wise relative: max |a - b| <= rel * max |a|."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return np.abs(a - b).max() <= rel * np.abs(a).max()
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_fused_step_is_the_eager_loop_bit_for_bit(name):
+    """W1-like (moons, hinge + L2, full batch): 100 fused steps with a changing lr end in the
+    very weights, gradients and optimizer state of 100 eager steps."""
+    X, y = moons()
+    batches = [(X, y)] * 100
+    m1, m2 = small_mlp(), small_mlp()
+    o1, o2 = OPTIMIZERS[name](m1.parameters()), OPTIMIZERS[name](m2.parameters())
+    want = eager_training(m1, o1, demo_loss, batches, sched=schedule(o1))
+    step = micrograd.compile(lambda X, y: demo_loss(m2, X, y), optimizer=o2)
+    assert isinstance(step, TrainStep)
+    got = fused_training(step, o2, batches, sched=schedule(o2))
+    step.sync()
+    assert got == want
+    assert snapshot(m2, o2) == snapshot(m1, o1)
+    assert o2.lr == o1.lr == OPTIMIZERS[name]([Value(0.0)]).lr * (1 - 99 / 250)
+
+
+def cross_entropy(rows, onehots):
+    """Mean softmax cross-entropy with the max shift from .data (a constant of the trace)."""
+    out = []
+    for row, t in zip(rows, onehots):
+        m = max(z.data for z in row)
+        shifted = [z - m for z in row]
+        out.append(sum(s.exp() for s in shifted).log() - sum(ti * si
+                                                             for ti, si in zip(t, shifted)))
+    return sum(out) * (1.0 / len(out))
+
+
+def digits_batches(batch=16, steps=20):
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    X, y = d.data[:batch * 10] / 16.0, d.target[:batch * 10]
+    T = np.eye(10)[y]
+    return [(X[i:i + batch], T[i:i + batch]) for i in range(0, len(X), batch)] * (steps // 10)
+
+
+def digits_loss(model, X, T):
+    return cross_entropy([model(x) for x in X], T)
+
+
+@pytest.mark.parametrize("name", ["sgd momentum, weight decay", "adam weight decay"])
+def test_fused_step_on_minibatches_of_digits(name):
+    """W2-like (digits, MLP(64, [16, 10]), cross-entropy, batches of 16), 20 steps: the fused
+    step is compile(loss) + the eager optimizer bit for bit, and eager within 1e-12 (the
+    softmax's max shift is a constant of the trace: the last bits differ from eager's)."""
+    batches = digits_batches()
+    models = [small_mlp(64, (16, 10), seed=4) for _ in range(3)]
+    opts = [OPTIMIZERS[name](m.parameters()) for m in models]
+    eager_losses = eager_training(models[0], opts[0], digits_loss, batches)
+    plain = micrograd.compile(lambda X, T: digits_loss(models[1], X, T))
+    plain_losses = []
+    for X, T in batches:
+        total = plain(X, T)
+        opts[1].zero_grad()
+        total.backward()
+        opts[1].step()
+        plain_losses.append(total.data)
+    step = micrograd.compile(lambda X, T: digits_loss(models[2], X, T), optimizer=opts[2])
+    fused_losses = fused_training(step, opts[2], batches)
+    step.sync()
+    assert fused_losses == plain_losses
+    assert snapshot(models[2], opts[2]) == snapshot(models[1], opts[1])
+    assert close(eager_losses, fused_losses)
+    for a, b in zip(snapshot(models[0], opts[0])[:2], snapshot(models[2], opts[2])[:2]):
+        assert close(a, b)
+
+
+@pytest.mark.parametrize("problem", ["moons, 100 steps", "digits, 20 steps"])
+def test_fused_step_exact_false_is_within_1e_12_of_eager(problem):
+    """exact=False (BLAS matrix products, numpy's exp and log) is not bit for bit, but stays
+    within 1e-12 (norm-wise relative) of eager: losses, weights, gradients, Adam's state."""
+    if problem.startswith("moons"):
+        X, y = moons()
+        batches, loss, shape = [(X, y)] * 100, demo_loss, (2, (8, 8, 1))
+    else:
+        batches, loss, shape = digits_batches(), digits_loss, (64, (16, 10))
+    m1, m2 = small_mlp(*shape, seed=2), small_mlp(*shape, seed=2)
+    o1, o2 = optim.Adam(m1.parameters(), lr=0.01), optim.Adam(m2.parameters(), lr=0.01)
+    want = eager_training(m1, o1, loss, batches)
+    step = micrograd.compile(lambda *a: loss(m2, *a), optimizer=o2, exact=False)
+    got = fused_training(step, o2, batches)
+    step.sync()
+    assert close(want, got)
+    (w1, g1, (t1, mo1, v1)), (w2, g2, (t2, mo2, v2)) = snapshot(m1, o1), snapshot(m2, o2)
+    assert t1 == t2 and close(w1, w2) and close(g1, g2) and close(mo1, mo2) and close(v1, v2)
+
+
+@pytest.mark.parametrize("name", ["sgd momentum, weight decay", "adam"])
+def test_sync_hands_everything_back_to_the_values_and_the_optimizer(name):
+    """Before sync() the model's Values are stale (the step owns the parameters); after it,
+    continuing eagerly gives the all-eager run's numbers; a change made after a sync (here:
+    halving the weights and resetting the optimizer) is what the next fused call starts from."""
+    X, y = moons(24)
+    batches = [(X, y)] * 8
+    m1, m2 = small_mlp(), small_mlp()
+    o1, o2 = OPTIMIZERS[name](m1.parameters()), OPTIMIZERS[name](m2.parameters())
+    start = [p.data for p in m2.parameters()]
+    eager_training(m1, o1, demo_loss, batches)
+    step = micrograd.compile(lambda X, y: demo_loss(m2, X, y), optimizer=o2)
+    fused_training(step, o2, batches)
+    assert [p.data for p in m2.parameters()] == start            # stale until sync()
+    step.sync()
+    assert snapshot(m2, o2) == snapshot(m1, o1)
+    eager_training(m1, o1, demo_loss, batches, 8)
+    eager_training(m2, o2, demo_loss, batches, 8)                # eager after the fused steps
+    assert snapshot(m2, o2) == snapshot(m1, o1)
+    for m, o in ((m1, o1), (m2, o2)):                            # change things by hand
+        for p in m.parameters():
+            p.data *= 0.5
+        o.__init__(o.params, lr=0.05)
+    eager_training(m1, o1, demo_loss, batches)
+    fused_training(step, o2, batches)
+    step.sync()
+    assert snapshot(m2, o2) == snapshot(m1, o1)
+
+
+def test_fused_results_refuse_backward_and_nan_is_refused_before_the_update():
+    w = Value(0.5)
+    opt = optim.Adam([w], lr=0.1)
+    step = micrograd.compile(lambda x: (x * w - 1.0) ** 2, optimizer=opt)
+    out = step(3.0)
+    with pytest.raises(RuntimeError, match="already run backward and applied"):
+        out.backward()
+    step.sync()
+    after_one = (w.data, w.grad, state(opt))
+    assert opt.t == 1 and w.data != 0.5
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(NonFiniteLoss, match="loss became (nan|inf); the update was not"):
+            step(bad)
+    log_step = micrograd.compile(lambda x: (x * w).log(), optimizer=opt)
+    with pytest.raises(ValueError, match="log"):                 # eager's error, nothing done
+        log_step(-1.0)
+    step.sync()
+    assert (w.data, w.grad, state(opt)) == after_one
+
+
+def test_fused_step_honours_the_learning_rate_of_each_call():
+    w = Value(2.0)
+    opt = optim.SGD([w], lr=0.1)
+    step = micrograd.compile(lambda x: x * w, optimizer=opt)      # d/dw = x
+    step(1.0)
+    opt.lr = 0.25
+    step(1.0)
+    opt.lr = 0.0
+    step(1.0)
+    step.sync()
+    assert w.data == 2.0 - 0.1 - 0.25 and w.grad == 1.0
+
+
+def test_two_fused_steps_share_an_optimizer_and_a_dropped_step_syncs():
+    """Alternating two fused steps over one optimizer (the other hands the parameters over)
+    is the eager alternation; a step that is garbage-collected writes its work back."""
+    X, y = moons(24)
+    m1, m2 = small_mlp(), small_mlp()
+    o1, o2 = optim.SGD(m1.parameters(), lr=0.2, momentum=0.9), \
+        optim.SGD(m2.parameters(), lr=0.2, momentum=0.9)
+
+    def half(model, X, y):
+        return demo_loss(model, X[:12], y[:12])
+
+    a = micrograd.compile(lambda X, y: demo_loss(m2, X, y), optimizer=o2)
+    b = micrograd.compile(lambda X, y: half(m2, X, y), optimizer=o2)
+    for k in range(6):
+        eager_training(m1, o1, demo_loss if k % 2 else half, [(X, y)])
+        (a if k % 2 else b)(X, y)
+    del a, b                      # no sync(): dropping the steps writes their work back
+    assert snapshot(m2, o2) == snapshot(m1, o1)
+
+
+def test_fused_step_parameters_outside_the_optimizer_and_other_optimizers():
+    w, scale = Value(1.0), Value(3.0)
+    opt = optim.SGD([w], lr=0.1)
+    step = micrograd.compile(lambda x: x * w * scale, optimizer=opt)
+    step(1.0)                     # d/dw = x * scale = 3
+    scale.data = 10.0             # not the optimizer's: read at every call, never updated
+    step(1.0)
+    step.sync()
+    assert w.data == 1.0 - 0.1 * 3.0 - 0.1 * 10.0 and scale.data == 10.0 and scale.grad == 0.0
+
+    class MySGD(optim.SGD):
+        pass
+    with pytest.raises(TypeError, match="SGD and Adam"):
+        micrograd.compile(lambda x: x * w, optimizer=MySGD([w]))
+
+
+# ---------------------------------------------------------------------------------------------
+# fit(compiled=True) runs the fused step
+# ---------------------------------------------------------------------------------------------
+def fit_both(callback=None, steps=12, **kw):
+    """fit, compiled and eager, from the same model: [(history, weights, weights seen by the
+    callback, error)] for each."""
+    from micrograd.train import fit
+    X, y = moons(30)
+    runs = []
+    for compiled in (True, False):
+        model = small_mlp()
+        seen = []
+        err = h = None
+        try:
+            h = fit(model, X, y, steps=steps, progress=False, compiled=compiled,
+                    callback=callback or (lambda k, m, h, seen=seen: seen.append(
+                        [p.data for p in m.parameters()])), **kw)
+        except Exception as e:          # noqa: BLE001 - compared by the caller
+            err = e
+        runs.append((h, [p.data for p in model.parameters()], seen, err))
+    return runs
+
+
+@pytest.mark.parametrize("options", [
+    {"optimizer": "sgd", "lr": 0.5, "schedule": "linear",
+     "optimizer_options": {"momentum": 0.9, "weight_decay": 1e-3}},
+    {"optimizer": "adam", "lr": 0.05, "batch_size": 8, "X_val": [[0.0, 0.5], [1.0, -0.5]],
+     "y_val": [1, 0], "eval_every": 3},
+])
+def test_fit_compiled_is_fit_eager(options):
+    """fit(compiled=True) (the fused step; batches of 8 of 30 retrace for the last 6) gives
+    eager's history and weights bit for bit, and its callbacks see the current weights."""
+    (h1, w1, seen1, e1), (h2, w2, seen2, e2) = fit_both(**dict(options))
+    assert e1 is None and e2 is None
+    assert h1.to_dict() | {"seconds": 0} == h2.to_dict() | {"seconds": 0}
+    assert w1 == w2 and seen1 == seen2 and len(seen1) == 12
+
+
+def test_fit_compiled_stops_like_eager_on_divergence_and_interrupts():
+    """Divergence: the same 'loss became ... at step k' and the same (pre-update) weights;
+    Ctrl-C from a callback: the same completed steps, kept."""
+    (h1, w1, _, e1), (h2, w2, _, e2) = fit_both(lr=1e6, steps=50)
+    assert isinstance(e1, type(e2)) and str(e1) == str(e2)
+    assert re.match(r"loss became (nan|inf) at step \d+$", str(e1))
+    assert w1 == w2 and all(math.isfinite(w) for w in w1)
+
+    def ctrl_c(k, model, history):
+        if k == 4:
+            raise KeyboardInterrupt
+    (h1, w1, _, _), (h2, w2, _, _) = fit_both(callback=ctrl_c)
+    assert h1.interrupted and h2.interrupted and h1.steps == h2.steps == 5
+    assert h1.loss == h2.loss and w1 == w2

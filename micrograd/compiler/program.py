@@ -1,0 +1,98 @@
+"""One traced structure as a program: its value array, forward instructions, and one backward
+program per output it is asked to differentiate (built on first use)."""
+import time
+from operator import attrgetter
+
+import numpy as np
+
+from micrograd.compiler.backward import Backward
+from micrograd.compiler.errors import CompileError
+from micrograd.compiler.forward import compile_forward
+from micrograd.compiler.schedule import Slots, make_groups
+from micrograd.compiler.trace import Graph
+
+_getdata = attrgetter("data")
+
+
+class Program:
+    """graph (trace.Graph), groups (schedule.Group), the slots (schedule.Slots: `val`, `p0`,
+    `np_`, `params`, ...), `fwd`: the forward instructions. `gen` counts the calls: a result
+    may run backward only while it is the latest call's."""
+
+    def __init__(self, out_values, tree, inputs, exact=True):
+        self.tree = tree
+        self.exact = exact
+        self.info = {"backward_compile_s": {}}
+        self.gen = 0
+        self._bwd = {}
+        self.graph = graph = Graph(out_values, inputs)
+        self.n_nodes, self.n_in = graph.n_nodes, graph.n_in
+        self.groups = make_groups(graph)
+        s = Slots(graph, self.groups)
+        self.slots = s
+        self.val, self.need, self.n_slots = s.val, s.need, s.n_slots
+        self.p0, self.np_, self.params = s.p0, s.np_, s.params
+        self.out_slots = s.out_slots
+        self.fwd = compile_forward(self.groups, self.val, exact)
+
+    # --------------------------------------------------------------------------- replay ----
+    def load(self, flat):
+        """Copy the call's numbers and the parameters' current .data into the value array."""
+        val = self.val
+        if flat.shape[0] != self.n_in:                    # pragma: no cover (key guards it)
+            raise CompileError(f"expected {self.n_in} numbers, got {flat.shape[0]}")
+        val[:self.n_in] = flat
+        if self.np_:
+            val[self.p0:self.p0 + self.np_] = np.fromiter(map(_getdata, self.params),
+                                                           dtype=np.float64, count=self.np_)
+
+    def forward(self):
+        """Run the forward instructions; a new generation of results. Returns the outputs."""
+        self.gen += 1
+        with np.errstate(all="ignore"):
+            for f in self.fwd:
+                f()
+        return self.val[self.out_slots].tolist()
+
+    def run(self, flat):
+        self.load(flat)
+        return self.forward()
+
+    def backward(self, k, gen):
+        """Add d(output k)/d(p) into p.grad of every parameter, as eager's backward() does."""
+        if gen != self.gen:
+            raise RuntimeError("this Result comes from an earlier call of the compiled function, "
+                               "whose buffers have been reused by a later call with the same "
+                               "argument structure; call backward() before calling it again")
+        bwd = self.backward_program(k)
+        with np.errstate(all="ignore"):
+            bwd.run()
+
+    def backward_program(self, k, fresh=False):
+        """The backward program of output k (fresh: gradients from 0.0, see Backward), built
+        on first use."""
+        bwd = self._bwd.get((k, fresh))
+        if bwd is None:
+            t = time.perf_counter()
+            bwd = self._bwd[(k, fresh)] = Backward(self, k, fresh)
+            self.info["backward_compile_s"][k] = time.perf_counter() - t
+        return bwd
+
+    # ---------------------------------------------------------------------------- trace ----
+    def check_against_trace(self):
+        """Compare the replay's forward values with the traced ones, node by node."""
+        slot, graph = self.slots.slot, self.graph
+        alive = slot >= 0
+        got = self.val[slot[alive]]
+        want = graph.datas[alive]
+        close = (got == want) if self.exact else np.isclose(got, want, rtol=1e-9, atol=0.0)
+        same = close | (np.isnan(got) & np.isnan(want))
+        if not same.all():
+            i = int(np.flatnonzero(alive)[np.flatnonzero(~same)[0]])
+            raise AssertionError(f"compiled forward differs from the trace at node {i} "
+                                 f"({graph.order[i]._op}): {got[~same][0]!r} vs "
+                                 f"{want[~same][0]!r}")
+
+    def drop_trace(self):
+        """Forget the traced Values (only the parameters are kept)."""
+        self.graph.drop_trace()

@@ -1,0 +1,210 @@
+"""Level scheduling: the graph's nodes -> groups that each run as one numpy operation, and one
+float64 array (the *slots*) holding every value of the program.
+
+A node's level is one more than its deepest input. The nodes of one level, one operation and
+one shape (arity; number of terms of a sum) form a group. A left-nested chain of `+`/`-` (what
+`sum(...)` builds) whose intermediate nodes nobody else uses becomes one n-ary sum (K_SUM),
+its terms in eager's order.
+
+Slots, in order: the inputs (the arguments' numbers), one slot that stays 0.0, the parameters,
+the constants, then each group's outputs, contiguous.
+"""
+import numpy as np
+
+from micrograd.compiler.trace import K_ADD, K_LEAF, K_LIN, K_PY, K_SUB, K_SUM
+
+
+class Group:
+    """Nodes of one level and one operation, replayed together.
+
+    kind, rule, level   the operation (K_*, the Op) and the level
+    nodes, m            the graph nodes (in topological order) and their number
+    roles               per input position (for K_LIN: bias, weights, inputs; for K_SUM: the
+                        terms), an array (positions, m) of node numbers, slots after `Slots`
+    cnode, inp          per role, the consuming node of each edge and the input position
+                        (eager's backward order of the gradient contributions)
+    signs               K_SUM: +1/-1 per term; k: K_LIN: the number of weights
+    o0, ishape          the group's first output slot, and the shape it runs in (program.py)
+    srcs                the operands as views/gathers of the value array (program.py)
+    """
+    __slots__ = ("kind", "rule", "nodes", "m", "o0", "ishape", "roles", "cnode", "inp",
+                 "signs", "k", "level", "srcs")
+
+
+def make_groups(graph):
+    """The groups of the graph, level after level (a list of Group; roles are node numbers)."""
+    sums, level, alive = _levels_and_sums(graph)
+    return _groups(graph, sums, level, alive)
+
+
+def _levels_and_sums(graph):
+    """Every node's level, and the n-ary sums: node -> [terms, signs, cnodes, inps, maxlevel]
+    for the last node of each chain; `alive` is False for the chain's inner nodes."""
+    n, kind, ptr, chl = graph.n_nodes, graph.kind, graph.ptr, graph.chl
+    is_out = np.zeros(n, dtype=bool)
+    is_out[graph.out_nodes] = True
+    kind_l = kind.tolist()
+    ptr_l = ptr.tolist()
+    chl_l = chl.tolist()
+    indeg_l = graph.indeg.tolist()
+    is_out_l = is_out.tolist()
+    level = [0] * n
+    alive = np.ones(n, dtype=bool)
+    sums = {}
+    addsub = (K_ADD, K_SUB)
+    for i in np.flatnonzero(kind != K_LEAF).tolist():
+        k = kind_l[i]
+        s = ptr_l[i]
+        e = ptr_l[i + 1]
+        if k == K_ADD or k == K_SUB:
+            a, b = chl_l[s], chl_l[s + 1]
+            if kind_l[a] in addsub and indeg_l[a] == 1 and not is_out_l[a]:
+                # a left-nested chain of + and -: one n-ary sum, terms in eager's order
+                rec = sums.pop(a, None)
+                if rec is None:
+                    a0, a1 = chl_l[ptr_l[a]], chl_l[ptr_l[a] + 1]
+                    rec = [[a0, a1], [1.0, 1.0 if kind_l[a] == K_ADD else -1.0], [a, a],
+                           [0, 1], max(level[a0], level[a1])]
+                alive[a] = False
+                rec[0].append(b)
+                rec[1].append(1.0 if k == K_ADD else -1.0)
+                rec[2].append(i)
+                rec[3].append(1)
+                if level[b] > rec[4]:
+                    rec[4] = level[b]
+                sums[i] = rec
+                level[i] = rec[4] + 1
+                continue
+            la, lb = level[a], level[b]
+            level[i] = (la if la > lb else lb) + 1
+        elif e - s == 1:
+            level[i] = level[chl_l[s]] + 1
+        else:
+            level[i] = max(map(level.__getitem__, chl_l[s:e])) + 1
+    return sums, np.array(level, dtype=np.int64), alive
+
+
+def _groups(graph, sums, level, alive):
+    """Groups: same level, same operation (same Op for K_PY), same shape (arity; terms of a
+    sum); within a group, topological order."""
+    n, kind, ptr, chl = graph.n_nodes, graph.kind, graph.ptr, graph.chl
+    comp = np.flatnonzero((kind != K_LEAF) & alive)
+    arity = (ptr[1:] - ptr[:-1])[comp]
+    ck = kind[comp]
+    sub = np.where((ck == K_LIN) | (ck == K_PY), arity, 0)
+    if sums:
+        sum_nodes = np.fromiter(sums.keys(), dtype=np.int64, count=len(sums))
+        is_sum = np.zeros(n, dtype=bool)
+        is_sum[sum_nodes] = True
+        terms = np.zeros(n, dtype=np.int64)
+        terms[sum_nodes] = [len(r[0]) for r in sums.values()]
+        m = is_sum[comp]
+        ck = np.where(m, K_SUM, ck)
+        sub = np.where(m, terms[comp], sub)
+    rid = np.zeros(len(comp), dtype=np.int64)
+    py = np.flatnonzero(ck == K_PY)
+    if py.size:
+        rule_ids = np.array([id(graph.rules[i]) for i in comp[py].tolist()], dtype=np.int64)
+        _, inv = np.unique(rule_ids, return_inverse=True)
+        rid[py] = inv + 1
+    lv = level[comp]
+    order = np.lexsort((comp, sub, rid, ck, lv))       # stable: topo order within a group
+    comp, lv, ck, rid, sub = comp[order], lv[order], ck[order], rid[order], sub[order]
+    change = np.flatnonzero((np.diff(lv) != 0) | (np.diff(ck) != 0) | (np.diff(rid) != 0)
+                            | (np.diff(sub) != 0)) + 1
+    bounds = np.r_[0, change, len(comp)] if len(comp) else np.zeros(1, dtype=np.int64)
+    groups = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        g = Group()
+        g.level, g.kind = int(lv[a]), int(ck[a])
+        g.nodes = nodes = comp[a:b]
+        g.m = len(nodes)
+        g.rule = graph.rules[int(nodes[0])]
+        g.k = 0
+        g.signs = None
+        if g.kind == K_SUM:
+            recs = [sums[i] for i in nodes.tolist()]
+            g.roles = [np.array([r[0] for r in recs], dtype=np.int64).T]
+            g.signs = np.array([r[1] for r in recs], dtype=np.float64).T
+            g.cnode = [np.array([r[2] for r in recs], dtype=np.int64).T]
+            g.inp = [np.array([r[3] for r in recs], dtype=np.int64).T]
+        else:
+            arity = int(ptr[nodes[0] + 1] - ptr[nodes[0]])
+            ch = chl[ptr[nodes][:, None] + np.arange(arity)].T      # (arity, m)
+            cn = np.broadcast_to(nodes, (arity, len(nodes)))
+            pos = np.broadcast_to(np.arange(arity)[:, None], (arity, len(nodes)))
+            if g.kind == K_LIN:
+                g.k = (arity - 1) // 2
+                g.roles = [ch[0:1], ch[1::2], ch[2::2]]
+                g.cnode = [cn[0:1], cn[1::2], cn[2::2]]
+                g.inp = [pos[0:1], pos[1::2], pos[2::2]]
+            else:
+                g.roles = [ch[r:r + 1] for r in range(arity)]
+                g.cnode = [cn[r:r + 1] for r in range(arity)]
+                g.inp = [pos[r:r + 1] for r in range(arity)]
+        groups.append(g)
+    return groups
+
+
+class Slots:
+    """Where every value lives in the program's value array `val`.
+
+    slot        node -> slot (-1: not replayed)
+    n_slots     the size of `val`; zero_slot: a slot that stays 0.0
+    p0, np_     the parameters are the slots p0 .. p0 + np_ - 1
+    params      their Values (the order of those slots); param_nodes: their graph nodes
+    out_slots   the slots of the outputs
+    need        does a slot need a gradient (is it a parameter, or computed from one)?
+    val         the value array, constants filled in
+    """
+
+    def __init__(self, graph, groups):
+        n_in = graph.n_in
+        inp = graph.is_input_node
+        is_param = graph.is_param_node
+        slot = np.full(graph.n_nodes, -1, dtype=np.int64)
+        slot[inp] = graph.input_slot_of[inp]
+        zero_slot = n_in
+        # Parameters and constants in order of first use by the biggest groups, so that a
+        # layer's weights read by a group of neurons form a regular (strided) pattern.
+        uses = []
+        for g in sorted(groups, key=lambda g: -sum(r.size for r in g.roles)):
+            for r in g.roles:
+                uses.append(r.T.reshape(-1))
+        uses = np.concatenate(uses) if uses else np.empty(0, dtype=np.int64)
+        _, first = np.unique(uses, return_index=True)
+        by_use = uses[np.sort(first)]
+        params = by_use[is_param[by_use]]
+        extra = np.setdiff1d(np.flatnonzero(is_param), params)  # outputs only
+        params = np.concatenate([params, extra])
+        consts_mask = (graph.kind == K_LEAF) & ~inp & ~is_param
+        consts = by_use[consts_mask[by_use]]
+        consts = np.concatenate([consts, np.setdiff1d(np.flatnonzero(consts_mask), consts)])
+        p0 = zero_slot + 1
+        slot[params] = p0 + np.arange(len(params))
+        c0 = p0 + len(params)
+        slot[consts] = c0 + np.arange(len(consts))
+        o = c0 + len(consts)
+        for g in groups:
+            g.o0 = o
+            slot[g.nodes] = o + np.arange(g.m)
+            o += g.m
+        self.n_slots = o
+        self.slot = slot
+        self.out_slots = slot[graph.out_nodes]
+        self.zero_slot = zero_slot
+        self.p0, self.np_ = p0, len(params)
+        self.params = [graph.param_values[int(i)] for i in params]
+        self.param_nodes = params
+        self.val = np.zeros(o)
+        self.val[c0:c0 + len(consts)] = graph.datas[consts]
+        for g in groups:
+            g.roles = [slot[r] for r in g.roles]
+        need = np.zeros(o + 1, dtype=bool)
+        need[p0:p0 + len(params)] = True
+        for g in groups:
+            acc = np.zeros(g.m, dtype=bool)
+            for r in g.roles:
+                acc |= need[r].any(axis=0)
+            need[g.o0:g.o0 + g.m] = acc
+        self.need = need[:o]
