@@ -10,6 +10,10 @@ __all__ = ["Value", "Op", "no_grad", "compile"]
 
 
 def compile(fn, **options):
-    """Trace `fn` once, replay its forward and backward fast (see micrograd.compiler; needs numpy)."""
+    """Trace `fn` once, replay its forward and backward fast (see micrograd.compiler; needs numpy).
+
+    compile(fn) replays forward and backward, filling p.grad as eager backward() does;
+    compile(fn, optimizer=opt) also applies opt's update in the same call (call .sync() to
+    write the parameters back); options: static_argnums, strict, check, exact."""
     from micrograd.compiler import compile as _compile
     return _compile(fn, **options)
