@@ -22,7 +22,7 @@ loop is where a non-finite loss is caught.
 import math
 from numbers import Real
 
-__all__ = ["Value", "Op", "OPS", "linear", "no_grad", "is_grad_enabled"]
+__all__ = ["Value", "Op", "OPS", "linear", "topological_order", "no_grad", "is_grad_enabled"]
 
 
 def _as_float(x, where):
@@ -284,8 +284,23 @@ class Value:
     def topo(self):
         """All nodes this Value depends on, children before parents (the lecture's build_topo,
         without recursion, in a deterministic order)."""
-        topo, visited = [], {self}
-        stack = [(self, iter(self._prev))]
+        return topological_order(self)
+
+    def __repr__(self):
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data}, grad={self.grad}{label})"
+
+
+def topological_order(*roots):
+    """Every node the roots depend on, children before parents: the lecture's recursive
+    build_topo (visit the children in order, then append the node), with an explicit stack
+    instead of recursion. Several roots share one visited set."""
+    topo, visited = [], set()
+    for root in roots:
+        if root in visited:
+            continue
+        visited.add(root)
+        stack = [(root, iter(root._prev))]
         while stack:
             node, children = stack[-1]
             for child in children:
@@ -296,11 +311,7 @@ class Value:
             else:
                 stack.pop()
                 topo.append(node)
-        return topo
-
-    def __repr__(self):
-        label = f", label={self.label!r}" if self.label else ""
-        return f"Value(data={self.data}, grad={self.grad}{label})"
+    return topo
 
 
 def _data(x):

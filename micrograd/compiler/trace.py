@@ -78,23 +78,7 @@ def trace(fn, key, flat, name):
 def topo(roots):
     """All nodes reachable from roots, children first: the engine's Value.topo() order for the
     first root, continued (same visited set) for the others."""
-    order, visited = [], set()
-    for root in roots:
-        if root in visited:
-            continue
-        visited.add(root)
-        stack = [(root, iter(root._prev))]
-        while stack:
-            node, children = stack[-1]
-            for child in children:
-                if child not in visited:
-                    visited.add(child)
-                    stack.append((child, iter(child._prev)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    return order
+    return engine.topological_order(*roots)
 
 
 def topo_ints(root, ptr, chl):
