@@ -30,7 +30,10 @@ def _as_float(x, where):
     if x.__class__ is float:
         return x
     if isinstance(x, Real):
-        return float(x)
+        try:
+            return float(x)
+        except OverflowError:
+            raise OverflowError(f"{where}: {x!r} is too large for a float") from None
     raise TypeError(f"{where}: expected a real number, got {type(x).__name__} {x!r}")
 
 
@@ -51,7 +54,7 @@ class Op:
         self.const = const     # a constant the op carries, e.g. k in x ** k (for tools that read it)
 
     def __call__(self, *inputs):
-        inputs = tuple(x if x.__class__ is Value else _leaf(x, self.name) for x in inputs)
+        inputs = tuple(x if isinstance(x, Value) else _leaf(x, self.name) for x in inputs)
         try:
             data = self.forward(*[x.data for x in inputs])
         except (ValueError, ZeroDivisionError, OverflowError) as e:
@@ -62,9 +65,9 @@ class Op:
 
     def binary(self, a, b):
         """__call__ for two inputs, spelled out: the hot path of every + - * /."""
-        if a.__class__ is not Value:
+        if a.__class__ is not Value and not isinstance(a, Value):    # fast path first
             a = _leaf(a, self.name)
-        if b.__class__ is not Value:
+        if b.__class__ is not Value and not isinstance(b, Value):
             b = _leaf(b, self.name)
         try:
             data = self.forward(a.data, b.data)
@@ -104,6 +107,10 @@ def _pow(a, b):                       # Python answers (-8) ** 0.5 with a comple
     return a ** b
 
 
+def _dpow(a, b):                      # d(a**b)/da = b * a**(b-1); a constant (b = 0) has none
+    return 0.0 if b == 0 else b * _pow(a, b - 1)
+
+
 def _log_base(a, b):                  # d(a**b)/db = a**b * log(a); at a == 0 the power is flat
     if a > 0:
         return math.log(a)
@@ -131,13 +138,13 @@ OPS = {
     "-":    (lambda a, b: a - b,               lambda out, a, b: (1.0, -1.0)),
     "*":    (lambda a, b: a * b,               lambda out, a, b: (b, a)),
     "/":    (lambda a, b: a / b,               lambda out, a, b: (1.0 / b, -a / (b * b))),
-    "**":   (_pow,                             lambda out, a, b: (b * _pow(a, b - 1),
+    "**":   (_pow,                             lambda out, a, b: (_dpow(a, b),
                                                                   out * _log_base(a, b))),
     "neg":  (lambda a: -a,                     lambda out, a: (-1.0,)),
     "exp":  (math.exp,                         lambda out, a: (out,)),
     "log":  (math.log,                         lambda out, a: (1.0 / a,)),
     "tanh": (math.tanh,                        lambda out, a: (1.0 - out * out,)),
-    "relu": (lambda a: a if a > 0 else 0.0,    lambda out, a: (1.0 if a > 0 else 0.0,)),
+    "relu": (lambda a: 0.0 if a <= 0 else a,   lambda out, a: (1.0 if a > 0 else 0.0,)),  # NaN stays
     "abs":  (abs,                              lambda out, a: ((a > 0) - (a < 0),)),   # sign(a)
     "sigmoid": (_sigmoid,                      lambda out, a: (out * (1.0 - out),)),
     # A whole neuron's weighted sum as one node (nn.Neuron's fast path): inputs b, w0, x0, w1, x1...
@@ -155,12 +162,12 @@ def linear(w, x, b=0.0):
     sum((wi*xi for wi, xi in zip(w, x)), b), with 1 node instead of 2*len(w)."""
     if len(w) != len(x):
         raise ValueError(f"linear: {len(w)} weights but {len(x)} inputs")
-    inputs = [b if b.__class__ is Value else _leaf(b, "w·x+b")]
+    inputs = [b if isinstance(b, Value) else _leaf(b, "w·x+b")]
     s = inputs[0].data
     for wi, xi in zip(w, x):     # LINEAR.forward, spelled out here: a neuron is the hot path
-        if wi.__class__ is not Value:
+        if wi.__class__ is not Value and not isinstance(wi, Value):
             wi = _leaf(wi, "w·x+b")
-        if xi.__class__ is not Value:
+        if xi.__class__ is not Value and not isinstance(xi, Value):
             xi = _leaf(xi, "w·x+b")
         inputs += (wi, xi)
         s += wi.data * xi.data
@@ -176,7 +183,7 @@ def _pow_const(k):
     if op is None:
         kf = float(k)
         op = _POW_CONST[(type(k), k)] = Op(
-            f"**{k}", lambda a: _pow(a, kf), lambda out, a: (kf * _pow(a, kf - 1),), const=kf)
+            f"**{k}", lambda a: _pow(a, kf), lambda out, a: (_dpow(a, kf),), const=kf)
     return op
 
 

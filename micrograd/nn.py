@@ -6,6 +6,7 @@ exactly the same initial weights: ReLU hidden layers, a linear output, biases st
 drawn at random, like the weights.
 """
 import random
+from numbers import Integral
 
 from micrograd.engine import Value, linear
 
@@ -21,15 +22,15 @@ ACTIVATIONS = {
 
 
 def _check_activation(name):
-    if name not in ACTIVATIONS:
+    if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
     return name
 
 
 def _check_size(what, n):
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
         raise ValueError(f"{what} must be a positive integer, got {n!r}")
-    return n
+    return int(n)
 
 
 class Module:
@@ -49,7 +50,7 @@ class Neuron(Module):
     many times faster); `fused=False` builds the lecture's graph, a * and a + node per input."""
 
     def __init__(self, nin, nonlin=True, activation="relu", random_bias=None, fused=True):
-        _check_size("Neuron(nin)", nin)
+        nin = _check_size("Neuron(nin)", nin)
         self.activation = _check_activation(activation) if nonlin else "linear"
         self.w = [Value(random.uniform(-1, 1)) for _ in range(nin)]
         # The original starts biases at 0 (ReLU nets); the lecture draws them like the weights.
@@ -60,6 +61,8 @@ class Neuron(Module):
         self.fused = fused
 
     def __call__(self, x):
+        if isinstance(x, (Value, int, float)) or not hasattr(x, "__len__"):
+            raise TypeError(f"{self!r} takes a list of {len(self.w)} inputs, got {x!r}")
         if len(x) != len(self.w):
             raise ValueError(f"{self!r} expects {len(self.w)} inputs, got {len(x)}")
         if self.fused:
@@ -106,10 +109,11 @@ class MLP(Module):
 
     def __init__(self, nin, nouts, activation="relu", output_activation=None, random_bias=None,
                  fused=True):
-        _check_size("MLP(nin)", nin)
-        if isinstance(nouts, int) or not list(nouts):
+        nin = _check_size("MLP(nin)", nin)
+        sizes = list(nouts) if hasattr(nouts, "__iter__") else []   # a generator reads once
+        if not sizes:
             raise ValueError(f"MLP(nouts) must be a non-empty list of layer sizes, got {nouts!r}")
-        nouts = list(nouts)
+        nouts = sizes
         _check_activation(activation)
         if output_activation is None:
             output_activation = "linear" if activation == "relu" else activation

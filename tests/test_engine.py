@@ -72,6 +72,30 @@ def test_power_of_negative_base_with_integer_exponent_matches_torch():
     assert_matches_torch(lambda a: a ** -2, -1.7)
 
 
+def test_relu_keeps_nan_like_torch():
+    out, _ = run_torch(lambda t: t.relu(), [math.nan])
+    assert math.isnan(out) and math.isnan(Value(math.nan).relu().data)
+
+
+def test_constant_power_zero_has_zero_derivative_everywhere():
+    assert_matches_torch(lambda a: a ** 0 + a, 0.0)
+    assert_matches_torch(lambda a, b: a ** b + a, 0.0, 0.0)
+
+
+def test_values_may_be_subclassed_as_in_the_original():
+    class Named(Value):
+        pass
+    a = Named(2.0)
+    out = a * 2 + Value(1.0) - a
+    out.backward()
+    assert out.data == 3.0 and a.grad == 1.0
+
+
+def test_huge_integers_are_refused_by_name():
+    with pytest.raises(OverflowError, match=r"Value\(data\): 1000+ is too large for a float"):
+        Value(10 ** 400)
+
+
 def test_relu_at_zero_has_zero_gradient_like_torch():
     assert_matches_torch(lambda a: a.relu(), 0.0)
     assert_matches_torch(lambda a: abs(a), 0.0)

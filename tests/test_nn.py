@@ -73,10 +73,27 @@ def test_zero_grad_and_parameters():
     (lambda: MLP(2, 3), r"MLP\(nouts\) must be a non-empty list"),
     (lambda: MLP(2, [4, 0]), r"Layer\(nout\) must be a positive integer, got 0"),
     (lambda: MLP(2, [4], activation="swish"), r"unknown activation 'swish'; choose one of"),
+    (lambda: MLP(2, [4], activation=["relu"]), r"unknown activation \['relu'\]"),
+    (lambda: MLP(2, None), r"MLP\(nouts\) must be a non-empty list of layer sizes, got None"),
+    (lambda: MLP(2, (n for n in [])), r"MLP\(nouts\) must be a non-empty list"),
 ])
 def test_bad_construction_is_refused_by_name(bad, message):
     with pytest.raises(ValueError, match=message):
         bad()
+
+
+def test_sizes_may_be_numpy_integers_and_generators():
+    import numpy as np
+    random.seed(0)
+    model = MLP(np.int64(2), (n for n in np.array([16, 1])))
+    assert repr(model).count("Neuron(2)") == 16 and len(model.layers) == 2
+    assert isinstance(model([1.0, 2.0]), Value)
+
+
+def test_a_neuron_needs_a_list_of_inputs():
+    random.seed(0)
+    with pytest.raises(TypeError, match=r"ReLUNeuron\(2\) takes a list of 2 inputs, got 5"):
+        Neuron(2)(5)
 
 
 def test_wrong_number_of_inputs_is_refused():

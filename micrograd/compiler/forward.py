@@ -92,10 +92,10 @@ def _forward_op(g, val, exact):
         ops.append(lambda: np.absolute(A, out=Y))
     elif kind == K_RELU:
         A = g.srcs[0].arr[0]
-        fmax, add = np.fmax, np.add
+        maximum, add = np.maximum, np.add
 
-        def relu():                      # a if a > 0 else 0.0: NaN -> 0.0, -0.0 -> 0.0
-            fmax(A, 0.0, out=Y)
+        def relu():                      # 0.0 if a <= 0 else a: NaN stays NaN, -0.0 -> 0.0
+            maximum(A, 0.0, out=Y)
             add(Y, 0.0, out=Y)
         ops.append(relu)
     elif kind == K_LIN or kind == K_SUM:
