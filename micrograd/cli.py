@@ -138,7 +138,7 @@ def build_parser():
                    help="number of samples (default: the dataset's; digits: all 1797)")
     p.add_argument("--noise", type=_float(0.0), default=None,
                    help="dataset noise (blobs: cluster std; default: the dataset's)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=_int(0), default=0,
                    help="seed for the data, the split, the initial weights and the batches "
                         "(default: 0)")
     p.add_argument("--test-fraction", type=_float(0.0, high=1.0), default=0.2, metavar="F",
@@ -152,8 +152,8 @@ def build_parser():
     p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"),
                    help="default: sgd")
     p.add_argument("--lr", type=_float(0.0, strict=True), default=None,
-                   help="learning rate (default: sgd 1.0 with hinge, as the demo, 0.3 with "
-                        "the other losses; adam 0.01)")
+                   help="learning rate (default: sgd 1.0 with hinge, as the demo, 0.05 with "
+                        "mse, 0.3 with bce and cross_entropy; adam 0.01)")
     p.add_argument("--momentum", type=_float(0.0, high=1.0), default=0.0,
                    help="SGD momentum (default: 0)")
     p.add_argument("--schedule", default="linear", choices=("constant", "linear", "cosine", "step"),
@@ -196,7 +196,7 @@ def build_parser():
     p.add_argument("--dataset", default=None, metavar="NAME", help=f"one of {DATASET_NAMES}")
     p.add_argument("--samples", type=_int(1), default=None, metavar="N")
     p.add_argument("--noise", type=_float(0.0), default=None)
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=_int(0), default=None)
     p.add_argument("--loss", default=None, choices=("hinge", "bce", "cross_entropy", "mse"),
                    help="default: the one the model was trained with")
     p.add_argument("--split", default="all", choices=("all", "train", "test"),
@@ -406,7 +406,7 @@ def cmd_train(args):
         raise CLIError(f"--gif needs 2-D data; {args.dataset} has {X.shape[1]} features")
     lr = args.lr
     if lr is None:          # the demo's 1.0 for hinge; softer for the losses that need it
-        lr = 0.01 if args.optimizer == "adam" else 1.0 if loss == "hinge" else 0.3
+        lr = 0.01 if args.optimizer == "adam" else {"hinge": 1.0, "mse": 0.05}.get(loss, 0.3)
     batch_size = args.batch_size
     if batch_size is None and len(y_tr) > AUTO_BATCH_ABOVE:
         batch_size = 32     # full batches of thousands of examples are slow on scalars
@@ -450,7 +450,8 @@ def cmd_train(args):
             "micrograd": __version__}
     written = _write_outputs(args.out, model, meta, X_tr, y_tr, history, snapshots,
                              plots=not args.no_plots)
-    line = f"{history.steps} steps in {history.seconds:.1f} s: training loss {train_loss:.4f}, " \
+    line = f"{history.steps} steps in {history.seconds:.1f} s: training data loss (no L2) " \
+           f"{train_loss:.4f}, " \
            f"training accuracy {train_acc:.1%}"
     if test_acc is not None:
         line += f", held-out accuracy {test_acc:.1%}"
@@ -469,7 +470,7 @@ def _load(path):
 
 def _read_csv(path):
     rows = []
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         for i, rec in enumerate(csv.reader(f), 1):
             if not rec or not "".join(rec).strip() or rec[0].lstrip().startswith("#"):
                 continue

@@ -389,7 +389,11 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
                 if X_val is not None and ((k + 1) % eval_every == 0 or k == steps - 1):
                     if fused is not None:
                         fused.sync()            # the model's Values are stale until then
-                    vl, va = evaluate(model, val_rows, val_labels, loss_name)
+                    try:
+                        vl, va = evaluate(model, val_rows, val_labels, loss_name)
+                    except (OverflowError, ValueError) as e:   # the model blew up on new data
+                        raise TrainingDiverged(f"held-out loss became inf at step {k} ({e})",
+                                               k, history) from None
                     history.val_step.append(k)
                     history.val_loss.append(vl)
                     history.val_accuracy.append(va)

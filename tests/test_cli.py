@@ -118,6 +118,12 @@ def test_predict_with_the_demo_model(demo, capsys, tmp_path):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 and f"class {classes[0]}" in lines[0]
 
+    excel = tmp_path / "excel.csv"                # a UTF-8 byte-order mark, no header
+    excel.write_bytes(b"\xef\xbb\xbf0.5,-0.2\n-1,0.5\n")
+    assert main(["predict", "--model", str(out / "model.json"), "--data-csv", str(excel)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and f"class {classes[0]}" in lines[0]
+
 
 # ---------------------------------------------------------------------------------------------
 # micrograd train
@@ -286,6 +292,9 @@ BAD = [
     (["train", "--optimizer", "adam", "--momentum", "0.5"], 1, "--momentum"),
     (["train", "--lr", "1e6", "--steps", "50"], 1, "training diverged: loss became"),
     (["demo", "--steps", "0"], 2, "--steps"),
+    (["train", "--seed", "-1"], 2, "--seed: must be an integer >= 0, got -1"),
+    (["train", "--dataset", "blobs", "--loss", "mse", "--lr", "0.3", "--steps", "30"], 1,
+     "training diverged: "),
     (["demo", "--bogus"], 2, "unrecognized arguments"),
     ([], 2, "required"),
     (["frobnicate"], 2, "invalid choice"),
