@@ -118,6 +118,8 @@ def softmax_cross_entropy(logits, labels):
 
 def l2(parameters, alpha):
     """alpha * sum(p*p): the demo's L2 regularisation, same expression, same floats."""
+    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not alpha >= 0:
+        raise ValueError(f"l2: alpha must be a number >= 0, got {alpha!r}")
     reg = alpha * sum((p * p for p in parameters))
     return reg if isinstance(reg, Value) else Value(reg)
 

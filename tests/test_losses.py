@@ -271,3 +271,9 @@ def test_accuracy():
 def test_registry():
     assert LOSSES == {"mse": mse, "hinge": hinge, "bce": bce_with_logits,
                       "cross_entropy": softmax_cross_entropy}
+
+
+@pytest.mark.parametrize("alpha", [-1, float("nan"), "0.1", True])
+def test_l2_refuses_a_bad_alpha(alpha):
+    with pytest.raises(ValueError, match="l2: alpha must be a number >= 0"):
+        l2([Value(1.0)], alpha)

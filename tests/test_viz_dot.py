@@ -382,3 +382,10 @@ def test_fused_neuron_graph_draws_the_fused_op():
     loss.backward()
     source = dot_source(loss)
     assert '[label="w·x+b"]' in source
+
+
+def test_draw_dot_refuses_a_list_with_a_hint():
+    import pytest
+    from micrograd.viz import draw_dot
+    with pytest.raises(TypeError, match=r"draw_dot: expected the Value .* got list \(a model"):
+        draw_dot([Value(1.0), Value(2.0)])

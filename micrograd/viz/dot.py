@@ -380,9 +380,19 @@ def _body(root, max_nodes, max_depth, collapse):
     return lines
 
 
+def _check_root(root):
+    from micrograd.engine import Value
+    if not isinstance(root, Value):
+        hint = (" (a model with several outputs gives a list: draw one of them, or a loss)"
+                if isinstance(root, (list, tuple)) else "")
+        raise TypeError(f"draw_dot: expected the Value at the root of a graph, got "
+                        f"{type(root).__name__}{hint}")
+
+
 def dot_source(root, rankdir="LR", max_nodes=None, max_depth=None, collapse=False,
                graph_attr=None, node_attr=None, edge_attr=None):
     """The DOT text of `draw_dot(root, ...)`, without needing the graphviz package."""
+    _check_root(root)
     head = ["digraph {\n", f"\tgraph [{_attrs({'rankdir': rankdir, **(graph_attr or {})})}]\n"]
     if node_attr:
         head.append(f"\tnode [{_attrs(node_attr)}]\n")
@@ -436,6 +446,7 @@ def draw_dot(root, format="svg", rankdir="LR", max_nodes=None, max_depth=None, c
     the same DOT text. The graph is walked without recursion, so the 65,000-node graph of the
     moons demo draws fine (render it with max_nodes or collapse to keep it readable).
     """
+    _check_root(root)
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
     Digraph = _drawing_class()
