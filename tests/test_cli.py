@@ -133,8 +133,8 @@ def test_train_moons_end_to_end(tmp_path):
     proc = run_cli("train", "--dataset", "moons", "--steps", "30", "--out", out,
                    "--no-progress", "--gif")
     assert proc.returncode == 0, proc.stderr
-    assert re.search(r"30 steps in [\d.]+ s: training loss [\d.]+, training accuracy "
-                     r"[\d.]+%, held-out accuracy [\d.]+%", proc.stdout)
+    assert re.search(r"30 steps in [\d.]+ s: training data loss \(no L2\) [\d.]+, "
+                     r"training accuracy [\d.]+%, held-out accuracy [\d.]+%", proc.stdout)
     for name in ("decision_boundary.png", "history.png"):
         assert_png(out / name)
     assert (out / "training.gif").read_bytes()[:6] == b"GIF89a"
