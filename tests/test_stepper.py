@@ -309,6 +309,10 @@ def test_click_through_the_lectures_neuron(browser, tmp_path):
         p.page.click(f"#node-{n_index}")
         assert p.page.evaluate("window.microgradStepper.pos") == [
             s["node"] for s in data["steps"]].index(n_index) + 1
+        # clicking a leaf (no step of its own) points it out and keeps your place
+        where = p.page.evaluate("window.microgradStepper.pos")
+        p.page.click(f"#node-{[n['name'] for n in data['nodes']].index('x1')}")
+        assert p.page.evaluate("window.microgradStepper.pos") == where
 
         # a picture for people: the lecture's neuron, halfway through
         p.page.keyboard.press("r")

@@ -89,7 +89,9 @@
     g.appendChild(gradbg);
     var gt = sv("text", { "class": "grad", x: 10, y: 55.5 }, "grad " + D.zero);
     g.appendChild(gt);
-    g.addEventListener("click", function () { goto(stepOf[i] + 1); });
+    g.addEventListener("click", function () {      // a leaf has no step: just point it out
+      if (stepOf[i] !== undefined) goto(stepOf[i] + 1); else spotlight(i);
+    });
     nodeLayer.appendChild(g);
     v.g = g; v.grad = gt; v.gradbg = gradbg; v.tip = tip; v.label = label;
     views.push(v);
