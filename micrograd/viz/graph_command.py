@@ -398,7 +398,9 @@ def run(args):
         else:
             Path(out).write_bytes(payload)
             n = len(root.topo())
-            print(f"wrote {out} ({fmt}, {n:,} node{'s' if n != 1 else ''})")
+            limited = collapse or max_nodes is not None or max_depth is not None
+            shown = " in the graph, drawn within your limits" if limited and fmt != "html" else ""
+            print(f"wrote {out} ({fmt}, {n:,} node{'s' if n != 1 else ''}{shown})")
         return 0
     except GraphvizNotFound as e:
         return _error(e, 1)
