@@ -392,14 +392,23 @@ def cmd_train(args):
     from micrograd.nn import MLP
     from micrograd.train import evaluate, fit, output_size
 
-    X, y = data.load_dataset(args.dataset, n_samples=args.samples, noise=args.noise,
-                             seed=args.seed)
+    if args.dataset == "digits" and args.noise is not None:
+        raise CLIError("--noise does not apply to digits (the images are what they are)")
+    try:
+        X, y = data.load_dataset(args.dataset, n_samples=args.samples, noise=args.noise,
+                                 seed=args.seed)
+    except ValueError as e:          # the library names its arguments; say the flags instead
+        raise CLIError(str(e).replace("n_samples", "--samples")) from None
     classes = data.n_classes(y)
     loss = args.loss or ("hinge" if classes == 2 else "cross_entropy")
     n_out = output_size(loss, classes)
     if args.test_fraction > 0:
-        X_tr, X_te, y_tr, y_te = data.train_test_split(X, y, args.test_fraction,
-                                                       seed=args.seed, stratify=True)
+        try:
+            X_tr, X_te, y_tr, y_te = data.train_test_split(X, y, args.test_fraction,
+                                                           seed=args.seed, stratify=True)
+        except ValueError as e:
+            raise CLIError(f"--test-fraction {args.test_fraction} of --samples {len(y)}: "
+                           f"too few samples to hold some out of every class ({e})") from None
     else:
         X_tr, X_te, y_tr, y_te = X, None, y, None
     if args.gif and X.shape[1] != 2:
