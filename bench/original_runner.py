@@ -94,9 +94,7 @@ def w1(n_steps, as_written=False):
         total = W.w1_loss(model, inputs, y)
         model.zero_grad()
         total.backward()
-        lr = 1.0 - 0.9 * (state["k"] % 100) / 100      # the demo schedule, restarted every 100
-        for p in params:
-            p.data -= lr * p.grad
+        W.demo_sgd(params, state["k"])
         state["k"] += 1
         if not state["nodes"]:
             state["nodes"] = W.count_nodes(total)

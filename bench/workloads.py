@@ -67,6 +67,18 @@ def w1_loss(model, X, y):
     return data_loss + reg_loss
 
 
+def demo_lr(k):
+    """The demo's learning rate at step k, its 100-step schedule restarted every 100 steps."""
+    return 1.0 - 0.9 * (k % 100) / 100
+
+
+def demo_sgd(params, k):
+    """The demo's update, written on .data and .grad as the notebook writes it (any engine)."""
+    lr = demo_lr(k)
+    for p in params:
+        p.data -= lr * p.grad
+
+
 def w1_eager(fused=True):
     """The demo's step on the eager engine: returns (step, model); step() returns the loss."""
     from micrograd.engine import Value
@@ -80,9 +92,7 @@ def w1_eager(fused=True):
         total = w1_loss(model, inputs, y)
         model.zero_grad()
         total.backward()
-        lr = 1.0 - 0.9 * (state["k"] % 100) / 100      # the demo schedule, restarted every 100
-        for p in params:
-            p.data -= lr * p.grad
+        demo_sgd(params, state["k"])
         state["k"] += 1
         return total.data
     return step, model
@@ -102,9 +112,7 @@ def w1_compiled():
         total = loss_fn(X, y)
         model.zero_grad()
         total.backward()
-        lr = 1.0 - 0.9 * (state["k"] % 100) / 100      # the demo schedule, restarted every 100
-        for p in params:
-            p.data -= lr * p.grad
+        demo_sgd(params, state["k"])
         state["k"] += 1
         return total.data
     return step, model
@@ -126,7 +134,7 @@ def w1_fused(exact=True):
     state = {"k": 0}
 
     def step():
-        opt.lr = 1.0 - 0.9 * (state["k"] % 100) / 100      # the demo schedule, as above
+        opt.lr = demo_lr(state["k"])
         state["k"] += 1
         return train_step(X, y).data
     step.compiled = train_step
@@ -166,7 +174,7 @@ def w1_torch():
         for p in params:
             p.grad = None
         total.backward()
-        lr = 1.0 - 0.9 * (state["k"] % 100) / 100      # the demo schedule, restarted every 100
+        lr = demo_lr(state["k"])
         with torch.no_grad():
             for p in params:
                 p.sub_(lr * p.grad)
