@@ -313,9 +313,8 @@ def _write_outputs(out, model, meta, X, y, history, snapshots=None, plots=True):
         P.plot_history(history, path)
         written.append(path)
     if snapshots and X is not None and X.shape[1] == 2:
-        from micrograd.viz.plots import get_weights
         if snapshots[-1][0] != history.steps:          # interrupted between two snapshots
-            snapshots.append((history.steps, get_weights(model)))
+            snapshots.append((history.steps, P.get_weights(model)))
         path = os.path.join(out, "training.gif")
         P.animate_decision_boundary(snapshots, X, y, path, model=model)
         written.append(path)

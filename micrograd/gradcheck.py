@@ -27,12 +27,15 @@ def _names(inputs):
             for i, x in enumerate(inputs)]
 
 
-def _evaluate(f, xs):
-    with no_grad():
-        out = f(*[Value(x) for x in xs])
+def _checked(out):
     if not isinstance(out, Value):
         raise TypeError(f"gradcheck: f must return a Value, got {type(out).__name__}")
-    return out.data
+    return out
+
+
+def _evaluate(f, xs):
+    with no_grad():
+        return _checked(f(*[Value(x) for x in xs])).data
 
 
 def numerical_grad(f, inputs, h=1e-6):
@@ -50,10 +53,7 @@ def numerical_grad(f, inputs, h=1e-6):
 def analytic_grad(f, inputs):
     """d f / d input_i for every input, by backward() on fresh leaves."""
     leaves = [Value(x) for x in _floats(inputs)]
-    out = f(*leaves)
-    if not isinstance(out, Value):
-        raise TypeError(f"gradcheck: f must return a Value, got {type(out).__name__}")
-    out.backward()
+    _checked(f(*leaves)).backward()
     return [v.grad for v in leaves]
 
 

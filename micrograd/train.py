@@ -344,7 +344,7 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
 
     step_fn, fused = forward, None
     if compiled:
-        step_fn, fused = _compiled(forward, loss_name, n_outputs(model), opt)
+        step_fn, fused = _compiled(forward, loss_name, n_out, opt)
 
     history = History()
     batches = _batch_indices(len(rows), batch_size, seed)
@@ -378,11 +378,10 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
                     else:
                         opt.zero_grad()
                         total.backward()
+                        opt.step()
                 except OverflowError as e:
                     raise TrainingDiverged(f"gradient became inf at step {k} ({e})", k,
                                            history) from None
-                if fused is None:
-                    opt.step()
                 history.loss.append(loss_k)
                 history.accuracy.append(acc_k)
                 history.lr.append(lr_k)
