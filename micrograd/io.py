@@ -256,7 +256,7 @@ def build_mlp(nin, layers):
         random.setstate(state)
     for layer, (act, neurons) in zip(model.layers, layers):
         for n, (w, b) in zip(layer.neurons, neurons):
-            n.activation, n.nonlin = act, act != "linear"     # hidden layers may differ
+            n.activation = act              # hidden layers may differ
             for v, x in zip(n.w, w):
                 v.data = float(x)
             n.b.data = float(b)

@@ -57,11 +57,15 @@ class Neuron(Module):
         if random_bias is None:
             random_bias = activation != "relu"
         self.b = Value(random.uniform(-1, 1) if random_bias else 0.0)
-        self.nonlin = self.activation != "linear"
         self.fused = fused
 
+    @property
+    def nonlin(self):
+        """The original's flag, read from the activation so the two cannot disagree."""
+        return self.activation != "linear"
+
     def __call__(self, x):
-        if isinstance(x, (Value, int, float)) or not hasattr(x, "__len__"):
+        if not hasattr(x, "__len__"):
             raise TypeError(f"{self!r} takes a list of {len(self.w)} inputs, got {x!r}")
         if len(x) != len(self.w):
             raise ValueError(f"{self!r} expects {len(self.w)} inputs, got {len(x)}")
