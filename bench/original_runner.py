@@ -19,7 +19,6 @@ import platform
 import random
 import sys
 import time
-import tracemalloc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -151,15 +150,7 @@ def w3(sizes, repeats):
 
 
 def memory(n):
-    xs, ws = W.w3_leaves(W.w3_width(n))
-    plan = W.w3_plan(len(xs))
-    xv, wv = [Value(x) for x in xs], [Value(w) for w in ws]
-    tracemalloc.start()
-    base = tracemalloc.get_traced_memory()[0]
-    root = W.w3_build(xv, wv, plan)
-    used = tracemalloc.get_traced_memory()[0] - base
-    tracemalloc.stop()
-    nodes = W.count_nodes(root)
+    nodes, used, *_ = W.w3_memory(Value, n)
     return {"nodes": nodes, "bytes": used, "bytes_per_node": used / nodes}
 
 

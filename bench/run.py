@@ -258,17 +258,7 @@ def run_memory(n):
     """Bytes per node of an eager graph (tracemalloc), and what a compiled program keeps."""
     import micrograd
     from micrograd.engine import Value
-    xs, ws = W.w3_leaves(W.w3_width(n))
-    plan = W.w3_plan(len(xs))
-    xv, wv = [Value(x) for x in xs], [Value(w) for w in ws]
-    gc.collect()
-    tracemalloc.start()
-    base = tracemalloc.get_traced_memory()[0]
-    root = W.w3_build(xv, wv, plan)
-    used = tracemalloc.get_traced_memory()[0] - base
-    tracemalloc.stop()
-    nodes = W.count_nodes(root)
-    del root
+    nodes, used, xs, wv, plan = W.w3_memory(Value, n)
     gc.collect()
     fn = micrograd.compile(lambda xs: W.w3_build(xs, wv, plan))
     tracemalloc.start()

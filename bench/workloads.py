@@ -365,6 +365,23 @@ def count_nodes(root):
     return len(seen)
 
 
+def w3_memory(Value, n_nodes):
+    """Bytes an eager W3 graph of about n_nodes takes (tracemalloc), for any engine's Value:
+    (nodes, bytes used, the weight leaves, the plan), so a caller can measure more on them."""
+    import gc
+    import tracemalloc
+    xs, ws = w3_leaves(w3_width(n_nodes))
+    plan = w3_plan(len(xs))
+    xv, wv = [Value(x) for x in xs], [Value(w) for w in ws]
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    root = w3_build(xv, wv, plan)
+    used = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    return count_nodes(root), used, xs, wv, plan
+
+
 def w3_eager(n_nodes):
     """step() builds and backpropagates one graph; returns its node count."""
     from micrograd.engine import Value

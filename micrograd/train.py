@@ -185,14 +185,15 @@ def loss_targets(loss, labels, n_out):
 def _loss_fn(loss):
     from micrograd import losses
     _check_loss(loss)
-    fn = losses.LOSSES[loss]
-    if loss == "mse":
-        def fn(preds, targets):          # K outputs: every output is a prediction
-            if preds and not isinstance(preds[0], Value):
-                preds = [p for row in preds for p in row]
-                targets = [t for row in targets for t in row]
-            return losses.mse(preds, targets)
-    return loss, fn
+    if loss != "mse":
+        return loss, losses.LOSSES[loss]
+
+    def mse(preds, targets):             # K outputs: every output is a prediction
+        if preds and not isinstance(preds[0], Value):
+            preds = [p for row in preds for p in row]
+            targets = [t for row in targets for t in row]
+        return losses.mse(preds, targets)
+    return loss, mse
 
 
 def _accuracy(scores, labels):
