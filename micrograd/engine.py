@@ -42,15 +42,18 @@ class Op:
 
     forward(*xs) -> float              the value, from the inputs' floats
     local_grads(out, *xs) -> tuple     d(out)/d(x_i) for every input, from floats
+    formula, derivatives               optional text of both, for people: "{a} · {b}", ("{b}", "{a}")
 
     An `Op` is called on Values (or plain numbers) and returns a new Value. This is all it
     takes to add an operation: "as long as you can write the forward and the local
     derivative, it is a lego block".
     """
-    __slots__ = ("name", "forward", "local_grads", "const")
+    __slots__ = ("name", "forward", "local_grads", "formula", "derivatives", "const")
 
-    def __init__(self, name, forward, local_grads, const=None):
+    def __init__(self, name, forward, local_grads, formula="", derivatives=(), const=None):
         self.name, self.forward, self.local_grads = name, forward, local_grads
+        # How people read it: formula "{a} · {b}", derivatives ("{b}", "{a}"), one per input.
+        self.formula, self.derivatives = formula, tuple(derivatives)
         self.const = const     # a constant the op carries, e.g. k in x ** k (for tools that read it)
 
     def __call__(self, *inputs):
@@ -144,16 +147,32 @@ OPS = {
     "exp":  (math.exp,                         lambda out, a: (out,)),
     "log":  (math.log,                         lambda out, a: (1.0 / a,)),
     "tanh": (math.tanh,                        lambda out, a: (1.0 - out * out,)),
-    "relu": (lambda a: 0.0 if a <= 0 else a,   lambda out, a: (1.0 if a > 0 else 0.0,)),  # NaN stays
+    "ReLU": (lambda a: 0.0 if a <= 0 else a,   lambda out, a: (1.0 if a > 0 else 0.0,)),  # NaN stays
     "abs":  (abs,                              lambda out, a: ((a > 0) - (a < 0),)),   # sign(a)
     "sigmoid": (_sigmoid,                      lambda out, a: (out * (1.0 - out),)),
     # A whole neuron's weighted sum as one node (nn.Neuron's fast path): inputs b, w0, x0, w1, x1...
     "w·x+b": (_linear,                         _linear_grads),
 }
-OPS = {name: Op(name, f, df) for name, (f, df) in OPS.items()}
+# The same rows as text, for people (the stepper, the exercises): {a}, {b} are the inputs' names,
+# {out} the result's. ("w·x+b" has any number of inputs; its readers spell it out.)
+FORMULAS = {
+    "+":    ("{a} + {b}",      ("1", "1")),
+    "-":    ("{a} - {b}",      ("1", "-1")),
+    "*":    ("{a} · {b}",      ("{b}", "{a}")),
+    "/":    ("{a} / {b}",      ("1/{b}", "-{a}/{b}²")),
+    "**":   ("{a}^{b}",        ("{b}·{a}^({b}-1)", "{out}·ln({a})")),
+    "neg":  ("-{a}",           ("-1",)),
+    "exp":  ("exp({a})",       ("exp({a}) = {out}",)),
+    "log":  ("ln({a})",        ("1/{a}",)),
+    "tanh": ("tanh({a})",      ("1 - {out}²",)),
+    "ReLU": ("max(0, {a})",    ("1 if {a} > 0 else 0",)),
+    "abs":  ("|{a}|",          ("sign({a})",)),
+    "sigmoid": ("σ({a})",      ("{out}·(1 - {out})",)),
+}
+OPS = {name: Op(name, f, df, *FORMULAS.get(name, ("", ()))) for name, (f, df) in OPS.items()}
 ADD, SUB, MUL, DIV, POW = OPS["+"], OPS["-"], OPS["*"], OPS["/"], OPS["**"]
 NEG, EXP, LOG, TANH, RELU, ABS, SIGMOID = (
-    OPS[k] for k in ("neg", "exp", "log", "tanh", "relu", "abs", "sigmoid"))
+    OPS[k] for k in ("neg", "exp", "log", "tanh", "ReLU", "abs", "sigmoid"))
 LINEAR = OPS["w·x+b"]
 
 
@@ -183,7 +202,8 @@ def _pow_const(k):
     if op is None:
         kf = float(k)
         op = _POW_CONST[(type(k), k)] = Op(
-            f"**{k}", lambda a: _pow(a, kf), lambda out, a: (_dpow(a, kf),), const=kf)
+            f"**{k}", lambda a: _pow(a, kf), lambda out, a: (_dpow(a, kf),),
+            f"{{a}}^{k}", (f"2·{{a}}" if kf == 2 else f"{k}·{{a}}^{kf - 1:g}",), const=kf)
     return op
 
 

@@ -25,7 +25,7 @@ FORMATS = ("svg", "png", "pdf", "dot")
 INSTALL_HINT = ("Graphviz's `dot` program was not found on PATH; install Graphviz "
                 "(`apt-get install graphviz` on Debian/Ubuntu, `brew install graphviz` on macOS) "
                 "or write the DOT source instead (format 'dot')")
-ACTIVATIONS = ("tanh", "relu", "sigmoid")
+ACTIVATIONS = ("tanh", "ReLU", "sigmoid")
 COLLAPSE_MODES = (False, True, "neurons", "chains")
 
 

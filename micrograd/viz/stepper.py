@@ -89,7 +89,7 @@ def _local_formulas(op, out, names):
     if n == 1:
         a = names[0]
         return [{"neg": "-1", "exp": f"exp({a}) = {out}", "log": f"1/{a}",
-                 "tanh": f"1 - {out}²", "relu": f"1 if {a} > 0 else 0",
+                 "tanh": f"1 - {out}²", "ReLU": f"1 if {a} > 0 else 0",
                  "abs": f"sign({a})", "sigmoid": f"{out}·(1 - {out})"}.get(op, "")]
     if op == "w·x+b":
         f = ["1"]
