@@ -48,7 +48,7 @@ find_python() {  # python3, else python, of version 3.10 or newer
             return
         fi
     done
-    die "no Python 3.10 or newer found (looked for python3, then python): install python3"
+    die "no Python 3.10 or newer found (looked for python3, then python): install one"
 }
 
 ensure_venv_module() {  # Debian ships venv's ensurepip apart, in python3.X-venv
@@ -92,16 +92,18 @@ py=$(micrograd_python)
 refuse_externally_managed "$py"
 
 # "dev" holds every other extra, so an environment set up for it is current for any extra.
-stamp="$(dirname "$(dirname "$py")")/.micrograd-setup"
+prefix=$(dirname "$(dirname "$py")")
 wanted="$(cksum < pyproject.toml) $PWD"
-if [ -f "$stamp" ] && { [ "$(cat "$stamp")" = "$wanted $extra" ] ||
-                        [ "$(cat "$stamp")" = "$wanted dev" ]; }; then
-    exit 0
-fi
-say "installing micrograd[$extra] into $(dirname "$(dirname "$py")")"
+case "$(cat "$prefix/.micrograd-setup" 2>/dev/null)" in
+    "$wanted $extra" | "$wanted dev") exit 0 ;;
+esac
+say "installing micrograd[$extra] into $prefix"
 "$py" -m pip install -q --disable-pip-version-check -e ".[$extra]"
 # Jupyter's kernel "python3" (which nbclient runs) must be this environment's Python.
 if "$py" -c 'import ipykernel' 2>/dev/null; then
     "$py" -m ipykernel install --sys-prefix --name python3 >/dev/null
 fi
-echo "$wanted $extra" > "$stamp"
+echo "$wanted $extra" > "$prefix/.micrograd-setup"
+if [ "$prefix" = "$PWD/.venv" ]; then
+    say "the micrograd command is .venv/bin/micrograd (or: source .venv/bin/activate; micrograd)"
+fi

@@ -129,7 +129,10 @@ def test_the_project_venv_is_made_from_python3_and_the_system_python_never_insta
     assert machine.pip_installs() == [
         f"pip {venv_python} install -q --disable-pip-version-check -e .[all]"]
     assert not any(c.startswith("python3 -m pip") for c in machine.calls)
-    assert r.stderr.splitlines()[0] == f"setup.sh: making .venv/ with {python3} (Python {sys.version.split()[0]})"
+    assert r.stderr.splitlines() == [
+        f"setup.sh: making .venv/ with {python3} (Python {sys.version.split()[0]})",
+        f"setup.sh: installing micrograd[all] into {machine.clone}/.venv",
+        "setup.sh: the micrograd command is .venv/bin/micrograd (or: source .venv/bin/activate; micrograd)"]
 
 
 def test_the_project_venv_is_reused_while_pyproject_and_extra_are_unchanged(machine):
@@ -177,7 +180,7 @@ def test_no_python_at_all_is_one_line(machine):
     r = machine.run("setup.sh")
     assert r.returncode == 1
     assert r.stderr == ("setup.sh: no Python 3.10 or newer found (looked for python3, then python):"
-                        " install python3\n")
+                        " install one\n")
 
 
 def test_a_missing_venv_module_is_one_line_when_not_root(machine):
@@ -264,6 +267,15 @@ def test_debian_packages_without_root_or_sudo_are_one_line_and_setup_goes_on(mac
     assert r.stderr.splitlines()[0] == ("setup.sh: cannot install graphviz (not root, no sudo):"
                                         " ask an admin for apt-get install graphviz")
     assert len(machine.pip_installs()) == 1
+
+
+def test_without_dpkg_the_debian_packages_are_one_line(machine, tmp_path):
+    (machine.bin / "dpkg").unlink()
+    env = make_env(tmp_path / "active")
+    r = machine.run("setup.sh", "dev", VIRTUAL_ENV=str(env))
+    assert r.returncode == 0
+    assert r.stderr.splitlines()[0] == ("setup.sh: not a Debian system: install graphviz chromium"
+                                        " fonts-dejavu-core with your package manager if they are missing")
 
 
 def test_demo_and_test_scripts_run_the_environments_python_with_their_arguments(machine, tmp_path):
