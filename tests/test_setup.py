@@ -3,10 +3,11 @@
 with a PATH of stub programs that record how they were called (dpkg, apt-get, sudo, id, a
 `python3` that makes environments whose pip only records). The real install, on a fresh clone,
 is .ci/run's job."""
+import inspect
 import os
 import pathlib
-import inspect
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TOOLS = ["bash", "cat", "dirname", "cksum", "grep", "env"]   # what the scripts use from the system
 MINOR = sys.version_info[1]
+PYTHON = shlex.quote(sys.executable)
 
 # pip in every environment the tests make: it only records its arguments.
 FAKE_PIP = ('import os, sys\nline = " ".join(["pip", sys.executable, *sys.argv[1:]])\n'
@@ -75,8 +77,8 @@ class Machine:
                 *version_info\\ \\<*) {"exit 1" if old else "true"} ;;
                 *"import ensurepip"*) {'[ -e "$STATE/venv-module" ]' if no_venv_module else "true"} ;;
             esac || exit 1
-            [ "$1 $2" = "-m venv" ] && exec {sys.executable} "$(dirname "$0")/make_env.py" "${{!#}}"
-            exec {sys.executable} "$@"
+            [ "$1 $2" = "-m venv" ] && exec {PYTHON} "$(dirname "$0")/make_env.py" "${{!#}}"
+            exec {PYTHON} "$@"
             """)
         return str(self.bin / name)
 
