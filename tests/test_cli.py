@@ -229,30 +229,89 @@ def test_interrupted_training_still_saves(tmp_path, capsys, monkeypatch):
     assert (out / "training.gif").exists()
 
 
-def test_real_sigint_stops_training_and_saves(tmp_path):
-    out = tmp_path / "run"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "micrograd", "train", "--steps", "100000",
-                             "--out", str(out), "--no-plots"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen, deadline = b"", time.monotonic() + 60
-    try:
-        while b"loss=" not in seen and time.monotonic() < deadline:   # training has begun
-            chunk = os.read(proc.stderr.fileno(), 4096)
+class Running:
+    """A real `micrograd` subprocess whose stderr is read as it comes (the progress bar)."""
+
+    def __init__(self, *args):
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        self.proc = subprocess.Popen([sys.executable, "-m", "micrograd", *map(str, args)],
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.err = b""
+
+    def wait_for(self, needle, timeout=60):
+        deadline = time.monotonic() + timeout
+        while needle.encode() not in self.err and time.monotonic() < deadline:
+            chunk = os.read(self.proc.stderr.fileno(), 4096)
             if not chunk:
                 break
-            seen += chunk
-        assert b"loss=" in seen, seen
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    stderr = (seen + stderr).decode()
-    assert proc.returncode == 130, stderr
+            self.err += chunk
+        assert needle.encode() in self.err, self.err.decode()[-2000:]
+
+    def finish(self, timeout=120):
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        return self.proc.returncode, out.decode(), (self.err + err).decode()
+
+
+def test_real_sigint_stops_training_and_saves(tmp_path):
+    out = tmp_path / "run"
+    run = Running("train", "--steps", "100000", "--out", out, "--no-plots")
+    run.wait_for("loss=")                             # training has begun
+    run.proc.send_signal(signal.SIGINT)
+    code, stdout, stderr = run.finish()
+    assert code == 130, stderr
     assert "Traceback" not in stderr and "interrupted after" in stderr
     meta = json.loads((out / "model.json").read_text())["meta"]
     assert meta["interrupted"] is True and 0 < meta["steps"] < 100000
+    assert meta["train_accuracy"] is not None                   # evaluated, then saved again
+    assert os.listdir(out) == ["model.json"]                    # no temp file left
+
+
+def assert_saved_after_two_presses(out, code, stderr, steps):
+    assert code == 130, stderr
+    assert "Traceback" not in stderr
+    assert f"interrupted: wrote {out / 'model.json'}" in stderr, stderr[-2000:]
+    from micrograd import io
+    model, meta = io.load_model(out / "model.json", with_meta=True)
+    assert meta["interrupted"] is True and 0 < meta["steps"] < steps
+    for name in os.listdir(out):                     # no temp file, no half-written picture
+        assert not name.startswith("."), os.listdir(out)
+        if name.endswith(".png"):
+            assert_png(out / name)
+    return meta
+
+
+@pytest.mark.parametrize("second", ["when training has stopped", "0.3 s later"])
+def test_ctrl_c_twice_during_train_still_writes_the_model(tmp_path, second):
+    """The issue's run: digits, Ctrl-C, Ctrl-C again while it evaluates (which used to come
+    before the save, and exit 130 with nothing written)."""
+    out = tmp_path / "d"
+    run = Running("train", "--dataset", "digits", "--layers", "16", "--steps", "100000",
+                  "--out", out)
+    run.wait_for("loss=")
+    run.proc.send_signal(signal.SIGINT)
+    if second == "0.3 s later":
+        time.sleep(0.3)
+    else:
+        run.wait_for("interrupted after")
+    run.proc.send_signal(signal.SIGINT)
+    code, stdout, stderr = run.finish()
+    assert_saved_after_two_presses(out, code, stderr, 100000)
+
+
+def test_ctrl_c_twice_during_demo_still_writes_the_model(tmp_path):
+    out = tmp_path / "demo"
+    run = Running("demo", "--out", out, "--print-every", "0", "--gif-every", "1")
+    run.wait_for("loss=")
+    run.proc.send_signal(signal.SIGINT)
+    run.wait_for("interrupted after")
+    run.proc.send_signal(signal.SIGINT)
+    code, stdout, stderr = run.finish()
+    meta = assert_saved_after_two_presses(out, code, stderr, 100)
+    assert meta["train_accuracy"] is None           # the second press skipped the evaluation
 
 
 # ---------------------------------------------------------------------------------------------
