@@ -15,6 +15,7 @@ what the saved one did. Saving is atomic (temp file, fsync, os.replace): a crash
 the previous file intact. Loading checks every field and reports the first problem in one line
 naming the file, as a `ModelFileError`.
 """
+import errno
 import json
 import math
 import os
@@ -81,10 +82,22 @@ def _finite(x, where):
 
 
 def save_model(model, path, meta=None):
-    """Write `model` (and a free-form JSON dict `meta`) to `path`, atomically."""
+    """Write `model` (and a free-form JSON dict `meta`) to `path`, atomically. An OSError
+    names `path`, never the hidden temp file it is written through."""
     doc = to_dict(model, meta)
     path = os.fspath(path)
+    try:
+        _write_atomically(path, doc)
+    except OSError as e:
+        if e.filename is not None:          # the temp file's name means nothing to the user
+            e.filename, e.filename2 = path, None
+        raise
+
+
+def _write_atomically(path, doc):
     folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)   # umask applies
     try:

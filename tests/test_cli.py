@@ -403,6 +403,28 @@ def test_bad_input_through_the_real_command(files, tmp_path, argv):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("command", [["train", "--no-progress"], ["demo", "--no-gif"]])
+def test_an_unwritable_out_is_refused_before_training(tmp_path, capsys, command):
+    from test_io import read_only
+    blocked = tmp_path / "blocked"
+    (blocked / "model.json").mkdir(parents=True)          # OUT/model.json is a folder
+    assert main([*command, "--steps", "3", "--out", str(blocked)]) == 1
+    cap = capsys.readouterr()
+    assert cap.out == ""                                   # not a single step trained
+    assert one_line_error(cap.err) == \
+        f"micrograd: error: cannot write {blocked / 'model.json'}: it is a directory"
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    with read_only(ro):
+        assert main([*command, "--steps", "3", "--out", str(ro)]) == 1
+        cap = capsys.readouterr()
+        assert cap.out == "" and os.listdir(ro) == []
+        why = "Operation not permitted" if os.geteuid() == 0 else "Permission denied"
+        assert one_line_error(cap.err) == \
+            f"micrograd: error: cannot write into the output folder {ro}: {why}"
+
+
 def test_compiled_flag(tmp_path, capsys):
     code = main(["train", "--compiled", "--steps", "5", "--no-progress", "--no-plots",
                  "--out", str(tmp_path / "out")])

@@ -1,10 +1,13 @@
 """Model files: exact round trips, every kind of bad file refused in one line, atomic saves."""
 import builtins
+import contextlib
 import json
 import math
 import os
 import pickle
 import random
+import shutil
+import subprocess
 
 import pytest
 
@@ -257,3 +260,41 @@ def test_save_over_an_existing_file(tmp_path):
     assert [p.data for p in load_model(path).parameters()] == \
            [p.data for p in second.parameters()]
     assert os.listdir(tmp_path) == ["model.json"]
+
+
+# ---- save errors name the file asked for ------------------------------------------------------
+@contextlib.contextmanager
+def read_only(folder):
+    """A folder nobody can create files in: chmod for a user; root ignores permission bits,
+    so for root the folder is made immutable (chattr +i, ext4 and most Linux filesystems)."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        undo = ["chmod", "755", str(folder)]
+    else:
+        if shutil.which("chattr") is None or \
+                subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+            pytest.skip("cannot make a folder read-only for root here (no chattr +i)")
+        undo = ["chattr", "-i", str(folder)]
+    try:
+        yield folder
+    finally:
+        subprocess.run(undo, check=True)
+
+
+def test_a_save_into_a_read_only_folder_names_the_file(tmp_path):
+    path = tmp_path / "ro" / "model.json"
+    path.parent.mkdir()
+    with read_only(path.parent), pytest.raises(PermissionError) as e:
+        save_model(make(0, 2, [2, 1]), path)
+    assert e.value.filename == str(path) and e.value.filename2 is None
+    assert ".tmp" not in str(e.value) and str(path) in str(e.value)
+    assert os.listdir(path.parent) == []
+
+
+def test_a_save_onto_a_directory_names_it(tmp_path):
+    path = tmp_path / "model.json"
+    path.mkdir()
+    with pytest.raises(IsADirectoryError) as e:
+        save_model(make(0, 2, [2, 1]), path)
+    assert e.value.filename == str(path) and ".tmp" not in str(e.value)
+    assert os.listdir(tmp_path) == ["model.json"] and os.listdir(path) == []
