@@ -126,8 +126,9 @@ def _write_atomically(path, doc):
 # ---------------------------------------------------------------------------------------------
 # document -> model
 # ---------------------------------------------------------------------------------------------
-def load_model(path, with_meta=False):
-    """The MLP saved at `path` (and its meta dict if with_meta=True)."""
+def load_model(path, with_meta=False, fused=None):
+    """The MLP saved at `path` (and its meta dict if with_meta=True). `fused` as in MLP (None:
+    its default); it changes the graph the model builds, never a number."""
     name = os.fspath(path)
     with open(path, "rb") as f:
         if os.fstat(f.fileno()).st_size > MAX_BYTES:
@@ -142,16 +143,16 @@ def load_model(path, with_meta=False):
                              object_pairs_hook=_no_duplicates)
         except (ValueError, RecursionError) as e:
             raise _Bad(f"not valid JSON ({_one_line(e)})") from None
-        model, meta = _parse(doc)
+        model, meta = _parse(doc, fused)
     except _Bad as e:
         raise ModelFileError(f"{name} is not a micrograd model file: {e}") from None
     return (model, meta) if with_meta else model
 
 
-def from_dict(doc, source="document"):
+def from_dict(doc, source="document", fused=None):
     """The MLP described by an already-parsed document (checked as thoroughly as a file)."""
     try:
-        return _parse(doc)[0]
+        return _parse(doc, fused)[0]
     except _Bad as e:
         raise ModelFileError(f"{source} is not a micrograd model file: {e}") from None
 
@@ -209,7 +210,7 @@ def _number(x, where):
     return x
 
 
-def _parse(doc):
+def _parse(doc, fused=None):
     if not isinstance(doc, dict):
         raise _Bad(f"the top level must be an object, got {type(doc).__name__}")
     if doc.get("format") != FORMAT:
@@ -251,11 +252,12 @@ def _parse(doc):
                            _number(_get(n, "b", Real, nw), f"{nw}.b")))
         spec.append((act, parsed))
         fan_in = len(parsed)
-    return build_mlp(nin, spec), meta
+    return build_mlp(nin, spec, fused), meta
 
 
-def build_mlp(nin, layers):
-    """An MLP with exactly these weights: layers = [(activation, [(w_list, b), ...]), ...].
+def build_mlp(nin, layers, fused=None):
+    """An MLP with exactly these weights: layers = [(activation, [(w_list, b), ...]), ...];
+    `fused` as in MLP (None: its default).
 
     Built with MLP(...) and then overwritten, with Python's `random` state saved and restored
     around it, so loading a model does not change the random numbers a script draws next."""
@@ -264,7 +266,8 @@ def build_mlp(nin, layers):
     try:
         model = MLP(nin, [len(neurons) for _, neurons in layers],
                     activation=acts[0] if len(acts) > 1 else acts[-1],
-                    output_activation=acts[-1])
+                    output_activation=acts[-1],
+                    **({} if fused is None else {"fused": fused}))
     finally:
         random.setstate(state)
     for layer, (act, neurons) in zip(model.layers, layers):

@@ -198,6 +198,42 @@ def test_digits_reaches_95_percent_held_out(tmp_path):
     assert not (out / "decision_boundary.png").exists()        # 64-D data: no boundary
 
 
+def test_demo_and_train_build_fused_models_with_the_notebooks_numbers(tmp_path, capsys,
+                                                                     monkeypatch):
+    """They want speed and draw no graph: one node per neuron's w·x+b. The numbers are the
+    lecture graph's, digit for digit, and so are predict's and eval's."""
+    import micrograd.nn as nn
+    from micrograd import data, io
+    from micrograd.train import evaluate
+    built = []
+
+    class Recorded(nn.MLP):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append((kwargs.get("fused"), self))     # asked for, whatever nn's default
+
+    monkeypatch.setattr(nn, "MLP", Recorded)
+    assert main(["demo", "--steps", "4", "--print-every", "1", "--no-gif",
+                 "--out", str(tmp_path / "demo")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:5] == ["step 0 loss 0.8958441028683222, accuracy 50.0%",
+                          "step 1 loss 1.723590533697202, accuracy 81.0%",
+                          "step 2 loss 0.7429006313851131, accuracy 77.0%",
+                          "step 3 loss 0.7705641260584202, accuracy 82.0%"]
+    assert main(["train", "--steps", "3", "--no-progress", "--no-plots",
+                 "--out", str(tmp_path / "train")]) == 0
+    capsys.readouterr()
+    assert [asked for asked, _ in built] == [True, True]
+    assert all(n.fused for _, m in built for layer in m.layers for n in layer.neurons)
+
+    model_file = str(tmp_path / "demo" / "model.json")
+    lecture = io.load_model(model_file, fused=False)
+    X, y = data.load_dataset("moons", n_samples=100, noise=0.1, seed=1337)
+    loss, acc = evaluate(lecture, X, y, "hinge")
+    assert main(["eval", "--model", model_file]) == 0
+    assert f"hinge loss {loss:.6f}, accuracy {acc:.1%}" in capsys.readouterr().out
+
+
 # ---------------------------------------------------------------------------------------------
 # Ctrl-C
 # ---------------------------------------------------------------------------------------------

@@ -298,3 +298,18 @@ def test_a_save_onto_a_directory_names_it(tmp_path):
         save_model(make(0, 2, [2, 1]), path)
     assert e.value.filename == str(path) and ".tmp" not in str(e.value)
     assert os.listdir(tmp_path) == ["model.json"] and os.listdir(path) == []
+
+
+# ---- fused or not: a build choice, never a number --------------------------------------------
+def test_fused_and_lecture_graph_models_save_and_load_the_same(tmp_path):
+    fused, lecture = make(1337, 2, [16, 16, 1], fused=True), make(1337, 2, [16, 16, 1],
+                                                                   fused=False)
+    save_model(fused, tmp_path / "fused.json")
+    save_model(lecture, tmp_path / "lecture.json")
+    assert (tmp_path / "fused.json").read_bytes() == (tmp_path / "lecture.json").read_bytes()
+    expected = [datas(out) for out in outputs(lecture)]
+    for asked in (True, False):
+        loaded = load_model(tmp_path / "fused.json", fused=asked)
+        assert {n.fused for layer in loaded.layers for n in layer.neurons} == {asked}
+        assert [datas(out) for out in outputs(loaded)] == expected          # bit for bit
+        assert from_dict(to_dict(fused), fused=asked).layers[0].neurons[0].fused is asked

@@ -20,8 +20,9 @@ def add_parser(subparsers):
 
 
 def _load(path):
+    """The model, fused: the commands never draw its graph, and the numbers are the same."""
     from micrograd import io
-    return io.load_model(path, with_meta=True)
+    return io.load_model(path, with_meta=True, fused=True)
 
 
 def _read_csv(path):
