@@ -461,6 +461,69 @@ def test_an_unwritable_out_is_refused_before_training(tmp_path, capsys, command)
             f"micrograd: error: cannot write into the output folder {ro}: {why}"
 
 
+def write_model(path, layers, meta=None):
+    """A model file with exactly these weights: layers = [(activation, [[w..., b], ...])]."""
+    doc = {"format": "micrograd.mlp", "version": 1, "nin": len(layers[0][1][0]) - 1,
+           "layers": [{"activation": act, "neurons": [{"w": n[:-1], "b": n[-1]} for n in ns]}
+                      for act, ns in layers], "meta": meta or {}}
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_predict_prints_scores_with_g(tmp_path, capsys):
+    model = write_model(tmp_path / "m.json", [("linear", [[1e200, 1.0, 0.0]])])
+    assert main(["predict", "--model", model, "--input", "1e-200,0.3",
+                 "--input", "1e100,-2"]) == 0        # 1e300 in 6 digits, not 301
+    assert capsys.readouterr().out.splitlines() == ["1e-200,0.3\tclass 1\tscore +1.3",
+                                                    "1e+100,-2\tclass 1\tscore +1e+300"]
+    three = write_model(tmp_path / "3.json", [("linear", [[1.0, 0.0, 0.0], [0.0, 1e-9, 0.0],
+                                                          [-2.5, 0.0, 0.0]])], {"loss": "mse"})
+    assert main(["predict", "--model", three, "--input", "2,3"]) == 0
+    assert capsys.readouterr().out == "2,3\tclass 0\tscores 2 3e-09 -5\n"
+
+
+def test_a_non_finite_output_is_an_error_naming_the_row(tmp_path, capsys):
+    """1e308 + 1.7e308 overflows to inf in both hidden units; inf - inf is NaN: there is no
+    class to read off it (it used to print 'class 0 score +nan' and exit 0)."""
+    model = write_model(tmp_path / "m.json", [("relu", [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]]),
+                                              ("linear", [[1.0, -1.0, 0.0]])])
+    assert main(["predict", "--model", model, "--input=1e308,1.7e308"]) == 1
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    assert one_line_error(cap.err) == (
+        "micrograd: error: --input 1e308,1.7e308: the model's output is nan, not a finite "
+        "number (the inputs are too large for it); no class to predict")
+    rows = tmp_path / "rows.csv"
+    rows.write_text("x1,x2\n0.5,0.5\n1e308,1e308\n")
+    assert main(["predict", "--model", model, "--data-csv", str(rows)]) == 1
+    cap = capsys.readouterr()
+    assert cap.out == ""                            # nothing printed for the good rows either
+    assert f"error: {rows} line 3: the model's output is nan," in one_line_error(cap.err)
+    linear = write_model(tmp_path / "l.json", [("linear", [[1.0, 1.0, 0.0]])])
+    assert main(["predict", "--model", linear, "--input=1e308,1e308"]) == 1
+    assert "--input 1e308,1e308: the model's output is inf," in \
+        one_line_error(capsys.readouterr().err)
+
+
+def test_csv_files_that_are_not_rows_of_numbers(tmp_path, capsys):
+    model = write_model(tmp_path / "m.json", [("linear", [[1.0, 1.0, 0.0]])])
+    cases = {
+        "field.csv": ("1,2\n3,\"" + "9" * 140_000 + "\"\n",
+                      "field.csv line 2: field larger than field limit (131072)"),
+        "lineless.csv": ("1," * 600_000,             # 1.2 million characters, no newline
+                         "lineless.csv line 1 is longer than 1048576 characters; not a CSV "
+                         "file of numbers"),
+        "latin1.csv": ("1,2\n# caf\xe9\n".encode("latin-1"),
+                       "latin1.csv is not UTF-8 text (invalid continuation byte)"),
+    }
+    for name, (content, message) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        assert main(["predict", "--model", model, "--data-csv", str(path)]) == 1
+        assert one_line_error(capsys.readouterr().err) == \
+            f"micrograd: error: {tmp_path}/{message}"
+
+
 def test_compiled_flag(tmp_path, capsys):
     code = main(["train", "--compiled", "--steps", "5", "--no-progress", "--no-plots",
                  "--out", str(tmp_path / "out")])
