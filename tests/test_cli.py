@@ -377,6 +377,11 @@ BAD = [
     (["train", "--lr", "nan"], 2, "--lr"),
     (["train", "--test-fraction", "1.5"], 2, "--test-fraction"),
     (["train", "--samples", "0"], 2, "--samples"),
+    (["train", "--samples", "1000000000000"], 2,
+     "--samples: must be at most 100000, got 1000000000000"),
+    (["train", "--seed", str(2**32)], 2, "--seed: must be at most 4294967295, got 4294967296"),
+    (["eval", "--model", "{d}/model.json", "--dataset", "moons", "--samples", "10000000"], 2,
+     "--samples: must be at most 100000"),
     (["train", "--noise", "-1"], 2, "--noise"),
     (["train", "--batch-size", "0"], 2, "--batch-size"),
     (["train", "--loss", "l1"], 2, "--loss"),
@@ -522,6 +527,46 @@ def test_csv_files_that_are_not_rows_of_numbers(tmp_path, capsys):
         assert main(["predict", "--model", model, "--data-csv", str(path)]) == 1
         assert one_line_error(capsys.readouterr().err) == \
             f"micrograd: error: {tmp_path}/{message}"
+
+
+META_ALL = "one of moons, circles, spiral, blobs, digits"
+BAD_META = [
+    ({"dataset": ["moons"]}, [], f"'dataset' is ['moons'], not {META_ALL}; give --dataset"),
+    ({"dataset": 3}, [], f"'dataset' is 3, not {META_ALL}; give --dataset"),
+    ({"dataset": "moons", "samples": 10**12}, [],
+     "'samples' is 1000000000000, not an integer from 1 to 100000; give --samples"),
+    ({"dataset": "moons", "samples": True}, [],
+     "'samples' is True, not an integer from 1 to 100000; give --samples"),
+    ({"dataset": "moons", "samples": 50.0}, [],
+     "'samples' is 50.0, not an integer from 1 to 100000; give --samples"),
+    ({"dataset": "moons", "seed": 2**40}, [],
+     "'seed' is 1099511627776, not an integer from 0 to 4294967295; give --seed"),
+    ({"dataset": "moons", "noise": "0.1"}, [], "'noise' is '0.1', not a number >= 0.0; give --noise"),
+    ({"dataset": "moons", "noise": -1}, [], "'noise' is -1, not a number >= 0.0; give --noise"),
+    ({"dataset": "moons", "loss": ["hinge"]}, [],
+     "'loss' is ['hinge'], not one of hinge, bce, cross_entropy, mse; give --loss"),
+    ({"dataset": "moons", "test_fraction": "0.2"}, ["--split", "test"],
+     "'test_fraction' is '0.2', not a number >= 0.0 and < 1.0; give --split all"),
+    ({"dataset": "moons", "test_fraction": 1.5}, ["--split", "train"],
+     "'test_fraction' is 1.5, not a number >= 0.0 and < 1.0; give --split all"),
+]
+
+
+@pytest.mark.parametrize("meta,extra,problem", BAD_META, ids=[p[:30] for _, _, p in BAD_META])
+def test_eval_checks_every_meta_field_it_uses(tmp_path, capsys, meta, extra, problem):
+    model = write_model(tmp_path / "m.json", [("linear", [[1.0, -1.0, 0.0]])], meta)
+    assert main(["eval", "--model", model, *extra]) == 1
+    assert one_line_error(capsys.readouterr().err) == \
+        f"micrograd: error: {model}: its meta {problem}"
+
+
+def test_eval_flags_override_the_meta_they_replace(tmp_path, capsys):
+    model = write_model(tmp_path / "m.json", [("linear", [[1.0, -1.0, 0.0]])],
+                        {"dataset": "moons", "samples": True, "seed": -5, "noise": "x",
+                         "loss": "hinge", "test_fraction": 0.25})
+    assert main(["eval", "--model", model, "--samples", "40", "--seed", "3", "--noise", "0.1",
+                 "--split", "test"]) == 0
+    assert "moons (held-out part, 10 samples, seed 3): hinge loss " in capsys.readouterr().out
 
 
 def test_compiled_flag(tmp_path, capsys):

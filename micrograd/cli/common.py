@@ -13,6 +13,8 @@ import threading
 DATASET_NAMES = "moons, circles, spiral, blobs, digits"
 EXIT_INTERRUPTED = 130
 AUTO_BATCH_ABOVE = 1000      # train: full batch up to this many training examples, else 32
+MAX_SAMPLES = 100_000        # a dataset a scalar engine evaluates in seconds; more is a typo
+MAX_SEED = 2**32 - 1         # numpy's (and so the datasets') largest seed
 
 
 class CLIError(Exception):
@@ -29,7 +31,7 @@ class Parser(argparse.ArgumentParser):
 # ---------------------------------------------------------------------------------------------
 # argument types: each rejects a bad value with a one-line message
 # ---------------------------------------------------------------------------------------------
-def int_arg(low):
+def int_arg(low, high=None):
     def parse(s):
         try:
             v = int(s)
@@ -38,6 +40,8 @@ def int_arg(low):
         if v < low:
             kind = "a positive integer" if low == 1 else f"an integer >= {low}"
             raise argparse.ArgumentTypeError(f"must be {kind}, got {s}")
+        if high is not None and v > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high}, got {s}")
         return v
     return parse
 

@@ -2,10 +2,11 @@
 import os
 import random
 
-from micrograd.cli.common import (AUTO_BATCH_ABOVE, DATASET_NAMES, EXIT_INTERRUPTED, CLIError,
-                                  CtrlC, check_writable, describe, float_arg, int_arg,
-                                  layers_arg, output_names, save_model_file, say_interrupted,
-                                  say_stopped, snapshotter, write_plots)
+from micrograd.cli.common import (AUTO_BATCH_ABOVE, DATASET_NAMES, EXIT_INTERRUPTED,
+                                  MAX_SAMPLES, MAX_SEED, CLIError, CtrlC, check_writable,
+                                  describe, float_arg, int_arg, layers_arg, output_names,
+                                  save_model_file, say_interrupted, say_stopped, snapshotter,
+                                  write_plots)
 
 
 def add_parser(subparsers):
@@ -18,11 +19,12 @@ def add_parser(subparsers):
                     "anything else; a second Ctrl-C skips the plots, never the model.")
     p.add_argument("--dataset", default="moons", metavar="NAME",
                    help=f"one of {DATASET_NAMES} (default: moons)")
-    p.add_argument("--samples", type=int_arg(1), default=None, metavar="N",
-                   help="number of samples (default: the dataset's; digits: all 1797)")
+    p.add_argument("--samples", type=int_arg(1, MAX_SAMPLES), default=None, metavar="N",
+                   help=f"number of samples, at most {MAX_SAMPLES} (default: the dataset's; "
+                        "digits: all 1797)")
     p.add_argument("--noise", type=float_arg(0.0), default=None,
                    help="dataset noise (blobs: cluster std; default: the dataset's)")
-    p.add_argument("--seed", type=int_arg(0), default=0,
+    p.add_argument("--seed", type=int_arg(0, MAX_SEED), default=0,
                    help="seed for the data, the split, the initial weights and the batches "
                         "(default: 0)")
     p.add_argument("--test-fraction", type=float_arg(0.0, high=1.0), default=0.2, metavar="F",
