@@ -21,16 +21,19 @@ import math
 import os
 import random
 import secrets
+import stat
 from numbers import Real
 
 from micrograd.nn import ACTIVATIONS, MLP
 
 __all__ = ["save_model", "load_model", "to_dict", "from_dict", "build_mlp", "ModelFileError",
-           "FORMAT", "VERSION", "MAX_BYTES"]
+           "FORMAT", "VERSION", "MAX_BYTES", "MAX_PARAMETERS"]
 
 FORMAT = "micrograd.mlp"
 VERSION = 1
 MAX_BYTES = 50 * 1024 * 1024     # far beyond any net a scalar engine can train; refuse beyond
+MAX_PARAMETERS = 1_000_000       # ~100x the digits net; loads in seconds. Bytes alone do not
+                                 # bound the work: 50 MB of "0," is 25 million weights
 
 
 class ModelFileError(ValueError):
@@ -130,10 +133,22 @@ def load_model(path, with_meta=False, fused=None):
     """The MLP saved at `path` (and its meta dict if with_meta=True). `fused` as in MLP (None:
     its default); it changes the graph the model builds, never a number."""
     name = os.fspath(path)
-    with open(path, "rb") as f:
-        if os.fstat(f.fileno()).st_size > MAX_BYTES:
+    # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
+        if not stat.S_ISREG(st.st_mode):
+            raise ModelFileError(f"{name} is not a micrograd model file: not a regular file "
+                                 f"({_file_kind(st.st_mode)})")
+        if st.st_size > MAX_BYTES:
             raise ModelFileError(f"{name} is not a micrograd model file: larger than "
                                  f"{MAX_BYTES} bytes")
+    except BaseException:
+        os.close(fd)
+        raise
+    with open(fd, "rb") as f:
         raw = f.read(MAX_BYTES + 1)
     try:
         if len(raw) > MAX_BYTES:
@@ -147,6 +162,14 @@ def load_model(path, with_meta=False, fused=None):
     except _Bad as e:
         raise ModelFileError(f"{name} is not a micrograd model file: {e}") from None
     return (model, meta) if with_meta else model
+
+
+def _file_kind(mode):
+    for test, kind in [(stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]:
+        if test(mode):
+            return kind
+    return "not a file"
 
 
 def from_dict(doc, source="document", fused=None):
@@ -226,7 +249,7 @@ def _parse(doc, fused=None):
     layers = _get(doc, "layers", list, "the top level")
     if not layers:
         raise _Bad("'layers' is empty")
-    spec = []
+    spec, n_params = [], 0
     for i, layer in enumerate(layers):
         where = f"layers[{i}]"
         if not isinstance(layer, dict):
@@ -242,6 +265,9 @@ def _parse(doc, fused=None):
         parsed = []
         for j, n in enumerate(neurons):
             nw = f"{where}.neurons[{j}]"
+            n_params += fan_in + 1              # counted before its numbers are read
+            if n_params > MAX_PARAMETERS:
+                raise _Bad(f"more than {MAX_PARAMETERS} parameters (at {nw})")
             if not isinstance(n, dict):
                 raise _Bad(f"{nw} must be an object, got {_show(n)}")
             _keys(n, ("w", "b"), nw)

@@ -379,6 +379,8 @@ BAD = [
     (["train", "--samples", "0"], 2, "--samples"),
     (["train", "--samples", "1000000000000"], 2,
      "--samples: must be at most 100000, got 1000000000000"),
+    (["train", "--layers", "100000,100000"], 1,
+     "--layers 100000,100000 makes 10000500001 parameters; at most 1000000"),
     (["train", "--seed", str(2**32)], 2, "--seed: must be at most 4294967295, got 4294967296"),
     (["eval", "--model", "{d}/model.json", "--dataset", "moons", "--samples", "10000000"], 2,
      "--samples: must be at most 100000"),
@@ -567,6 +569,15 @@ def test_eval_flags_override_the_meta_they_replace(tmp_path, capsys):
     assert main(["eval", "--model", model, "--samples", "40", "--seed", "3", "--noise", "0.1",
                  "--split", "test"]) == 0
     assert "moons (held-out part, 10 samples, seed 3): hinge loss " in capsys.readouterr().out
+
+
+def test_a_fifo_as_model_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "model.json"
+    os.mkfifo(fifo)
+    proc = run_cli("predict", "--model", fifo, "--input", "1,2", timeout=60)   # used to hang
+    assert proc.returncode == 1
+    assert one_line_error(proc.stderr) == \
+        f"micrograd: error: {fifo} is not a micrograd model file: not a regular file (a FIFO)"
 
 
 def test_compiled_flag(tmp_path, capsys):

@@ -8,6 +8,7 @@ import pickle
 import random
 import shutil
 import subprocess
+import threading
 
 import pytest
 
@@ -313,3 +314,60 @@ def test_fused_and_lecture_graph_models_save_and_load_the_same(tmp_path):
         assert {n.fused for layer in loaded.layers for n in layer.neurons} == {asked}
         assert [datas(out) for out in outputs(loaded)] == expected          # bit for bit
         assert from_dict(to_dict(fused), fused=asked).layers[0].neurons[0].fused is asked
+
+
+# ---- bounded work: parameters, not only bytes; never a blocking open ---------------------------
+def test_too_many_parameters_are_refused_before_any_is_built(tmp_path, monkeypatch):
+    """4 MB of zeros (far under MAX_BYTES) declaring 2,001,000 parameters: refused, before a
+    single weight is read or a Value built (it used to take minutes and gigabytes)."""
+    assert mio.MAX_PARAMETERS == 1_000_000
+    neuron = '{"w": [' + ",".join("0" * 2000) + '], "b": 0}'
+    path = tmp_path / "model.json"
+    path.write_text('{"format": "micrograd.mlp", "version": 1, "nin": 2000, "layers": '
+                    '[{"activation": "relu", "neurons": [' + ",".join([neuron] * 1000) + ']}]}')
+    assert path.stat().st_size < mio.MAX_BYTES
+    monkeypatch.setattr(mio, "build_mlp", lambda *a: pytest.fail("built a huge model"))
+    with pytest.raises(ModelFileError) as e:
+        load_model(path)
+    assert str(e.value) == (f"{path} is not a micrograd model file: more than 1000000 "
+                            "parameters (at layers[0].neurons[499])")
+
+
+def test_the_parameter_bound_is_exact(tmp_path, monkeypatch):
+    model = make(0, 2, [3, 1])                      # 9 + 4 = 13 parameters
+    save_model(model, tmp_path / "m.json")
+    monkeypatch.setattr(mio, "MAX_PARAMETERS", 13)
+    assert len(load_model(tmp_path / "m.json").parameters()) == 13
+    monkeypatch.setattr(mio, "MAX_PARAMETERS", 12)
+    with pytest.raises(ModelFileError, match=r"more than 12 parameters \(at layers\[1\]"):
+        load_model(tmp_path / "m.json")
+
+
+def test_a_fifo_is_refused_at_once(tmp_path):
+    """Opening a FIFO for reading waits for a writer: load_model used to block forever."""
+    fifo = tmp_path / "model.json"
+    os.mkfifo(fifo)
+    result = []
+
+    def load():
+        try:
+            load_model(fifo)
+        except ModelFileError as e:
+            result.append(str(e))
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    loader.join(10)
+    if loader.is_alive():                           # unblock it: open the writing end
+        os.close(os.open(fifo, os.O_WRONLY))
+        pytest.fail("load_model blocked on a FIFO")
+    assert result == [f"{fifo} is not a micrograd model file: not a regular file (a FIFO)"]
+
+
+def test_a_folder_or_a_device_is_not_a_model_file(tmp_path):
+    with pytest.raises(IsADirectoryError) as e:
+        load_model(tmp_path)
+    assert e.value.filename == str(tmp_path)
+    with pytest.raises(ModelFileError, match="/dev/zero is not a micrograd model file: not a "
+                                             r"regular file \(a character device\)"):
+        load_model("/dev/zero")

@@ -65,7 +65,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from micrograd import __version__, data
+    from micrograd import __version__, data, io
     from micrograd.nn import MLP
     from micrograd.train import evaluate, fit, output_size
 
@@ -99,6 +99,11 @@ def run(args):
     options = {"momentum": args.momentum} if args.optimizer == "sgd" else {}
     if args.momentum and args.optimizer != "sgd":
         raise CLIError("--momentum is for --optimizer sgd")
+    sizes = [X.shape[1], *args.layers, n_out]
+    n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    if n_params > io.MAX_PARAMETERS:          # a model too big to build, or to load again
+        raise CLIError(f"--layers {','.join(map(str, args.layers))} makes {n_params} "
+                       f"parameters; at most {io.MAX_PARAMETERS}")
     check_writable(args.out, output_names(X.shape[1], gif=args.gif, plots=not args.no_plots))
 
     random.seed(args.seed)
