@@ -20,8 +20,10 @@ import json
 import math
 import os
 import random
+import re
 import secrets
 import stat
+import time
 from numbers import Real
 
 from micrograd.nn import ACTIVATIONS, MLP
@@ -85,25 +87,35 @@ def _finite(x, where):
 
 
 def save_model(model, path, meta=None):
-    """Write `model` (and a free-form JSON dict `meta`) to `path`, atomically. An OSError
-    names `path`, never the hidden temp file it is written through."""
+    """Write `model` (and a free-form JSON dict `meta`) to `path`, atomically. A file it
+    replaces keeps its permissions. An OSError names `path`, never the hidden temp file it is
+    written through."""
     doc = to_dict(model, meta)
     path = os.fspath(path)
+    if not os.path.basename(path):
+        raise ValueError(f"save_model needs a file name, got {path!r}")
     try:
         _write_atomically(path, doc)
     except OSError as e:
         if e.filename is not None:          # the temp file's name means nothing to the user
             e.filename, e.filename2 = path, None
         raise
+    remove_stale_temp_files(path)
 
 
 def _write_atomically(path, doc):
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)   # umask applies
     try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = None                          # a new file: 0666 less the umask
+    tmp = temp_path(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        if mode is not None:
+            os.chmod(tmp, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f, allow_nan=False, indent=1)
             f.write("\n")
@@ -124,6 +136,36 @@ def _write_atomically(path, doc):
             os.close(dfd)
     except OSError:
         pass
+
+
+# A save writes `.NAME.<12 hex>.tmp` beside NAME and renames it; only kill -9 (or a power cut)
+# can leave one behind. The next save of NAME removes its own leftovers once they are older
+# than STALE_AFTER, long past any save still running.
+STALE_AFTER = 3600                   # seconds
+
+
+def temp_path(path, ext=""):
+    """A fresh hidden temp file name beside `path` (`ext` keeps a format readable by name)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp{ext}")
+
+
+def remove_stale_temp_files(path, ext=""):
+    """Delete the temp files of `path` (its own pattern only) older than STALE_AFTER."""
+    folder, name = os.path.split(os.path.abspath(path))
+    own = re.compile(re.escape(f".{name}.") + r"[0-9a-f]{12}\.tmp" + re.escape(ext))
+    cutoff = time.time() - STALE_AFTER
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if own.fullmatch(entry.name) and entry.is_file(follow_symlinks=False) and \
+                    entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+        except OSError:                      # best effort: a leftover is never an error
+            pass
 
 
 # ---------------------------------------------------------------------------------------------

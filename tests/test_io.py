@@ -7,8 +7,10 @@ import os
 import pickle
 import random
 import shutil
+import stat
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -371,3 +373,41 @@ def test_a_folder_or_a_device_is_not_a_model_file(tmp_path):
     with pytest.raises(ModelFileError, match="/dev/zero is not a micrograd model file: not a "
                                              r"regular file \(a character device\)"):
         load_model("/dev/zero")
+
+
+# ---- permissions, leftovers of killed saves, no file name ---------------------------------------
+def test_a_re_save_keeps_the_files_mode(tmp_path):
+    path = tmp_path / "model.json"
+    save_model(make(0, 2, [2, 1]), path)
+    path.chmod(0o600)                                # a private model stays private
+    save_model(make(1, 2, [2, 1]), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.chmod(0o640)
+    save_model(make(2, 2, [2, 1]), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_a_save_removes_its_own_stale_temp_files(tmp_path):
+    """kill -9 mid-save leaves `.model.json.<hex>.tmp`: the next save of model.json removes
+    those older than an hour, and nothing else (a younger one may be a save still running)."""
+    hour_ago = time.time() - mio.STALE_AFTER - 60
+    names = {".model.json.0123456789ab.tmp": hour_ago,     # stale, ours: removed
+             ".model.json.ba9876543210.tmp": time.time(),  # fresh: maybe a running save
+             ".other.json.0123456789ab.tmp": hour_ago,     # another file's
+             ".model.json.backup": hour_ago,               # not the pattern
+             ".model.json.0123456789ab.tmp.png": hour_ago}
+    for name, mtime in names.items():
+        (tmp_path / name).write_text("{")
+        os.utime(tmp_path / name, (mtime, mtime))
+    save_model(make(0, 2, [2, 1]), tmp_path / "model.json")
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["model.json"] + [n for n in names if n != ".model.json.0123456789ab.tmp"])
+
+
+@pytest.mark.parametrize("path", ["", "sub/"])
+def test_a_save_needs_a_file_name(tmp_path, monkeypatch, path):
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    with pytest.raises(ValueError, match=f"save_model needs a file name, got {path!r}"):
+        save_model(make(0, 2, [2, 1]), path)
+    assert os.listdir(tmp_path) == ["sub"] and os.listdir(tmp_path / "sub") == []

@@ -4,7 +4,6 @@ import argparse
 import contextlib
 import math
 import os
-import secrets
 import signal
 import sys
 import tempfile
@@ -178,9 +177,8 @@ def write_plots(out, model, X, y, history, snapshots=None, written=None):
 
 
 def _atomic(path, write):
-    folder, name = os.path.split(path)
-    stem, ext = os.path.splitext(name)
-    tmp = os.path.join(folder, f".{stem}.{secrets.token_hex(6)}.tmp{ext}")   # ext: the format
+    from micrograd import io
+    tmp = io.temp_path(path, ext=os.path.splitext(path)[1])    # the extension: the format
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -188,6 +186,7 @@ def _atomic(path, write):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    io.remove_stale_temp_files(path, ext=os.path.splitext(path)[1])
     return path
 
 
