@@ -12,8 +12,10 @@ never pickles, evals or imports anything. Its layout:
 
 Floats are written with repr, which round-trips exactly, so a loaded model computes bit-for-bit
 what the saved one did. Saving is atomic (temp file, fsync, os.replace): a crash mid-save leaves
-the previous file intact. Loading checks every field and reports the first problem in one line
-naming the file, as a `ModelFileError`.
+the previous file intact, a re-save keeps the file's mode, and kill -9's leftovers are removed
+by the next save of the same file. Loading checks every field and reports the first problem in
+one line naming the file, as a `ModelFileError`; its work is bounded (MAX_BYTES,
+MAX_PARAMETERS, a regular file only: a FIFO would block).
 """
 import errno
 import json
