@@ -306,6 +306,43 @@ def test_real_sigint_stops_training_and_saves(tmp_path):
     assert os.listdir(out) == ["model.json"]                    # no temp file left
 
 
+def test_a_ctrl_c_before_training_begins_stops_after_the_first_step():
+    """A real SIGINT while fit is still setting up (tracing, say): the CLI's handler holds it
+    and fit, seeing it, stops after one step instead of training all of them."""
+    from micrograd.cli.common import CtrlC
+    from micrograd.nn import MLP
+    from micrograd.train import fit
+    model = MLP(2, [4, 1], fused=True)
+    before = signal.getsignal(signal.SIGINT)
+    with CtrlC() as ctrl_c:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)                              # the handler runs: counted, not raised
+        assert ctrl_c.presses == 1
+        history = fit(model, [[0.0, 1.0], [1.0, 0.0]], [0, 1], steps=50, progress=False)
+    assert history.interrupted and history.steps == 1
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_ctrl_c_during_the_save_waits_for_it_then_skips_the_plots(tmp_path, capsys,
+                                                                    monkeypatch):
+    from micrograd import io
+    real_save = io.save_model
+
+    def save_with_a_ctrl_c(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)          # lands in the middle of the save
+        time.sleep(0.1)
+        real_save(*args, **kwargs)
+
+    monkeypatch.setattr(io, "save_model", save_with_a_ctrl_c)
+    out = tmp_path / "run"
+    assert main(["train", "--steps", "5", "--no-progress", "--out", str(out)]) == 130
+    cap = capsys.readouterr()
+    assert cap.err == f"interrupted: wrote {out / 'model.json'}; skipped the rest\n"
+    meta = json.loads((out / "model.json").read_text())["meta"]
+    assert meta["steps"] == 5 and not meta["interrupted"] and meta["train_accuracy"] is None
+    assert os.listdir(out) == ["model.json"]
+
+
 def assert_saved_after_two_presses(out, code, stderr, steps):
     assert code == 130, stderr
     assert "Traceback" not in stderr

@@ -195,10 +195,11 @@ class CtrlC:
 
     Inside `with CtrlC() as ctrl_c:` presses are counted, not raised, until `ctrl_c.saved()`
     says the model is on disk. `fit` sees `defers_ctrl_c` and stops after the current step on
-    the first press (a second one no longer interrupts the step: the model must be saved
-    first). After saved(), a press interrupts at once, skipping the evaluation and the plots;
-    saved() itself does so if the user already pressed twice. `deferred()` protects a
-    re-save in the same way."""
+    the first press (or after its first step, for a press while it was setting up); a second
+    press no longer interrupts the step, as the model must be saved first. After saved(), a
+    press interrupts at once, skipping the evaluation and the plots; saved() itself does so if
+    there were presses beyond the one that stopped training. `deferred()` protects a re-save
+    in the same way."""
     defers_ctrl_c = True
 
     def __init__(self):
@@ -220,9 +221,9 @@ class CtrlC:
         if not self._deferring:
             raise KeyboardInterrupt
 
-    def saved(self):
+    def saved(self, history):
         self._deferring = False
-        if self.presses >= 2:
+        if self.presses > (1 if history.interrupted else 0):
             raise KeyboardInterrupt
 
     @contextlib.contextmanager

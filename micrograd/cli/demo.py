@@ -67,7 +67,7 @@ def run(args):
                 "interrupted": history.interrupted, "micrograd": __version__}
         written = [save_model_file(args.out, model, meta)]
         try:
-            ctrl_c.saved()
+            ctrl_c.saved(history)
             _, acc = evaluate(model, X, y, "hinge")
             meta["train_accuracy"] = acc
             with ctrl_c.deferred():

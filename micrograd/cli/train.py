@@ -142,7 +142,7 @@ def run(args):
                 "micrograd": __version__}
         written = [save_model_file(args.out, model, meta)]
         try:
-            ctrl_c.saved()
+            ctrl_c.saved(history)
             train_loss, train_acc = evaluate(model, X_tr, y_tr, loss)
             test_loss, test_acc = evaluate(model, X_te, y_te, loss) if y_te is not None \
                 else (None, None)
