@@ -232,6 +232,9 @@ def test_demo_and_train_build_fused_models_with_the_notebooks_numbers(tmp_path, 
     loss, acc = evaluate(lecture, X, y, "hinge")
     assert main(["eval", "--model", model_file]) == 0
     assert f"hinge loss {loss:.6f}, accuracy {acc:.1%}" in capsys.readouterr().out
+    assert main(["predict", "--model", model_file, "--input", "0.5,-0.2"]) == 0
+    score = lecture([0.5, -0.2]).data
+    assert capsys.readouterr().out == f"0.5,-0.2\tclass {int(score > 0)}\tscore {score:+g}\n"
 
 
 # ---------------------------------------------------------------------------------------------
