@@ -12,24 +12,32 @@ never pickles, evals or imports anything. Its layout:
 
 Floats are written with repr, which round-trips exactly, so a loaded model computes bit-for-bit
 what the saved one did. Saving is atomic (temp file, fsync, os.replace): a crash mid-save leaves
-the previous file intact. Loading checks every field and reports the first problem in one line
-naming the file, as a `ModelFileError`.
+the previous file intact, a re-save keeps the file's mode, and kill -9's leftovers are removed
+by the next save of the same file. Loading checks every field and reports the first problem in
+one line naming the file, as a `ModelFileError`; its work is bounded (MAX_BYTES,
+MAX_PARAMETERS, a regular file only: a FIFO would block).
 """
+import errno
 import json
 import math
 import os
 import random
+import re
 import secrets
+import stat
+import time
 from numbers import Real
 
 from micrograd.nn import ACTIVATIONS, MLP
 
 __all__ = ["save_model", "load_model", "to_dict", "from_dict", "build_mlp", "ModelFileError",
-           "FORMAT", "VERSION", "MAX_BYTES"]
+           "FORMAT", "VERSION", "MAX_BYTES", "MAX_PARAMETERS"]
 
 FORMAT = "micrograd.mlp"
 VERSION = 1
 MAX_BYTES = 50 * 1024 * 1024     # far beyond any net a scalar engine can train; refuse beyond
+MAX_PARAMETERS = 1_000_000       # ~100x the digits net; loads in seconds. Bytes alone do not
+                                 # bound the work: 50 MB of "0," is 25 million weights
 
 
 class ModelFileError(ValueError):
@@ -81,13 +89,35 @@ def _finite(x, where):
 
 
 def save_model(model, path, meta=None):
-    """Write `model` (and a free-form JSON dict `meta`) to `path`, atomically."""
+    """Write `model` (and a free-form JSON dict `meta`) to `path`, atomically. A file it
+    replaces keeps its permissions. An OSError names `path`, never the hidden temp file it is
+    written through."""
     doc = to_dict(model, meta)
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)   # umask applies
+    if not os.path.basename(path):
+        raise ValueError(f"save_model needs a file name, got {path!r}")
     try:
+        _write_atomically(path, doc)
+    except OSError as e:
+        if e.filename is not None:          # the temp file's name means nothing to the user
+            e.filename, e.filename2 = path, None
+        raise
+    remove_stale_temp_files(path)
+
+
+def _write_atomically(path, doc):
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = None                          # a new file: 0666 less the umask
+    tmp = temp_path(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        if mode is not None:
+            os.chmod(tmp, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f, allow_nan=False, indent=1)
             f.write("\n")
@@ -110,16 +140,59 @@ def save_model(model, path, meta=None):
         pass
 
 
+# A save writes `.NAME.<12 hex>.tmp` beside NAME and renames it; only kill -9 (or a power cut)
+# can leave one behind. The next save of NAME removes its own leftovers once they are older
+# than STALE_AFTER, long past any save still running.
+STALE_AFTER = 3600                   # seconds
+
+
+def temp_path(path, ext=""):
+    """A fresh hidden temp file name beside `path` (`ext` keeps a format readable by name)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp{ext}")
+
+
+def remove_stale_temp_files(path, ext=""):
+    """Delete the temp files of `path` (its own pattern only) older than STALE_AFTER."""
+    folder, name = os.path.split(os.path.abspath(path))
+    own = re.compile(re.escape(f".{name}.") + r"[0-9a-f]{12}\.tmp" + re.escape(ext))
+    cutoff = time.time() - STALE_AFTER
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if own.fullmatch(entry.name) and entry.is_file(follow_symlinks=False) and \
+                    entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+        except OSError:                      # best effort: a leftover is never an error
+            pass
+
+
 # ---------------------------------------------------------------------------------------------
 # document -> model
 # ---------------------------------------------------------------------------------------------
-def load_model(path, with_meta=False):
-    """The MLP saved at `path` (and its meta dict if with_meta=True)."""
+def load_model(path, with_meta=False, fused=None):
+    """The MLP saved at `path` (and its meta dict if with_meta=True). `fused` as in MLP (None:
+    its default); it changes the graph the model builds, never a number."""
     name = os.fspath(path)
-    with open(path, "rb") as f:
-        if os.fstat(f.fileno()).st_size > MAX_BYTES:
+    # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
+        if not stat.S_ISREG(st.st_mode):
+            raise ModelFileError(f"{name} is not a micrograd model file: not a regular file "
+                                 f"({_file_kind(st.st_mode)})")
+        if st.st_size > MAX_BYTES:
             raise ModelFileError(f"{name} is not a micrograd model file: larger than "
                                  f"{MAX_BYTES} bytes")
+    except BaseException:
+        os.close(fd)
+        raise
+    with open(fd, "rb") as f:
         raw = f.read(MAX_BYTES + 1)
     try:
         if len(raw) > MAX_BYTES:
@@ -129,16 +202,24 @@ def load_model(path, with_meta=False):
                              object_pairs_hook=_no_duplicates)
         except (ValueError, RecursionError) as e:
             raise _Bad(f"not valid JSON ({_one_line(e)})") from None
-        model, meta = _parse(doc)
+        model, meta = _parse(doc, fused)
     except _Bad as e:
         raise ModelFileError(f"{name} is not a micrograd model file: {e}") from None
     return (model, meta) if with_meta else model
 
 
-def from_dict(doc, source="document"):
+def _file_kind(mode):
+    for test, kind in [(stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]:
+        if test(mode):
+            return kind
+    return "not a file"
+
+
+def from_dict(doc, source="document", fused=None):
     """The MLP described by an already-parsed document (checked as thoroughly as a file)."""
     try:
-        return _parse(doc)[0]
+        return _parse(doc, fused)[0]
     except _Bad as e:
         raise ModelFileError(f"{source} is not a micrograd model file: {e}") from None
 
@@ -196,7 +277,7 @@ def _number(x, where):
     return x
 
 
-def _parse(doc):
+def _parse(doc, fused=None):
     if not isinstance(doc, dict):
         raise _Bad(f"the top level must be an object, got {type(doc).__name__}")
     if doc.get("format") != FORMAT:
@@ -212,7 +293,7 @@ def _parse(doc):
     layers = _get(doc, "layers", list, "the top level")
     if not layers:
         raise _Bad("'layers' is empty")
-    spec = []
+    spec, n_params = [], 0
     for i, layer in enumerate(layers):
         where = f"layers[{i}]"
         if not isinstance(layer, dict):
@@ -228,6 +309,9 @@ def _parse(doc):
         parsed = []
         for j, n in enumerate(neurons):
             nw = f"{where}.neurons[{j}]"
+            n_params += fan_in + 1              # counted before its numbers are read
+            if n_params > MAX_PARAMETERS:
+                raise _Bad(f"more than {MAX_PARAMETERS} parameters (at {nw})")
             if not isinstance(n, dict):
                 raise _Bad(f"{nw} must be an object, got {_show(n)}")
             _keys(n, ("w", "b"), nw)
@@ -238,11 +322,12 @@ def _parse(doc):
                            _number(_get(n, "b", Real, nw), f"{nw}.b")))
         spec.append((act, parsed))
         fan_in = len(parsed)
-    return build_mlp(nin, spec), meta
+    return build_mlp(nin, spec, fused), meta
 
 
-def build_mlp(nin, layers):
-    """An MLP with exactly these weights: layers = [(activation, [(w_list, b), ...]), ...].
+def build_mlp(nin, layers, fused=None):
+    """An MLP with exactly these weights: layers = [(activation, [(w_list, b), ...]), ...];
+    `fused` as in MLP (None: its default).
 
     Built with MLP(...) and then overwritten, with Python's `random` state saved and restored
     around it, so loading a model does not change the random numbers a script draws next."""
@@ -251,7 +336,8 @@ def build_mlp(nin, layers):
     try:
         model = MLP(nin, [len(neurons) for _, neurons in layers],
                     activation=acts[0] if len(acts) > 1 else acts[-1],
-                    output_activation=acts[-1])
+                    output_activation=acts[-1],
+                    **({} if fused is None else {"fused": fused}))
     finally:
         random.setstate(state)
     for layer, (act, neurons) in zip(model.layers, layers):

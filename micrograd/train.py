@@ -246,20 +246,26 @@ def make_schedule(schedule, lr, steps):
 # ---------------------------------------------------------------------------------------------
 class _StopOnCtrlC:
     """While active, a first Ctrl-C only asks the loop to stop after the current step (so an
-    update is never left half done); a second one interrupts at once."""
+    update is never left half done); a second one interrupts at once, unless an outer handler
+    defers Ctrl-C (`defers_ctrl_c`, the CLI's until the model is saved): it hears every press,
+    and one it heard before training began (its `presses`) stops after the first step."""
 
     def __init__(self):
         self.requested = False
         self._old = None
 
     def __enter__(self):
+        current = signal.getsignal(signal.SIGINT)
         if threading.current_thread() is threading.main_thread() and \
-                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                (current is signal.default_int_handler or getattr(current, "defers_ctrl_c", 0)):
             self._old = signal.signal(signal.SIGINT, self._handle)
+            self.requested = getattr(current, "presses", 0) > 0
         return self
 
     def _handle(self, signum, frame):
-        if self.requested:
+        if self._old is not signal.default_int_handler:
+            self._old(signum, frame)
+        elif self.requested:
             raise KeyboardInterrupt
         self.requested = True
 

@@ -198,6 +198,45 @@ def test_digits_reaches_95_percent_held_out(tmp_path):
     assert not (out / "decision_boundary.png").exists()        # 64-D data: no boundary
 
 
+def test_demo_and_train_build_fused_models_with_the_notebooks_numbers(tmp_path, capsys,
+                                                                     monkeypatch):
+    """They want speed and draw no graph: one node per neuron's w·x+b. The numbers are the
+    lecture graph's, digit for digit, and so are predict's and eval's."""
+    import micrograd.nn as nn
+    from micrograd import data, io
+    from micrograd.train import evaluate
+    built = []
+
+    class Recorded(nn.MLP):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append((kwargs.get("fused"), self))     # asked for, whatever nn's default
+
+    monkeypatch.setattr(nn, "MLP", Recorded)
+    assert main(["demo", "--steps", "4", "--print-every", "1", "--no-gif",
+                 "--out", str(tmp_path / "demo")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:5] == ["step 0 loss 0.8958441028683222, accuracy 50.0%",
+                          "step 1 loss 1.723590533697202, accuracy 81.0%",
+                          "step 2 loss 0.7429006313851131, accuracy 77.0%",
+                          "step 3 loss 0.7705641260584202, accuracy 82.0%"]
+    assert main(["train", "--steps", "3", "--no-progress", "--no-plots",
+                 "--out", str(tmp_path / "train")]) == 0
+    capsys.readouterr()
+    assert [asked for asked, _ in built] == [True, True]
+    assert all(n.fused for _, m in built for layer in m.layers for n in layer.neurons)
+
+    model_file = str(tmp_path / "demo" / "model.json")
+    lecture = io.load_model(model_file, fused=False)
+    X, y = data.load_dataset("moons", n_samples=100, noise=0.1, seed=1337)
+    loss, acc = evaluate(lecture, X, y, "hinge")
+    assert main(["eval", "--model", model_file]) == 0
+    assert f"hinge loss {loss:.6f}, accuracy {acc:.1%}" in capsys.readouterr().out
+    assert main(["predict", "--model", model_file, "--input", "0.5,-0.2"]) == 0
+    score = lecture([0.5, -0.2]).data
+    assert capsys.readouterr().out == f"0.5,-0.2\tclass {int(score > 0)}\tscore {score:+g}\n"
+
+
 # ---------------------------------------------------------------------------------------------
 # Ctrl-C
 # ---------------------------------------------------------------------------------------------
@@ -229,30 +268,126 @@ def test_interrupted_training_still_saves(tmp_path, capsys, monkeypatch):
     assert (out / "training.gif").exists()
 
 
-def test_real_sigint_stops_training_and_saves(tmp_path):
-    out = tmp_path / "run"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "micrograd", "train", "--steps", "100000",
-                             "--out", str(out), "--no-plots"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen, deadline = b"", time.monotonic() + 60
-    try:
-        while b"loss=" not in seen and time.monotonic() < deadline:   # training has begun
-            chunk = os.read(proc.stderr.fileno(), 4096)
+class Running:
+    """A real `micrograd` subprocess whose stderr is read as it comes (the progress bar)."""
+
+    def __init__(self, *args):
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        self.proc = subprocess.Popen([sys.executable, "-m", "micrograd", *map(str, args)],
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.err = b""
+
+    def wait_for(self, needle, timeout=60):
+        deadline = time.monotonic() + timeout
+        while needle.encode() not in self.err and time.monotonic() < deadline:
+            chunk = os.read(self.proc.stderr.fileno(), 4096)
             if not chunk:
                 break
-            seen += chunk
-        assert b"loss=" in seen, seen
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    stderr = (seen + stderr).decode()
-    assert proc.returncode == 130, stderr
+            self.err += chunk
+        assert needle.encode() in self.err, self.err.decode()[-2000:]
+
+    def finish(self, timeout=120):
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        return self.proc.returncode, out.decode(), (self.err + err).decode()
+
+
+def test_real_sigint_stops_training_and_saves(tmp_path):
+    out = tmp_path / "run"
+    run = Running("train", "--steps", "100000", "--out", out, "--no-plots")
+    run.wait_for("loss=")                             # training has begun
+    run.proc.send_signal(signal.SIGINT)
+    code, stdout, stderr = run.finish()
+    assert code == 130, stderr
     assert "Traceback" not in stderr and "interrupted after" in stderr
     meta = json.loads((out / "model.json").read_text())["meta"]
     assert meta["interrupted"] is True and 0 < meta["steps"] < 100000
+    assert meta["train_accuracy"] is not None                   # evaluated, then saved again
+    assert os.listdir(out) == ["model.json"]                    # no temp file left
+
+
+def test_a_ctrl_c_before_training_begins_stops_after_the_first_step():
+    """A real SIGINT while fit is still setting up (tracing, say): the CLI's handler holds it
+    and fit, seeing it, stops after one step instead of training all of them."""
+    from micrograd.cli.common import CtrlC
+    from micrograd.nn import MLP
+    from micrograd.train import fit
+    model = MLP(2, [4, 1], fused=True)
+    before = signal.getsignal(signal.SIGINT)
+    with CtrlC() as ctrl_c:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)                              # the handler runs: counted, not raised
+        assert ctrl_c.presses == 1
+        history = fit(model, [[0.0, 1.0], [1.0, 0.0]], [0, 1], steps=50, progress=False)
+    assert history.interrupted and history.steps == 1
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_ctrl_c_during_the_save_waits_for_it_then_skips_the_plots(tmp_path, capsys,
+                                                                    monkeypatch):
+    from micrograd import io
+    real_save = io.save_model
+
+    def save_with_a_ctrl_c(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)          # lands in the middle of the save
+        time.sleep(0.1)
+        real_save(*args, **kwargs)
+
+    monkeypatch.setattr(io, "save_model", save_with_a_ctrl_c)
+    out = tmp_path / "run"
+    assert main(["train", "--steps", "5", "--no-progress", "--out", str(out)]) == 130
+    cap = capsys.readouterr()
+    assert cap.err == f"interrupted: wrote {out / 'model.json'}; skipped the rest\n"
+    meta = json.loads((out / "model.json").read_text())["meta"]
+    assert meta["steps"] == 5 and not meta["interrupted"] and meta["train_accuracy"] is None
+    assert os.listdir(out) == ["model.json"]
+
+
+def assert_saved_after_two_presses(out, code, stderr, steps):
+    assert code == 130, stderr
+    assert "Traceback" not in stderr
+    assert f"interrupted: wrote {out / 'model.json'}" in stderr, stderr[-2000:]
+    from micrograd import io
+    model, meta = io.load_model(out / "model.json", with_meta=True)
+    assert meta["interrupted"] is True and 0 < meta["steps"] < steps
+    for name in os.listdir(out):                     # no temp file, no half-written picture
+        assert not name.startswith("."), os.listdir(out)
+        if name.endswith(".png"):
+            assert_png(out / name)
+    return meta
+
+
+@pytest.mark.parametrize("second", ["when training has stopped", "0.3 s later"])
+def test_ctrl_c_twice_during_train_still_writes_the_model(tmp_path, second):
+    """The issue's run: digits, Ctrl-C, Ctrl-C again while it evaluates (which used to come
+    before the save, and exit 130 with nothing written)."""
+    out = tmp_path / "d"
+    run = Running("train", "--dataset", "digits", "--layers", "16", "--steps", "100000",
+                  "--out", out)
+    run.wait_for("loss=")
+    run.proc.send_signal(signal.SIGINT)
+    if second == "0.3 s later":
+        time.sleep(0.3)
+    else:
+        run.wait_for("interrupted after")
+    run.proc.send_signal(signal.SIGINT)
+    code, stdout, stderr = run.finish()
+    assert_saved_after_two_presses(out, code, stderr, 100000)
+
+
+def test_ctrl_c_twice_during_demo_still_writes_the_model(tmp_path):
+    out = tmp_path / "demo"
+    run = Running("demo", "--out", out, "--print-every", "0", "--gif-every", "1")
+    run.wait_for("loss=")
+    run.proc.send_signal(signal.SIGINT)
+    run.wait_for("interrupted after")
+    run.proc.send_signal(signal.SIGINT)
+    code, stdout, stderr = run.finish()
+    meta = assert_saved_after_two_presses(out, code, stderr, 100)
+    assert meta["train_accuracy"] is None           # the second press skipped the evaluation
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,6 +417,13 @@ BAD = [
     (["train", "--lr", "nan"], 2, "--lr"),
     (["train", "--test-fraction", "1.5"], 2, "--test-fraction"),
     (["train", "--samples", "0"], 2, "--samples"),
+    (["train", "--samples", "1000000000000"], 2,
+     "--samples: must be at most 100000, got 1000000000000"),
+    (["train", "--layers", "100000,100000"], 1,
+     "--layers 100000,100000 makes 10000500001 parameters; at most 1000000"),
+    (["train", "--seed", str(2**32)], 2, "--seed: must be at most 4294967295, got 4294967296"),
+    (["eval", "--model", "{d}/model.json", "--dataset", "moons", "--samples", "10000000"], 2,
+     "--samples: must be at most 100000"),
     (["train", "--noise", "-1"], 2, "--noise"),
     (["train", "--batch-size", "0"], 2, "--batch-size"),
     (["train", "--loss", "l1"], 2, "--loss"),
@@ -342,6 +484,140 @@ def test_bad_input_through_the_real_command(files, tmp_path, argv):
     assert proc.returncode != 0
     one_line_error(proc.stderr)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", [["train", "--no-progress"], ["demo", "--no-gif"]])
+def test_an_unwritable_out_is_refused_before_training(tmp_path, capsys, command):
+    from test_io import read_only
+    blocked = tmp_path / "blocked"
+    (blocked / "model.json").mkdir(parents=True)          # OUT/model.json is a folder
+    assert main([*command, "--steps", "3", "--out", str(blocked)]) == 1
+    cap = capsys.readouterr()
+    assert cap.out == ""                                   # not a single step trained
+    assert one_line_error(cap.err) == \
+        f"micrograd: error: cannot write {blocked / 'model.json'}: it is a directory"
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    with read_only(ro):
+        assert main([*command, "--steps", "3", "--out", str(ro)]) == 1
+        cap = capsys.readouterr()
+        assert cap.out == "" and os.listdir(ro) == []
+        why = "Operation not permitted" if os.geteuid() == 0 else "Permission denied"
+        assert one_line_error(cap.err) == \
+            f"micrograd: error: cannot write into the output folder {ro}: {why}"
+
+
+def write_model(path, layers, meta=None):
+    """A model file with exactly these weights: layers = [(activation, [[w..., b], ...])]."""
+    doc = {"format": "micrograd.mlp", "version": 1, "nin": len(layers[0][1][0]) - 1,
+           "layers": [{"activation": act, "neurons": [{"w": n[:-1], "b": n[-1]} for n in ns]}
+                      for act, ns in layers], "meta": meta or {}}
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_predict_prints_scores_with_g(tmp_path, capsys):
+    model = write_model(tmp_path / "m.json", [("linear", [[1e200, 1.0, 0.0]])])
+    assert main(["predict", "--model", model, "--input", "1e-200,0.3",
+                 "--input", "1e100,-2"]) == 0        # 1e300 in 6 digits, not 301
+    assert capsys.readouterr().out.splitlines() == ["1e-200,0.3\tclass 1\tscore +1.3",
+                                                    "1e+100,-2\tclass 1\tscore +1e+300"]
+    three = write_model(tmp_path / "3.json", [("linear", [[1.0, 0.0, 0.0], [0.0, 1e-9, 0.0],
+                                                          [-2.5, 0.0, 0.0]])], {"loss": "mse"})
+    assert main(["predict", "--model", three, "--input", "2,3"]) == 0
+    assert capsys.readouterr().out == "2,3\tclass 0\tscores 2 3e-09 -5\n"
+
+
+def test_a_non_finite_output_is_an_error_naming_the_row(tmp_path, capsys):
+    """1e308 + 1.7e308 overflows to inf in both hidden units; inf - inf is NaN: there is no
+    class to read off it (it used to print 'class 0 score +nan' and exit 0)."""
+    model = write_model(tmp_path / "m.json", [("relu", [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]]),
+                                              ("linear", [[1.0, -1.0, 0.0]])])
+    assert main(["predict", "--model", model, "--input=1e308,1.7e308"]) == 1
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    assert one_line_error(cap.err) == (
+        "micrograd: error: --input 1e308,1.7e308: the model's output is nan, not a finite "
+        "number (the inputs are too large for it); no class to predict")
+    rows = tmp_path / "rows.csv"
+    rows.write_text("x1,x2\n0.5,0.5\n1e308,1e308\n")
+    assert main(["predict", "--model", model, "--data-csv", str(rows)]) == 1
+    cap = capsys.readouterr()
+    assert cap.out == ""                            # nothing printed for the good rows either
+    assert f"error: {rows} line 3: the model's output is nan," in one_line_error(cap.err)
+    linear = write_model(tmp_path / "l.json", [("linear", [[1.0, 1.0, 0.0]])])
+    assert main(["predict", "--model", linear, "--input=1e308,1e308"]) == 1
+    assert "--input 1e308,1e308: the model's output is inf," in \
+        one_line_error(capsys.readouterr().err)
+
+
+def test_csv_files_that_are_not_rows_of_numbers(tmp_path, capsys):
+    model = write_model(tmp_path / "m.json", [("linear", [[1.0, 1.0, 0.0]])])
+    cases = {
+        "field.csv": ("1,2\n3,\"" + "9" * 140_000 + "\"\n",
+                      "field.csv line 2: field larger than field limit (131072)"),
+        "lineless.csv": ("1," * 600_000,             # 1.2 million characters, no newline
+                         "lineless.csv line 1 is longer than 1048576 characters; not a CSV "
+                         "file of numbers"),
+        "latin1.csv": ("1,2\n# caf\xe9\n".encode("latin-1"),
+                       "latin1.csv is not UTF-8 text (invalid continuation byte)"),
+    }
+    for name, (content, message) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        assert main(["predict", "--model", model, "--data-csv", str(path)]) == 1
+        assert one_line_error(capsys.readouterr().err) == \
+            f"micrograd: error: {tmp_path}/{message}"
+
+
+META_ALL = "one of moons, circles, spiral, blobs, digits"
+BAD_META = [
+    ({"dataset": ["moons"]}, [], f"'dataset' is ['moons'], not {META_ALL}; give --dataset"),
+    ({"dataset": 3}, [], f"'dataset' is 3, not {META_ALL}; give --dataset"),
+    ({"dataset": "moons", "samples": 10**12}, [],
+     "'samples' is 1000000000000, not an integer from 1 to 100000; give --samples"),
+    ({"dataset": "moons", "samples": True}, [],
+     "'samples' is True, not an integer from 1 to 100000; give --samples"),
+    ({"dataset": "moons", "samples": 50.0}, [],
+     "'samples' is 50.0, not an integer from 1 to 100000; give --samples"),
+    ({"dataset": "moons", "seed": 2**40}, [],
+     "'seed' is 1099511627776, not an integer from 0 to 4294967295; give --seed"),
+    ({"dataset": "moons", "noise": "0.1"}, [], "'noise' is '0.1', not a number >= 0.0; give --noise"),
+    ({"dataset": "moons", "noise": -1}, [], "'noise' is -1, not a number >= 0.0; give --noise"),
+    ({"dataset": "moons", "loss": ["hinge"]}, [],
+     "'loss' is ['hinge'], not one of hinge, bce, cross_entropy, mse; give --loss"),
+    ({"dataset": "moons", "test_fraction": "0.2"}, ["--split", "test"],
+     "'test_fraction' is '0.2', not a number >= 0.0 and < 1.0; give --split all"),
+    ({"dataset": "moons", "test_fraction": 1.5}, ["--split", "train"],
+     "'test_fraction' is 1.5, not a number >= 0.0 and < 1.0; give --split all"),
+]
+
+
+@pytest.mark.parametrize("meta,extra,problem", BAD_META, ids=[p[:30] for _, _, p in BAD_META])
+def test_eval_checks_every_meta_field_it_uses(tmp_path, capsys, meta, extra, problem):
+    model = write_model(tmp_path / "m.json", [("linear", [[1.0, -1.0, 0.0]])], meta)
+    assert main(["eval", "--model", model, *extra]) == 1
+    assert one_line_error(capsys.readouterr().err) == \
+        f"micrograd: error: {model}: its meta {problem}"
+
+
+def test_eval_flags_override_the_meta_they_replace(tmp_path, capsys):
+    model = write_model(tmp_path / "m.json", [("linear", [[1.0, -1.0, 0.0]])],
+                        {"dataset": "moons", "samples": True, "seed": -5, "noise": "x",
+                         "loss": "hinge", "test_fraction": 0.25})
+    assert main(["eval", "--model", model, "--samples", "40", "--seed", "3", "--noise", "0.1",
+                 "--split", "test"]) == 0
+    assert "moons (held-out part, 10 samples, seed 3): hinge loss " in capsys.readouterr().out
+
+
+def test_a_fifo_as_model_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "model.json"
+    os.mkfifo(fifo)
+    proc = run_cli("predict", "--model", fifo, "--input", "1,2", timeout=60)   # used to hang
+    assert proc.returncode == 1
+    assert one_line_error(proc.stderr) == \
+        f"micrograd: error: {fifo} is not a micrograd model file: not a regular file (a FIFO)"
 
 
 def test_compiled_flag(tmp_path, capsys):

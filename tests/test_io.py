@@ -1,10 +1,16 @@
 """Model files: exact round trips, every kind of bad file refused in one line, atomic saves."""
 import builtins
+import contextlib
 import json
 import math
 import os
 import pickle
 import random
+import shutil
+import stat
+import subprocess
+import threading
+import time
 
 import pytest
 
@@ -257,3 +263,151 @@ def test_save_over_an_existing_file(tmp_path):
     assert [p.data for p in load_model(path).parameters()] == \
            [p.data for p in second.parameters()]
     assert os.listdir(tmp_path) == ["model.json"]
+
+
+# ---- save errors name the file asked for ------------------------------------------------------
+@contextlib.contextmanager
+def read_only(folder):
+    """A folder nobody can create files in: chmod for a user; root ignores permission bits,
+    so for root the folder is made immutable (chattr +i, ext4 and most Linux filesystems)."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        undo = ["chmod", "755", str(folder)]
+    else:
+        if shutil.which("chattr") is None or \
+                subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+            pytest.skip("cannot make a folder read-only for root here (no chattr +i)")
+        undo = ["chattr", "-i", str(folder)]
+    try:
+        yield folder
+    finally:
+        subprocess.run(undo, check=True)
+
+
+def test_a_save_into_a_read_only_folder_names_the_file(tmp_path):
+    path = tmp_path / "ro" / "model.json"
+    path.parent.mkdir()
+    with read_only(path.parent), pytest.raises(PermissionError) as e:
+        save_model(make(0, 2, [2, 1]), path)
+    assert e.value.filename == str(path) and e.value.filename2 is None
+    assert ".tmp" not in str(e.value) and str(path) in str(e.value)
+    assert os.listdir(path.parent) == []
+
+
+def test_a_save_onto_a_directory_names_it(tmp_path):
+    path = tmp_path / "model.json"
+    path.mkdir()
+    with pytest.raises(IsADirectoryError) as e:
+        save_model(make(0, 2, [2, 1]), path)
+    assert e.value.filename == str(path) and ".tmp" not in str(e.value)
+    assert os.listdir(tmp_path) == ["model.json"] and os.listdir(path) == []
+
+
+# ---- fused or not: a build choice, never a number --------------------------------------------
+def test_fused_and_lecture_graph_models_save_and_load_the_same(tmp_path):
+    fused, lecture = make(1337, 2, [16, 16, 1], fused=True), make(1337, 2, [16, 16, 1],
+                                                                   fused=False)
+    save_model(fused, tmp_path / "fused.json")
+    save_model(lecture, tmp_path / "lecture.json")
+    assert (tmp_path / "fused.json").read_bytes() == (tmp_path / "lecture.json").read_bytes()
+    expected = [datas(out) for out in outputs(lecture)]
+    for asked in (True, False):
+        loaded = load_model(tmp_path / "fused.json", fused=asked)
+        assert {n.fused for layer in loaded.layers for n in layer.neurons} == {asked}
+        assert [datas(out) for out in outputs(loaded)] == expected          # bit for bit
+        assert from_dict(to_dict(fused), fused=asked).layers[0].neurons[0].fused is asked
+
+
+# ---- bounded work: parameters, not only bytes; never a blocking open ---------------------------
+def test_too_many_parameters_are_refused_before_any_is_built(tmp_path, monkeypatch):
+    """4 MB of zeros (far under MAX_BYTES) declaring 2,001,000 parameters: refused, before a
+    single weight is read or a Value built (it used to take minutes and gigabytes)."""
+    assert mio.MAX_PARAMETERS == 1_000_000
+    neuron = '{"w": [' + ",".join("0" * 2000) + '], "b": 0}'
+    path = tmp_path / "model.json"
+    path.write_text('{"format": "micrograd.mlp", "version": 1, "nin": 2000, "layers": '
+                    '[{"activation": "relu", "neurons": [' + ",".join([neuron] * 1000) + ']}]}')
+    assert path.stat().st_size < mio.MAX_BYTES
+    monkeypatch.setattr(mio, "build_mlp", lambda *a: pytest.fail("built a huge model"))
+    with pytest.raises(ModelFileError) as e:
+        load_model(path)
+    assert str(e.value) == (f"{path} is not a micrograd model file: more than 1000000 "
+                            "parameters (at layers[0].neurons[499])")
+
+
+def test_the_parameter_bound_is_exact(tmp_path, monkeypatch):
+    model = make(0, 2, [3, 1])                      # 9 + 4 = 13 parameters
+    save_model(model, tmp_path / "m.json")
+    monkeypatch.setattr(mio, "MAX_PARAMETERS", 13)
+    assert len(load_model(tmp_path / "m.json").parameters()) == 13
+    monkeypatch.setattr(mio, "MAX_PARAMETERS", 12)
+    with pytest.raises(ModelFileError, match=r"more than 12 parameters \(at layers\[1\]"):
+        load_model(tmp_path / "m.json")
+
+
+def test_a_fifo_is_refused_at_once(tmp_path):
+    """Opening a FIFO for reading waits for a writer: load_model used to block forever."""
+    fifo = tmp_path / "model.json"
+    os.mkfifo(fifo)
+    result = []
+
+    def load():
+        try:
+            load_model(fifo)
+        except ModelFileError as e:
+            result.append(str(e))
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    loader.join(10)
+    if loader.is_alive():                           # unblock it: open the writing end
+        os.close(os.open(fifo, os.O_WRONLY))
+        pytest.fail("load_model blocked on a FIFO")
+    assert result == [f"{fifo} is not a micrograd model file: not a regular file (a FIFO)"]
+
+
+def test_a_folder_or_a_device_is_not_a_model_file(tmp_path):
+    with pytest.raises(IsADirectoryError) as e:
+        load_model(tmp_path)
+    assert e.value.filename == str(tmp_path)
+    with pytest.raises(ModelFileError, match="/dev/zero is not a micrograd model file: not a "
+                                             r"regular file \(a character device\)"):
+        load_model("/dev/zero")
+
+
+# ---- permissions, leftovers of killed saves, no file name ---------------------------------------
+def test_a_re_save_keeps_the_files_mode(tmp_path):
+    path = tmp_path / "model.json"
+    save_model(make(0, 2, [2, 1]), path)
+    path.chmod(0o600)                                # a private model stays private
+    save_model(make(1, 2, [2, 1]), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.chmod(0o640)
+    save_model(make(2, 2, [2, 1]), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_a_save_removes_its_own_stale_temp_files(tmp_path):
+    """kill -9 mid-save leaves `.model.json.<hex>.tmp`: the next save of model.json removes
+    those older than an hour, and nothing else (a younger one may be a save still running)."""
+    hour_ago = time.time() - mio.STALE_AFTER - 60
+    names = {".model.json.0123456789ab.tmp": hour_ago,     # stale, ours: removed
+             ".model.json.ba9876543210.tmp": time.time(),  # fresh: maybe a running save
+             ".other.json.0123456789ab.tmp": hour_ago,     # another file's
+             ".model.json.backup": hour_ago,               # not the pattern
+             ".model.json.0123456789ab.tmp.png": hour_ago}
+    for name, mtime in names.items():
+        (tmp_path / name).write_text("{")
+        os.utime(tmp_path / name, (mtime, mtime))
+    save_model(make(0, 2, [2, 1]), tmp_path / "model.json")
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["model.json"] + [n for n in names if n != ".model.json.0123456789ab.tmp"])
+
+
+@pytest.mark.parametrize("path", ["", "sub/"])
+def test_a_save_needs_a_file_name(tmp_path, monkeypatch, path):
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    with pytest.raises(ValueError, match=f"save_model needs a file name, got {path!r}"):
+        save_model(make(0, 2, [2, 1]), path)
+    assert os.listdir(tmp_path) == ["sub"] and os.listdir(tmp_path / "sub") == []

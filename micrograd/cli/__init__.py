@@ -9,7 +9,7 @@
 Every subcommand has --help. Errors are one line on stderr and a non-zero exit status:
 2 for a malformed command line, 1 for anything else (a missing or invalid file, a dataset that
 does not exist, a training run that diverged); 130 when Ctrl-C stopped a training run (the model
-trained so far and its plots are still written).
+trained so far is still written, first; a second Ctrl-C skips only its plots).
 """
 import re
 import sys

@@ -1,12 +1,19 @@
-"""What the subcommands share: one-line errors, argument types, writing the outputs."""
+"""What the subcommands share: one-line errors, argument types, writing the outputs (the
+model first, Ctrl-C deferred until it is on disk)."""
 import argparse
+import contextlib
 import math
 import os
+import signal
 import sys
+import tempfile
+import threading
 
 DATASET_NAMES = "moons, circles, spiral, blobs, digits"
 EXIT_INTERRUPTED = 130
 AUTO_BATCH_ABOVE = 1000      # train: full batch up to this many training examples, else 32
+MAX_SAMPLES = 100_000        # a dataset a scalar engine evaluates in seconds; more is a typo
+MAX_SEED = 2**32 - 1         # numpy's (and so the datasets') largest seed
 
 
 class CLIError(Exception):
@@ -23,7 +30,7 @@ class Parser(argparse.ArgumentParser):
 # ---------------------------------------------------------------------------------------------
 # argument types: each rejects a bad value with a one-line message
 # ---------------------------------------------------------------------------------------------
-def int_arg(low):
+def int_arg(low, high=None):
     def parse(s):
         try:
             v = int(s)
@@ -32,6 +39,8 @@ def int_arg(low):
         if v < low:
             kind = "a positive integer" if low == 1 else f"an integer >= {low}"
             raise argparse.ArgumentTypeError(f"must be {kind}, got {s}")
+        if high is not None and v > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high}, got {s}")
         return v
     return parse
 
@@ -109,36 +118,133 @@ def chain_callbacks(*callbacks):
     return callback
 
 
-def write_outputs(out, model, meta, X, y, history, snapshots=None, plots=True):
-    """model.json, history.png, decision_boundary.png (2-D), training.gif (if snapshots)."""
-    from micrograd import io
-    written = []
-    path = os.path.join(out, "model.json")
-    io.save_model(model, path, meta=meta)
-    written.append(path)
+# ---------------------------------------------------------------------------------------------
+# the outputs of a training run: checked before training, the model saved first
+# ---------------------------------------------------------------------------------------------
+MODEL_FILE = "model.json"
+
+
+def output_names(n_features, gif=False, plots=True):
+    """The files a run writes into --out, the model first (boundaries are for 2-D data)."""
     if not plots:
-        return written
+        return [MODEL_FILE]
+    boundary = ["decision_boundary.png"] if n_features == 2 else []
+    return [MODEL_FILE, *boundary, "history.png", *(["training.gif"] if gif and boundary else [])]
+
+
+def check_writable(out, names):
+    """Before training: the folder exists (or is made), files can be created in it, and none
+    of the outputs is a directory. Root ignores permission bits, so this tries for real."""
+    make_out_dir(out)
+    for name in names:
+        path = os.path.join(out, name)
+        if os.path.isdir(path):
+            raise CLIError(f"cannot write {path}: it is a directory")
+    try:
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".micrograd-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise CLIError(f"cannot write into the output folder {out}: {e.strerror}") from None
+
+
+def save_model_file(out, model, meta):
+    from micrograd import io
+    path = os.path.join(out, MODEL_FILE)
+    io.save_model(model, path, meta=meta)
+    return path
+
+
+def write_plots(out, model, X, y, history, snapshots=None, written=None):
+    """decision_boundary.png (2-D), history.png, training.gif (if snapshots), each written to
+    a temp file and renamed, so a Ctrl-C mid-plot leaves no half picture; `written` grows as
+    each file lands."""
     from micrograd.viz import plots as P
+    written = [] if written is None else written
     if X is not None and X.shape[1] == 2:
-        path = os.path.join(out, "decision_boundary.png")
-        P.plot_decision_boundary(model, X, y, path)
-        written.append(path)
+        written.append(_atomic(os.path.join(out, "decision_boundary.png"),
+                               lambda p: P.plot_decision_boundary(model, X, y, p)))
     if history.steps:
-        path = os.path.join(out, "history.png")
-        P.plot_history(history, path)
-        written.append(path)
+        written.append(_atomic(os.path.join(out, "history.png"),
+                               lambda p: P.plot_history(history, p)))
     if snapshots and X is not None and X.shape[1] == 2:
         if snapshots[-1][0] != history.steps:          # interrupted between two snapshots
             snapshots.append((history.steps, P.get_weights(model)))
-        path = os.path.join(out, "training.gif")
-        P.animate_decision_boundary(snapshots, X, y, path, model=model)
-        written.append(path)
+        written.append(_atomic(os.path.join(out, "training.gif"),
+                               lambda p: P.animate_decision_boundary(snapshots, X, y, p,
+                                                                     model=model)))
     return written
+
+
+def _atomic(path, write):
+    from micrograd import io
+    tmp = io.temp_path(path, ext=os.path.splitext(path)[1])    # the extension: the format
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    io.remove_stale_temp_files(path, ext=os.path.splitext(path)[1])
+    return path
+
+
+class CtrlC:
+    """Ctrl-C while a command trains and writes: what was learned is never lost.
+
+    Inside `with CtrlC() as ctrl_c:` presses are counted, not raised, until `ctrl_c.saved()`
+    says the model is on disk. `fit` sees `defers_ctrl_c` and stops after the current step on
+    the first press (or after its first step, for a press while it was setting up); a second
+    press no longer interrupts the step, as the model must be saved first. After saved(), a
+    press interrupts at once, skipping the evaluation and the plots; saved() itself does so if
+    there were presses beyond the one that stopped training. `deferred()` protects a re-save
+    in the same way."""
+    defers_ctrl_c = True
+
+    def __init__(self):
+        self.presses = 0
+        self._deferring = True
+        self._old = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+    def __call__(self, signum, frame):
+        self.presses += 1
+        if not self._deferring:
+            raise KeyboardInterrupt
+
+    def saved(self, history):
+        self._deferring = False
+        if self.presses > (1 if history.interrupted else 0):
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def deferred(self):
+        presses, self._deferring = self.presses, True
+        try:
+            yield
+        finally:
+            self._deferring = False
+        if self.presses > presses:
+            raise KeyboardInterrupt
 
 
 def say_interrupted(history, total):
     print(f"interrupted after {history.steps} of {total} steps: keeping the model as it is "
-          "and writing it and its plots", file=sys.stderr)
+          "and writing it, then its plots (Ctrl-C again skips the plots, never the model)",
+          file=sys.stderr)
+
+
+def say_stopped(written):
+    print(f"interrupted: wrote {', '.join(written)}; skipped the rest", file=sys.stderr)
 
 
 def make_out_dir(out):

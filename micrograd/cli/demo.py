@@ -3,8 +3,9 @@ import os
 import random
 import time
 
-from micrograd.cli.common import (EXIT_INTERRUPTED, chain_callbacks, describe, int_arg,
-                                  make_out_dir, say_interrupted, snapshotter, write_outputs)
+from micrograd.cli.common import (EXIT_INTERRUPTED, CtrlC, chain_callbacks, check_writable,
+                                  describe, int_arg, output_names, save_model_file, say_interrupted,
+                                  say_stopped, snapshotter, write_plots)
 
 
 def add_parser(subparsers):
@@ -32,14 +33,15 @@ def run(args):
 
     from micrograd import __version__, data, optim
     from micrograd.nn import MLP
-    from micrograd.train import fit
+    from micrograd.train import evaluate, fit
 
-    make_out_dir(args.out)
-    # The notebook, cell for cell.
+    check_writable(args.out, output_names(2, gif=not args.no_gif))
+    # The notebook, cell for cell; its model fused (one node per neuron's w·x+b, the same
+    # numbers as the lecture's graph of * and +, many times faster: the demo draws no graph).
     np.random.seed(1337)
     random.seed(1337)
     X, y = data.make_moons(n_samples=100, noise=0.1)
-    model = MLP(2, [16, 16, 1])
+    model = MLP(2, [16, 16, 1], fused=True)
     name, n_params = describe(model)
     print(f"micrograd demo: {name}, {n_params} parameters, on 100 moons; hinge loss + 1e-4 L2, "
           f"full-batch SGD, lr = 1.0 - 0.9*k/100, {args.steps} steps")
@@ -51,24 +53,32 @@ def run(args):
 
     snapshots, snap = (None, None) if args.no_gif else \
         snapshotter(model, args.gif_every, args.steps)
-    history = fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0,
-                  schedule=optim.linear_decay(1.0, 0.1, 100), steps=args.steps, alpha=1e-4,
-                  progress=not args.print_every, callback=chain_callbacks(show, snap))
-    if history.interrupted:
-        say_interrupted(history, args.steps)
-    from micrograd.train import evaluate
-    _, acc = evaluate(model, X, y, "hinge")
-    meta = {"command": "demo", "dataset": "moons", "samples": 100, "noise": 0.1, "seed": 1337,
-            "test_fraction": 0.0, "loss": "hinge", "alpha": 1e-4, "classes": 2,
-            "optimizer": "sgd", "schedule": "1.0 - 0.9*k/100", "steps": history.steps,
-            "final_loss": history.final_loss, "train_accuracy": acc,
-            "interrupted": history.interrupted, "micrograd": __version__}
-    t0 = time.perf_counter()
-    written = write_outputs(args.out, model, meta, X, y, history, snapshots)
-    t_files = time.perf_counter() - t0
-    if history.steps:
-        print(f"final loss {history.final_loss:.6f}, accuracy {acc:.1%} after "
-              f"{history.steps} steps ({history.seconds:.1f} s training, "
-              f"{t_files:.1f} s writing files)")
-    print("wrote " + ", ".join(written))
+    with CtrlC() as ctrl_c:
+        history = fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0,
+                      schedule=optim.linear_decay(1.0, 0.1, 100), steps=args.steps, alpha=1e-4,
+                      progress=not args.print_every, callback=chain_callbacks(show, snap))
+        if history.interrupted:
+            say_interrupted(history, args.steps)
+        meta = {"command": "demo", "dataset": "moons", "samples": 100, "noise": 0.1,
+                "seed": 1337, "test_fraction": 0.0, "loss": "hinge", "alpha": 1e-4,
+                "classes": 2, "optimizer": "sgd", "schedule": "1.0 - 0.9*k/100",
+                "steps": history.steps, "final_loss": history.final_loss,
+                "train_accuracy": None,                        # until evaluated, below
+                "interrupted": history.interrupted, "micrograd": __version__}
+        written = [save_model_file(args.out, model, meta)]
+        try:
+            ctrl_c.saved(history)
+            _, acc = evaluate(model, X, y, "hinge")
+            meta["train_accuracy"] = acc
+            with ctrl_c.deferred():
+                save_model_file(args.out, model, meta)
+            if history.steps:
+                print(f"final loss {history.final_loss:.6f}, accuracy {acc:.1%} after "
+                      f"{history.steps} steps ({history.seconds:.1f} s training)", flush=True)
+            t0 = time.perf_counter()
+            write_plots(args.out, model, X, y, history, snapshots, written)
+        except KeyboardInterrupt:
+            say_stopped(written)
+            return EXIT_INTERRUPTED
+    print("wrote " + ", ".join(written) + f" ({time.perf_counter() - t0:.1f} s)")
     return EXIT_INTERRUPTED if history.interrupted else 0

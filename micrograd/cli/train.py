@@ -2,9 +2,11 @@
 import os
 import random
 
-from micrograd.cli.common import (AUTO_BATCH_ABOVE, DATASET_NAMES, EXIT_INTERRUPTED, CLIError,
-                                  describe, float_arg, int_arg, layers_arg, make_out_dir,
-                                  say_interrupted, snapshotter, write_outputs)
+from micrograd.cli.common import (AUTO_BATCH_ABOVE, DATASET_NAMES, EXIT_INTERRUPTED,
+                                  MAX_SAMPLES, MAX_SEED, CLIError, CtrlC, check_writable,
+                                  describe, float_arg, int_arg, layers_arg, output_names,
+                                  save_model_file, say_interrupted, say_stopped, snapshotter,
+                                  write_plots)
 
 
 def add_parser(subparsers):
@@ -13,14 +15,16 @@ def add_parser(subparsers):
         description="Train an MLP on a dataset, report training and held-out accuracy, and "
                     "write model.json, history.png and (for 2-D data) decision_boundary.png "
                     "into --out. The output layer is sized from the loss and the number of "
-                    "classes. Ctrl-C stops after the current step and still saves.")
+                    "classes. Ctrl-C stops after the current step and saves the model before "
+                    "anything else; a second Ctrl-C skips the plots, never the model.")
     p.add_argument("--dataset", default="moons", metavar="NAME",
                    help=f"one of {DATASET_NAMES} (default: moons)")
-    p.add_argument("--samples", type=int_arg(1), default=None, metavar="N",
-                   help="number of samples (default: the dataset's; digits: all 1797)")
+    p.add_argument("--samples", type=int_arg(1, MAX_SAMPLES), default=None, metavar="N",
+                   help=f"number of samples, at most {MAX_SAMPLES} (default: the dataset's; "
+                        "digits: all 1797)")
     p.add_argument("--noise", type=float_arg(0.0), default=None,
                    help="dataset noise (blobs: cluster std; default: the dataset's)")
-    p.add_argument("--seed", type=int_arg(0), default=0,
+    p.add_argument("--seed", type=int_arg(0, MAX_SEED), default=0,
                    help="seed for the data, the split, the initial weights and the batches "
                         "(default: 0)")
     p.add_argument("--test-fraction", type=float_arg(0.0, high=1.0), default=0.2, metavar="F",
@@ -61,7 +65,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from micrograd import __version__, data
+    from micrograd import __version__, data, io
     from micrograd.nn import MLP
     from micrograd.train import evaluate, fit, output_size
 
@@ -95,11 +99,18 @@ def run(args):
     options = {"momentum": args.momentum} if args.optimizer == "sgd" else {}
     if args.momentum and args.optimizer != "sgd":
         raise CLIError("--momentum is for --optimizer sgd")
-    make_out_dir(args.out)
+    sizes = [X.shape[1], *args.layers, n_out]
+    n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    if n_params > io.MAX_PARAMETERS:          # a model too big to build, or to load again
+        raise CLIError(f"--layers {','.join(map(str, args.layers))} makes {n_params} "
+                       f"parameters; at most {io.MAX_PARAMETERS}")
+    check_writable(args.out, output_names(X.shape[1], gif=args.gif, plots=not args.no_plots))
 
     random.seed(args.seed)
+    # The command never draws the graph: one node per neuron's w·x+b (the same numbers as the
+    # lecture's graph of * and +, many times faster).
     model = MLP(X.shape[1], args.layers + [n_out], activation=args.activation,
-                output_activation="linear")
+                output_activation="linear", fused=True)
     name, n_params = describe(model)
     held = f", {len(y_te)} held out" if y_te is not None else ""
     batch = f"batches of {batch_size}" if batch_size else "full batch"
@@ -110,33 +121,44 @@ def run(args):
     snapshots, snap = (None, None)
     if args.gif and not args.no_plots:
         snapshots, snap = snapshotter(model, max(1, args.steps // 20), args.steps)
-    history = fit(model, X_tr, y_tr, loss=loss, optimizer=args.optimizer, lr=lr,
-                  schedule=args.schedule, steps=args.steps, batch_size=batch_size,
-                  alpha=args.alpha, seed=args.seed, progress=not args.no_progress,
-                  callback=snap, compiled=args.compiled, X_val=X_te, y_val=y_te,
-                  optimizer_options=options)
-    if history.interrupted:
-        say_interrupted(history, args.steps)
-    train_loss, train_acc = evaluate(model, X_tr, y_tr, loss)
-    test_loss, test_acc = evaluate(model, X_te, y_te, loss) if y_te is not None else (None, None)
-    meta = {"command": "train", "dataset": args.dataset, "samples": len(y),
-            "noise": args.noise, "seed": args.seed, "test_fraction": args.test_fraction,
-            "train_samples": len(y_tr), "test_samples": 0 if y_te is None else len(y_te),
-            "classes": classes, "loss": loss, "layers": args.layers,
-            "activation": args.activation, "optimizer": args.optimizer, "lr": lr,
-            "momentum": args.momentum, "schedule": args.schedule, "steps": history.steps,
-            "batch_size": batch_size, "alpha": args.alpha,
-            "train_loss": train_loss, "train_accuracy": train_acc,
-            "test_loss": test_loss, "test_accuracy": test_acc,
-            "interrupted": history.interrupted, "seconds": round(history.seconds, 3),
-            "micrograd": __version__}
-    written = write_outputs(args.out, model, meta, X_tr, y_tr, history, snapshots,
-                             plots=not args.no_plots)
-    line = f"{history.steps} steps in {history.seconds:.1f} s: training data loss (no L2) " \
-           f"{train_loss:.4f}, " \
-           f"training accuracy {train_acc:.1%}"
-    if test_acc is not None:
-        line += f", held-out accuracy {test_acc:.1%}"
-    print(line)
+    with CtrlC() as ctrl_c:
+        history = fit(model, X_tr, y_tr, loss=loss, optimizer=args.optimizer, lr=lr,
+                      schedule=args.schedule, steps=args.steps, batch_size=batch_size,
+                      alpha=args.alpha, seed=args.seed, progress=not args.no_progress,
+                      callback=snap, compiled=args.compiled, X_val=X_te, y_val=y_te,
+                      optimizer_options=options)
+        if history.interrupted:
+            say_interrupted(history, args.steps)
+        meta = {"command": "train", "dataset": args.dataset, "samples": len(y),
+                "noise": args.noise, "seed": args.seed, "test_fraction": args.test_fraction,
+                "train_samples": len(y_tr), "test_samples": 0 if y_te is None else len(y_te),
+                "classes": classes, "loss": loss, "layers": args.layers,
+                "activation": args.activation, "optimizer": args.optimizer, "lr": lr,
+                "momentum": args.momentum, "schedule": args.schedule, "steps": history.steps,
+                "batch_size": batch_size, "alpha": args.alpha,
+                "train_loss": None, "train_accuracy": None,      # until evaluated, below
+                "test_loss": None, "test_accuracy": None,
+                "interrupted": history.interrupted, "seconds": round(history.seconds, 3),
+                "micrograd": __version__}
+        written = [save_model_file(args.out, model, meta)]
+        try:
+            ctrl_c.saved(history)
+            train_loss, train_acc = evaluate(model, X_tr, y_tr, loss)
+            test_loss, test_acc = evaluate(model, X_te, y_te, loss) if y_te is not None \
+                else (None, None)
+            meta.update(train_loss=train_loss, train_accuracy=train_acc, test_loss=test_loss,
+                        test_accuracy=test_acc)
+            with ctrl_c.deferred():
+                save_model_file(args.out, model, meta)
+            line = f"{history.steps} steps in {history.seconds:.1f} s: training data loss " \
+                   f"(no L2) {train_loss:.4f}, training accuracy {train_acc:.1%}"
+            if test_acc is not None:
+                line += f", held-out accuracy {test_acc:.1%}"
+            print(line, flush=True)
+            if not args.no_plots:
+                write_plots(args.out, model, X_tr, y_tr, history, snapshots, written)
+        except KeyboardInterrupt:
+            say_stopped(written)
+            return EXIT_INTERRUPTED
     print("wrote " + ", ".join(written))
     return EXIT_INTERRUPTED if history.interrupted else 0
