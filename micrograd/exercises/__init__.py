@@ -14,12 +14,12 @@ own code: `check` imports it in a child process, which is stopped after `timeout
 """
 import os
 
-from micrograd.exercises import mlp, neuron, topo, value
+from micrograd.exercises import custom_op, mlp, neuron, topo, training, value
 from micrograd.exercises.runner import DEFAULT_TIMEOUT, Outcome, Result, run
 
 __all__ = ["EXERCISES", "check", "start", "Result", "Outcome", "DEFAULT_TIMEOUT"]
 
-EXERCISES = {m.NAME: m for m in (value, topo, neuron, mlp)}
+EXERCISES = {m.NAME: m for m in (value, topo, neuron, mlp, training, custom_op)}
 
 
 def exercise(name):

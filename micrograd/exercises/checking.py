@@ -165,6 +165,7 @@ HINTS = [
     ("TypeError", "'NoneType' object is not callable",
      "something that should be a function is None: is every node's _backward a function "
      "(the default: self._backward = lambda: None)?"),
+    ("NotImplementedError", "", "this part of the starter is still a TODO"),
     ("RecursionError", "", "a function calls itself without end: for example __sub__ written "
      "with '-' again, or a recursion that never reaches a leaf"),
 ]
@@ -175,7 +176,7 @@ def learner_error(exc, learner_dir):
     in their own files (never the checker's), then what it usually means."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if _inside(f.filename, learner_dir)]
-    lines = [f"your code raised {type(exc).__name__}: {exc}"]
+    lines = [f"your code raised {type(exc).__name__}" + (f": {exc}" if str(exc) else "")]
     if isinstance(exc, SyntaxError) and exc.filename:
         lines = [f"your file does not parse: {exc.msg}",
                  f'  File "{exc.filename}", line {exc.lineno}']

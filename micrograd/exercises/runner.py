@@ -78,8 +78,8 @@ class Result:
         n, bad = len(self.outcomes) + len(self.not_run), len(self.failures) + len(self.not_run)
         lines.append("")
         if self.not_run:
-            lines.append(f"{len(self.not_run)} more checks did not run: "
-                         + ", ".join(f"'{t}'" for t in self.not_run))
+            lines.append(_indent(f"{len(self.not_run)} more checks did not run: "
+                                 + ", ".join(f"'{t}'" for t in self.not_run) + ".", ""))
         if bad:
             lines.append(f"{n - bad} of {n} checks pass. Start with the first one that does not: "
                          "later ones often follow from it.")
