@@ -198,6 +198,8 @@ PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))   # m
 
 def _inside(filename, directory):
     """A learner's file: under their file's folder, and not part of micrograd itself."""
+    if filename.startswith("<"):         # "<the check's code>", "<frozen importlib...>"
+        return False
     path = os.path.realpath(filename)
     return _under(path, directory) and not _under(path, PACKAGE_DIR)
 

@@ -170,21 +170,24 @@ def _topo_check(title, code, root_name):
     return check
 
 
+def recursive_backward(root):
+    """The most proposed "simplification": no sort, just recurse from the root. Right on a tree;
+    wrong as soon as a node has two consumers."""
+    root.grad = 1.0
+
+    def visit(v):
+        v._backward()
+        for child in v._prev:
+            visit(child)
+    visit(root)
+
+
 def _simulations(code, root_name):
     """The grads of the classic wrong ways to order backward, by name."""
     def forward_order(root):
         root.grad = 1.0
         for v in root.topo():
             v._backward()
-
-    def recursive(root):
-        root.grad = 1.0
-
-        def visit(v):
-            v._backward()
-            for child in v._prev:
-                visit(child)
-        visit(root)
 
     def breadth_first(root):
         root.grad = 1.0
@@ -201,7 +204,8 @@ def _simulations(code, root_name):
         ("the topological order walked forwards, not reversed: reverse it "
          "(for node in reversed(topo))", forward_order),
         ("no topological sort: recursing from the root runs a node's _backward before all of its"
-         " consumers have added to its grad, and runs a shared node's more than once", recursive),
+         " consumers have added to its grad, and runs a shared node's more than once",
+         recursive_backward),
         ("no topological sort: breadth-first from the root runs a shared node's _backward before"
          " all of its consumers have added to its grad", breadth_first),
     ]
