@@ -146,6 +146,9 @@ def _topo_check(title, code, root_name):
                 "per path to it; keep a set of the nodes visited (the lecture's `if v not in "
                 "visited: visited.add(v) ...`)." + _consequence(root, names, order, correct))
         missing = [v for v in correct if id(v) not in counts]
+        if not order:
+            raise Mistake(f"{shown}\nreturned an empty list: it should hold all "
+                          f"{len(correct)} nodes, the leaves first and {root_name} last.")
         if missing:
             raise Mistake(f"nodes missing.\n{shown}\nleaves out "
                           + ", ".join(names[id(v)] for v in missing)
