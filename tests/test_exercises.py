@@ -89,7 +89,8 @@ def test_a_root_grad_that_accumulates_fails_the_second_backward(tmp_path):
 def test_overwriting_in_add_is_named_gradients_must_accumulate(tmp_path):
     path = variant(tmp_path, "value", "            self.grad += 1.0 * out.grad\n"
                    "            other.grad += 1.0 * out.grad\n",
-                   "            self.grad = 1.0 * out.grad\n            other.grad = 1.0 * out.grad\n")
+                   "            self.grad = 1.0 * out.grad\n"
+                   "            other.grad = 1.0 * out.grad\n")
     result = exercises.check("value", path)
     assert not result.passed
     add = result.outcome("'+': out = a + b")

@@ -47,7 +47,8 @@ def test_start_writes_a_starter_and_never_overwrites(tmp_path):
 def test_check_says_it_runs_your_own_code():
     run = micrograd("check", "--help")
     assert run.returncode == 0
-    assert "FILE is your own code: the checker imports it and runs it" in " ".join(run.stdout.split())
+    help_text = " ".join(run.stdout.split())
+    assert "FILE is your own code: the checker imports it and runs it" in help_text
 
 
 @pytest.mark.parametrize("name, file", [("value", "value"), ("mlp", "mlp"),

@@ -28,6 +28,14 @@ class Checklist(list):
         return add
 
 
+def starter(name, title, code, notes=""):
+    """A starter file: a docstring (the task, how to check it, any notes), then `code`, whose
+    TODOs the learner fills in."""
+    notes = f"\n{notes.strip()}\n" if notes else ""
+    return (f'"""Exercise `{name}`: {title}\n\nFill in the TODOs, then check your work:\n\n'
+            f'    micrograd exercises check {name} {name}.py\n{notes}"""\n{code}')
+
+
 def require(learner, name, what):
     """The learner's file must define `name`; otherwise say what the exercise expects."""
     obj = getattr(learner, name, None)

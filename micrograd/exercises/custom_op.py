@@ -8,7 +8,7 @@ numerical gradients.
 """
 from micrograd.engine import OPS, Value
 from micrograd.exercises.checking import (ACCUMULATE, Checklist, Mistake, close, derivative,
-                                          formula, num, number_of, pair, require)
+                                          formula, num, number_of, pair, require, starter)
 from micrograd.gradcheck import numerical_grad
 
 NAME = "custom_op"
@@ -16,17 +16,7 @@ SUMMARY = ("Write relu(x) and sigmoid(x) as new operations on micrograd's Value,
            "forward and its local derivative, checked against the engine's op table.")
 TIMEOUT_HINT = "For example a _backward that calls backward() again."
 
-STARTER = '''\
-"""Exercise `custom_op`: add your own operations to micrograd's Value.
-
-Fill in the TODOs, then check your work:
-
-    micrograd exercises check custom_op custom_op.py
-
-Each function takes a Value x and returns a new Value made from it, as the lecture's tanh does:
-out = Value(forward, (x,), 'name'), and out._backward a function that adds
-(local derivative * out.grad) to x.grad.
-"""
+STARTER = starter('custom_op', "add your own operations to micrograd's Value.", '''\
 import math
 
 from micrograd.engine import Value
@@ -42,7 +32,11 @@ def sigmoid(x):
     """1 / (1 + exp(-x))."""
     # TODO
     raise NotImplementedError
-'''
+''', notes='''
+Each function takes a Value x and returns a new Value made from it, as the lecture's tanh does:
+out = Value(forward, (x,), 'name'), and out._backward a function that adds
+(local derivative * out.grad) to x.grad.
+''')
 
 # (the learner's function, the engine's op, points to check it at)
 FUNCTIONS = [("relu", "ReLU", [2.0, -1.5, 0.75]), ("sigmoid", "sigmoid", [0.3, -2.0, 4.0])]

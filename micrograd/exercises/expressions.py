@@ -8,11 +8,34 @@ import math
 import random
 import re
 
+from micrograd.engine import Value as EngineValue, no_grad
 from micrograd.exercises.checking import (ACCUMULATE, Mistake, close, engine_run, indent, num,
                                           number_of, pair, run_code)
-from micrograd.engine import Value as EngineValue, no_grad
 
 H = 1e-6
+
+# The lecture's own expressions, used by several exercises.
+LECTURE_L = """\
+a = Value(2.0, label='a')
+b = Value(-3.0, label='b')
+c = Value(10.0, label='c')
+e = a * b
+d = e + c
+f = Value(-2.0, label='f')
+L = d * f
+"""
+LECTURE_NEURON = """\
+x1 = Value(2.0, label='x1')
+x2 = Value(0.0, label='x2')
+w1 = Value(-3.0, label='w1')
+w2 = Value(1.0, label='w2')
+b = Value(6.8813735870195432, label='b')
+x1w1 = x1 * w1
+x2w2 = x2 * w2
+x1w1x2w2 = x1w1 + x2w2
+n = x1w1x2w2 + b
+o = n.tanh()
+"""
 
 
 def compare(V, code, root, names, intro="", numerical=False):

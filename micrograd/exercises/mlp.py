@@ -7,41 +7,17 @@ micrograd's engine, whatever order the learner's parameters() gives.
 import random
 
 from micrograd.engine import Value as EngineValue
-from micrograd.exercises.checking import Checklist, Mistake, close, num, number_of, pair
-from micrograd.exercises.neuron import (expected_neuron, make, neuron_mistake, output_number,
-                                        set_weights, weights_of)
+from micrograd.exercises.checking import Checklist, Mistake, close, number_of, pair, starter
+from micrograd.exercises.neuron import (IMPORTS, NEURON_CLASS, expected_neuron, make,
+                                        neuron_mistake, output_number, set_weights, weights_of)
 
 NAME = "mlp"
 SUMMARY = ("Write the lecture's Neuron, Layer and MLP: MLP(3, [4, 4, 1]) has 41 parameters, "
            "gives the lecture's numbers and lists its parameters layer by layer.")
 TIMEOUT_HINT = "For example a loop over the layers that never reaches the last one."
 
-STARTER = '''\
-"""Exercise `mlp`: a multi-layer perceptron, the lecture's way.
-
-Fill in the TODOs, then check your work:
-
-    micrograd exercises check mlp mlp.py
-"""
-import random
-
-from micrograd.engine import Value      # or your own Value from the `value` exercise
-
-
-class Neuron:
-
-    def __init__(self, nin):
-        # TODO: self.w (nin Values from random.uniform(-1, 1)) and self.b (one more)
-        pass
-
-    def __call__(self, x):
-        # TODO: tanh(w · x + b)
-        pass
-
-    def parameters(self):
-        # TODO: the weights, then the bias
-        return []
-
+STARTER = starter("mlp", "a multi-layer perceptron, the lecture's way.",
+                  IMPORTS + NEURON_CLASS + '''
 
 class Layer:
 
@@ -71,7 +47,7 @@ class MLP:
     def parameters(self):
         # TODO: every layer's parameters, layer after layer
         return []
-'''
+''')
 
 checks = Checklist()
 CHECKS = checks

@@ -8,24 +8,20 @@ import math
 import random
 
 from micrograd.engine import Value as EngineValue
-from micrograd.exercises.checking import Checklist, Mistake, close, num, number_of, pair, require
+from micrograd.exercises.checking import (Checklist, Mistake, close, num, number_of, pair, require,
+                                          starter)
 
 NAME = "neuron"
 SUMMARY = ("Write the lecture's Neuron: random weights w and bias b, tanh(w·x + b) when called, "
            "and parameters() in the order w then b.")
 TIMEOUT_HINT = "For example a loop over the inputs whose index never moves on."
 
-STARTER = '''\
-"""Exercise `neuron`: one neuron, tanh(w · x + b).
-
-Fill in the TODOs, then check your work:
-
-    micrograd exercises check neuron neuron.py
-"""
+IMPORTS = '''\
 import random
 
 from micrograd.engine import Value      # or your own Value from the `value` exercise
-
+'''
+NEURON_CLASS = '''
 
 class Neuron:
 
@@ -42,6 +38,7 @@ class Neuron:
         # TODO: the weights, then the bias, in one list
         return []
 '''
+STARTER = starter("neuron", "one neuron, tanh(w · x + b).", IMPORTS + NEURON_CLASS)
 
 checks = Checklist()
 CHECKS = checks

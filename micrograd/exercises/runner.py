@@ -92,7 +92,7 @@ class Result:
 
 
 def _indent(text, by, width=100):
-    """Indent every line; wrap the prose ones (code lines start with a space and stay as they are)."""
+    """Indent every line; wrap the prose ones (code lines start with a space: kept as they are)."""
     out = []
     for line in text.splitlines():
         if line and not line[0].isspace() and len(by + line) > width:

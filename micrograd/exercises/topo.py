@@ -9,7 +9,9 @@ reversal, no topological sort at all, no visited set) are recognised by name.
 from collections import Counter, deque
 
 from micrograd.engine import Value
-from micrograd.exercises.checking import Checklist, Mistake, close, indent, num, pair, run_code
+from micrograd.exercises.checking import (Checklist, Mistake, close, indent, num, pair, run_code,
+                                          starter)
+from micrograd.exercises.expressions import LECTURE_L, LECTURE_NEURON
 
 NAME = "topo"
 SUMMARY = ("Write build_topo(root) and backward(root): the order in which backpropagation must "
@@ -17,16 +19,7 @@ SUMMARY = ("Write build_topo(root) and backward(root): the order in which backpr
 TIMEOUT_HINT = ("For example a build_topo without a visited set walks a shared subgraph once per "
                 "path to it, which doubles with every level of sharing.")
 
-STARTER = '''\
-"""Exercise `topo`: the order of backpropagation.
-
-Fill in the TODOs, then check your work:
-
-    micrograd exercises check topo topo.py
-
-Both functions work on micrograd's own Value: node._prev are a node's inputs, and
-node._backward() does that one node's step of the chain rule (it adds to its inputs' grads).
-"""
+STARTER = starter('topo', 'the order of backpropagation.', '''\
 from micrograd.engine import Value
 
 
@@ -42,20 +35,14 @@ def backward(root):
     """Fill in every node's grad: the root's grad is 1.0, then each node's _backward() runs
     after those of every node that uses it."""
     # TODO
-'''
+''', notes='''
+Both functions work on micrograd's own Value: node._prev are a node's inputs, and
+node._backward() does that one node's step of the chain rule (it adds to its inputs' grads).
+''')
 
 checks = Checklist()
 CHECKS = checks
 
-LECTURE_L = """\
-a = Value(2.0, label='a')
-b = Value(-3.0, label='b')
-c = Value(10.0, label='c')
-e = a * b
-d = e + c
-f = Value(-2.0, label='f')
-L = d * f
-"""
 SHARED = """\
 a = Value(2.0, label='a')
 b = Value(-3.0, label='b')
@@ -71,19 +58,10 @@ h3 = h2 * h2 + h2
 h4 = h3 * h3 + h3
 h5 = h4 * h4 + h4
 """
-NEURON = """\
-x1 = Value(2.0, label='x1')
-x2 = Value(0.0, label='x2')
-w1 = Value(-3.0, label='w1')
-w2 = Value(1.0, label='w2')
-b = Value(6.8813735870195432, label='b')
-n = x1 * w1 + x2 * w2 + b
-o = n.tanh()
-"""
 GRAPHS = [("the lecture's L = (a*b + c) * f", LECTURE_L, "L"),
           ("a shared node: e = a*b used by d = e + a and by L = d * e", SHARED, "L"),
           ("shared subgraphs five levels deep: h = h*h + h", LADDER, "h5"),
-          ("the lecture's neuron", NEURON, "o")]
+          ("the lecture's neuron", LECTURE_NEURON, "o")]
 
 
 def _graph(code, root):

@@ -12,7 +12,7 @@ mistakes are caught directly, whatever loss normalisation the learner chose (sum
 import math
 import random
 
-from micrograd.exercises.checking import Checklist, Mistake, num, number_of, require
+from micrograd.exercises.checking import Checklist, Mistake, num, number_of, require, starter
 from micrograd.nn import MLP
 
 NAME = "training"
@@ -21,16 +21,7 @@ SUMMARY = ("Write the lecture's training loop, train(model, xs, ys, steps, learn
 TIMEOUT_HINT = ("For example a `while loss > target` loop whose loss never gets there, or a "
                 "loop over range(steps) where steps is not the argument.")
 
-STARTER = '''\
-"""Exercise `training`: gradient descent, the lecture's way.
-
-Fill in the TODOs, then check your work:
-
-    micrograd exercises check training training.py
-
-`model` is a micrograd MLP: model(x) is its prediction (a Value) for one example x, and
-model.parameters() lists its weights and biases.
-"""
+STARTER = starter('training', "gradient descent, the lecture's way.", '''\
 
 
 def train(model, xs, ys, steps=20, learning_rate=0.1):
@@ -43,7 +34,10 @@ def train(model, xs, ys, steps=20, learning_rate=0.1):
         # TODO: update every parameter
         pass
     return losses
-'''
+''', notes='''
+`model` is a micrograd MLP: model(x) is its prediction (a Value) for one example x, and
+model.parameters() lists its weights and biases.
+''')
 
 # The lecture's four examples and their targets.
 XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]

@@ -7,8 +7,9 @@ backward() does, which is explained, never failed.
 """
 from micrograd.exercises.checking import (ACCUMULATE, Checklist, Mistake, close, derivative,
                                           engine_run, formula, graph_ops, local_grads, num,
-                                          number_of, pair, require, run_code)
-from micrograd.exercises.expressions import compare, random_expression
+                                          number_of, pair, require, run_code, starter)
+from micrograd.exercises.expressions import (LECTURE_L, LECTURE_NEURON, compare,
+                                             random_expression)
 
 NAME = "value"
 SUMMARY = ("Write the lecture's class Value: + * ** - / and unary -, radd/rmul/rsub, tanh, exp "
@@ -16,16 +17,7 @@ SUMMARY = ("Write the lecture's class Value: + * ** - / and unary -, radd/rmul/r
 TIMEOUT_HINT = ("For example a build_topo without a visited set revisits shared nodes again "
                 "and again, or a while loop in backward() whose condition never changes.")
 
-STARTER = '''\
-"""Exercise `value`: a scalar that remembers how it was made, and backward().
-
-Fill in every TODO, then check your work:
-
-    micrograd exercises check value value.py
-
-Follow the lecture: every operation makes a new Value whose _prev are its inputs, and sets
-out._backward to a function that adds (local derivative * out.grad) to each input's grad.
-"""
+STARTER = starter('value', 'a scalar that remembers how it was made, and backward().', '''\
 import math
 
 
@@ -43,14 +35,11 @@ class Value:
         return f"Value(data={self.data})"
 
     def __add__(self, other):
-        other = other if isinstance(other, Value) else Value(other)
-        out = Value(self.data + other.data, (self, other), '+')
-
-        def _backward():
-            # TODO: add d(out)/d(self) * out.grad to self.grad, and the same for other
-            pass
-        out._backward = _backward
-        return out
+        other = other if isinstance(other, Value) else Value(other)   # a number becomes a Value
+        # TODO: out, a new Value: its data, its children (self, other) and its op '+'
+        # TODO: out._backward, a function that adds d(out)/d(self) * out.grad to self.grad,
+        #       and the same for other
+        raise NotImplementedError
 
     def __mul__(self, other):
         # TODO: as __add__, with the local derivatives of a product
@@ -89,7 +78,10 @@ class Value:
         # TODO: order the nodes topologically (children before parents), set this node's grad
         # to 1.0, then call every node's _backward in reverse order
         raise NotImplementedError
-'''
+''', notes='''
+Follow the lecture: every operation makes a new Value whose _prev are its inputs, and sets
+out._backward to a function that adds (local derivative * out.grad) to each input's grad.
+''')
 
 checks = Checklist()
 CHECKS = checks
@@ -193,7 +185,8 @@ def _op_check(expr, op, operands, const, method, values):
                     f"{ACCUMULATE}.\nout = {expr} with {shown}, and {n}.grad already 0.5 (as if "
                     f"{n} had been used elsewhere too), then out.backward():\n"
                     f"  {n}.grad: {pair(want, got)}   (0.5 + {num(ref[n].grad)})\n"
-                    f"Your {method}'s _backward sets the grad ({n}.grad = ...) instead of adding to it ({n}.grad += ...): "
+                    f"Your {method}'s _backward sets the grad ({n}.grad = ...) instead of adding "
+                    f"to it ({n}.grad += ...): "
                     f"a Value used twice, like b = a + a in the lecture, would lose one of its "
                     f"contributions.{built_from}")
             if not close(got, want):
@@ -269,28 +262,8 @@ checks("reuse: b = a * a")(_reuse_check("a * a", 3.0, 3.0))
 # ---------------------------------------------------------------------------------------------
 # whole expressions, against the engine
 # ---------------------------------------------------------------------------------------------
-LECTURE_L = """\
-a = Value(2.0, label='a')
-b = Value(-3.0, label='b')
-c = Value(10.0, label='c')
-e = a * b
-d = e + c
-f = Value(-2.0, label='f')
-L = d * f
-"""
-LECTURE_NEURON = """\
-x1 = Value(2.0, label='x1')
-x2 = Value(0.0, label='x2')
-w1 = Value(-3.0, label='w1')
-w2 = Value(1.0, label='w2')
-b = Value(6.8813735870195432, label='b')
-x1w1 = x1 * w1
-x2w2 = x2 * w2
-x1w1x2w2 = x1w1 + x2w2
-n = x1w1x2w2 + b
-o = n.tanh()
-"""
-TANH_FROM_EXP = LECTURE_NEURON.replace("o = n.tanh()\n", "e = (2 * n).exp()\no = (e - 1) / (e + 1)\n")
+TANH_FROM_EXP = LECTURE_NEURON.replace("o = n.tanh()\n",
+                                       "e = (2 * n).exp()\no = (e - 1) / (e + 1)\n")
 TWO_CONSUMERS = """\
 a = Value(-2.0, label='a')
 b = Value(3.0, label='b')

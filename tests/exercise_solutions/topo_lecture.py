@@ -1,5 +1,5 @@
-"""build_topo and backward as the lecture writes them (inside Value.backward), as functions."""
-from micrograd.engine import Value
+"""build_topo and backward as the lecture writes them (inside Value.backward), as functions
+of micrograd's Value."""
 
 
 def build_topo(root):
