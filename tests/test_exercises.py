@@ -391,3 +391,54 @@ def test_bad_arguments_are_one_line_errors(tmp_path):
         exercises.check("value", tmp_path / "notes.txt")
     with pytest.raises(ValueError, match="timeout must be a positive number"):
         exercises.check("value", solution("value"), timeout=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# every exercise: a learner's exception is theirs, a loop that never ends is stopped
+# ---------------------------------------------------------------------------------------------
+# exercise -> a line of its lecture solution that the first check runs
+FIRST_RUN = {"value": "        self.data = data\n",
+             "topo": "    topo = []\n",
+             "neuron": "        self.b = Value(random.uniform(-1, 1))\n",
+             "mlp": "        self.b = Value(random.uniform(-1, 1))\n",
+             "training": "    losses = []\n",
+             "custom_op": "    out = Value(0.0 if x.data < 0 else x.data, (x,), 'ReLU')\n"}
+
+
+def broken(tmp_path, name, statement):
+    """The lecture's solution with `statement` run right after the line the first check runs."""
+    line = FIRST_RUN[name]
+    indent = line[:len(line) - len(line.lstrip())]
+    return variant(tmp_path, LECTURE[name], line,
+                   line + "".join(indent + s + "\n" for s in statement.splitlines()))
+
+
+@pytest.mark.parametrize("name", list(LECTURE))
+def test_every_exercise_shows_a_learner_exception_with_their_file_and_line(name, tmp_path):
+    path = broken(tmp_path, name, "scale = 1 / 0")
+    result = exercises.check(name, path)
+    first = result.outcomes[0]
+    assert first.status == "error"
+    assert first.message.startswith("your code raised ZeroDivisionError: division by zero")
+    assert f'File "{path}", line {line_of(path, "scale = 1 / 0")}' in first.message
+    assert_learner_facing(result)
+
+
+@pytest.mark.parametrize("name", list(LECTURE))
+def test_every_exercise_stops_a_loop_that_never_ends(name, tmp_path):
+    path = broken(tmp_path, name, "while True:\n    pass")
+    result = exercises.check(name, path, timeout=2)
+    first = exercises.EXERCISES[name].CHECKS[0][0]
+    assert [(o.title, o.status) for o in result.outcomes] == [(first, "timeout")]
+    assert result.outcomes[0].message.startswith(
+        f"stopped after 2 seconds while running the check '{first}': your code did not finish.")
+    assert not result.passed
+
+
+def test_an_exception_while_importing_is_shown_with_its_line(tmp_path):
+    path = tmp_path / "mine.py"
+    path.write_text("import math\n\nanswer = math.sqrt(-1)\n")
+    result = exercises.check("value", path)
+    assert result.fatal == ("importing your file failed: your code raised ValueError: math "
+                            f'domain error\n  File "{path}", line 3, in <module>\n'
+                            "    answer = math.sqrt(-1)")
