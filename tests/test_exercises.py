@@ -148,6 +148,24 @@ def test_an_op_built_from_a_broken_one_says_so(tmp_path):
     assert "Yours is built from '*', '**-1', as the lecture does" in div.message
 
 
+def test_a_backward_without_a_visited_set_is_named(tmp_path):
+    path = variant(tmp_path, "value", "            if v not in visited:\n", "            if True:\n")
+    result = exercises.check("value", path)
+    order = result.outcome("backward() runs each node's _backward once")
+    assert order.message.startswith("no visited set: your backward() ran e's _backward 2 times in")
+    assert result.outcome("the lecture's expression").passed        # a tree: no harm there
+    assert "x1.grad: expected -1.5, yours 16.6066" in result.outcome(
+        "the lecture's tanh from exp").message
+
+
+def test_a_backward_walking_forwards_is_named(tmp_path):
+    path = variant(tmp_path, "value", "        for node in reversed(topo):\n",
+                   "        for node in topo:\n")
+    order = exercises.check("value", path).outcome("backward() runs each node's _backward once")
+    assert order.message.startswith("not in reverse topological order: your backward() ran e's "
+                                    "_backward before d's")
+
+
 def test_a_learner_exception_shows_their_file_and_line(tmp_path):
     path = variant(tmp_path, "value", "            self.grad += other.data * out.grad\n",
                    "            self.grad += other.data * out.grad / 0\n")

@@ -8,7 +8,7 @@ import math
 import random
 import re
 
-from micrograd.engine import Value as EngineValue, no_grad
+from micrograd.engine import Value as EngineValue
 from micrograd.exercises.checking import (ACCUMULATE, Mistake, close, engine_run, indent, num,
                                           number_of, pair, run_code)
 
@@ -72,8 +72,9 @@ def compare(V, code, root, names, intro="", numerical=False):
     if users:
         lines.append(f"{first} is used in: " + "; ".join(f"`{u}`" for u in users) + ".")
     if _uses(code, first) >= 2:
-        lines.append(f"{first} is used more than once: its grad must collect a contribution "
-                     f"from every use ({ACCUMULATE}).")
+        lines.append(f"{first} is used more than once: its grad must be the sum of one "
+                     f"contribution from each use, no fewer ({ACCUMULATE}) and no more (each "
+                     "node's _backward runs once).")
     raise Mistake("\n".join(lines))
 
 
@@ -152,12 +153,14 @@ def random_expression(seed):
             continue
         if "exp" in template and env[x].data > 2.5:
             continue
-        with no_grad():
-            v = eval(expr, {}, env)
+        v = eval(expr, {}, env)             # with its graph: what the root needs is kept below
         if not math.isfinite(v.data) or abs(v.data) > 20:
             continue
         name = f"n{len(names)}"
         lines.append(f"{name} = {expr}")
         names.append(name)
         env[name] = v
-    return "\n".join(lines) + "\n", names[-1], names
+    # Keep only what the root depends on: the code shown to a learner stays short.
+    needed = {id(v) for v in env[names[-1]].topo()}
+    keep = [i for i, n in enumerate(names) if id(env[n]) in needed]
+    return "".join(lines[i] + "\n" for i in keep), names[-1], [names[i] for i in keep]

@@ -137,6 +137,7 @@ def _single(learner):
                       "`return outs[0] if len(outs) == 1 else outs`), so that MLP(3, [4, 4, 1])"
                       " gives a Value the loss can use; yours gives a list of "
                       f"{len(out)}.")
+    output_number(out, "Layer(3, 1)(x)")
 
 
 @checks("MLP(3, [4, 4, 1]): layers 3 -> 4 -> 4 -> 1 and 41 parameters")

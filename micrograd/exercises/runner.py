@@ -73,7 +73,7 @@ class Result:
             if o.message and (o.passed or shown < SHOWN_IN_FULL):
                 lines.append(_indent(o.message, " " * 10))
             elif o.message:
-                lines.append(" " * 10 + o.message.splitlines()[0])
+                lines.append(_indent(o.message.splitlines()[0], " " * 10))
             shown += not o.passed
         n, bad = len(self.outcomes) + len(self.not_run), len(self.failures) + len(self.not_run)
         lines.append("")

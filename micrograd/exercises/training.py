@@ -89,7 +89,7 @@ def _falls(learner):
                       f"{type(losses).__name__} {losses!r}.")
     if len(losses) != 20:
         raise Mistake(f"train(model, xs, ys, 20, 0.1) should return 20 losses, one per step; "
-                      f"yours returned {len(losses)}.")
+                      f"yours returned a list of {len(losses)}.")
     values = [number_of(v, f"loss {i}") for i, v in enumerate(losses)]
     first, last = values[0], values[-1]
     if not all(math.isfinite(v) for v in values):

@@ -120,6 +120,51 @@ def _the_class(learner):
 
 
 # ---------------------------------------------------------------------------------------------
+# backward()'s order: each node's _backward once, after every node that uses it
+# ---------------------------------------------------------------------------------------------
+SHARED = """\
+a = Value(2.0, label='a')
+b = Value(-3.0, label='b')
+e = a * b
+d = e + a
+L = d * e
+"""
+CONSUMERS = {"e": ("d", "L"), "d": ("L",)}      # in SHARED: who uses whom
+
+
+@checks("backward() runs each node's _backward once, after every node that uses it")
+def _order(learner):
+    ns = run_code(SHARED, learner_value(learner))
+    calls = []
+    for name in "abedL":
+        def counting(original=ns[name]._backward, name=name):
+            calls.append(name)
+            original()
+        ns[name]._backward = counting
+    ns["L"].backward()
+    shown = "in\n" + "".join(f"    {line}\n" for line in SHARED.splitlines()) + \
+            "    L.backward()\n"
+    for name in "edL":
+        runs = calls.count(name)
+        if runs > 1:
+            raise Mistake(f"no visited set: your backward() ran {name}'s _backward {runs} times "
+                          f"{shown}so {name}'s contribution reached its inputs {runs} times. A node"
+                          " used by several others is reached once per path to it: keep a set of "
+                          "the nodes visited in build_topo.")
+        if runs == 0:
+            raise Mistake(f"your backward() never ran {name}'s _backward {shown}so nothing "
+                          f"reached {name}'s inputs: call every node's _backward.")
+    for name, users in CONSUMERS.items():
+        for user in users:
+            if calls.index(user) > calls.index(name):
+                raise Mistake(
+                    f"not in reverse topological order: your backward() ran {name}'s _backward "
+                    f"before {user}'s {shown}although {user} uses {name}: {name}.grad was not "
+                    f"complete yet. Order the nodes with build_topo and walk them backwards "
+                    "(for node in reversed(topo)).")
+
+
+# ---------------------------------------------------------------------------------------------
 # one op at a time
 # ---------------------------------------------------------------------------------------------
 # (expression, the engine's op, its operands (leaf names or numbers), the exponent for **,
