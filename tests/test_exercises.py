@@ -154,8 +154,8 @@ def test_a_backward_without_a_visited_set_is_named(tmp_path):
     order = result.outcome("backward() runs each node's _backward once")
     assert order.message.startswith("no visited set: your backward() ran e's _backward 2 times in")
     assert result.outcome("the lecture's expression").passed        # a tree: no harm there
-    assert "x1.grad: expected -1.5, yours 16.6066" in result.outcome(
-        "the lecture's tanh from exp").message
+    # how wrong depends on the order of the lecture's set(_children): only the expected is fixed
+    assert "x1.grad: expected -1.5, yours " in result.outcome("the lecture's tanh from exp").message
 
 
 def test_a_backward_walking_forwards_is_named(tmp_path):
