@@ -460,3 +460,29 @@ def test_an_exception_while_importing_is_shown_with_its_line(tmp_path):
     assert result.fatal == ("importing your file failed: your code raised ValueError: math "
                             f'domain error\n  File "{path}", line 3, in <module>\n'
                             "    answer = math.sqrt(-1)")
+
+
+def test_a_file_that_loops_while_importing_is_stopped(tmp_path):
+    path = tmp_path / "mine.py"
+    path.write_text("while True:\n    pass\n")
+    result = exercises.check("topo", path, timeout=2)
+    assert result.outcomes == [] and not result.passed
+    assert result.fatal.startswith("stopped after 2 seconds while importing your file: your code "
+                                   "did not finish.")
+
+
+def test_a_check_that_kills_the_process_is_reported(tmp_path):
+    path = tmp_path / "mine.py"
+    path.write_text("import os\n\ndef build_topo(root):\n    os._exit(7)\n")
+    result = exercises.check("topo", path)
+    assert result.outcomes == [] and "No checks ran." in result.feedback
+    path.write_text("import os\n\ndef build_topo(root):\n    return root.topo()\n\n"
+                    "def backward(root):\n    os._exit(7)\n")
+    later = exercises.check("topo", path)
+    assert [o.status for o in later.outcomes] == ["pass"] * 4
+    assert later.fatal.startswith("your code ended the checker's process while running the "
+                                  "check 'backward: the lecture's L")
+    assert later.feedback.endswith("4 checks ran before that.")
+    assert result.fatal.startswith("your code ended the checker's process while running the "
+                                   "check 'build_topo: the lecture's L = (a*b + c) * f' (exit "
+                                   "status 7)")

@@ -64,7 +64,7 @@ class Result:
     def feedback(self):
         lines = [f"Checking exercise '{self.exercise}' against {self.path}",
                  "(your own code: the checker imports your file and runs it)", ""]
-        if self.fatal:
+        if self.fatal and not self.outcomes:
             return "\n".join(lines + [_indent(self.fatal, "  "), "", "No checks ran."])
         shown = 0
         for o in self.outcomes:
@@ -77,6 +77,9 @@ class Result:
             shown += not o.passed
         n, bad = len(self.outcomes) + len(self.not_run), len(self.failures) + len(self.not_run)
         lines.append("")
+        if self.fatal:                  # the process ended part way: say so, after what ran
+            return "\n".join(lines + [_indent(self.fatal, "  "), "",
+                                      f"{len(self.outcomes)} checks ran before that."])
         if self.not_run:
             lines.append(_indent(f"{len(self.not_run)} more checks did not run: "
                                  + ", ".join(f"'{t}'" for t in self.not_run) + ".", ""))
@@ -150,8 +153,11 @@ def _result(name, path, events, output, timed_out, timeout, returncode):
             running = None
         elif "end" in e:
             finished = True
+    if finished or result.fatal:        # done (a thread of theirs may have kept it alive)
+        return result
+    where = (f"while running the check '{running}'" if running else
+             "while importing your file" if not result.outcomes else "after the last check")
     if timed_out:
-        where = f"while running the check '{running}'" if running else "while importing your file"
         message = (f"stopped after {timeout:g} seconds {where}: your code did not finish. "
                    f"Does a loop never end? {EXERCISES[name].TIMEOUT_HINT}")
         if running:
@@ -160,9 +166,9 @@ def _result(name, path, events, output, timed_out, timeout, returncode):
             result.not_run = titles[titles.index(running) + 1:]
         else:
             result.fatal = message
-    elif not finished and not result.fatal:
+    else:
         tail = "\n".join(output.strip().splitlines()[-5:])
-        result.fatal = (f"your code ended the checker's process (exit status {returncode})"
-                        + (f"; its last output:\n{tail}" if tail else "")
-                        + "\nDoes your file call exit() or os._exit()?")
+        result.fatal = (f"your code ended the checker's process {where} (exit status "
+                        f"{returncode})" + (f"; its last output:\n{tail}" if tail else "")
+                        + "\nDoes your file call os._exit()?")
     return result

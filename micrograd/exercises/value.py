@@ -326,7 +326,7 @@ for _ in range(100):
 
 def _expression_check(code, root, names):
     def check(learner):
-        compare(learner_value(learner), code, root, names)
+        compare(learner_value(learner), code, root, names, numerical=True)
     return check
 
 
