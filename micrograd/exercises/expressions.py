@@ -24,6 +24,14 @@ d = e + c
 f = Value(-2.0, label='f')
 L = d * f
 """
+# e is shared: used by d and by L (and a by e and d): the smallest graph where order matters.
+SHARED = """\
+a = Value(2.0, label='a')
+b = Value(-3.0, label='b')
+e = a * b
+d = e + a
+L = d * e
+"""
 LECTURE_NEURON = """\
 x1 = Value(2.0, label='x1')
 x2 = Value(0.0, label='x2')

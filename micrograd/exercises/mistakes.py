@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from micrograd.engine import Value
 from micrograd.exercises.checking import num, run_code
-from micrograd.exercises.topo import SHARED, recursive_backward
+from micrograd.exercises.expressions import SHARED
+from micrograd.exercises.topo import recursive_backward
 from micrograd.exercises.training import XS, YS, lecture_model
 
 __all__ = ["Demo", "demos", "main"]

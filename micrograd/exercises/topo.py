@@ -11,7 +11,7 @@ from collections import Counter, deque
 from micrograd.engine import Value
 from micrograd.exercises.checking import (Checklist, Mistake, close, indent, num, pair, run_code,
                                           starter)
-from micrograd.exercises.expressions import LECTURE_L, LECTURE_NEURON
+from micrograd.exercises.expressions import LECTURE_L, LECTURE_NEURON, SHARED
 
 NAME = "topo"
 SUMMARY = ("Write build_topo(root) and backward(root): the order in which backpropagation must "
@@ -43,13 +43,6 @@ node._backward() does that one node's step of the chain rule (it adds to its inp
 checks = Checklist()
 CHECKS = checks
 
-SHARED = """\
-a = Value(2.0, label='a')
-b = Value(-3.0, label='b')
-e = a * b
-d = e + a
-L = d * e
-"""
 LADDER = """\
 x = Value(0.9, label='x')
 h1 = x * x + x

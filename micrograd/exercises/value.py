@@ -8,7 +8,7 @@ backward() does, which is explained, never failed.
 from micrograd.exercises.checking import (ACCUMULATE, Checklist, Mistake, close, derivative,
                                           engine_run, formula, graph_ops, local_grads, num,
                                           number_of, pair, require, run_code, starter)
-from micrograd.exercises.expressions import (LECTURE_L, LECTURE_NEURON, compare,
+from micrograd.exercises.expressions import (LECTURE_L, LECTURE_NEURON, SHARED, compare,
                                              random_expression)
 
 NAME = "value"
@@ -122,13 +122,6 @@ def _the_class(learner):
 # ---------------------------------------------------------------------------------------------
 # backward()'s order: each node's _backward once, after every node that uses it
 # ---------------------------------------------------------------------------------------------
-SHARED = """\
-a = Value(2.0, label='a')
-b = Value(-3.0, label='b')
-e = a * b
-d = e + a
-L = d * e
-"""
 CONSUMERS = {"e": ("d", "L"), "d": ("L",)}      # in SHARED: who uses whom
 
 
