@@ -93,12 +93,19 @@ def _consequence(root, names, order, correct):
             f"\n    {_leaf_grads(root, names, want)}   (the right order's)")
 
 
+def _one_of(learner, name, other):
+    """The learner's function `name`, or None when only `other` is defined (the exercise asks
+    for either or both)."""
+    fn = getattr(learner, name, None)
+    if fn is None and getattr(learner, other, None) is None:
+        raise Mistake("your file defines neither build_topo(root) nor backward(root)")
+    return fn
+
+
 def _topo_check(title, code, root_name):
     def check(learner):
-        build = getattr(learner, "build_topo", None)
+        build = _one_of(learner, "build_topo", "backward")
         if build is None:
-            if getattr(learner, "backward", None) is None:
-                raise Mistake("your file defines neither build_topo(root) nor backward(root)")
             return "no build_topo in your file: only your backward(root) is checked."
         root, names, correct = _graph(code, root_name)
         order = build(root)
@@ -219,10 +226,8 @@ def _diagnosis(learner, code, root_name, ns, names):
 
 def _backward_check(title, code, root_name):
     def check(learner):
-        backward = getattr(learner, "backward", None)
+        backward = _one_of(learner, "backward", "build_topo")
         if backward is None:
-            if getattr(learner, "build_topo", None) is None:
-                raise Mistake("your file defines neither build_topo(root) nor backward(root)")
             return "no backward in your file: only your build_topo(root) is checked."
         want = run_code(code, Value)
         want[root_name].backward()
