@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 DEFAULT_TIMEOUT = 20.0
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUTPUT_KEPT = 100_000      # bytes of what the learner's code printed that Result.output keeps
 SHOWN_IN_FULL = 3          # failures shown with their whole feedback; the rest by title
 
 
@@ -122,11 +123,14 @@ def run(name, path, timeout=DEFAULT_TIMEOUT):
                 child.wait(timeout)
                 timed_out = False
             except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
                 timed_out = True
-        with open(printed, encoding="utf-8", errors="replace") as f:
-            output = f.read()
+            finally:               # also on Ctrl-C: the child has a session of its own
+                if child.poll() is None:
+                    os.killpg(child.pid, signal.SIGKILL)
+                    child.wait()
+        with open(printed, "rb") as f:         # the last 100 kB: a loop may print gigabytes
+            f.seek(max(0, os.path.getsize(printed) - OUTPUT_KEPT))
+            output = f.read().decode("utf-8", errors="replace")
         return _result(name, path, _read_events(events), output, timed_out, timeout,
                        child.returncode)
 
