@@ -223,8 +223,9 @@ def _op_check(expr, op, operands, const, method, values):
                     f"{ACCUMULATE}.\nout = {expr} with {shown}, and {n}.grad already 0.5 (as if "
                     f"{n} had been used elsewhere too), then out.backward():\n"
                     f"  {n}.grad: {pair(want, got)}   (0.5 + {num(ref[n].grad)})\n"
-                    f"Your {method}'s _backward sets the grad ({n}.grad = ...) instead of adding "
-                    f"to it ({n}.grad += ...): "
+                    f"Your {method}'s _backward{' (or one it is built from)' if built_from else ''}"
+                    " sets the input's grad (self.grad = ..., other.grad = ...) instead of adding "
+                    "to it (self.grad += ...): "
                     f"a Value used twice, like b = a + a in the lecture, would lose one of its "
                     f"contributions.{built_from}")
             if not close(got, want):
