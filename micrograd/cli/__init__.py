@@ -5,6 +5,7 @@
     micrograd predict --model M --input 0.5,-0.2
     micrograd eval --model M
     micrograd graph ...                 draw an expression's graph (micrograd.viz)
+    micrograd exercises list|start|check  write micrograd yourself, with feedback
 
 Every subcommand has --help. Errors are one line on stderr and a non-zero exit status:
 2 for a malformed command line, 1 for anything else (a missing or invalid file, a dataset that
@@ -14,13 +15,13 @@ trained so far is still written, first; a second Ctrl-C skips only its plots).
 import re
 import sys
 
-from micrograd.cli import demo, evaluate, predict, train
+from micrograd.cli import demo, evaluate, exercises, predict, train
 from micrograd.cli.common import EXIT_INTERRUPTED, CLIError, Parser
 
 __all__ = ["main", "build_parser"]
 
 # One module per subcommand, each with add_parser(subparsers) and run(args).
-SUBCOMMANDS = [demo, train, predict, evaluate]
+SUBCOMMANDS = [demo, train, predict, evaluate, exercises]
 
 
 def build_parser():

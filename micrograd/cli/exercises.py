@@ -1,0 +1,70 @@
+"""`micrograd exercises`: build micrograd yourself, with feedback on your own code.
+
+    micrograd exercises list                   the exercises, one per line
+    micrograd exercises start value [FILE]     write a starter file (never overwrites one)
+    micrograd exercises check value FILE.py    check your file; exit 0 when every check passes
+"""
+import os
+
+from micrograd.cli.common import CLIError, float_arg
+
+
+def add_parser(subparsers):
+    from micrograd.exercises import DEFAULT_TIMEOUT, EXERCISES
+    p = subparsers.add_parser(
+        "exercises", help="exercises with automatic feedback: write micrograd yourself",
+        description="Exercises that follow the lecture: write the code, and the checker says "
+                    "what is right and, when it is not, which operation, which input, the "
+                    "expected number beside yours and what that usually means.")
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub.add_parser("list", help="the exercises, one per line",
+                   description="List the exercises: name, then what it asks for."
+                   ).set_defaults(func=run_list)
+    start = sub.add_parser(
+        "start", help="write an exercise's starter file",
+        description="Write NAME's starter file (signatures and TODOs, no solutions) to FILE, "
+                    "NAME.py by default. An existing file is never overwritten.")
+    start.add_argument("name", metavar="NAME", choices=list(EXERCISES),
+                       help=f"one of: {', '.join(EXERCISES)}")
+    start.add_argument("file", metavar="FILE", nargs="?", help="where to write it (NAME.py)")
+    start.set_defaults(func=run_start)
+    check = sub.add_parser(
+        "check", help="check your solution to an exercise",
+        description="Check FILE, your solution to exercise NAME. FILE is your own code: the "
+                    "checker imports it and runs it, in a separate process that is stopped "
+                    "after --timeout seconds. Exit status 0 when every check passes, 1 "
+                    "otherwise.")
+    check.add_argument("name", metavar="NAME", choices=list(EXERCISES),
+                       help=f"one of: {', '.join(EXERCISES)}")
+    check.add_argument("file", metavar="FILE.py", help="your solution (it is imported and run)")
+    check.add_argument("--timeout", type=float_arg(0, strict=True), default=DEFAULT_TIMEOUT,
+                       metavar="SECONDS",
+                       help=f"stop your code after this long (default {DEFAULT_TIMEOUT:g})")
+    check.set_defaults(func=run_check)
+    return p
+
+
+def run_list(args):
+    from micrograd.exercises import EXERCISES
+    width = max(map(len, EXERCISES))
+    for name, exercise in EXERCISES.items():
+        print(f"{name:<{width}}  {exercise.SUMMARY}")
+    return 0
+
+
+def run_start(args):
+    from micrograd import exercises
+    path = args.file or f"{args.name}.py"
+    if os.path.exists(path):
+        raise CLIError(f"{path} already exists; not overwriting it (give another FILE)")
+    exercises.start(args.name, path)
+    print(f"wrote {path}: fill in its TODOs, then run\n"
+          f"    micrograd exercises check {args.name} {path}")
+    return 0
+
+
+def run_check(args):
+    from micrograd import exercises
+    result = exercises.check(args.name, args.file, timeout=args.timeout)
+    print(result.feedback)
+    return 0 if result.passed else 1
