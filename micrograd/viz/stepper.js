@@ -28,6 +28,17 @@
   for (var i = 0; i < N; i++) { grad.push(D.zero); gradFull.push("0.0"); hits.push(0); }
   var stepOf = {};                       // node -> index of the step that processes it
   D.steps.forEach(function (s, k) { if (s.kind === "chain" || stepOf[s.node] === undefined) stepOf[s.node] = k; });
+  // A Step redraws only what it changes: the nodes of the steps applied or undone, and of the
+  // step highlighted before and after (so a Step costs the same on 10 nodes or 3,000).
+  var dirty = [], isDirty = [];
+  for (var d = 0; d < N; d++) { dirty.push(d); isDirty.push(true); }
+  function touch(i) { if (!isDirty[i]) { isDirty[i] = true; dirty.push(i); } }
+  function touchStep(k) {
+    if (k < 0 || k >= S) return;
+    var s = D.steps[k];
+    touch(s.node);
+    s.terms.forEach(function (t) { touch(t.child); });
+  }
 
   // ---- the graph ----
   var svg = $("graph");
@@ -100,7 +111,8 @@
   // shorten labels that do not fit their card (the full text stays in the tooltip)
   function fitLabels() {
     D.nodes.forEach(function (n, i) {
-      var t = views[i].label, full = n.label ? n.label : n.name;
+      var t = views[i].label, full = n.name;
+      if (full.length * 8.6 + 26 <= n.w) return;      // sized for it in Python (generously)
       try {
         if (t.getComputedTextLength() <= n.w - 12) return;
         var lo = 1, hi = full.length;
@@ -115,11 +127,11 @@
   }
 
   // ---- the nudge check ----
+  var checkOf = {};                      // leaf -> its row in the table
   $("check-intro").textContent =
     "The lecture's check: nudge one leaf by h = " + D.h + ", run the forward pass again, and " +
     "see how much " + D.rootName + " moves: (" + D.rootName + "(x+h) − " + D.rootName +
     "(x−h)) / 2h. Each leaf gets a ✓ once backprop has filled in its grad and the two agree.";
-  var checkRows = [];
   D.checks.forEach(function (c) {
     var tr = el("tr");
     tr.id = "check-" + c.node;
@@ -137,16 +149,18 @@
     tr.appendChild(mark);
     tr.addEventListener("click", function () { spotlight(c.node); });
     $("check-body").appendChild(tr);
-    checkRows.push({ c: c, bp: bp, mark: mark });
+    checkOf[c.node] = { c: c, bp: bp, mark: mark };
   });
 
   // ---- stepping ----
   function apply(k) {
+    touchStep(k);
     D.steps[k].terms.forEach(function (t) {
       grad[t.child] = t.after; gradFull[t.child] = t.afterFull; hits[t.child] += 1;
     });
   }
   function undo(k) {
+    touchStep(k);
     var terms = D.steps[k].terms;
     for (var j = terms.length - 1; j >= 0; j--) {
       var t = terms[j];
@@ -155,6 +169,7 @@
   }
   function goto(p) {
     p = Math.max(0, Math.min(S, p | 0));
+    touchStep(pos - 1);                  // the step highlighted until now
     while (pos < p) { apply(pos); pos += 1; }
     while (pos > p) { pos -= 1; undo(pos); }
     render(true);
@@ -183,33 +198,25 @@
   // ---- drawing the state ----
   function render(scroll) {
     var cur = pos > 0 ? D.steps[pos - 1] : null;
-    var childSet = {}, edgeActive = {};
-    if (cur && cur.kind === "chain") cur.terms.forEach(function (t) { childSet[t.child] = true; });
-    for (var i = 0; i < N; i++) {
-      var v = views[i], g = v.g;
+    var childSet = {}, updated = {};
+    if (cur) cur.terms.forEach(function (t) { updated[t.child] = true; if (cur.kind === "chain") childSet[t.child] = true; });
+    var todo = dirty;
+    dirty = [];
+    todo.forEach(function (i) {
+      isDirty[i] = false;
+      var v = views[i], g = v.g, n = D.nodes[i];
       v.grad.textContent = "grad " + grad[i];
-      v.tip.textContent = (D.nodes[i].label ? D.nodes[i].label : D.nodes[i].name) +
-        (D.nodes[i].op ? "  (" + D.nodes[i].op + ")" : "  (leaf)") +
-        "\ndata " + D.nodes[i].dataFull + "\ngrad " + gradFull[i];
+      v.tip.textContent = n.name + (n.op ? "  (" + n.op + ")" : "  (leaf)") +
+        "\ndata " + n.dataFull + "\ngrad " + gradFull[i];
       g.classList.toggle("has-grad", hits[i] > 0);
       g.classList.toggle("current", !!cur && cur.node === i);
       g.classList.toggle("child", !!childSet[i] && !(cur && cur.node === i));
-      g.classList.toggle("updated", !!cur && cur.terms.some(function (t) { return t.child === i; }));
-      g.classList.toggle("done", stepOf[i] !== undefined && stepOf[i] < pos && D.nodes[i].op !== "");
+      g.classList.toggle("updated", !!updated[i]);
+      g.classList.toggle("done", stepOf[i] !== undefined && stepOf[i] < pos && n.op !== "");
       var active = !!cur && cur.kind === "chain" && cur.node === i;
       if (v.op) v.op.classList.toggle("active", active);
       v.edges.forEach(function (e) { e.classList.toggle("active", active); });
-    }
-    checkRows.forEach(function (r) {
-      var i = r.c.node;
-      r.bp.textContent = grad[i];
-      r.bp.title = gradFull[i];
-      var final = pos > r.c.lastStep;
-      r.bp.classList.toggle("pending", !final);
-      r.mark.textContent = final ? (r.c.ok ? "✓" : "✗") : "";
-      r.mark.className = "mark" + (final ? (r.c.ok ? " ok" : " bad") : "");
-      r.mark.title = final ? (r.c.ok ? "backprop and the nudge agree" :
-        "they disagree (a kink such as relu at 0, or a function that is not smooth here)") : "";
+      if (checkOf[i]) renderCheck(checkOf[i]);
     });
     $("counter").textContent = "step " + pos + " / " + S;
     $("back").disabled = pos === 0;
@@ -218,6 +225,18 @@
     $("end").disabled = pos === S;
     explain(cur);
     if (scroll && cur) reveal(cur.node);
+  }
+
+  function renderCheck(r) {
+    var i = r.c.node;
+    r.bp.textContent = grad[i];
+    r.bp.title = gradFull[i];
+    var final = pos > r.c.lastStep;
+    r.bp.classList.toggle("pending", !final);
+    r.mark.textContent = final ? (r.c.ok ? "✓" : "✗") : "";
+    r.mark.className = "mark" + (final ? (r.c.ok ? " ok" : " bad") : "");
+    r.mark.title = final ? (r.c.ok ? "backprop and the nudge agree" :
+      "they disagree (a kink such as relu at 0, or a function that is not smooth here)") : "";
   }
 
   function line(parent, cls, text) { var e = el("div", cls, text); parent.appendChild(e); return e; }
@@ -294,16 +313,58 @@
     g.classList.add("spot");
     setTimeout(function () { g.classList.remove("spot"); }, 1200);
   }
+  // ---- size: the page fits its window, or (narrow, or inside an iframe) its content ----
+  // Standalone and wide, the page fills the window as an app does. In a window narrower than
+  // NARROW px, or embedded in an iframe, it flows instead: the panel moves below the graph,
+  // the graph pane is as tall as the zoomed graph (up to a cap), and the page's height is its
+  // content's, which it posts to its parent ({type: "micrograd-stepper:height", height}) so
+  // that an embedder can size the iframe to it.
+  var NARROW = 1100, READABLE = 0.7;     // the smallest text is 12 px: 0.7 keeps it >= 8 px
+  var embedded = (function () { try { return window.self !== window.top; } catch (e) { return true; } })();
+  var flow = false, zoomedByHand = false;
+  function paneCap() {                   // the tallest the graph pane gets in flow mode
+    return embedded ? 720 : Math.max(320, window.innerHeight - 80);
+  }
   function zoom(s) {
-    scale = Math.max(0.2, Math.min(3, s));
+    scale = Math.max(0.02, Math.min(3, s));
     svg.setAttribute("width", String(Math.round(D.width * scale)));
     svg.setAttribute("height", String(Math.round(D.height * scale)));
+    // in flow mode the pane is as tall as the graph; wide, the panel beside it scrolls
+    var high = Math.min(paneCap(), Math.round(D.height * scale) + 24);
+    var wide = window.innerWidth >= NARROW;
+    $("graph-pane").style.height = flow && !wide ? high + "px" : "";
+    document.querySelector("main").style.height = flow && wide ? Math.max(560, high) + "px" : "";
   }
-  function fit() {
+  function fitScale() {                  // the whole graph in the pane, text as small as needed
     var pane = $("graph-pane");
-    var s = Math.min((pane.clientWidth - 8) / D.width, (pane.clientHeight - 8) / D.height);
-    zoom(Math.min(1.5, Math.max(0.35, s)));
+    var high = flow ? paneCap() - 24 : pane.clientHeight - 8;
+    return Math.min(1.5, (pane.clientWidth - 16) / D.width, high / D.height);
   }
+  function fit() { zoomedByHand = false; zoom(fitScale()); }
+  function byHand(s) { zoomedByHand = true; zoom(s); }
+  function initialZoom() {               // the whole graph if its text stays readable, else
+    var s = fitScale();                  // readable text around the root
+    zoom(s >= READABLE ? s : Math.max(READABLE, Math.min(0.85, s)));
+  }
+  function layoutMode() {
+    flow = embedded || window.innerWidth < NARROW;
+    document.documentElement.classList.toggle("flow", flow);
+    document.documentElement.classList.toggle("embedded", embedded);
+  }
+  var lastHeight = 0;
+  function contentHeight() { return Math.ceil(document.body.getBoundingClientRect().height); }
+  function postHeight() {
+    var h = contentHeight();
+    if (!embedded || h === lastHeight) return;
+    lastHeight = h;
+    try { window.parent.postMessage({ type: "micrograd-stepper:height", height: h }, "*"); } catch (e) { /* no parent */ }
+  }
+  window.addEventListener("resize", function () {
+    layoutMode();
+    if (zoomedByHand) zoom(scale); else initialZoom();
+    postHeight();
+  });
+  if (window.ResizeObserver) new ResizeObserver(postHeight).observe(document.body);
 
   // ---- wiring ----
   $("title").textContent = D.title;
@@ -313,8 +374,8 @@
   $("reset").addEventListener("click", reset);
   $("play").addEventListener("click", play);
   $("end").addEventListener("click", toEnd);
-  $("zoom-in").addEventListener("click", function () { zoom(scale * 1.25); });
-  $("zoom-out").addEventListener("click", function () { zoom(scale / 1.25); });
+  $("zoom-in").addEventListener("click", function () { byHand(scale * 1.25); });
+  $("zoom-out").addEventListener("click", function () { byHand(scale / 1.25); });
   $("zoom-fit").addEventListener("click", fit);
   $("speed").addEventListener("change", function () { if (timer) { stopPlay(); play(); } });
   document.addEventListener("keydown", function (e) {
@@ -327,23 +388,23 @@
     else if (k === "p" || k === "P") play();
     else if (k === "r" || k === "R" || k === "Home") reset();
     else if (k === "End") toEnd();
-    else if (k === "+" || k === "=") zoom(scale * 1.25);
-    else if (k === "-" || k === "_") zoom(scale / 1.25);
+    else if (k === "+" || k === "=") byHand(scale * 1.25);
+    else if (k === "-" || k === "_") byHand(scale / 1.25);
     else if (k === "0") fit();
     else handled = false;
     if (handled) e.preventDefault();
   });
-  (function initialZoom() {
-    var pane = $("graph-pane");
-    var s = Math.min((pane.clientWidth - 8) / D.width, (pane.clientHeight - 8) / D.height);
-    if (s >= 0.6) fit(); else { zoom(0.85); }
-  })();
+  layoutMode();
+  initialZoom();
   fitLabels();
   render(false);
   reveal(D.root, true);
+  postHeight();
   // for tests and the curious: read-only views of the state
   window.microgradStepper = {
     get pos() { return pos; }, steps: S, nodes: N,
-    grads: function () { return grad.slice(); }
+    grads: function () { return grad.slice(); },
+    scale: function () { return scale; },
+    contentHeight: contentHeight        // what an embedder sizes its iframe to
   };
 })();
