@@ -31,6 +31,7 @@ __all__ = ["stepper_data", "stepper_html", "write_stepper", "MAX_NODES"]
 
 FMT = "%.4f"
 MAX_NODES = 3000
+BIG_LAYOUT = 3000     # above this many nodes the layout makes fewer passes
 
 # layout constants (pixels)
 CARD_H = 62
@@ -70,8 +71,9 @@ def _fill(template, refs, out):
     keys = {"out": out}
     for key, ref in zip("ab", refs):
         keys[key] = ref
-        keys[key + "_bare"] = ref[1:-1] if _wrapped(ref) else ref
-        template = template.replace(f"({{{key}}})", f"({{{key}_bare}})")
+        if f"({{{key}}})" in template:
+            keys[key + "_bare"] = ref[1:-1] if _wrapped(ref) else ref
+            template = template.replace(f"({{{key}}})", f"({{{key}_bare}})")
     try:
         return template.format_map(keys)
     except (KeyError, IndexError, ValueError, AttributeError):
@@ -201,24 +203,18 @@ def _layout(kids, parents, card_w, op_w):
     for c in range(len(cols)):
         stack_column(c)
 
-    def neighbours(i, which):
-        if which == "parents":
-            return parents[i]
-        if which == "kids":
-            return kids[i]
-        return parents[i] + list(kids[i])
+    both = [parents[i] + list(kids[i]) for i in range(n)]
+    neighbours = {"parents": parents, "kids": kids, "both": both}
+    at = y.__getitem__
 
     def sweep(order_cols, which, reorder):
+        near = neighbours[which]
         for c in order_cols:
             ids = cols[c]
-            targets = []
-            for i in ids:
-                nb = neighbours(i, which)
-                targets.append(sum(y[j] for j in nb) / len(nb) if nb else y[i])
-            if reorder:
-                ranked = sorted(range(len(ids)), key=lambda r: (targets[r], r))
-                cols[c] = ids = [ids[r] for r in ranked]
-                targets = [targets[r] for r in ranked]
+            targets = [sum(map(at, near[i])) / len(near[i]) if near[i] else y[i] for i in ids]
+            if reorder:                           # a stable sort: ties keep their order
+                ranked = sorted(range(len(ids)), key=targets.__getitem__)
+                cols[c] = [ids[r] for r in ranked]
                 stack_column(c)
             else:
                 z = _isotonic([t - r * slot for r, t in enumerate(targets)])
@@ -227,10 +223,12 @@ def _layout(kids, parents, card_w, op_w):
 
     right_to_left = list(range(len(cols) - 2, -1, -1))
     left_to_right = list(range(1, len(cols)))
-    for _ in range(4):                            # crossing reduction: barycenters
+    # A big graph gets fewer sweeps (the picture settles early, the time is linear in them).
+    crossing, positions = (4, 6) if n <= BIG_LAYOUT else (2, 2)
+    for _ in range(crossing):                     # crossing reduction: barycenters
         sweep(right_to_left, "parents", True)
         sweep(left_to_right, "kids", True)
-    for _ in range(6):                            # then positions: near the neighbours' mean
+    for _ in range(positions):                    # then positions: near the neighbours' mean
         sweep(right_to_left, "parents", False)
         sweep(left_to_right, "kids", False)
         sweep(range(len(cols)), "both", False)
@@ -259,17 +257,18 @@ def _nudged_root(parents, kids, rules, data, leaf, value):
     leaf's users, then theirs, in topological order, stopping wherever a node's value comes
     out the same (a dead ReLU, a sum that rounds back). The graph itself is not touched."""
     new = {leaf: value}
+    get, pop, push = new.get, heapq.heappop, heapq.heappush
     heap = sorted(set(parents[leaf]))
     queued = set(heap)
     while heap:
-        i = heapq.heappop(heap)
-        x = rules[i].forward(*[new[c] if c in new else data[c] for c in kids[i]])
+        i = pop(heap)
+        x = rules[i].forward(*[get(c, data[c]) for c in kids[i]])
         if x != data[i] or x != x:                    # changed (NaN always counts as changed)
             new[i] = x
             for p in parents[i]:
                 if p not in queued:
                     queued.add(p)
-                    heapq.heappush(heap, p)
+                    push(heap, p)
     root = len(data) - 1
     return new[root] if root in new else data[root]
 
@@ -393,22 +392,12 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
 # ---------------------------------------------------------------------------------------------
 # The page
 # ---------------------------------------------------------------------------------------------
-_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-                 "\u2028": "\\u2028", "\u2029": "\\u2029"}
-_JSON_UNSAFE = re.compile("[<>&\u2028\u2029\ud800-\udfff]")
-
-
-def _json_escape(match):
-    ch = match.group()
-    return _JSON_ESCAPES.get(ch) or f"\\u{ord(ch):04x}"
-
-
 def _script_json(obj):
     """JSON that is safe inside <script type="application/json">: no `<`, `>` or `&` at all,
-    so no label can close the script element or start markup; a lone surrogate (a label
-    decoded from a non-UTF-8 file name) is written as its JSON escape, so the page is UTF-8."""
-    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return _JSON_UNSAFE.sub(_json_escape, text)
+    so no label can close the script element or start markup, and ASCII only (a lone
+    surrogate, from a label decoded from a non-UTF-8 file name, is written as its escape)."""
+    text = json.dumps(obj, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _asset(name):
