@@ -554,3 +554,71 @@ def test_an_injected_inline_script_does_not_run(browser, tmp_path):
         assert page.title() != "injected"                                 # theirs does not
     finally:
         page.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Proportional to what changes: the same numbers as the whole-graph computation
+# ---------------------------------------------------------------------------------------------
+def whole_graph_nudge(root, leaf, h):
+    """The nudge check the simple way: every node recomputed with the leaf moved by h."""
+    topo = root.topo()
+    index = {v: i for i, v in enumerate(topo)}
+
+    def evaluate(x):
+        d = [v.data for v in topo]
+        d[leaf] = x
+        for i, v in enumerate(topo):
+            if v._prev:
+                d[i] = v._rule.forward(*[d[index[c]] for c in v._prev])
+        return d[-1]
+    x = topo[leaf].data
+    return (evaluate(x + h) - evaluate(x - h)) / (2 * h)
+
+
+@pytest.mark.parametrize("build", [lecture_neuron, lecture_mlp_loss, lambda: random_graph(4),
+                                   lambda: random_graph(5)])
+def test_the_nudge_check_recomputes_only_what_changes_with_the_same_numbers(build):
+    root = build()
+    data = stepper_data(root)
+    for c in data["checks"]:
+        assert c["numericFull"] == repr(whole_graph_nudge(root, c["node"], 1e-6))
+
+
+def test_the_layout_of_the_neuron_is_as_before():
+    nodes = stepper_data(lecture_neuron())["nodes"]
+    assert [(n["name"], n["x"], n["y"], n["w"]) for n in nodes] == [
+        ("x1", 24, 24.0, 112), ("w1", 24, 108.0, 112), ("x1*w1", 240, 94.0, 112),
+        ("x2", 24, 192.0, 112), ("w2", 24, 276.0, 112), ("x2*w2", 240, 206.0, 112),
+        ("x1*w1 + x2*w2", 456, 136.0, 138), ("b", 456, 220.0, 112), ("n", 698, 182.7, 112),
+        ("o", 930, 182.7, 112)]
+
+
+def test_steps_back_and_forth_redraw_exactly_what_changed(browser, tmp_path):
+    """A Step redraws only the nodes it touches: after any walk, the page shows exactly what
+    a full redraw would (the replayed grads, one current node, its inputs marked)."""
+    root = lecture_mlp_loss()
+    data = stepper_data(root)
+    p = Page(browser, root, tmp_path, "walk.html")
+    try:
+        rng = random.Random(7)
+        for _ in range(12):
+            for _ in range(rng.randint(1, 25)):
+                p.page.keyboard.press(rng.choice(["ArrowRight", "ArrowRight", "ArrowLeft"]))
+            pos = p.page.evaluate("window.microgradStepper.pos")
+            assert p.grads() == ["grad " + g for g in replay(data, pos)]
+            classes = p.page.eval_on_selector_all(
+                ".node", "els => els.map(e => e.getAttribute('class'))")
+            current = [i for i, c in enumerate(classes) if "current" in c.split()]
+            children = {i for i, c in enumerate(classes) if "child" in c.split()}
+            if pos == 0:
+                assert current == [] and children == set()
+            else:
+                step = data["steps"][pos - 1]
+                assert current == [step["node"]]
+                assert children == ({t["child"] for t in step["terms"]} - {step["node"]}
+                                    if step["kind"] == "chain" else set())
+        p.page.keyboard.press("End")
+        assert p.grads() == ["grad %.4f" % g for g in engine_grads(lecture_mlp_loss)]
+        assert p.errors == []
+    finally:
+        p.close()

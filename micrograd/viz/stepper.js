@@ -172,6 +172,7 @@
     touchStep(pos - 1);                  // the step highlighted until now
     while (pos < p) { apply(pos); pos += 1; }
     while (pos > p) { pos -= 1; undo(pos); }
+    touchStep(pos - 1);                  // the step highlighted from now on
     render(true);
   }
   function step() { if (pos < S) goto(pos + 1); else stopPlay(); }
