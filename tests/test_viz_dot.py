@@ -511,3 +511,35 @@ except KeyboardInterrupt:
     if orphan:
         os.kill(dot_pid, signal.SIGKILL)
     assert not orphan
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile attributes and huge labels
+# ---------------------------------------------------------------------------------------------
+EVIL_KEY = 'x" ] evil [label="hacked'
+
+
+@pytest.mark.parametrize("where", ["graph_attr", "node_attr", "edge_attr"])
+def test_attribute_keys_cannot_inject_statements(tmp_path, where):
+    L = lecture_expression(backward=True)
+    source = dot_source(L, **{where: {EVIL_KEY: "1", "color": "red"}})
+    assert '"x\\" ] evil [label=\\"hacked"=1 color=red' in source
+    svg = render(source, tmp_path / "attrs.svg").read_text(encoding="utf-8")
+    texts = svg_texts(svg)
+    assert not any("hacked" in t for t in texts)
+    titles = [t.text for t in ET.fromstring(svg).iter(SVG_NS + "title")]
+    assert "evil" not in titles
+    assert len(records(source)) == 7
+
+
+@pytest.mark.parametrize("text, n", [("x", 20_000), ("é", 16_000), ("|{}<>", 5_000)])
+def test_a_label_too_long_for_graphviz_is_cut_with_a_mark(tmp_path, text, n):
+    a = Value(2.0, label=text * n)
+    b = a * 3.0
+    b.label = "b"
+    svg = render(b, tmp_path / "long.svg").read_text(encoding="utf-8")
+    texts = svg_texts(svg)
+    long = next(t for t in texts if t.startswith(text[:1]))
+    assert long.endswith(f"… ({len(text) * n:,} characters in all)")
+    assert long.startswith(text * 100)
+    assert "b" in texts and "data 2.0000" in texts

@@ -60,14 +60,32 @@ def _one_line_breaks(text):
     return str(text).replace("\r\n", "\n").replace("\r", "\n")
 
 
+# Graphviz refuses a quoted string over 16,384 bytes ("longer than 16384?"); a label's text is
+# cut well before that (a record holds its data and grad too), and says it was cut.
+MAX_FIELD_BYTES = 8000
+
+
+def _clipped(pieces, text, marker):
+    """Join escaped pieces, stopping (with a mark naming the full length) before the output
+    passes MAX_FIELD_BYTES."""
+    size = 0
+    for k, piece in enumerate(pieces):
+        size += len(piece) if piece.isascii() else len(piece.encode("utf-8", "surrogatepass"))
+        if size > MAX_FIELD_BYTES:
+            return "".join(pieces[:k]) + marker(f"… ({len(text):,} characters in all)")
+    return "".join(pieces)
+
+
 def escape_record(text):
     """Text for one field of a record label: `| { } < >` and the quote and backslash are
     escaped, a newline becomes a line break, `&` becomes `&amp;`. Non-ASCII characters are
     written as character references, because Graphviz's record parser drops a space that
-    follows a multi-byte character ("é x" would show as "éx")."""
+    follows a multi-byte character ("é x" would show as "éx"). Past MAX_FIELD_BYTES the text
+    is cut, with a mark."""
     out = []
     prev_astral = False
-    for ch in _one_line_breaks(text):
+    text = _one_line_breaks(text)
+    for ch in text:
         o = ord(ch)
         if ch in _RECORD_SPECIAL:
             out.append(_RECORD_SPECIAL[ch])
@@ -80,13 +98,14 @@ def escape_record(text):
         else:                    # Graphviz 2.4x garbles references above U+FFFF: keep them raw
             out.append(ch)
         prev_astral = o > 0xFFFF
-    return "".join(out)
+    return _clipped(out, text, escape_record)
 
 
 def escape_text(text):
-    """Text for an ordinary (non-record) label."""
+    """Text for an ordinary (non-record) label, or any quoted DOT string."""
     out = []
-    for ch in _one_line_breaks(text):
+    text = _one_line_breaks(text)
+    for ch in text:
         if ch == "\\":
             out.append("\\\\")
         elif ch == '"':
@@ -99,7 +118,7 @@ def escape_text(text):
             out.append(" ")
         else:
             out.append(ch)
-    return "".join(out)
+    return _clipped(out, text, escape_text)
 
 
 def _fmt(x):
@@ -343,8 +362,13 @@ def _count_hidden(order, shown, index, by_out):
 # DOT
 # ---------------------------------------------------------------------------------------------
 def _attrs(d):
-    return " ".join(f'{k}="{escape_text(v)}"' if not _plain(v) else f"{k}={v}"
-                    for k, v in d.items())
+    """key=value pairs, each side quoted and escaped unless it is a plain word: no key or value
+    can close the bracket and start statements of its own."""
+    return " ".join(f"{_quoted(k)}={_quoted(v)}" for k, v in d.items())
+
+
+def _quoted(v):
+    return str(v) if _plain(v) else f'"{escape_text(v)}"'
 
 
 def _plain(v):
@@ -546,7 +570,7 @@ def run_dot(source, fmt, timeout=RENDER_TIMEOUT, path=None):
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, preexec_fn=_dies_with_us())
     try:
-        out, err = proc.communicate(source.encode("utf-8"), timeout=timeout)
+        out, err = proc.communicate(source.encode("utf-8", "replace"), timeout=timeout)
     except subprocess.TimeoutExpired:
         _stop(proc)
         n = source.count("\n")
