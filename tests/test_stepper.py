@@ -622,3 +622,17 @@ def test_steps_back_and_forth_redraw_exactly_what_changed(browser, tmp_path):
         assert p.errors == []
     finally:
         p.close()
+
+
+def test_fit_shows_a_big_graph_whole(browser, tmp_path):
+    p = Page(browser, lecture_mlp_loss(), tmp_path, "fit.html")
+    try:
+        p.page.keyboard.press("0")
+        svg, pane = p.page.evaluate("""[document.getElementById('graph').getBoundingClientRect(),
+            document.getElementById('graph-pane').getBoundingClientRect()].map(
+            r => [r.left, r.top, r.right, r.bottom])""")
+        assert p.page.evaluate("window.microgradStepper.scale()") < 0.35   # the old floor
+        assert pane[0] <= svg[0] and pane[1] <= svg[1]
+        assert svg[2] <= pane[2] and svg[3] <= pane[3]
+    finally:
+        p.close()

@@ -543,3 +543,16 @@ def test_a_label_too_long_for_graphviz_is_cut_with_a_mark(tmp_path, text, n):
     assert long.endswith(f"… ({len(text) * n:,} characters in all)")
     assert long.startswith(text * 100)
     assert "b" in texts and "data 2.0000" in texts
+
+
+def test_numbers_keep_the_lectures_look_unless_it_would_mislead():
+    a = Value(1e300, label="huge")
+    b = Value(3e-5, label="tiny")
+    c = a * 0.0 + b * 2.0
+    c.label = "c"
+    c.backward()
+    got = {r[0]: (r[1], r[2]) for r in records(dot_source(c))}
+    assert got["huge"] == ("1e+300", "0.0000")              # not a 301-digit box
+    assert got["tiny"] == ("3e-05", "2.0000")               # not 0.0000
+    assert got["c"] == ("6e-05", "1.0000")
+    assert records(dot_source(lecture_expression(backward=True)))[0] == ("a", "2.0000", "6.0000")

@@ -15,6 +15,7 @@ order, so the same graph always gives the same text); the `graphviz` package onl
 Graphviz's `dot` is run here too, with a time limit, and killed (never left running) when the
 limit passes or the call is interrupted.
 """
+import math
 import os
 import shutil
 import signal
@@ -122,6 +123,10 @@ def escape_text(text):
 
 
 def _fmt(x):
+    """The lecture's %.4f for ordinary numbers; %.4g where %.4f would mislead: a magnitude
+    under 1e-4 (5e-05 is not 0.0000) or from 1e7 up (1e300 is not a 301-digit box)."""
+    if x != 0 and math.isfinite(x) and not 1e-4 <= abs(x) < 1e7:
+        return "%.4g" % x
     return FMT % x
 
 
