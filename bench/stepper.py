@@ -58,7 +58,7 @@ def step_times(page, steps):
             errors = []
             tab.on("pageerror", lambda e: errors.append(str(e)))
             t = time.perf_counter()
-            tab.goto(path.as_uri())
+            tab.goto(path.as_uri(), timeout=300_000)
             tab.evaluate("document.getElementById('graph').getBBox()")
             load = time.perf_counter() - t
             times = tab.evaluate(STEP_TIMES, steps)

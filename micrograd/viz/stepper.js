@@ -87,11 +87,9 @@
     var tip = sv("title");
     g.appendChild(tip);
     g.appendChild(sv("rect", { "class": "card", width: n.w, height: n.h, rx: 8 }));
-    var clip = "clip-" + i;
-    var cp = sv("clipPath", { id: clip });
-    cp.appendChild(sv("rect", { width: n.w, height: n.h, rx: 8 }));
-    g.appendChild(cp);
-    g.appendChild(sv("rect", { "class": "head", width: n.w, height: 22, "clip-path": "url(#" + clip + ")" }));
+    // the card's head: its top 22 px, rounded as the card (a path, not a clip per node)
+    g.appendChild(sv("path", { "class": "head", d: "M0,22 V8 A8,8 0 0 1 8,0 H" + (n.w - 8) +
+                               " A8,8 0 0 1 " + n.w + ",8 V22 Z" }));
     var label = sv("text", { "class": "label" + (n.label ? "" : " anon"), x: n.w / 2, y: 15.5,
                              "text-anchor": "middle" }, n.label ? n.label : n.name);
     g.appendChild(label);
