@@ -568,7 +568,7 @@ def whole_graph_nudge(root, leaf, h):
         d = [v.data for v in topo]
         d[leaf] = x
         for i, v in enumerate(topo):
-            if v._prev:
+            if v._prev and v._rule is not None:     # a hand-made node keeps its data
                 d[i] = v._rule.forward(*[d[index[c]] for c in v._prev])
         return d[-1]
     x = topo[leaf].data
@@ -636,3 +636,13 @@ def test_fit_shows_a_big_graph_whole(browser, tmp_path):
         assert svg[2] <= pane[2] and svg[3] <= pane[3]
     finally:
         p.close()
+
+
+def test_a_node_without_an_op_and_a_none_label():
+    a = Value(2.0)
+    a.label = None                                 # no label, not the text "None"
+    sq = Value(4.0, (a,), "sq")                    # made by hand, no Op (and no _backward)
+    data = stepper_data(sq * 1.0)
+    assert [n["name"] for n in data["nodes"]] == ["2", "sq(…)", "1", "sq(…)·1"]
+    assert [c["numericFull"] for c in data["checks"]] == [
+        repr(0.0), repr(whole_graph_nudge(sq * 1.0, 2, 1e-6))]

@@ -129,16 +129,22 @@ def _number(x):
     return "%g" % x
 
 
+def _label(v):
+    """A node's label as text: a label that is not a string (a number, say) reads as str() of
+    it; None is no label."""
+    return v.label if isinstance(v.label, str) else "" if v.label is None else str(v.label)
+
+
 def _names(topo, kids, rules):
     """Each node's name: its label (made a string), else a made-up one; made-up names that
     repeat get a subscript (the second "tanh(…)" is "tanh(…)₂")."""
     names, refs, seen = [], [], {}
     for i, v in enumerate(topo):
-        label = v.label if isinstance(v.label, str) else str(v.label)
+        label = _label(v)
         if label:
             name = label
         elif rules[i] is None:
-            name = _number(v.data) if not v._prev else f"{v._op or 'node'}#{i}"
+            name = _number(v.data) if not v._prev else f"{v._op or 'op'}(…)"
         else:
             name = _made_up_name(rules[i], [refs[c] for c in kids[i]])
         if not label:
@@ -262,6 +268,8 @@ def _nudged_root(parents, kids, rules, data, leaf, value):
     queued = set(heap)
     while heap:
         i = pop(heap)
+        if rules[i] is None:                          # no Op to recompute it by: it stays
+            continue
         x = rules[i].forward(*[get(c, data[c]) for c in kids[i]])
         if x != data[i] or x != x:                    # changed (NaN always counts as changed)
             new[i] = x
@@ -377,7 +385,7 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
     xs, ys, width, height = _layout(kids, parents, card_w, op_w)
     nodes = []
     for i, v in enumerate(topo):
-        label = v.label if isinstance(v.label, str) else str(v.label)
+        label = _label(v)
         nodes.append({"label": label, "name": names[i], "ref": refs[i], "op": v._op,
                       "leaf": not v._prev, "data": _fmt(v.data), "dataFull": repr(v.data),
                       "kids": kids[i], "x": round(xs[i], 1), "y": round(ys[i], 1),
