@@ -14,7 +14,15 @@ Everything the page shows is computed here, in Python, and embedded as JSON: the
 layered left-to-right layout, so neither Graphviz nor a network is needed), every grad after
 every step (a replay of the engine's chain rule with the same float operations in the same
 order, so the last state equals backward()'s grads exactly), and the numerical check. The page
-renders all text with textContent: labels cannot inject markup or script.
+renders all text with textContent: labels cannot inject markup or script, and its
+Content-Security-Policy admits only its own script and style, by their SHA-256 hashes.
+
+The page fits its window: wide, the explanation sits beside the graph; under 1100 px it moves
+below and the graph is zoomed to the width (its smallest text kept at 8 px or more). Inside an
+iframe the page is as tall as its content and posts {type: "micrograd-stepper:height",
+height: <px>} to its parent whenever that changes, for the embedder to size the iframe by.
+The formulas come from the engine's op table (Op.formula, Op.derivatives); a node without a
+label is named by its formula over its inputs' names ("x1·w1").
 """
 import base64
 import hashlib
