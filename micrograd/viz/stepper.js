@@ -73,8 +73,8 @@
       var og = sv("g", { "class": "op" });
       og.appendChild(sv("rect", { x: ox, y: cy - 12, width: n.opw, height: 24, rx: 12 }));
       og.appendChild(sv("text", { x: ox + n.opw / 2, y: cy + 4.5, "text-anchor": "middle" }, n.op));
-      chunk(edgeLayer, i).appendChild(sv("line", { "class": "link", x1: ox + n.opw, y1: cy, x2: n.x - 1, y2: cy,
-                                         "marker-end": "url(#arrow)" }));
+      chunk(edgeLayer, i).appendChild(sv("line", { "class": "link", x1: ox + n.opw, y1: cy,
+                                                   x2: n.x - 1, y2: cy, "marker-end": "url(#arrow)" }));
       chunk(nodeLayer, i).appendChild(og);
       v.op = og;
       var count = {};
