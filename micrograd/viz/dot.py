@@ -544,10 +544,15 @@ def _check_timeout(timeout):
 
 
 def _stop(proc):
-    """Kill `dot` and reap it: nothing is left running, not even a zombie."""
+    """Kill `dot` and reap it: nothing is left running, not even a zombie (nor open pipes)."""
     if proc.poll() is None:
         proc.kill()
     proc.wait()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        try:
+            pipe.close()
+        except OSError:             # stdin's unwritten buffer, with no reader left
+            pass
 
 
 def _dies_with_us():
