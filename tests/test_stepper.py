@@ -102,7 +102,7 @@ def test_neuron_steps_explain_the_chain_rule():
     assert term["formula"] == "1 - o²" and term["local"] == "0.5000"
     assert (term["product"], term["before"], term["after"]) == ("0.5000", "0.0000", "0.5000")
     mul = steps["x1*w1"]
-    assert mul["forward"] == "(x1*w1) = x1 * w1"
+    assert mul["forward"] == "(x1*w1) = x1 · w1"            # the engine's FORMULAS["*"]
     assert [(t["formula"], t["local"], t["after"]) for t in mul["terms"]] == [
         ("w1", "-3.0000", "-1.5000"), ("x1", "2.0000", "1.0000")]
 
@@ -360,3 +360,289 @@ def test_the_mlp_loss_page_runs_to_the_end(browser, tmp_path):
         assert p.errors == []
     finally:
         p.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Names and texts from the engine's op table
+# ---------------------------------------------------------------------------------------------
+def test_unnamed_nodes_are_named_by_their_op_and_inputs():
+    x1, w1 = Value(2.0, label="x1"), Value(-3.0, label="w1")
+    x2, w2 = Value(0.0, label="x2"), Value(1.0, label="w2")
+    o = ((x1 * w1 + x2 * w2) + 6.88).tanh() * 2
+    names = [n["name"] for n in stepper_data(o)["nodes"]]
+    assert names == ["x1", "w1", "x1·w1", "x2", "w2", "x2·w2", "(x1·w1) + (x2·w2)", "6.88",
+                     "… + 6.88", "tanh(… + 6.88)", "2", "tanh(… + 6.88)·2"]
+    assert not any(re.fullmatch(r"#\d+", n) for n in names)
+
+
+def test_made_up_names_are_short_and_repeats_get_a_subscript():
+    data = stepper_data(lecture_mlp_loss())
+    made_up = [n["name"] for n in data["nodes"] if not n["label"]]
+    assert made_up and max(map(len, made_up)) <= 24 + 3
+    assert "tanh(…)" in made_up and "tanh(…)₂" in made_up
+    assert len(set(made_up)) == len(made_up)
+
+
+def test_non_string_and_surrogate_labels_are_written(tmp_path):
+    a = Value(2.0, label="\udcff")                 # a name decoded from a non-UTF-8 file name
+    b = Value(3.0, label=7)                        # not a string at all
+    path = write_stepper((a * b).tanh(), tmp_path / "odd.html")
+    html = path.read_text(encoding="utf-8")
+    block = re.search(r'id="stepper-data">(.*?)</script>', html, re.S).group(1)
+    assert "\\udcff" in block
+    data = json.loads(block)
+    assert [n["name"] for n in data["nodes"][:2]] == ["\udcff", "7"]
+    assert data["steps"][-1]["forward"].startswith("((\udcff)·7) = (\udcff) · 7")
+
+
+def test_forward_and_derivative_texts_come_from_the_op_table():
+    from micrograd.engine import OPS, Op
+    a, b = Value(1.5, label="a"), Value(0.5, label="b")
+    for name, op in OPS.items():
+        if not op.formula:
+            continue
+        inputs = (a, b)[:len(op.derivatives)]
+        out = op(*inputs)
+        out.label = "y"
+        step = stepper_data(out)["steps"][1]
+        names = {"a": "a", "b": "b", "out": "y"}
+        assert step["forward"] == "y = " + op.formula.format(**names), name
+        assert [t["formula"] for t in step["terms"]] == [
+            d.format(**names) for d in op.derivatives], name
+    # an op of your own: its text where it has some, the call and no formula where not
+    clip = Op("clip", lambda x: min(x, 1.0), lambda out, x: (1.0 if x < 1 else 0.0,),
+              "min({a}, 1)", ("1 if {a} < 1 else 0",))
+    mystery = Op("mystery", lambda x, y: x * y, lambda out, x, y: (y, x))
+    step = stepper_data(clip(a))["steps"][1]
+    assert step["forward"].endswith(" = min(a, 1)")
+    assert step["terms"][0]["formula"] == "1 if a < 1 else 0"
+    out = mystery(a, b)
+    step = stepper_data(out)["steps"][1]
+    assert step["forward"] == "mystery(a, b) = mystery(a, b)"
+    assert [t["formula"] for t in step["terms"]] == ["", ""]
+
+
+def test_the_n_ary_weighted_sum_is_spelled_out():
+    from micrograd.engine import linear
+    w = [Value(0.5, label="w0"), Value(-1.0, label="w1")]
+    x = [Value(2.0, label="x0"), Value(3.0, label="x1")]
+    out = linear(w, x, Value(0.25, label="b"))
+    out.label = "z"
+    step = stepper_data(out)["steps"][1]
+    assert step["forward"] == "z = b + w0·x0 + w1·x1"
+    assert [t["formula"] for t in step["terms"]] == ["1", "x0", "w0", "x1", "w1"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The page fits: 900 px (a notebook's output) and 1440 px, standalone and in an iframe
+# ---------------------------------------------------------------------------------------------
+IN_VIEW = """() => {
+  const vw = innerWidth, vh = innerHeight, D = JSON.parse(
+    document.getElementById('stepper-data').textContent);
+  const boxes = [];
+  D.nodes.forEach((n, i) => {
+    if (!n.leaf && i !== D.root) return;
+    const r = document.getElementById('node-' + i).getBoundingClientRect();
+    boxes.push({i, inside: r.left >= 0 && r.top >= 0 && r.right <= vw && r.bottom <= vh});
+  });
+  const svg = document.getElementById('graph');
+  const scale = svg.getBoundingClientRect().width / D.width;
+  const sizes = [...svg.querySelectorAll('text')].map(
+    t => parseFloat(getComputedStyle(t).fontSize) * scale);
+  const html = [...document.querySelectorAll('button, #explain *, #check *, #title')].map(
+    e => parseFloat(getComputedStyle(e).fontSize));
+  const panel = document.getElementById('panel').getBoundingClientRect();
+  const pane = document.getElementById('graph-pane').getBoundingClientRect();
+  return {boxes, smallest: Math.min(...sizes), smallestHtml: Math.min(...html),
+          panelBelow: panel.top >= pane.bottom - 1, barHeight:
+          document.getElementById('bar').getBoundingClientRect().height};
+}"""
+
+
+@pytest.mark.parametrize("width", [900, 1440])
+def test_the_neuron_is_wholly_in_view_and_readable(browser, tmp_path, width):
+    path = write_stepper(lecture_neuron(), tmp_path / "neuron.html")
+    page = browser.new_page(viewport={"width": width, "height": 760})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: m.type in ("error", "warning") and errors.append(m.text))
+    try:
+        page.goto(path.resolve().as_uri())
+        seen = page.evaluate(IN_VIEW)
+        assert len(seen["boxes"]) == 6 and all(b["inside"] for b in seen["boxes"]), seen
+        assert seen["smallest"] >= 8 and seen["smallestHtml"] >= 8
+        assert seen["panelBelow"] == (width < 1100)             # the panel moves below
+        assert seen["barHeight"] < 60                            # the toolbar does not wrap
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"stepper-{width}.png"), full_page=True)
+        assert errors == []                                      # no CSP violation either
+    finally:
+        page.close()
+
+
+HOST = """<!doctype html><meta charset="utf-8"><body style="margin:0">
+<p id="heights"></p>
+<iframe id="f" src="{src}" style="width:{width}px;height:150px;border:0;display:block"></iframe>
+<script>
+addEventListener("message", e => {{
+  if (e.data && e.data.type === "micrograd-stepper:height") {{
+    document.getElementById("f").style.height = e.data.height + "px";
+    document.getElementById("heights").textContent += e.data.height + " ";
+  }}
+}});
+</script>"""
+
+
+@pytest.mark.parametrize("width", [900, 1440])
+def test_in_an_iframe_the_page_is_as_tall_as_its_content(browser, tmp_path, width):
+    write_stepper(lecture_neuron(), tmp_path / "neuron.html")
+    (tmp_path / "host.html").write_text(HOST.format(src="neuron.html", width=width))
+    page = browser.new_page(viewport={"width": width + 40, "height": 700})
+    try:
+        page.goto((tmp_path / "host.html").resolve().as_uri())
+        frame = page.frame_locator("#f")
+        frame.locator("#step").click()
+        inner = page.frames[1]
+        deadline = time.monotonic() + 10
+        while True:
+            want = inner.evaluate("window.microgradStepper.contentHeight()")
+            got = page.evaluate("document.getElementById('f').getBoundingClientRect().height")
+            if abs(want - got) <= 1 or time.monotonic() > deadline:
+                break
+            page.wait_for_timeout(50)
+        assert abs(want - got) <= 1 and want > 400
+        # all of it shows: no scrolling inside the frame, the graph's pane follows the graph
+        assert inner.evaluate("document.scrollingElement.scrollHeight <= innerHeight + 1")
+        pane, svg = inner.evaluate("""[document.getElementById('graph-pane').clientHeight,
+                                       document.getElementById('graph').getBoundingClientRect().height]""")
+        if width < 1100:
+            assert svg <= pane <= svg + 40
+        else:                            # the panel beside the graph needs a little room
+            assert svg <= pane <= max(svg + 40, 560)
+        seen = inner.evaluate(IN_VIEW)
+        assert all(b["inside"] for b in seen["boxes"]) and seen["smallest"] >= 8
+        page.screenshot(path=str(ARTIFACTS / f"stepper-iframe-{width}.png"), full_page=True)
+    finally:
+        page.close()
+
+
+def test_csp_allows_only_the_pages_own_script_by_its_hash():
+    import base64
+    import hashlib
+    html = stepper_html(lecture_expression())
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', html).group(1)
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    script = re.search(r"<script>(.*?)</script>", html, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in csp
+    style = re.search(r"<style>(.*?)</style>", html, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in csp
+
+
+def test_an_injected_inline_script_does_not_run(browser, tmp_path):
+    """The hash admits the page's script and nothing else: a script added to the page (as a
+    careless embedder or an injection would) is blocked."""
+    html = stepper_html(lecture_expression()).replace(
+        "</body>", "<script>document.title = 'injected'</script></body>")
+    path = tmp_path / "injected.html"
+    path.write_text(html, encoding="utf-8")
+    page = browser.new_page()
+    try:
+        page.goto(path.resolve().as_uri())
+        assert page.evaluate("window.microgradStepper.steps") == 4        # ours runs
+        assert page.title() != "injected"                                 # theirs does not
+    finally:
+        page.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Proportional to what changes: the same numbers as the whole-graph computation
+# ---------------------------------------------------------------------------------------------
+def whole_graph_nudge(root, leaf, h):
+    """The nudge check the simple way: every node recomputed with the leaf moved by h."""
+    topo = root.topo()
+    index = {v: i for i, v in enumerate(topo)}
+
+    def evaluate(x):
+        d = [v.data for v in topo]
+        d[leaf] = x
+        for i, v in enumerate(topo):
+            if v._prev and v._rule is not None:     # a hand-made node keeps its data
+                d[i] = v._rule.forward(*[d[index[c]] for c in v._prev])
+        return d[-1]
+    x = topo[leaf].data
+    return (evaluate(x + h) - evaluate(x - h)) / (2 * h)
+
+
+@pytest.mark.parametrize("build", [lecture_neuron, lecture_mlp_loss, lambda: random_graph(4),
+                                   lambda: random_graph(5)])
+def test_the_nudge_check_recomputes_only_what_changes_with_the_same_numbers(build):
+    root = build()
+    data = stepper_data(root)
+    for c in data["checks"]:
+        assert c["numericFull"] == repr(whole_graph_nudge(root, c["node"], 1e-6))
+
+
+def test_the_layout_of_the_neuron_is_as_before():
+    nodes = stepper_data(lecture_neuron())["nodes"]
+    assert [(n["name"], n["x"], n["y"], n["w"]) for n in nodes] == [
+        ("x1", 24, 24.0, 112), ("w1", 24, 108.0, 112), ("x1*w1", 240, 94.0, 112),
+        ("x2", 24, 192.0, 112), ("w2", 24, 276.0, 112), ("x2*w2", 240, 206.0, 112),
+        ("x1*w1 + x2*w2", 456, 136.0, 138), ("b", 456, 220.0, 112), ("n", 698, 182.7, 112),
+        ("o", 930, 182.7, 112)]
+
+
+def test_steps_back_and_forth_redraw_exactly_what_changed(browser, tmp_path):
+    """A Step redraws only the nodes it touches: after any walk, the page shows exactly what
+    a full redraw would (the replayed grads, one current node, its inputs marked)."""
+    root = lecture_mlp_loss()
+    data = stepper_data(root)
+    p = Page(browser, root, tmp_path, "walk.html")
+    try:
+        rng = random.Random(7)
+        for _ in range(12):
+            for _ in range(rng.randint(1, 25)):
+                p.page.keyboard.press(rng.choice(["ArrowRight", "ArrowRight", "ArrowLeft"]))
+            pos = p.page.evaluate("window.microgradStepper.pos")
+            assert p.grads() == ["grad " + g for g in replay(data, pos)]
+            classes = p.page.eval_on_selector_all(
+                ".node", "els => els.map(e => e.getAttribute('class'))")
+            current = [i for i, c in enumerate(classes) if "current" in c.split()]
+            children = {i for i, c in enumerate(classes) if "child" in c.split()}
+            if pos == 0:
+                assert current == [] and children == set()
+            else:
+                step = data["steps"][pos - 1]
+                assert current == [step["node"]]
+                assert children == ({t["child"] for t in step["terms"]} - {step["node"]}
+                                    if step["kind"] == "chain" else set())
+        p.page.keyboard.press("End")
+        assert p.grads() == ["grad %.4f" % g for g in engine_grads(lecture_mlp_loss)]
+        assert p.errors == []
+    finally:
+        p.close()
+
+
+def test_fit_shows_a_big_graph_whole(browser, tmp_path):
+    p = Page(browser, lecture_mlp_loss(), tmp_path, "fit.html")
+    try:
+        p.page.keyboard.press("0")
+        svg, pane = p.page.evaluate("""[document.getElementById('graph').getBoundingClientRect(),
+            document.getElementById('graph-pane').getBoundingClientRect()].map(
+            r => [r.left, r.top, r.right, r.bottom])""")
+        assert p.page.evaluate("window.microgradStepper.scale()") < 0.35   # the old floor
+        assert pane[0] <= svg[0] and pane[1] <= svg[1]
+        assert svg[2] <= pane[2] and svg[3] <= pane[3]
+    finally:
+        p.close()
+
+
+def test_a_node_without_an_op_and_a_none_label():
+    a = Value(2.0)
+    a.label = None                                 # no label, not the text "None"
+    sq = Value(4.0, (a,), "sq")                    # made by hand, no Op (and no _backward)
+    data = stepper_data(sq * 1.0)
+    assert [n["name"] for n in data["nodes"]] == ["2", "sq(…)", "1", "sq(…)·1"]
+    assert [c["numericFull"] for c in data["checks"]] == [
+        repr(0.0), repr(whole_graph_nudge(sq * 1.0, 2, 1e-6))]

@@ -9,6 +9,7 @@ import struct
 import sys
 import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import graphviz
 import pytest
@@ -17,6 +18,7 @@ from micrograd.engine import Op, Value
 from micrograd.nn import MLP
 from micrograd.viz import (GraphvizNotFound, INSTALL_HINT, dot_available, dot_source, draw_dot,
                            render)
+from micrograd.viz.dot import RenderTimeout
 from micrograd.viz.lecture import (lecture_expression, lecture_mlp_loss, lecture_neuron,
                                    moons_loss)
 
@@ -264,7 +266,7 @@ def test_max_depth_shows_the_nodes_near_the_root_and_a_placeholder():
     source = dot_source(lecture_neuron(backward=True), max_depth=2)
     assert {r[0] for r in records(source)} == {"o", "n", "x1*w1 + x2*w2", "b"}
     assert _more_counts(source) == [6]
-    assert "showing 4 of 10 nodes (… 6 more not drawn)" in source
+    assert 'label="showing 4 of 10 values; pass max_depth=... to see more" labelloc=t' in source
     # the placeholder feeds the op node whose inputs are cut off
     assert re.search(r"\tn6_more -> n6_op \[style=dashed", source)
 
@@ -287,7 +289,7 @@ def test_max_nodes_keeps_the_nearest_and_counts_add_up():
     source = dot_source(loss, max_nodes=25)
     assert len(records(source)) == 25
     assert sum(_more_counts(source)) == n - 25
-    assert f"showing 25 of {n:,} nodes (… {n - 25:,} more not drawn)" in source
+    assert f"showing 25 of {n:,} values; pass max_nodes=... to see more" in source
     assert ("loss", "6.0054", "1.0000") in records(source)
 
 
@@ -316,7 +318,7 @@ def test_big_graph_draws_whole_without_recursion_in_reasonable_time(big_loss):
     assert len(topo) > 60_000
     t = time.perf_counter()
     with _shallow_recursion_limit():
-        source = dot_source(big_loss)
+        source = dot_source(big_loss, max_nodes=None)
     assert time.perf_counter() - t < 20
     assert source.count("shape=record") == len(topo)
 
@@ -328,7 +330,7 @@ def test_big_graph_with_max_nodes_renders(big_loss, tmp_path):
     assert time.perf_counter() - t < 10
     assert len(records(dot.source)) == 120
     assert sum(_more_counts(dot.source)) == n - 120
-    assert f"showing 120 of {n:,} nodes" in dot.source
+    assert f"showing 120 of {n:,} values; pass max_nodes=... to see more" in dot.source
     svg = render(dot, tmp_path / "big.svg").read_text(encoding="utf-8")
     texts = svg_texts(svg)
     assert any(t.startswith("… ") and t.endswith(" more") for t in texts)
@@ -359,7 +361,7 @@ def test_collapse_gives_the_same_picture_for_fused_and_unfused_neurons():
 
 def test_collapse_on_a_fused_mlp_needs_far_fewer_nodes(big_loss):
     full = len(big_loss.topo())
-    source = dot_source(big_loss, collapse="neurons")
+    source = dot_source(big_loss, collapse="neurons", max_nodes=None)
     boxes = source.count("shape=Mrecord") + source.count("shape=record")
     assert boxes < full / 10
     assert source.count("shape=Mrecord") >= 100 * 33          # 33 neurons per example
@@ -389,3 +391,168 @@ def test_draw_dot_refuses_a_list_with_a_hint():
     from micrograd.viz import draw_dot
     with pytest.raises(TypeError, match=r"draw_dot: expected the Value .* got list \(a model"):
         draw_dot([Value(1.0), Value(2.0)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Bounded by default; `dot` has a time limit and is never left running
+# ---------------------------------------------------------------------------------------------
+def test_the_demo_loss_is_drawn_bounded_by_default_with_a_caption_at_the_top(big_loss, tmp_path):
+    n = len(big_loss.topo())
+    assert n == 65_818
+    dot = draw_dot(big_loss)                         # no options: what a learner types first
+    assert len(records(dot.source)) == 500
+    assert sum(_more_counts(dot.source)) == n - 500
+    caption = "showing 500 of 65,818 values; pass max_nodes=... to see more"
+    assert f'label="{caption}" labelloc=t' in dot.source
+    svg = dot.pipe(format="svg", encoding="utf-8")   # through our runner, with its time limit
+    texts = svg_texts(svg)
+    assert caption in texts and "loss" in texts
+    collapsed = dot_source(big_loss, collapse=True)
+    assert "showing 500 of " in collapsed and " boxes; pass max_nodes=... to see more" in collapsed
+    assert dot_source(big_loss, max_nodes=None).count("shape=record") == n
+
+
+def heavy_dot(n=20_000):
+    """DOT text that keeps `dot` busy for minutes: many nodes, edges all over."""
+    lines = [f"\tn{i} -> n{(i * 7919 + 13) % n}\n\tn{i} -> n{(i * 104729 + 7) % n}\n"
+             for i in range(n)]
+    return "digraph {\n" + "".join(lines) + "}\n"
+
+
+def dot_children(pid):
+    """Pids of the `dot` processes whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        comm = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        if comm == "dot" and int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return state[state.rindex(")") + 2] != "Z"
+
+
+def test_render_stops_dot_at_its_timeout_with_a_one_line_error(tmp_path):
+    import os
+    with pytest.raises(RenderTimeout) as e:
+        render(heavy_dot(), tmp_path / "heavy.svg", timeout=0.5)
+    assert str(e.value) == ("dot -Tsvg was stopped after 0.5 s (40,002 lines of DOT); draw fewer "
+                            "values (max_nodes=..., max_depth=..., collapse=True) or pass a longer "
+                            "timeout=...")
+    assert dot_children(os.getpid()) == []
+    from micrograd.viz.dot import RENDER_TIMEOUT
+    assert inspect.signature(render).parameters["timeout"].default == RENDER_TIMEOUT == 60
+
+
+def test_a_drawing_that_takes_too_long_says_so_in_jupyter(big_loss):
+    import os
+    out = draw_dot(big_loss, max_nodes=None, timeout=0.5)._repr_mimebundle_()
+    assert list(out) == ["text/plain"] and out["text/plain"].startswith(
+        "dot -Tsvg was stopped after 0.5 s")
+    assert dot_children(os.getpid()) == []
+
+
+@pytest.mark.parametrize("how,signum", [("render", "SIGINT"), ("jupyter", "SIGINT"),
+                                        ("jupyter", "SIGKILL")])
+def test_an_interrupted_render_leaves_no_dot_running(tmp_path, how, signum):
+    """Ctrl-C (to Python alone: dot does not see it), or the process killed outright (a
+    Jupyter kernel restarted mid-render): either way `dot` does not outlive the render."""
+    import os
+    import signal
+    import subprocess
+    script = tmp_path / "interrupt.py"
+    script.write_text(f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_viz_dot import heavy_dot
+from micrograd.viz.dot import render, _drawing_class
+source = heavy_dot()
+try:
+    if {how!r} == "render":
+        render(source, {str(tmp_path / "out.svg")!r}, timeout=None)
+    else:
+        drawing = _drawing_class()(body=source.splitlines(True)[1:-1])
+        drawing.timeout = None
+        drawing._repr_mimebundle_()
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+""")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+    try:
+        deadline = time.monotonic() + 60
+        while not dot_children(proc.pid):
+            assert proc.poll() is None and time.monotonic() < deadline, "dot never started"
+            time.sleep(0.05)
+        (dot_pid,) = dot_children(proc.pid)
+        time.sleep(0.3)
+        os.kill(proc.pid, getattr(signal, signum))
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if signum == "SIGINT":
+        assert (proc.returncode, out) == (130, "interrupted\n")
+    deadline = time.monotonic() + 5
+    while alive(dot_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    orphan = alive(dot_pid)
+    if orphan:
+        os.kill(dot_pid, signal.SIGKILL)
+    assert not orphan
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile attributes and huge labels
+# ---------------------------------------------------------------------------------------------
+EVIL_KEY = 'x" ] evil [label="hacked'
+
+
+@pytest.mark.parametrize("where", ["graph_attr", "node_attr", "edge_attr"])
+def test_attribute_keys_cannot_inject_statements(tmp_path, where):
+    L = lecture_expression(backward=True)
+    source = dot_source(L, **{where: {EVIL_KEY: "1", "color": "red"}})
+    assert '"x\\" ] evil [label=\\"hacked"=1 color=red' in source
+    svg = render(source, tmp_path / "attrs.svg").read_text(encoding="utf-8")
+    texts = svg_texts(svg)
+    assert not any("hacked" in t for t in texts)
+    titles = [t.text for t in ET.fromstring(svg).iter(SVG_NS + "title")]
+    assert "evil" not in titles
+    assert len(records(source)) == 7
+
+
+@pytest.mark.parametrize("text, n", [("x", 20_000), ("é", 16_000), ("|{}<>", 5_000)])
+def test_a_label_too_long_for_graphviz_is_cut_with_a_mark(tmp_path, text, n):
+    a = Value(2.0, label=text * n)
+    b = a * 3.0
+    b.label = "b"
+    svg = render(b, tmp_path / "long.svg").read_text(encoding="utf-8")
+    texts = svg_texts(svg)
+    long = next(t for t in texts if t.startswith(text[:1]))
+    assert long.endswith(f"… ({len(text) * n:,} characters in all)")
+    assert long.startswith(text * 100)
+    assert "b" in texts and "data 2.0000" in texts
+
+
+def test_numbers_keep_the_lectures_look_unless_it_would_mislead():
+    a = Value(1e300, label="huge")
+    b = Value(3e-5, label="tiny")
+    c = a * 0.0 + b * 2.0
+    c.label = "c"
+    c.backward()
+    got = {r[0]: (r[1], r[2]) for r in records(dot_source(c))}
+    assert got["huge"] == ("1e+300", "0.0000")              # not a 301-digit box
+    assert got["tiny"] == ("3e-05", "2.0000")               # not 0.0000
+    assert got["c"] == ("6e-05", "1.0000")
+    assert records(dot_source(lecture_expression(backward=True)))[0] == ("a", "2.0000", "6.0000")

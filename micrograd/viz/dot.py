@@ -2,7 +2,9 @@
 
     from micrograd.viz import draw_dot
     draw_dot(L)                          # a graphviz.Digraph: shows itself in Jupyter
-    draw_dot(loss, max_nodes=200)        # big graphs: the 200 values nearest the root
+    draw_dot(loss)                       # big graphs: the 500 values nearest the root, and
+                                         # a caption saying how many were left out
+    draw_dot(loss, max_nodes=None)       # every value (Graphviz may take minutes)
     draw_dot(loss, collapse=True)        # one box per neuron
     render(L, "L.svg")                   # or .png, .pdf, .dot; needs Graphviz's `dot` program
 
@@ -10,15 +12,20 @@ Every value is a record `{ label | data 2.0000 | grad 6.0000 }` and every operat
 of its own between the value and its inputs, exactly the lecture's picture. The DOT source is
 written here, in plain Python (no recursion, node ids numbered in the engine's topological
 order, so the same graph always gives the same text); the `graphviz` package only wraps it.
+Graphviz's `dot` is run here too, with a time limit, and killed (never left running) when the
+limit passes or the call is interrupted.
 """
+import math
 import os
 import shutil
+import signal
 import subprocess
+import sys
 from collections import deque
 from pathlib import Path
 
 __all__ = ["draw_dot", "dot_source", "render", "dot_available", "GraphvizNotFound",
-           "INSTALL_HINT", "FORMATS"]
+           "RenderTimeout", "INSTALL_HINT", "FORMATS", "MAX_NODES", "RENDER_TIMEOUT"]
 
 FMT = "%.4f"
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -27,10 +34,16 @@ INSTALL_HINT = ("Graphviz's `dot` program was not found on PATH; install Graphvi
                 "or write the DOT source instead (format 'dot')")
 ACTIVATIONS = ("tanh", "ReLU", "sigmoid")
 COLLAPSE_MODES = (False, True, "neurons", "chains")
+MAX_NODES = 500           # draw_dot's default: Graphviz lays this out in a few seconds
+RENDER_TIMEOUT = 60.0     # seconds `dot` may run before it is killed
 
 
 class GraphvizNotFound(RuntimeError):
     """Graphviz's `dot` program is not installed (or not on PATH)."""
+
+
+class RenderTimeout(RuntimeError):
+    """Graphviz's `dot` ran past its time limit (and was killed)."""
 
 
 def dot_available():
@@ -48,14 +61,32 @@ def _one_line_breaks(text):
     return str(text).replace("\r\n", "\n").replace("\r", "\n")
 
 
+# Graphviz refuses a quoted string over 16,384 bytes ("longer than 16384?"); a label's text is
+# cut well before that (a record holds its data and grad too), and says it was cut.
+MAX_FIELD_BYTES = 8000
+
+
+def _clipped(pieces, text, marker):
+    """Join escaped pieces, stopping (with a mark naming the full length) before the output
+    passes MAX_FIELD_BYTES."""
+    size = 0
+    for k, piece in enumerate(pieces):
+        size += len(piece) if piece.isascii() else len(piece.encode("utf-8", "surrogatepass"))
+        if size > MAX_FIELD_BYTES:
+            return "".join(pieces[:k]) + marker(f"… ({len(text):,} characters in all)")
+    return "".join(pieces)
+
+
 def escape_record(text):
     """Text for one field of a record label: `| { } < >` and the quote and backslash are
     escaped, a newline becomes a line break, `&` becomes `&amp;`. Non-ASCII characters are
     written as character references, because Graphviz's record parser drops a space that
-    follows a multi-byte character ("é x" would show as "éx")."""
+    follows a multi-byte character ("é x" would show as "éx"). Past MAX_FIELD_BYTES the text
+    is cut, with a mark."""
     out = []
     prev_astral = False
-    for ch in _one_line_breaks(text):
+    text = _one_line_breaks(text)
+    for ch in text:
         o = ord(ch)
         if ch in _RECORD_SPECIAL:
             out.append(_RECORD_SPECIAL[ch])
@@ -68,13 +99,14 @@ def escape_record(text):
         else:                    # Graphviz 2.4x garbles references above U+FFFF: keep them raw
             out.append(ch)
         prev_astral = o > 0xFFFF
-    return "".join(out)
+    return _clipped(out, text, escape_record)
 
 
 def escape_text(text):
-    """Text for an ordinary (non-record) label."""
+    """Text for an ordinary (non-record) label, or any quoted DOT string."""
     out = []
-    for ch in _one_line_breaks(text):
+    text = _one_line_breaks(text)
+    for ch in text:
         if ch == "\\":
             out.append("\\\\")
         elif ch == '"':
@@ -87,10 +119,14 @@ def escape_text(text):
             out.append(" ")
         else:
             out.append(ch)
-    return "".join(out)
+    return _clipped(out, text, escape_text)
 
 
 def _fmt(x):
+    """The lecture's %.4f for ordinary numbers; %.4g where %.4f would mislead: a magnitude
+    under 1e-4 (5e-05 is not 0.0000) or from 1e7 up (1e300 is not a 301-digit box)."""
+    if x != 0 and math.isfinite(x) and not 1e-4 <= abs(x) < 1e7:
+        return "%.4g" % x
     return FMT % x
 
 
@@ -278,24 +314,25 @@ def _select(root, index, by_out, max_nodes, max_depth):
     shown = {first.out: 0}
     order = [first]
     queue = deque([first])
-    truncated = False
+    cut = set()                             # which limits left something out
     while queue:
         u = queue.popleft()
         d = shown[u.out]
         if max_depth is not None and d >= max_depth:
-            truncated = truncated or bool(u.inputs)
+            if u.inputs:
+                cut.add("max_depth")
             continue
         for c in u.inputs:
             cu = _unit_of(c, index, by_out)
             if cu.out in shown:
                 continue
             if max_nodes is not None and len(order) >= max_nodes:
-                truncated = True
+                cut.add("max_nodes")
                 break
             shown[cu.out] = d + 1
             order.append(cu)
             queue.append(cu)
-    return order, shown, truncated
+    return order, shown, sorted(cut, reverse=True)
 
 
 def _count_hidden(order, shown, index, by_out):
@@ -330,8 +367,13 @@ def _count_hidden(order, shown, index, by_out):
 # DOT
 # ---------------------------------------------------------------------------------------------
 def _attrs(d):
-    return " ".join(f'{k}="{escape_text(v)}"' if not _plain(v) else f"{k}={v}"
-                    for k, v in d.items())
+    """key=value pairs, each side quoted and escaped unless it is a plain word: no key or value
+    can close the bracket and start statements of its own."""
+    return " ".join(f"{_quoted(k)}={_quoted(v)}" for k, v in d.items())
+
+
+def _quoted(v):
+    return str(v) if _plain(v) else f'"{escape_text(v)}"'
 
 
 def _plain(v):
@@ -341,9 +383,8 @@ def _plain(v):
 
 def _body(root, max_nodes, max_depth, collapse):
     topo, index, by_out = _units(root, collapse)
-    order, shown, truncated = _select(root, index, by_out, max_nodes, max_depth)
-    counts, n_hidden = _count_hidden(order, shown, index, by_out) if truncated else ({}, 0)
-    truncated = n_hidden > 0
+    order, shown, cut = _select(root, index, by_out, max_nodes, max_depth)
+    counts, n_hidden = _count_hidden(order, shown, index, by_out) if cut else ({}, 0)
     lines = []
     for u in sorted(order, key=lambda u: u.index):
         v, uid = u.out, f"n{u.index}"
@@ -373,10 +414,12 @@ def _body(root, max_nodes, max_depth, collapse):
             lines.append(f'\t{more} [label="{escape_text(text)}" shape=box style="dashed,rounded" '
                          f'color=gray50 fontcolor=gray30]\n')
             lines.append(f"\t{more} -> {head} [style=dashed color=gray50]\n")
-    if truncated:
-        total = len(order) + n_hidden
-        caption = f"showing {len(order):,} of {total:,} nodes (… {n_hidden:,} more not drawn)"
-        lines.append(f'\tlabel="{escape_text(caption)}" labelloc=b fontcolor=gray30\n')
+    if n_hidden:
+        what = "boxes" if collapse else "values"
+        caption = (f"showing {len(order):,} of {len(order) + n_hidden:,} {what}; pass "
+                   f"{' or '.join(f'{limit}=...' for limit in cut)} to see more")
+        lines.append(f'\tlabel="{escape_text(caption)}" labelloc=t fontsize=16 '
+                     f'fontcolor=gray25\n')
     return lines
 
 
@@ -389,7 +432,7 @@ def _check_root(root):
                         f"{type(root).__name__}{hint}")
 
 
-def dot_source(root, rankdir="LR", max_nodes=None, max_depth=None, collapse=False,
+def dot_source(root, rankdir="LR", max_nodes=MAX_NODES, max_depth=None, collapse=False,
                graph_attr=None, node_attr=None, edge_attr=None):
     """The DOT text of `draw_dot(root, ...)`, without needing the graphviz package."""
     _check_root(root)
@@ -417,42 +460,66 @@ def _drawing_class():
                               ) from None
 
         class Drawing(graphviz.Digraph):
+            timeout = RENDER_TIMEOUT
+
             def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
                 if not dot_available():
                     return {"text/plain": INSTALL_HINT + "\n\n" + self.source}
-                return super()._repr_mimebundle_(include, exclude, **kwargs)
+                try:
+                    return super()._repr_mimebundle_(include, exclude, **kwargs)
+                except RenderTimeout as e:
+                    return {"text/plain": str(e)}
+
+            def pipe(self, format=None, renderer=None, formatter=None, neato_no_op=None,
+                     quiet=False, *, engine=None, encoding=None):
+                """As graphviz's pipe, through our `dot` runner (a time limit, and `dot`
+                killed on timeout or interrupt) unless you ask for another engine or renderer."""
+                if renderer or formatter or neato_no_op or (engine or self.engine) != "dot":
+                    return super().pipe(format, renderer, formatter, neato_no_op, quiet,
+                                        engine=engine, encoding=encoding)
+                data = run_dot(self.source, format or self.format, timeout=self.timeout)
+                return data.decode(encoding) if encoding else data
 
         Drawing.__name__ = Drawing.__qualname__ = "Digraph"
         _DRAWING_CLASS = Drawing
     return _DRAWING_CLASS
 
 
-def draw_dot(root, format="svg", rankdir="LR", max_nodes=None, max_depth=None, collapse=False,
-             graph_attr=None, node_attr=None, edge_attr=None):
+def draw_dot(root, format="svg", rankdir="LR", max_nodes=MAX_NODES, max_depth=None,
+             collapse=False, graph_attr=None, node_attr=None, edge_attr=None,
+             timeout=RENDER_TIMEOUT):
     """The graph of `root` as a `graphviz.Digraph`, drawn as in the lecture.
 
     format      what Digraph.render()/pipe() produce: 'svg', 'png', 'pdf'
     rankdir     'LR' (left to right, the lecture's), 'TB', 'RL' or 'BT'
     max_depth   draw only values at most this many operations away from the root
-    max_nodes   draw at most this many values, the ones nearest the root first
-                (cut-off inputs show as a dashed "… N more" box; a caption gives the totals)
+    max_nodes   draw at most this many values (500 unless you say), the ones nearest the root
+                first; cut-off inputs show as a dashed "… N more" box, and a caption at the
+                top says "showing 500 of 65,818 values; pass max_nodes=... to see more".
+                None draws every value.
     collapse    False: every value. True or 'neurons': each neuron (a fused 'w·x+b' node, or
                 the unfused chain of * and + nodes, with its activation) is one box; its leaf
                 weights and bias are folded into it. 'chains': every value used exactly once
                 is folded into the value that uses it.
     graph_attr, node_attr, edge_attr   extra Graphviz attributes
+    timeout     seconds Graphviz's `dot` may run when the drawing is shown or piped (None: no
+                limit); past it `dot` is killed and RenderTimeout raised (in Jupyter the
+                output says so instead)
 
     Node ids are n<i>, with i the value's position in root.topo(): the same graph always gives
     the same DOT text. The graph is walked without recursion, so the 65,000-node graph of the
-    moons demo draws fine (render it with max_nodes or collapse to keep it readable).
+    moons demo draws in a second (its 500 values nearest the loss, by default).
     """
     _check_root(root)
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
     Digraph = _drawing_class()
+    _check_timeout(timeout)
     body = _body(root, max_nodes, max_depth, collapse)
-    return Digraph(format=format, graph_attr={"rankdir": rankdir, **(graph_attr or {})},
-                   node_attr=node_attr, edge_attr=edge_attr, body=body)
+    drawing = Digraph(format=format, graph_attr={"rankdir": rankdir, **(graph_attr or {})},
+                      node_attr=node_attr, edge_attr=edge_attr, body=body)
+    drawing.timeout = timeout
+    return drawing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,28 +537,83 @@ def _source_of(graph, draw_options):
                     f"got {type(graph).__name__}")
 
 
-def render(graph, path, format=None, timeout=None, **draw_options):
+def _check_timeout(timeout):
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+
+
+def _stop(proc):
+    """Kill `dot` and reap it: nothing is left running, not even a zombie (nor open pipes)."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        try:
+            pipe.close()
+        except OSError:             # stdin's unwritten buffer, with no reader left
+            pass
+
+
+def _dies_with_us():
+    """preexec_fn for `dot` on Linux: the kernel kills it if this process dies first (a
+    Jupyter kernel restarted mid-render, kill -9), so no `dot` is ever orphaned."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGKILL)      # PR_SET_PDEATHSIG = 1
+
+
+def run_dot(source, fmt, timeout=RENDER_TIMEOUT, path=None):
+    """Run Graphviz's `dot -T<fmt>` on DOT text; returns its output (or writes it to `path`
+    and returns b""). `dot` is killed when `timeout` seconds pass (RenderTimeout, one line)
+    and on any interruption, KeyboardInterrupt included (which is then re-raised)."""
+    _check_timeout(timeout)
+    exe = shutil.which("dot")
+    if exe is None:
+        raise GraphvizNotFound(INSTALL_HINT)
+    command = [exe, f"-T{fmt}"] + (["-o", os.fspath(path)] if path is not None else [])
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=_dies_with_us())
+    try:
+        out, err = proc.communicate(source.encode("utf-8", "replace"), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        n = source.count("\n")
+        raise RenderTimeout(f"dot -T{fmt} was stopped after {timeout:g} s ({n:,} lines of DOT); "
+                            f"draw fewer values (max_nodes=..., max_depth=..., collapse=True) "
+                            f"or pass a longer timeout=...") from None
+    except BaseException:
+        _stop(proc)
+        raise
+    if proc.returncode != 0:
+        msg = err.decode("utf-8", "replace").strip().splitlines()
+        raise RuntimeError(f"dot -T{fmt} failed (exit {proc.returncode})"
+                           + (f": {msg[0]}" if msg else ""))
+    return out
+
+
+def render(graph, path, format=None, timeout=RENDER_TIMEOUT, **draw_options):
     """Write `graph` (a Value, a Digraph from draw_dot, or DOT text) to `path` as svg, png, pdf
-    or dot. The format comes from `format`, else from the file's suffix, else svg. Every format
-    but dot needs Graphviz's `dot` program; without it this raises GraphvizNotFound, whose
-    one-line message says how to install it. Returns the path written."""
+    or dot. The format comes from `format`, else from the file's suffix, else svg. A Value is
+    drawn as draw_dot draws it (draw_options: max_nodes, collapse, ...). Every format but dot
+    needs Graphviz's `dot` program; without it this raises GraphvizNotFound, whose one-line
+    message says how to install it. `dot` gets `timeout` seconds (None: no limit), then it
+    is killed and RenderTimeout raised; it is killed on Ctrl-C too. Returns the path."""
     path = Path(path)
     fmt = (format or path.suffix.lstrip(".") or "svg").lower()
     if fmt == "gv":
         fmt = "dot"
     if fmt not in FORMATS:
         raise ValueError(f"render: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    _check_timeout(timeout)
     source = _source_of(graph, draw_options)
     if fmt == "dot":
         path.write_text(source, encoding="utf-8")
         return path
-    exe = shutil.which("dot")
-    if exe is None:
-        raise GraphvizNotFound(INSTALL_HINT)
-    proc = subprocess.run([exe, f"-T{fmt}", "-o", os.fspath(path)], input=source.encode("utf-8"),
-                          capture_output=True, timeout=timeout)
-    if proc.returncode != 0:
-        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RuntimeError(f"dot -T{fmt} failed (exit {proc.returncode})"
-                           + (f": {msg[0]}" if msg else ""))
+    run_dot(source, fmt, timeout=timeout, path=path)
     return path

@@ -298,7 +298,8 @@ def add_parser(subparsers):
     p.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR",
                    help="direction of the drawing (default LR, left to right)")
     p.add_argument("--max-nodes", type=int, metavar="N",
-                   help="draw at most N values, nearest the root first")
+                   help="draw at most N values, nearest the root first (default 500, as "
+                        "draw_dot; the html stepper always shows the whole graph)")
     p.add_argument("--max-depth", type=int, metavar="D",
                    help="draw only values at most D operations from the root")
     p.add_argument("--collapse", choices=("none", "neurons", "chains"), default="none",
@@ -356,7 +357,7 @@ def run(args):
     """Run `micrograd graph` with parsed arguments; returns the exit code (0 on success, 2 for
     bad input, 1 when something else fails, such as Graphviz's `dot` missing). Errors are one
     line on stderr, never a traceback."""
-    from micrograd.viz.dot import GraphvizNotFound, dot_source, render
+    from micrograd.viz.dot import MAX_NODES, GraphvizNotFound, RenderTimeout, dot_source, render
     from micrograd.viz.stepper import stepper_html
     try:
         fmt = _resolve_format(args)
@@ -380,7 +381,9 @@ def run(args):
         if not getattr(args, "no_backward", False):
             root.backward()
         out = getattr(args, "output", None) or f"{name}.{fmt}"
-        options = dict(rankdir=getattr(args, "rankdir", "LR") or "LR", max_nodes=max_nodes,
+        n = len(root.topo())
+        options = dict(rankdir=getattr(args, "rankdir", "LR") or "LR",
+                       max_nodes=MAX_NODES if max_nodes is None else max_nodes,
                        max_depth=max_depth, collapse=collapse)
         if fmt == "html":
             payload = stepper_html(root).encode("utf-8")
@@ -397,12 +400,12 @@ def run(args):
             sys.stdout.buffer.flush()
         else:
             Path(out).write_bytes(payload)
-            n = len(root.topo())
-            limited = collapse or max_nodes is not None or max_depth is not None
+            limited = (collapse or max_nodes is not None or max_depth is not None
+                       or n > MAX_NODES)
             shown = " in the graph, drawn within your limits" if limited and fmt != "html" else ""
             print(f"wrote {out} ({fmt}, {n:,} node{'s' if n != 1 else ''}{shown})")
         return 0
-    except GraphvizNotFound as e:
+    except (GraphvizNotFound, RenderTimeout) as e:
         return _error(e, 1)
     except (ValueError, OverflowError, ZeroDivisionError) as e:
         return _error(e, 2)

@@ -28,6 +28,17 @@
   for (var i = 0; i < N; i++) { grad.push(D.zero); gradFull.push("0.0"); hits.push(0); }
   var stepOf = {};                       // node -> index of the step that processes it
   D.steps.forEach(function (s, k) { if (s.kind === "chain" || stepOf[s.node] === undefined) stepOf[s.node] = k; });
+  // A Step redraws only what it changes: the nodes of the steps applied or undone, and of the
+  // step highlighted before and after (so a Step costs the same on 10 nodes or 3,000).
+  var dirty = [], isDirty = [];
+  for (var d = 0; d < N; d++) { dirty.push(d); isDirty.push(true); }
+  function touch(i) { if (!isDirty[i]) { isDirty[i] = true; dirty.push(i); } }
+  function touchStep(k) {
+    if (k < 0 || k >= S) return;
+    var s = D.steps[k];
+    touch(s.node);
+    s.terms.forEach(function (t) { touch(t.child); });
+  }
 
   // ---- the graph ----
   var svg = $("graph");
@@ -43,6 +54,15 @@
   var nodeLayer = sv("g", { "class": "nodes" });
   svg.appendChild(edgeLayer);
   svg.appendChild(nodeLayer);
+  // Nodes and edges go into about sqrt(N) groups of about sqrt(N) (in order): when a Step
+  // changes a card the browser re-measures its group and the groups, not every element of a
+  // 3,000-node graph (a Step's layout and style work drop three- to five-fold at 3,000).
+  var CHUNK = Math.max(32, Math.ceil(Math.sqrt(N)));
+  function chunk(layer, i) {
+    var k = Math.floor(i / CHUNK), parts = layer.parts || (layer.parts = []);
+    if (!parts[k]) { parts[k] = sv("g"); layer.appendChild(parts[k]); }
+    return parts[k];
+  }
 
   var views = [];                        // per node: {g, grad, gradbg, op, edges: []}
   D.nodes.forEach(function (n, i) {
@@ -53,9 +73,9 @@
       var og = sv("g", { "class": "op" });
       og.appendChild(sv("rect", { x: ox, y: cy - 12, width: n.opw, height: 24, rx: 12 }));
       og.appendChild(sv("text", { x: ox + n.opw / 2, y: cy + 4.5, "text-anchor": "middle" }, n.op));
-      edgeLayer.appendChild(sv("line", { "class": "link", x1: ox + n.opw, y1: cy, x2: n.x - 1, y2: cy,
-                                         "marker-end": "url(#arrow)" }));
-      nodeLayer.appendChild(og);
+      chunk(edgeLayer, i).appendChild(sv("line", { "class": "link", x1: ox + n.opw, y1: cy,
+                                                   x2: n.x - 1, y2: cy, "marker-end": "url(#arrow)" }));
+      chunk(nodeLayer, i).appendChild(og);
       v.op = og;
       var count = {};
       n.kids.forEach(function (c, slot) {
@@ -66,7 +86,7 @@
         var dx = Math.max(24, (x2 - x1) / 2);
         var p = sv("path", { "class": "edge", d: "M" + x1 + "," + y1 + " C" + (x1 + dx) + "," + y1 + " " +
                              (x2 - dx) + "," + y2 + " " + x2 + "," + y2 });
-        edgeLayer.appendChild(p);
+        chunk(edgeLayer, i).appendChild(p);
         v.edges.push(p);
       });
     }
@@ -76,11 +96,9 @@
     var tip = sv("title");
     g.appendChild(tip);
     g.appendChild(sv("rect", { "class": "card", width: n.w, height: n.h, rx: 8 }));
-    var clip = "clip-" + i;
-    var cp = sv("clipPath", { id: clip });
-    cp.appendChild(sv("rect", { width: n.w, height: n.h, rx: 8 }));
-    g.appendChild(cp);
-    g.appendChild(sv("rect", { "class": "head", width: n.w, height: 22, "clip-path": "url(#" + clip + ")" }));
+    // the card's head: its top 22 px, rounded as the card (a path, not a clip per node)
+    g.appendChild(sv("path", { "class": "head", d: "M0,22 V8 A8,8 0 0 1 8,0 H" + (n.w - 8) +
+                               " A8,8 0 0 1 " + n.w + ",8 V22 Z" }));
     var label = sv("text", { "class": "label" + (n.label ? "" : " anon"), x: n.w / 2, y: 15.5,
                              "text-anchor": "middle" }, n.label ? n.label : n.name);
     g.appendChild(label);
@@ -92,7 +110,7 @@
     g.addEventListener("click", function () {      // a leaf has no step: just point it out
       if (stepOf[i] !== undefined) goto(stepOf[i] + 1); else spotlight(i);
     });
-    nodeLayer.appendChild(g);
+    chunk(nodeLayer, i).appendChild(g);
     v.g = g; v.grad = gt; v.gradbg = gradbg; v.tip = tip; v.label = label;
     views.push(v);
   });
@@ -100,7 +118,8 @@
   // shorten labels that do not fit their card (the full text stays in the tooltip)
   function fitLabels() {
     D.nodes.forEach(function (n, i) {
-      var t = views[i].label, full = n.label ? n.label : n.name;
+      var t = views[i].label, full = n.name;
+      if (full.length * 8.6 + 26 <= n.w) return;      // sized for it in Python (generously)
       try {
         if (t.getComputedTextLength() <= n.w - 12) return;
         var lo = 1, hi = full.length;
@@ -115,11 +134,11 @@
   }
 
   // ---- the nudge check ----
+  var checkOf = {};                      // leaf -> its row in the table
   $("check-intro").textContent =
     "The lecture's check: nudge one leaf by h = " + D.h + ", run the forward pass again, and " +
     "see how much " + D.rootName + " moves: (" + D.rootName + "(x+h) − " + D.rootName +
     "(x−h)) / 2h. Each leaf gets a ✓ once backprop has filled in its grad and the two agree.";
-  var checkRows = [];
   D.checks.forEach(function (c) {
     var tr = el("tr");
     tr.id = "check-" + c.node;
@@ -137,16 +156,18 @@
     tr.appendChild(mark);
     tr.addEventListener("click", function () { spotlight(c.node); });
     $("check-body").appendChild(tr);
-    checkRows.push({ c: c, bp: bp, mark: mark });
+    checkOf[c.node] = { c: c, bp: bp, mark: mark };
   });
 
   // ---- stepping ----
   function apply(k) {
+    touchStep(k);
     D.steps[k].terms.forEach(function (t) {
       grad[t.child] = t.after; gradFull[t.child] = t.afterFull; hits[t.child] += 1;
     });
   }
   function undo(k) {
+    touchStep(k);
     var terms = D.steps[k].terms;
     for (var j = terms.length - 1; j >= 0; j--) {
       var t = terms[j];
@@ -155,8 +176,10 @@
   }
   function goto(p) {
     p = Math.max(0, Math.min(S, p | 0));
+    touchStep(pos - 1);                  // the step highlighted until now
     while (pos < p) { apply(pos); pos += 1; }
     while (pos > p) { pos -= 1; undo(pos); }
+    touchStep(pos - 1);                  // the step highlighted from now on
     render(true);
   }
   function step() { if (pos < S) goto(pos + 1); else stopPlay(); }
@@ -183,33 +206,25 @@
   // ---- drawing the state ----
   function render(scroll) {
     var cur = pos > 0 ? D.steps[pos - 1] : null;
-    var childSet = {}, edgeActive = {};
-    if (cur && cur.kind === "chain") cur.terms.forEach(function (t) { childSet[t.child] = true; });
-    for (var i = 0; i < N; i++) {
-      var v = views[i], g = v.g;
+    var childSet = {}, updated = {};
+    if (cur) cur.terms.forEach(function (t) { updated[t.child] = true; if (cur.kind === "chain") childSet[t.child] = true; });
+    var todo = dirty;
+    dirty = [];
+    todo.forEach(function (i) {
+      isDirty[i] = false;
+      var v = views[i], g = v.g, n = D.nodes[i];
       v.grad.textContent = "grad " + grad[i];
-      v.tip.textContent = (D.nodes[i].label ? D.nodes[i].label : D.nodes[i].name) +
-        (D.nodes[i].op ? "  (" + D.nodes[i].op + ")" : "  (leaf)") +
-        "\ndata " + D.nodes[i].dataFull + "\ngrad " + gradFull[i];
+      v.tip.textContent = n.name + (n.op ? "  (" + n.op + ")" : "  (leaf)") +
+        "\ndata " + n.dataFull + "\ngrad " + gradFull[i];
       g.classList.toggle("has-grad", hits[i] > 0);
       g.classList.toggle("current", !!cur && cur.node === i);
       g.classList.toggle("child", !!childSet[i] && !(cur && cur.node === i));
-      g.classList.toggle("updated", !!cur && cur.terms.some(function (t) { return t.child === i; }));
-      g.classList.toggle("done", stepOf[i] !== undefined && stepOf[i] < pos && D.nodes[i].op !== "");
+      g.classList.toggle("updated", !!updated[i]);
+      g.classList.toggle("done", stepOf[i] !== undefined && stepOf[i] < pos && n.op !== "");
       var active = !!cur && cur.kind === "chain" && cur.node === i;
       if (v.op) v.op.classList.toggle("active", active);
       v.edges.forEach(function (e) { e.classList.toggle("active", active); });
-    }
-    checkRows.forEach(function (r) {
-      var i = r.c.node;
-      r.bp.textContent = grad[i];
-      r.bp.title = gradFull[i];
-      var final = pos > r.c.lastStep;
-      r.bp.classList.toggle("pending", !final);
-      r.mark.textContent = final ? (r.c.ok ? "✓" : "✗") : "";
-      r.mark.className = "mark" + (final ? (r.c.ok ? " ok" : " bad") : "");
-      r.mark.title = final ? (r.c.ok ? "backprop and the nudge agree" :
-        "they disagree (a kink such as relu at 0, or a function that is not smooth here)") : "";
+      if (checkOf[i]) renderCheck(checkOf[i]);
     });
     $("counter").textContent = "step " + pos + " / " + S;
     $("back").disabled = pos === 0;
@@ -218,6 +233,18 @@
     $("end").disabled = pos === S;
     explain(cur);
     if (scroll && cur) reveal(cur.node);
+  }
+
+  function renderCheck(r) {
+    var i = r.c.node;
+    r.bp.textContent = grad[i];
+    r.bp.title = gradFull[i];
+    var final = pos > r.c.lastStep;
+    r.bp.classList.toggle("pending", !final);
+    r.mark.textContent = final ? (r.c.ok ? "✓" : "✗") : "";
+    r.mark.className = "mark" + (final ? (r.c.ok ? " ok" : " bad") : "");
+    r.mark.title = final ? (r.c.ok ? "backprop and the nudge agree" :
+      "they disagree (a kink such as relu at 0, or a function that is not smooth here)") : "";
   }
 
   function line(parent, cls, text) { var e = el("div", cls, text); parent.appendChild(e); return e; }
@@ -294,16 +321,58 @@
     g.classList.add("spot");
     setTimeout(function () { g.classList.remove("spot"); }, 1200);
   }
+  // ---- size: the page fits its window, or (narrow, or inside an iframe) its content ----
+  // Standalone and wide, the page fills the window as an app does. In a window narrower than
+  // NARROW px, or embedded in an iframe, it flows instead: the panel moves below the graph,
+  // the graph pane is as tall as the zoomed graph (up to a cap), and the page's height is its
+  // content's, which it posts to its parent ({type: "micrograd-stepper:height", height}) so
+  // that an embedder can size the iframe to it.
+  var NARROW = 1100, READABLE = 0.7;     // the smallest text is 12 px: 0.7 keeps it >= 8 px
+  var embedded = (function () { try { return window.self !== window.top; } catch (e) { return true; } })();
+  var flow = false, zoomedByHand = false;
+  function paneCap() {                   // the tallest the graph pane gets in flow mode
+    return embedded ? 720 : Math.max(320, window.innerHeight - 80);
+  }
   function zoom(s) {
-    scale = Math.max(0.2, Math.min(3, s));
+    scale = Math.max(0.02, Math.min(3, s));
     svg.setAttribute("width", String(Math.round(D.width * scale)));
     svg.setAttribute("height", String(Math.round(D.height * scale)));
+    // in flow mode the pane is as tall as the graph; wide, the panel beside it scrolls
+    var high = Math.min(paneCap(), Math.round(D.height * scale) + 24);
+    var wide = window.innerWidth >= NARROW;
+    $("graph-pane").style.height = flow && !wide ? high + "px" : "";
+    document.querySelector("main").style.height = flow && wide ? Math.max(560, high) + "px" : "";
   }
-  function fit() {
+  function fitScale() {                  // the whole graph in the pane, text as small as needed
     var pane = $("graph-pane");
-    var s = Math.min((pane.clientWidth - 8) / D.width, (pane.clientHeight - 8) / D.height);
-    zoom(Math.min(1.5, Math.max(0.35, s)));
+    var high = flow ? paneCap() - 24 : pane.clientHeight - 8;
+    return Math.min(1.5, (pane.clientWidth - 16) / D.width, high / D.height);
   }
+  function fit() { zoomedByHand = false; zoom(fitScale()); }
+  function byHand(s) { zoomedByHand = true; zoom(s); }
+  function initialZoom() {               // the whole graph if its text stays readable, else
+    var s = fitScale();                  // readable text around the root
+    zoom(s >= READABLE ? s : Math.max(READABLE, Math.min(0.85, s)));
+  }
+  function layoutMode() {
+    flow = embedded || window.innerWidth < NARROW;
+    document.documentElement.classList.toggle("flow", flow);
+    document.documentElement.classList.toggle("embedded", embedded);
+  }
+  var lastHeight = 0;
+  function contentHeight() { return Math.ceil(document.body.getBoundingClientRect().height); }
+  function postHeight() {
+    var h = contentHeight();
+    if (!embedded || h === lastHeight) return;
+    lastHeight = h;
+    try { window.parent.postMessage({ type: "micrograd-stepper:height", height: h }, "*"); } catch (e) { /* no parent */ }
+  }
+  window.addEventListener("resize", function () {
+    layoutMode();
+    if (zoomedByHand) zoom(scale); else initialZoom();
+    postHeight();
+  });
+  if (window.ResizeObserver) new ResizeObserver(postHeight).observe(document.body);
 
   // ---- wiring ----
   $("title").textContent = D.title;
@@ -313,8 +382,8 @@
   $("reset").addEventListener("click", reset);
   $("play").addEventListener("click", play);
   $("end").addEventListener("click", toEnd);
-  $("zoom-in").addEventListener("click", function () { zoom(scale * 1.25); });
-  $("zoom-out").addEventListener("click", function () { zoom(scale / 1.25); });
+  $("zoom-in").addEventListener("click", function () { byHand(scale * 1.25); });
+  $("zoom-out").addEventListener("click", function () { byHand(scale / 1.25); });
   $("zoom-fit").addEventListener("click", fit);
   $("speed").addEventListener("change", function () { if (timer) { stopPlay(); play(); } });
   document.addEventListener("keydown", function (e) {
@@ -327,23 +396,23 @@
     else if (k === "p" || k === "P") play();
     else if (k === "r" || k === "R" || k === "Home") reset();
     else if (k === "End") toEnd();
-    else if (k === "+" || k === "=") zoom(scale * 1.25);
-    else if (k === "-" || k === "_") zoom(scale / 1.25);
+    else if (k === "+" || k === "=") byHand(scale * 1.25);
+    else if (k === "-" || k === "_") byHand(scale / 1.25);
     else if (k === "0") fit();
     else handled = false;
     if (handled) e.preventDefault();
   });
-  (function initialZoom() {
-    var pane = $("graph-pane");
-    var s = Math.min((pane.clientWidth - 8) / D.width, (pane.clientHeight - 8) / D.height);
-    if (s >= 0.6) fit(); else { zoom(0.85); }
-  })();
+  layoutMode();
+  initialZoom();
   fitLabels();
   render(false);
   reveal(D.root, true);
+  postHeight();
   // for tests and the curious: read-only views of the state
   window.microgradStepper = {
     get pos() { return pos; }, steps: S, nodes: N,
-    grads: function () { return grad.slice(); }
+    grads: function () { return grad.slice(); },
+    scale: function () { return scale; },
+    contentHeight: contentHeight        // what an embedder sizes its iframe to
   };
 })();

@@ -14,8 +14,19 @@ Everything the page shows is computed here, in Python, and embedded as JSON: the
 layered left-to-right layout, so neither Graphviz nor a network is needed), every grad after
 every step (a replay of the engine's chain rule with the same float operations in the same
 order, so the last state equals backward()'s grads exactly), and the numerical check. The page
-renders all text with textContent: labels cannot inject markup or script.
+renders all text with textContent: labels cannot inject markup or script, and its
+Content-Security-Policy admits only its own script and style, by their SHA-256 hashes.
+
+The page fits its window: wide, the explanation sits beside the graph; under 1100 px it moves
+below and the graph is zoomed to the width (its smallest text kept at 8 px or more). Inside an
+iframe the page is as tall as its content and posts {type: "micrograd-stepper:height",
+height: <px>} to its parent whenever that changes, for the embedder to size the iframe by.
+The formulas come from the engine's op table (Op.formula, Op.derivatives); a node without a
+label is named by its formula over its inputs' names ("x1·w1").
 """
+import base64
+import hashlib
+import heapq
 import json
 import math
 import re
@@ -28,6 +39,7 @@ __all__ = ["stepper_data", "stepper_html", "write_stepper", "MAX_NODES"]
 
 FMT = "%.4f"
 MAX_NODES = 3000
+BIG_LAYOUT = 3000     # above this many nodes the layout makes fewer passes
 
 # layout constants (pixels)
 CARD_H = 62
@@ -46,57 +58,110 @@ def _fmt(x):
 
 
 def _ref(name):
-    """A name as it reads inside a formula: 'x1*w1 + x2*w2' becomes '(x1*w1 + x2*w2)'."""
-    return name if re.fullmatch(r"[#\w\[\].]+", name) else f"({name})"
+    """A name as it reads inside a formula: 'x1*w1 + x2*w2' becomes '(x1*w1 + x2*w2)';
+    a plain name, a call such as 'tanh(…)₂' or a parenthesised whole stays as it is."""
+    call = re.fullmatch(r"[\w.]+(\(.*\))[₀-₉]*", name)
+    if re.fullmatch(r"[#\w\[\].]+", name) or _wrapped(name) or (call and _wrapped(call.group(1))):
+        return name
+    return f"({name})"
 
 
 # ---------------------------------------------------------------------------------------------
-# What each operation does, in words, for the explanation panel
+# Names, and what each operation does in words (from the engine's op table)
 # ---------------------------------------------------------------------------------------------
-def _forward_text(op, out, names):
-    if op in ("+", "-", "*", "/", "**") and len(names) == 2:
-        return f"{out} = {names[0]} {op} {names[1]}"
-    if op.startswith("**") and len(names) == 1:
-        return f"{out} = {names[0]}**{op[2:]}"
-    if op == "neg" and len(names) == 1:
-        return f"{out} = -{names[0]}"
-    if op == "w·x+b":
-        terms = [f"{names[i]}·{names[i + 1]}" for i in range(1, len(names) - 1, 2)]
+NAME_MAX = 24          # longest name made up for an unnamed node (a label is kept whole)
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _fill(template, refs, out):
+    """An op table's text ("{a} · {b}") with the inputs' names; '' if it does not fit them.
+    Inside a call's own parentheses ("tanh({a})") a name needs none of its own."""
+    keys = {"out": out}
+    for key, ref in zip("ab", refs):
+        keys[key] = ref
+        if f"({{{key}}})" in template:
+            keys[key + "_bare"] = ref[1:-1] if _wrapped(ref) else ref
+            template = template.replace(f"({{{key}}})", f"({{{key}_bare}})")
+    try:
+        return template.format_map(keys)
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return ""
+
+
+def _wrapped(ref):
+    """Whether `ref` is one parenthesised whole: "(a + b)" is, "(a) + (b)" is not."""
+    if not (ref.startswith("(") and ref.endswith(")")):
+        return False
+    depth = 0
+    for k, ch in enumerate(ref):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and k < len(ref) - 1:
+            return False
+    return True
+
+
+def _formula(rule, refs):
+    """What the node computes, from its inputs' names: "x1 · w1", "tanh(n)", "b + w0·x0 + …"."""
+    if rule.name == "w·x+b":
+        terms = [f"{refs[i]}·{refs[i + 1]}" for i in range(1, len(refs) - 1, 2)]
         if len(terms) > 4:
             terms = terms[:3] + [f"… ({len(terms)} terms)"]
-        return f"{out} = " + " + ".join([names[0]] + terms)
-    return f"{out} = {op}({', '.join(names)})"
+        return " + ".join([refs[0]] + terms)
+    text = _fill(rule.formula, refs, "") if len(refs) <= 2 else ""
+    return text or f"{rule.name}({', '.join(refs)})"
 
 
-def _local_formulas(op, out, names):
-    """Symbolic d(out)/d(input_i) for the known operations ('' where there is none to show)."""
-    n = len(names)
-    if op == "+" and n == 2:
-        return ["1", "1"]
-    if op == "-" and n == 2:
-        return ["1", "-1"]
-    if op == "*" and n == 2:
-        return [names[1], names[0]]
-    if op == "/" and n == 2:
-        return [f"1/{names[1]}", f"-{names[0]}/{names[1]}²"]
-    if op == "**" and n == 2:
-        return [f"{names[1]}·{names[0]}^({names[1]}-1)", f"{out}·ln({names[0]})"]
-    if op.startswith("**") and n == 1:
-        k = op[2:]
-        if k == "2":
-            return [f"2·{names[0]}"]
-        return [f"{k}·{names[0]}^({k}-1)"]
-    if n == 1:
-        a = names[0]
-        return [{"neg": "-1", "exp": f"exp({a}) = {out}", "log": f"1/{a}",
-                 "tanh": f"1 - {out}²", "ReLU": f"1 if {a} > 0 else 0",
-                 "abs": f"sign({a})", "sigmoid": f"{out}·(1 - {out})"}.get(op, "")]
-    if op == "w·x+b":
-        f = ["1"]
-        for i in range(1, n - 1, 2):
-            f += [names[i + 1], names[i]]
-        return f + [""] * (n - len(f))
-    return [""] * n
+def _derivatives(rule, refs, out):
+    """Symbolic d(out)/d(input_i) for every input ('' where the op table has none)."""
+    if rule.name == "w·x+b":
+        return ["1"] + [refs[i + 1 if i % 2 else i - 1] for i in range(1, len(refs))]
+    texts = [_fill(t, refs, out) for t in rule.derivatives] if len(refs) <= 2 else []
+    return (texts + [""] * len(refs))[:len(refs)]
+
+
+def _made_up_name(rule, refs):
+    """A readable name for an unnamed node: its formula over its inputs' names ("x1·w1"),
+    with the longest input names elided ("(x1·w1 + x2·w2)·…") until it is short."""
+    refs = list(refs)
+    while True:
+        name = _formula(rule, refs).replace(" · ", "·")
+        longest = max(range(len(refs)), key=lambda k: len(refs[k]), default=None)
+        if len(name) <= NAME_MAX or longest is None or refs[longest] == "…":
+            break
+        refs[longest] = "…"
+    return name if len(name) <= NAME_MAX else f"{rule.name}(…)"
+
+
+def _number(x):
+    """A constant's name: the number itself, as short as it reads."""
+    return "%g" % x
+
+
+def _label(v):
+    """A node's label as text: a label that is not a string (a number, say) reads as str() of
+    it; None is no label."""
+    return v.label if isinstance(v.label, str) else "" if v.label is None else str(v.label)
+
+
+def _names(topo, kids, rules):
+    """Each node's name: its label (made a string), else a made-up one; made-up names that
+    repeat get a subscript (the second "tanh(…)" is "tanh(…)₂")."""
+    names, refs, seen = [], [], {}
+    for i, v in enumerate(topo):
+        label = _label(v)
+        if label:
+            name = label
+        elif rules[i] is None:
+            name = _number(v.data) if not v._prev else f"{v._op or 'op'}(…)"
+        else:
+            name = _made_up_name(rules[i], [refs[c] for c in kids[i]])
+        if not label:
+            count = seen[name] = seen.get(name, 0) + 1
+            if count > 1:
+                name += str(count).translate(_SUBSCRIPTS)
+        names.append(name)
+        refs.append(_ref(name))
+    return names, refs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,12 +182,8 @@ def _isotonic(targets):
     return out
 
 
-def _layout(topo, kids, card_w, op_w):
-    n = len(topo)
-    parents = [[] for _ in range(n)]
-    for i in range(n):
-        for c in kids[i]:
-            parents[c].append(i)
+def _layout(kids, parents, card_w, op_w):
+    n = len(kids)
     # column: longest distance from the root, mirrored (leaves drift right, next to their use)
     dist = [0] * n
     for i in range(n - 1, -1, -1):                # parents before children
@@ -156,24 +217,18 @@ def _layout(topo, kids, card_w, op_w):
     for c in range(len(cols)):
         stack_column(c)
 
-    def neighbours(i, which):
-        if which == "parents":
-            return parents[i]
-        if which == "kids":
-            return kids[i]
-        return parents[i] + list(kids[i])
+    both = [parents[i] + list(kids[i]) for i in range(n)]
+    neighbours = {"parents": parents, "kids": kids, "both": both}
+    at = y.__getitem__
 
     def sweep(order_cols, which, reorder):
+        near = neighbours[which]
         for c in order_cols:
             ids = cols[c]
-            targets = []
-            for i in ids:
-                nb = neighbours(i, which)
-                targets.append(sum(y[j] for j in nb) / len(nb) if nb else y[i])
-            if reorder:
-                ranked = sorted(range(len(ids)), key=lambda r: (targets[r], r))
-                cols[c] = ids = [ids[r] for r in ranked]
-                targets = [targets[r] for r in ranked]
+            targets = [sum(map(at, near[i])) / len(near[i]) if near[i] else y[i] for i in ids]
+            if reorder:                           # a stable sort: ties keep their order
+                ranked = sorted(range(len(ids)), key=targets.__getitem__)
+                cols[c] = [ids[r] for r in ranked]
                 stack_column(c)
             else:
                 z = _isotonic([t - r * slot for r, t in enumerate(targets)])
@@ -182,10 +237,12 @@ def _layout(topo, kids, card_w, op_w):
 
     right_to_left = list(range(len(cols) - 2, -1, -1))
     left_to_right = list(range(1, len(cols)))
-    for _ in range(4):                            # crossing reduction: barycenters
+    # A big graph gets fewer sweeps (the picture settles early, the time is linear in them).
+    crossing, positions = (4, 6) if n <= BIG_LAYOUT else (2, 2)
+    for _ in range(crossing):                     # crossing reduction: barycenters
         sweep(right_to_left, "parents", True)
         sweep(left_to_right, "kids", True)
-    for _ in range(6):                            # then positions: near the neighbours' mean
+    for _ in range(positions):                    # then positions: near the neighbours' mean
         sweep(right_to_left, "parents", False)
         sweep(left_to_right, "kids", False)
         sweep(range(len(cols)), "both", False)
@@ -209,15 +266,51 @@ def _layout(topo, kids, card_w, op_w):
 # ---------------------------------------------------------------------------------------------
 # The data the page shows
 # ---------------------------------------------------------------------------------------------
-def _evaluate(topo, kids, rules, data, leaf, value):
-    """Every node's data with the leaf set to `value`, recomputed with each node's Op forward,
-    in topological order (the original graph is not touched)."""
-    d = list(data)
-    d[leaf] = value
-    for i, rule in enumerate(rules):
-        if rule is not None:
-            d[i] = rule.forward(*[d[c] for c in kids[i]])
-    return d[-1]
+def _nudged_root(parents, kids, rules, data, leaf, value):
+    """The root's data with one leaf set to `value`. Only what changes is recomputed: the
+    leaf's users, then theirs, in topological order, stopping wherever a node's value comes
+    out the same (a dead ReLU, a sum that rounds back). The graph itself is not touched."""
+    new = {leaf: value}
+    get, pop, push = new.get, heapq.heappop, heapq.heappush
+    heap = sorted(set(parents[leaf]))
+    queued = set(heap)
+    while heap:
+        i = pop(heap)
+        if rules[i] is None:                          # no Op to recompute it by: it stays
+            continue
+        x = rules[i].forward(*[get(c, data[c]) for c in kids[i]])
+        if x != data[i] or x != x:                    # changed (NaN always counts as changed)
+            new[i] = x
+            for p in parents[i]:
+                if p not in queued:
+                    queued.add(p)
+                    push(heap, p)
+    root = len(data) - 1
+    return new[root] if root in new else data[root]
+
+
+def _check(parents, kids, rules, data, leaf, h):
+    """The lecture's numerical derivative of the root by this leaf, or None where it fails."""
+    try:
+        up = _nudged_root(parents, kids, rules, data, leaf, data[leaf] + h)
+        down = _nudged_root(parents, kids, rules, data, leaf, data[leaf] - h)
+        numeric = (up - down) / (2 * h)
+    except (ValueError, ZeroDivisionError, OverflowError, TypeError):
+        return None
+    return numeric if math.isfinite(numeric) else None
+
+
+def _rules(topo):
+    """The Op that made each node (None for a leaf); a hand-written _backward is refused."""
+    rules = []
+    for i, v in enumerate(topo):
+        rule = v._rule
+        if rule is not None and not isinstance(rule, Op):
+            label = f", {str(v.label)!r}" if v.label else ""
+            raise ValueError(f"node #{i} ({v._op or 'leaf'}{label}) has a hand-written "
+                             f"_backward; the stepper needs nodes made by the engine's operations")
+        rules.append(rule if v._prev else None)
+    return rules
 
 
 def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
@@ -230,16 +323,12 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
                          f"..., collapse=True))")
     index = {v: i for i, v in enumerate(topo)}
     kids = [[index[c] for c in v._prev] for v in topo]
-    rules = []
-    for i, v in enumerate(topo):
-        rule = v._rule
-        if rule is not None and not isinstance(rule, Op):
-            raise ValueError(f"node #{i} ({v._op or 'leaf'}{', ' + repr(v.label) if v.label else ''}) "
-                             f"has a hand-written _backward; the stepper needs nodes made by "
-                             f"the engine's operations")
-        rules.append(rule if v._prev else None)
-    names = [v.label if v.label else f"#{i}" for i, v in enumerate(topo)]
-    refs = [_ref(name) for name in names]
+    parents = [[] for _ in range(n)]
+    for i, ks in enumerate(kids):
+        for c in ks:
+            parents[c].append(i)
+    rules = _rules(topo)
+    names, refs = _names(topo, kids, rules)
     root_name = refs[-1]
 
     # Replay backward(): the same float operations in the same order as the engine.
@@ -262,8 +351,8 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
         except (ValueError, ZeroDivisionError, OverflowError) as e:
             raise ValueError(f"backward through {v._op} at node #{i}: the derivative at "
                              f"{', '.join(map(repr, xs))} is not finite ({e})") from None
-        child_names = [refs[c] for c in kids[i]]
-        formulas = _local_formulas(v._op, refs[i], child_names)
+        child_refs = [refs[c] for c in kids[i]]
+        formulas = _derivatives(rule, child_refs, refs[i])
         g = grads[i]
         terms = []
         for slot, (c, d) in enumerate(zip(kids[i], local)):
@@ -275,7 +364,7 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
                           "product": _fmt(prod), "before": _fmt(before), "after": _fmt(grads[c]),
                           "beforeFull": repr(before), "afterFull": repr(grads[c])})
         steps.append({"node": i, "kind": "chain", "op": v._op, "outGrad": _fmt(g),
-                      "forward": _forward_text(v._op, refs[i], child_names),
+                      "forward": f"{refs[i]} = {_formula(rule, child_refs)}",
                       "terms": terms})
 
     # The lecture's check: nudge each leaf by h and watch the root move.
@@ -284,14 +373,7 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
     for i, v in enumerate(topo):
         if v._prev:
             continue
-        try:
-            up = _evaluate(topo, kids, rules, data, i, v.data + h)
-            down = _evaluate(topo, kids, rules, data, i, v.data - h)
-            numeric = (up - down) / (2 * h)
-            if not math.isfinite(numeric):
-                numeric = None
-        except (ValueError, ZeroDivisionError, OverflowError):
-            numeric = None
+        numeric = _check(parents, kids, rules, data, i, h)
         g = grads[i]
         ok = numeric is not None and math.isfinite(g) and abs(numeric - g) <= 1e-4 + 1e-3 * abs(g)
         checks.append({"node": i, "numeric": "n/a" if numeric is None else _fmt(numeric),
@@ -308,13 +390,14 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
         w = max(max(texts) * MONO_W + 20, len(names[i]) * LABEL_W + 26, MIN_CARD_W)
         card_w.append(round(min(w, MAX_CARD_W)))
         op_w.append(round(max(30, len(v._op) * 7.5 + 16)) if v._op else 0)
-    xs, ys, width, height = _layout(topo, kids, card_w, op_w)
+    xs, ys, width, height = _layout(kids, parents, card_w, op_w)
     nodes = []
     for i, v in enumerate(topo):
-        nodes.append({"label": v.label, "name": names[i], "ref": refs[i], "op": v._op, "leaf": not v._prev,
-                      "data": _fmt(v.data), "dataFull": repr(v.data), "kids": kids[i],
-                      "x": round(xs[i], 1), "y": round(ys[i], 1), "w": card_w[i], "h": CARD_H,
-                      "opw": op_w[i]})
+        label = _label(v)
+        nodes.append({"label": label, "name": names[i], "ref": refs[i], "op": v._op,
+                      "leaf": not v._prev, "data": _fmt(v.data), "dataFull": repr(v.data),
+                      "kids": kids[i], "x": round(xs[i], 1), "y": round(ys[i], 1),
+                      "w": card_w[i], "h": CARD_H, "opw": op_w[i]})
     final = [_fmt(g) for g in grads]
     return {"title": title or f"backward() through {root_name}", "root": n - 1,
             "rootName": root_name, "zero": zero, "h": repr(h), "nodes": nodes, "steps": steps,
@@ -325,29 +408,38 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
 # ---------------------------------------------------------------------------------------------
 # The page
 # ---------------------------------------------------------------------------------------------
-_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-                 "\u2028": "\\u2028", "\u2029": "\\u2029"}
-
-
 def _script_json(obj):
     """JSON that is safe inside <script type="application/json">: no `<`, `>` or `&` at all,
-    so no label can close the script element or start markup."""
-    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return "".join(_JSON_ESCAPES.get(ch, ch) for ch in text)
+    so no label can close the script element or start markup, and ASCII only (a lone
+    surrogate, from a label decoded from a non-UTF-8 file name, is written as its escape)."""
+    text = json.dumps(obj, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _asset(name):
     return resources.files("micrograd.viz").joinpath(name).read_text(encoding="utf-8")
 
 
+def _csp_hash(text):
+    """The CSP source that allows exactly this inline element ('sha256-...')."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
 def stepper_html(root, title=None, h=1e-6, max_nodes=MAX_NODES):
     """The stepper page for `root` as one HTML string (inline CSS, JS and data; no network).
     `root` is any Value made by the engine's operations; its graph is not modified (whether
-    or not backward() has been called on it, the page replays one backward() from zero)."""
+    or not backward() has been called on it, the page replays one backward() from zero).
+    Its Content-Security-Policy allows nothing but its own style and script, by their hashes."""
     data = stepper_data(root, h=h, max_nodes=max_nodes, title=title)
+    style, script = "\n" + _asset("stepper.css") + "\n", "\n" + _asset("stepper.js") + "\n"
+    csp = f"default-src 'none'; style-src {_csp_hash(style)}; script-src {_csp_hash(script)}"
     page = _asset("stepper.html")
-    page = page.replace("/*@CSS@*/", _asset("stepper.css"), 1)
-    page = page.replace("/*@JS@*/", _asset("stepper.js"), 1)
+    for marker, text in (("@CSP@", csp), ("<style>@CSS@</style>", f"<style>{style}</style>"),
+                         ("<script>@JS@</script>", f"<script>{script}</script>")):
+        if page.count(marker) != 1:
+            raise RuntimeError(f"stepper.html needs exactly one {marker}")
+        page = page.replace(marker, text)
     before, marker, after = page.partition("@DATA@")
     if not marker:
         raise RuntimeError("stepper.html has no @DATA@ marker")
