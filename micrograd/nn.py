@@ -49,7 +49,7 @@ class Neuron(Module):
     `fused=True` computes w . x + b as one graph node (same number, same order of additions,
     many times faster); `fused=False` builds the lecture's graph, a * and a + node per input."""
 
-    def __init__(self, nin, nonlin=True, activation="relu", random_bias=None, fused=True):
+    def __init__(self, nin, nonlin=True, activation="relu", random_bias=None, fused=False):
         nin = _check_size("Neuron(nin)", nin)
         self.activation = _check_activation(activation) if nonlin else "linear"
         self.w = [Value(random.uniform(-1, 1)) for _ in range(nin)]
@@ -112,7 +112,7 @@ class MLP(Module):
     lecture's all-tanh net)."""
 
     def __init__(self, nin, nouts, activation="relu", output_activation=None, random_bias=None,
-                 fused=True):
+                 fused=False):
         nin = _check_size("MLP(nin)", nin)
         sizes = list(nouts) if hasattr(nouts, "__iter__") else []   # a generator reads once
         if not sizes:
