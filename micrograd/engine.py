@@ -494,8 +494,11 @@ def _nothing():
 
 
 def _checked(data, rule, inputs):
-    """A forward's result that is not a float: an int from a custom op is fine, a str or a
-    complex number (or a numpy scalar someone put in .data) is refused or made a float."""
+    """A forward's result that is not a float: an int from a custom op is made a float; a
+    complex number (from a complex someone put in .data, or a custom op's) is refused."""
+    if not all(isinstance(x.data, Real) for x in inputs):
+        raise TypeError(f"{rule.name}: expected real numbers, got {_show(inputs)} "
+                        f"(a Value's .data must be a real number)")
     return _as_float(data, f"{rule.name} of {_show(inputs)} (the result of its forward)")
 
 
