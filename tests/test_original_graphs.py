@@ -187,6 +187,7 @@ def test_expressions_build_the_originals_graph(ours, originals, case):
 def test_readme_expression_differs_only_by_the_documented_ops(ours, originals):
     mine, theirs = ours["test_more_ops"]["nodes"], originals["test_more_ops"]["nodes"]
     assert ops(mine)["-"] == 2 and ops(mine)["neg"] == 1 and ops(mine)["/"] == 2
+    assert (len(mine), len(theirs)) == (33, 39)                # as the README says
     with pytest.raises(AssertionError):
         assert_same_graph(mine, theirs, data_rtol=RTOL)       # as built, they differ...
     assert_same_graph(as_the_original_builds(mine), theirs, data_rtol=RTOL)   # ...by those
