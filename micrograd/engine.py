@@ -101,6 +101,14 @@ class Op:
             return _node2(data, inputs[0], inputs[1], self)
         return _node(data, inputs, self)
 
+    def unary(self, a):
+        """__call__ for one Value, spelled out: the hot path of relu, tanh, exp, x ** 2..."""
+        try:
+            data = self.forward(a.data)
+        except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
+            raise _domain_error(self.name, (a,), e) from None
+        return _node1(data, a, self)
+
     def binary(self, a, b):
         """__call__ for two inputs, spelled out: the hot path of every + - * /."""
         if a.__class__ is not Value and not isinstance(a, Value):    # fast path first
@@ -391,21 +399,21 @@ class Value:
     def __rmul__(self, other):    return MUL.binary(other, self)
     def __truediv__(self, other): return DIV.binary(self, other)
     def __rtruediv__(self, other): return DIV.binary(other, self)
-    def __neg__(self):            return NEG(self)
-    def __abs__(self):            return ABS(self)
+    def __neg__(self):            return NEG.unary(self)
+    def __abs__(self):            return ABS.unary(self)
     def __rpow__(self, other):    return POW(other, self)
 
     def __pow__(self, other):
         if isinstance(other, Value):
             return POW(self, other)
         _as_float(other, "**")    # refuse a non-number exponent by name
-        return _pow_const(other)(self)
+        return _pow_const(other).unary(self)
 
-    def exp(self):     return EXP(self)
-    def log(self):     return LOG(self)
-    def tanh(self):    return TANH(self)
-    def relu(self):    return RELU(self)
-    def sigmoid(self): return SIGMOID(self)
+    def exp(self):     return EXP.unary(self)
+    def log(self):     return LOG.unary(self)
+    def tanh(self):    return TANH.unary(self)
+    def relu(self):    return RELU.unary(self)
+    def sigmoid(self): return SIGMOID.unary(self)
 
     # Order by value, so max(values) and `if v > 0` work. No __eq__: Values stay hashable by
     # identity, as graph nodes must.
@@ -432,10 +440,27 @@ class Value:
             rule = v._rule
             if rule is None:
                 continue
-            if isinstance(rule, Op):
-                _chain_rule(v, rule)
-            else:
-                rule()              # a closure assigned to _backward, lecture style
+            if rule.__class__ is not Op:
+                if isinstance(rule, Op):
+                    _chain_rule(v, rule)
+                else:
+                    rule()          # a closure assigned to _backward, lecture style
+                continue
+            # _chain_rule(v, rule), spelled out for one and two inputs: the hot loop
+            a, b, g = v._a, v._b, v.grad
+            try:
+                if b is None:
+                    d, = rule.local_grads(v.data, a.data)
+                    a.grad += d * g
+                elif b is not _MANY:
+                    da, db = rule.local_grads(v.data, a.data, b.data)
+                    a.grad += da * g
+                    b.grad += db * g
+                else:
+                    _chain_rule(v, rule)
+            except (ValueError, ZeroDivisionError, OverflowError, TypeError):
+                _chain_rule(v, rule)        # raises the error, named
+                raise
 
     def topo(self):
         """All nodes this Value depends on, children before parents (the lecture's build_topo,
@@ -453,24 +478,27 @@ def topological_order(*roots):
     instead of recursion. Several roots share one visited set."""
     topo, visited = [], set()
     for root in roots:
-        if root in visited:
-            continue
-        visited.add(root)
-        stack = [(root, iter(root._prev))]
+        stack = [root]
         while stack:
-            node, children = stack[-1]
-            for child in children:
-                if child not in visited:
-                    visited.add(child)
-                    a, b = child._a, child._b           # child._prev, spelled out: hot loop
-                    if a is None:
-                        topo.append(child)              # a leaf: no children to visit first
-                        continue
-                    stack.append((child, iter((a,) if b is None else a if b is _MANY else (a, b))))
-                    break
+            v = stack.pop()
+            if v.__class__ is tuple:        # (node,): its children are done, the node is next
+                topo.append(v[0])
+                continue
+            if v in visited:
+                continue
+            visited.add(v)
+            a, b = v._a, v._b               # v._prev, spelled out: this is the hot loop
+            if a is None:
+                topo.append(v)              # a leaf
+                continue
+            stack.append((v,))
+            if b is None:                   # push the children last-first, so the first is
+                stack.append(a)             # visited first, as in the lecture's recursion
+            elif b is _MANY:
+                stack.extend([c for c in reversed(a) if c not in visited])
             else:
-                stack.pop()
-                topo.append(node)
+                stack.append(b)
+                stack.append(a)
     return topo
 
 
