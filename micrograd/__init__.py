@@ -2,11 +2,12 @@
 
     from micrograd.engine import Value        # the engine (standard library only)
     from micrograd.nn import Neuron, Layer, MLP
+    micrograd.grad(out, inputs, create_graph=True)   # derivatives as graphs, to any order
 """
-from micrograd.engine import Op, Value, no_grad
+from micrograd.engine import Op, Value, enable_grad, grad, no_grad
 
 __version__ = "1.0.0.dev0"
-__all__ = ["Value", "Op", "no_grad", "compile"]
+__all__ = ["Value", "Op", "grad", "no_grad", "enable_grad", "compile"]
 
 
 def compile(fn, **options):

@@ -49,7 +49,7 @@ class Neuron(Module):
     `fused=True` computes w . x + b as one graph node (same number, same order of additions,
     many times faster); `fused=False` builds the lecture's graph, a * and a + node per input."""
 
-    def __init__(self, nin, nonlin=True, activation="relu", random_bias=None, fused=True):
+    def __init__(self, nin, nonlin=True, activation="relu", random_bias=None, fused=False):
         nin = _check_size("Neuron(nin)", nin)
         self.activation = _check_activation(activation) if nonlin else "linear"
         self.w = [Value(random.uniform(-1, 1)) for _ in range(nin)]
@@ -80,6 +80,7 @@ class Neuron(Module):
         return self.w + [self.b]
 
     def __repr__(self):
+        """The original's: ReLUNeuron(2), LinearNeuron(16)."""
         kind = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": "Linear"}
         return f"{kind[self.activation]}Neuron({len(self.w)})"
 
@@ -103,7 +104,11 @@ class Layer(Module):
         return [p for n in self.neurons for p in n.parameters()]
 
     def __repr__(self):
-        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+        """One line, however wide: Layer(2 → 16, relu, 48 parameters)."""
+        first = self.neurons[0]
+        fused = ", fused" if first.fused else ""
+        return (f"Layer({len(first.w)} → {len(self.neurons)}, {first.activation}, "
+                f"{len(self.parameters())} parameters{fused})")
 
 
 class MLP(Module):
@@ -112,7 +117,7 @@ class MLP(Module):
     lecture's all-tanh net)."""
 
     def __init__(self, nin, nouts, activation="relu", output_activation=None, random_bias=None,
-                 fused=True):
+                 fused=False):
         nin = _check_size("MLP(nin)", nin)
         sizes = list(nouts) if hasattr(nouts, "__iter__") else []   # a generator reads once
         if not sizes:
@@ -141,4 +146,15 @@ class MLP(Module):
         return [p for layer in self.layers for p in layer.parameters()]
 
     def __repr__(self):
-        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
+        """One line, however deep: MLP(2 → 16 → 16 → 1, relu, 337 parameters). The output
+        layer's activation is named only where it is not the default for `activation`."""
+        neurons = [layer.neurons[0] for layer in self.layers]
+        sizes = " → ".join(str(n) for n in [len(neurons[0].w)] + [len(l.neurons) for l in self.layers])
+        hidden, out = neurons[0].activation, neurons[-1].activation
+        if len(neurons) == 1:
+            kind = out
+        else:
+            default_out = "linear" if hidden == "relu" else hidden
+            kind = hidden + ("" if out == default_out else f", {out} output")
+        fused = ", fused" if neurons[0].fused else ""
+        return f"MLP({sizes}, {kind}, {len(self.parameters())} parameters{fused})"

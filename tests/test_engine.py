@@ -9,36 +9,12 @@ import torch
 import micrograd.viz.lecture
 
 from micrograd.engine import OPS, Op, Value, linear, no_grad
-from reference import assert_matches_torch, run_torch
+from reference import BINARY, BINARY_POINTS, POINTS, UNARY, assert_matches_torch, run_torch
 
 # ---------------------------------------------------------------------------------------------
-# Every op and every reflected form, forward and local derivative, against PyTorch (float64).
-# The same lambda runs on Values and on tensors.
+# Every op and every reflected form (reference.UNARY, BINARY), forward and local derivative,
+# against PyTorch (float64). The same lambda runs on Values and on tensors.
 # ---------------------------------------------------------------------------------------------
-UNARY = {
-    "neg": lambda a: -a,
-    "exp": lambda a: a.exp(),
-    "tanh": lambda a: a.tanh(),
-    "relu": lambda a: a.relu(),
-    "sigmoid": lambda a: a.sigmoid(),
-    "abs": lambda a: abs(a),
-    "square": lambda a: a ** 2,
-    "cube": lambda a: a ** 3,
-    "inverse": lambda a: a ** -1,
-    "float power": lambda a: (a * a + 1) ** 1.5,
-    "radd": lambda a: 2 + a,
-    "rsub": lambda a: 1 - a,
-    "rmul": lambda a: 2 * a,
-    "rdiv": lambda a: 2 / a,
-    "rpow": lambda a: 2 ** a,
-    "add const": lambda a: a + 3.5,
-    "sub const": lambda a: a - 3.5,
-    "mul const": lambda a: a * -1.25,
-    "div const": lambda a: a / 7,
-}
-POINTS = [-2.5, -0.7, -1e-3, 0.3, 1.0, 3.7]
-
-
 @pytest.mark.parametrize("name", UNARY)
 @pytest.mark.parametrize("x", POINTS)
 def test_unary_ops_match_torch(name, x):
@@ -51,18 +27,8 @@ def test_log_matches_torch(x):
     assert_matches_torch(lambda a: a ** 0.5, x)
 
 
-BINARY = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b,
-    "pow": lambda a, b: a ** b,
-    "shared": lambda a, b: (a * b + a) * (b - a),
-}
-
-
 @pytest.mark.parametrize("name", BINARY)
-@pytest.mark.parametrize("a, b", [(2.0, 3.0), (0.5, -1.5), (3.7, 0.25), (1.3, 2.0)])
+@pytest.mark.parametrize("a, b", BINARY_POINTS)
 def test_binary_ops_match_torch(name, a, b):
     assert_matches_torch(BINARY[name], a, b)
 

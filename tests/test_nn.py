@@ -37,9 +37,13 @@ def test_reprs():
     random.seed(0)
     assert repr(Neuron(2)) == "ReLUNeuron(2)"
     assert repr(Neuron(2, nonlin=False)) == "LinearNeuron(2)"
-    assert repr(MLP(2, [2, 1])) == ("MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2)], "
-                                    "Layer of [LinearNeuron(2)]]")
-    assert repr(MLP(3, [1], activation="tanh")) == "MLP of [Layer of [TanhNeuron(3)]]"
+    assert repr(MLP(2, [16, 16, 1])) == "MLP(2 → 16 → 16 → 1, relu, 337 parameters)"
+    assert repr(MLP(3, [4, 4, 1], activation="tanh")) == "MLP(3 → 4 → 4 → 1, tanh, 41 parameters)"
+    assert repr(MLP(3, [1], activation="tanh")) == "MLP(3 → 1, tanh, 4 parameters)"
+    assert repr(MLP(2, [8, 1], output_activation="sigmoid", fused=True)) == (
+        "MLP(2 → 8 → 1, relu, sigmoid output, 33 parameters, fused)")
+    assert repr(Layer(2, 16)) == "Layer(2 → 16, relu, 48 parameters)"
+    assert repr(MLP(2, [16, 16, 1]).layers[-1]) == "Layer(16 → 1, linear, 17 parameters)"
 
 
 def test_hidden_layer_of_one_neuron_works():
@@ -86,7 +90,7 @@ def test_sizes_may_be_numpy_integers_and_generators():
     import numpy as np
     random.seed(0)
     model = MLP(np.int64(2), (n for n in np.array([16, 1])))
-    assert repr(model).count("Neuron(2)") == 16 and len(model.layers) == 2
+    assert repr(model) == "MLP(2 → 16 → 1, relu, 65 parameters)" and len(model.layers) == 2
     assert isinstance(model([1.0, 2.0]), Value)
 
 
@@ -143,17 +147,28 @@ def test_mlp_mse_loss_and_gradients_match_torch(activation, fused):
     assert ours == pytest.approx(theirs, rel=1e-12, abs=1e-15)
 
 
-def test_fused_and_lecture_graphs_give_the_same_numbers():
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_fused_and_lecture_graphs_give_the_same_numbers_bit_for_bit(activation):
     def run(fused):
         random.seed(7)
-        model = MLP(3, [4, 4, 1], activation="tanh", fused=fused)
-        loss = sum(((model(x) - y) ** 2 for x, y in zip(XS, YS)), Value(0.0))
+        model = MLP(3, [4, 4, 1], activation=activation, fused=fused)
+        xs = [[Value(x) for x in row] for row in XS]
+        loss = sum(((model(x) - y) ** 2 for x, y in zip(xs, YS)), Value(0.0))
         loss.backward()
-        return loss.data, [p.grad for p in model.parameters()], len(loss.topo())
+        return (loss.data, [p.grad for p in model.parameters()],
+                [v.grad for row in xs for v in row], len(loss.topo()))
     fused, lecture = run(True), run(False)
-    assert fused[0] == lecture[0]
-    assert fused[1] == pytest.approx(lecture[1], rel=1e-13, abs=1e-16)
-    assert fused[2] < lecture[2]
+    assert fused[:3] == lecture[:3]
+    assert fused[3] < lecture[3]
+
+
+def test_the_default_is_the_lectures_graph():
+    random.seed(0)
+    n = Neuron(2)
+    out = n([Value(1.0), Value(-2.0)])
+    assert [v._op for v in out.topo() if v._op] == ["*", "+", "*", "+", "ReLU"]
+    assert len(out.topo()) == 10
+    assert not MLP(2, [3, 1]).layers[0].neurons[0].fused
 
 
 def test_lecture_training_loop_drives_loss_down():

@@ -1,0 +1,191 @@
+"""Issue 9's engine findings, each reproduced first: grad mode per thread, division's derivative
+at the edges of the float range, the bounded x ** k op cache, and odd inputs."""
+import random
+import threading
+
+import numpy as np
+import pytest
+
+from micrograd import engine
+from micrograd.engine import Value, enable_grad, is_grad_enabled, no_grad
+
+
+# ---------------------------------------------------------------------------------------------
+# Grad mode: per thread, any nesting and interleaving of blocks
+# ---------------------------------------------------------------------------------------------
+def builds_graph():
+    return bool((Value(1.0) * 2)._prev)
+
+
+def test_overlapping_blocks_a_enters_b_enters_a_leaves_b_leaves():
+    a, b = no_grad(), no_grad()
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)
+    assert not is_grad_enabled() and not builds_graph()       # B is still open
+    b.__exit__(None, None, None)
+    assert is_grad_enabled() and builds_graph()
+
+
+def test_overlapping_blocks_in_two_threads_with_a_fixed_interleaving():
+    """Thread A enters, thread B enters, A leaves, B leaves; each checks its own mode at each
+    point, and a third thread (no block) builds graphs throughout."""
+    turns = [threading.Event() for _ in range(5)]
+    seen = {}
+
+    def a():
+        with no_grad():
+            seen["A inside"] = builds_graph()
+            turns[0].set()
+            turns[1].wait()
+        seen["A after"] = builds_graph()
+        turns[2].set()
+
+    def b():
+        turns[0].wait()
+        with no_grad():
+            seen["B inside"] = builds_graph()
+            turns[1].set()
+            turns[2].wait()
+            seen["B inside, after A left"] = builds_graph()
+        seen["B after"] = builds_graph()
+        turns[3].set()
+
+    def c():
+        turns[1].wait()
+        seen["C while A and B are inside"] = builds_graph()
+        turns[4].set()
+
+    threads = [threading.Thread(target=f) for f in (a, b, c)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"A inside": False, "B inside": False, "C while A and B are inside": True,
+                    "A after": True, "B inside, after A left": False, "B after": True}
+    assert builds_graph()
+
+
+def test_a_thread_evaluating_under_no_grad_does_not_stop_another_from_training():
+    stop = threading.Event()
+
+    def evaluate():
+        while not stop.is_set():
+            with no_grad():
+                Value(1.0) * 3
+
+    t = threading.Thread(target=evaluate)
+    t.start()
+    try:
+        w = Value(0.5)
+        built = 0
+        for _ in range(200):
+            loss = (w * 3 - 1) ** 2
+            built += bool(loss._prev)
+            w.grad = 0.0
+            loss.backward()
+            assert w.grad != 0.0
+            w.data -= 0.01 * w.grad
+        assert built == 200
+    finally:
+        stop.set()
+        t.join(10)
+
+
+def test_no_grad_as_a_decorator_with_and_without_parentheses():
+    @no_grad()
+    def evaluate(x):
+        return x * 2
+
+    @no_grad
+    def evaluate2(x):
+        return x * 2
+
+    class Model:
+        @no_grad()
+        def predict(self, x):
+            return x * 3
+    x = Value(1.0)
+    assert evaluate(x)._prev == () and evaluate2(x)._prev == () and Model().predict(x)._prev == ()
+    assert evaluate.__name__ == "evaluate" and builds_graph()
+
+
+def test_decorated_function_is_safe_in_two_threads_and_on_exceptions():
+    @no_grad()
+    def fails():
+        raise RuntimeError("boom")
+    with pytest.raises(RuntimeError):
+        fails()
+    assert builds_graph()
+
+    @no_grad()
+    def evaluate():                      # one decorated function, four threads at once
+        return all(not (Value(1.0) * 2)._prev for _ in range(2000))
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(evaluate())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert results == [True] * 4 and builds_graph()
+
+
+def test_enable_grad_inside_no_grad():
+    with no_grad():
+        with enable_grad():
+            assert builds_graph()
+        assert not builds_graph()
+    assert builds_graph()
+
+
+# ---------------------------------------------------------------------------------------------
+# Division's derivative: -out / b, finite wherever the true derivative is
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("x, y, dy", [(1e-170, 1e-170, -1e170), (1e200, 1e200, -1e-200)])
+def test_division_derivative_at_the_edges_of_the_float_range(x, y, dy):
+    a, b = Value(x), Value(y)
+    (a / b).backward()
+    assert a.grad == 1 / y and b.grad == dy
+
+
+# ---------------------------------------------------------------------------------------------
+# The x ** k op cache is bounded
+# ---------------------------------------------------------------------------------------------
+def test_power_op_cache_is_bounded():
+    x = Value(1.5)
+    rng = random.Random(0)
+    for _ in range(100_000):
+        x ** rng.uniform(-3, 3)
+    assert len(engine._POW_CONST) <= 1024
+    assert (x ** 2)._op == "**2" and (x ** 2)._rule is (x ** 2)._rule      # still shared
+
+
+# ---------------------------------------------------------------------------------------------
+# Odd inputs
+# ---------------------------------------------------------------------------------------------
+def test_an_integer_too_long_to_print_is_refused_in_one_line():
+    with pytest.raises(OverflowError, match=r"^Value\(data\): an integer of about 4400 digits "
+                                            r"is too large for a float$"):
+        Value(10 ** 4400)
+
+
+def test_numpy_bools_and_zero_d_arrays_are_numbers_on_both_sides():
+    assert Value(np.bool_(True)).data == 1.0
+    a = Value(3.0)
+    assert (a * np.array(2.0)).data == 6.0 == (np.array(2.0) * a).data
+    assert (a + np.float32(0.5)).data == 3.5
+    with pytest.raises(TypeError, match=r"\*: expected a real number, got ndarray"):
+        a * np.array([1.0, 2.0])
+    with pytest.raises(TypeError, match="expected a real number, got ndarray"):
+        Value(np.array(1j))
+
+
+def test_a_complex_number_put_in_data_is_refused_at_the_next_operation():
+    a = Value(2.0)
+    a.data = 1j
+    with pytest.raises(TypeError, match=r"^\*: expected real numbers, got 1j, 3\.0"):
+        a * 3
+    with pytest.raises(TypeError, match=r"^exp: expected real numbers, got 1j"):
+        a.exp()
+    with pytest.raises(TypeError, match=r"^\+: expected real numbers, got 1j, 2\.0"):
+        a + 2
