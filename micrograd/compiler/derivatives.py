@@ -16,6 +16,7 @@ from micrograd.compiler.trace import (
     K_ADD,
     K_DIV,
     K_LIN,
+    K_MAX,
     K_MUL,
     K_NEG,
     K_PY,
@@ -119,6 +120,9 @@ def contributions(prog, g, dests, buf, gv, tpos):
             emit(0, lambda out: (lambda: mul(S, Gb, out=out)))
         else:
             emit(0, lambda out: (lambda: copyto(out, Gb)))
+    elif kind == K_MAX:                                      # the shift cancels: 0 * out.grad
+        for ri in range(len(srcs)):
+            emit(ri, lambda out: (lambda: mul(0.0, G, out=out[0])))
     elif kind == K_PY:
         vec = PY_VEC_GRAD.get(id(g.rule))
         if vec is not None:

@@ -11,7 +11,7 @@ the constants, then each group's outputs, contiguous.
 """
 import numpy as np
 
-from micrograd.compiler.trace import K_ADD, K_LEAF, K_LIN, K_PY, K_SUB, K_SUM
+from micrograd.compiler.trace import K_ADD, K_LEAF, K_LIN, K_MAX, K_PY, K_SUB, K_SUM
 
 
 class Group:
@@ -91,7 +91,7 @@ def _groups(graph, sums, level, alive):
     comp = np.flatnonzero((kind != K_LEAF) & alive)
     arity = (ptr[1:] - ptr[:-1])[comp]
     ck = kind[comp]
-    sub = np.where((ck == K_LIN) | (ck == K_PY), arity, 0)
+    sub = np.where((ck == K_LIN) | (ck == K_PY) | (ck == K_MAX), arity, 0)
     if sums:
         sum_nodes = np.fromiter(sums.keys(), dtype=np.int64, count=len(sums))
         is_sum = np.zeros(n, dtype=bool)
