@@ -1,5 +1,6 @@
 """CompiledFunction (what `compile(fn)` returns): one traced Program per argument structure;
 Result: one output of a call."""
+import threading
 import time
 
 import numpy as np
@@ -42,14 +43,18 @@ class CompiledFunction:
         self.exact = exact
         self.trace_count = 0
         self._cache = {}
+        # one call at a time: the programs' buffers are shared by every caller (a reentrant
+        # lock, so that fn may use the compiled function itself while it is being traced)
+        self._lock = threading.RLock()
         self.__wrapped__ = fn
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__name__ = getattr(fn, "__name__", "compiled")
 
     def __call__(self, *args, **kwargs):
-        prog, flat = self._program(args, kwargs)
-        outs = prog.run(flat)
-        gen = prog.gen
+        with self._lock:
+            prog, flat = self._program(args, kwargs)
+            outs = prog.run(flat)
+            gen = prog.gen
         results = [Result(x, prog, k, gen) for k, x in enumerate(outs)]
         return rebuild_outputs(prog.tree, results)
 
@@ -74,7 +79,7 @@ class CompiledFunction:
         with gc_paused():
             out_values, tree, inputs, trace_s = trace(self.fn, key, flat, self.__name__)
             t1 = time.perf_counter()
-            prog = Program(out_values, tree, inputs, self.exact)
+            prog = Program(out_values, tree, inputs, self.exact, self._lock)
             del out_values, inputs
             if self.check:
                 prog.run(flat)

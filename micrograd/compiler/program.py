@@ -1,5 +1,6 @@
 """One traced structure as a program: its value array, forward instructions, and one backward
 program per output it is asked to differentiate (built on first use)."""
+import threading
 import time
 from operator import attrgetter
 
@@ -19,8 +20,9 @@ class Program:
     `np_`, `params`, ...), `fwd`: the forward instructions. `gen` counts the calls: a result
     may run backward only while it is the latest call's."""
 
-    def __init__(self, out_values, tree, inputs, exact=True):
+    def __init__(self, out_values, tree, inputs, exact=True, lock=None):
         self.tree = tree
+        self.lock = lock or threading.RLock()     # the compiled function's: one call at a time
         self.exact = exact
         self.info = {"backward_compile_s": {}}
         self.gen = 0
@@ -60,13 +62,15 @@ class Program:
 
     def backward(self, k, gen):
         """Add d(output k)/d(p) into p.grad of every parameter, as eager's backward() does."""
-        if gen != self.gen:
-            raise RuntimeError("this Result comes from an earlier call of the compiled function, "
-                               "whose buffers have been reused by a later call with the same "
-                               "argument structure; call backward() before calling it again")
-        bwd = self.backward_program(k)
-        with np.errstate(all="ignore"):
-            bwd.run()
+        with self.lock:
+            if gen != self.gen:
+                raise RuntimeError("this Result comes from an earlier call of the compiled "
+                                   "function, whose buffers have been reused by a later call "
+                                   "with the same argument structure (in this thread or "
+                                   "another); call backward() before calling it again")
+            bwd = self.backward_program(k)
+            with np.errstate(all="ignore"):
+                bwd.run()
 
     def backward_program(self, k, fresh=False):
         """The backward program of output k (fresh: gradients from 0.0, see Backward), built

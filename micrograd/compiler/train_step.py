@@ -15,6 +15,7 @@ While the step trains, the model's Values and the optimizer's state are stale; `
 them back (see TrainStep).
 """
 import math
+import threading
 import weakref
 
 import numpy as np
@@ -92,6 +93,7 @@ class TrainStep(CompiledFunction):
         self._opt = fused_optimizer(optimizer)
         self._fused = {}          # Program -> _Fused
         self._pending = None      # (_Fused) after forward(), until apply()
+        self._pending_thread = None   # the thread that called that forward()
         # write back when the step is dropped (not at interpreter exit)
         weakref.finalize(self, self._opt.sync).atexit = False
 
@@ -99,42 +101,52 @@ class TrainStep(CompiledFunction):
         """Write the parameters, their gradients of the last step and the optimizer's state
         back to the model's Values and to the optimizer. Returns the step. (A forward() not
         yet applied is dropped: the Values may change before the next call.)"""
-        self._pending = None
-        self._opt.sync()
+        with self._lock:
+            self._pending = None
+            self._opt.sync()
         return self
 
     def __call__(self, *args, **kwargs):
-        outs = self.forward(*args, **kwargs)
-        loss = self._pending.loss
-        if not math.isfinite(loss):
-            self._pending = None
-            raise NonFiniteLoss(f"loss became {loss}; the update was not applied", loss, outs)
-        self.apply()
+        with self._lock:               # forward and apply as one: no other thread in between
+            outs = self.forward(*args, **kwargs)
+            loss = self._pending.loss
+            if not math.isfinite(loss):
+                self._pending = None
+                raise NonFiniteLoss(f"loss became {loss}; the update was not applied", loss,
+                                    outs)
+            self.apply()
         return outs
 
     def forward(self, *args, **kwargs):
         """The forward half: the outputs for these arguments (the parameters as they are);
-        nothing is applied until `apply()`."""
-        self._pending = None
-        prog, flat = self._program(args, kwargs)
-        if not self._opt.owned:
-            self._opt.take()
-        fused = self._fused.get(prog)
-        if fused is None:
-            fused = self._fused[prog] = _Fused(prog, self._opt)
-        outs = fused.forward(flat, self._opt.theta)
-        self._pending = fused
-        return rebuild_outputs(prog.tree, [StepResult(x) for x in outs])
+        nothing is applied until `apply()`, which must come from the same thread."""
+        with self._lock:
+            self._pending = None
+            prog, flat = self._program(args, kwargs)
+            if not self._opt.owned:
+                self._opt.take()
+            fused = self._fused.get(prog)
+            if fused is None:
+                fused = self._fused[prog] = _Fused(prog, self._opt)
+            outs = fused.forward(flat, self._opt.theta)
+            self._pending, self._pending_thread = fused, threading.get_ident()
+            return rebuild_outputs(prog.tree, [StepResult(x) for x in outs])
 
     def apply(self):
         """The other half: backward of the loss of the last forward(), and the update."""
-        fused, self._pending = self._pending, None
-        if fused is None:
-            raise RuntimeError("apply() needs a forward() first (once per forward)")
-        if not self._opt.owned:         # another fused step took the optimizer meanwhile
-            raise RuntimeError("the parameters were synced to another fused step since "
-                               "forward(); call forward() again")
-        self._opt.step(fused.gradients())
+        with self._lock:
+            fused, self._pending = self._pending, None
+            if fused is None:
+                raise RuntimeError("apply() needs a forward() first (once per forward)")
+            if self._pending_thread != threading.get_ident():
+                raise RuntimeError("apply() follows a forward() called by another thread, "
+                                   "whose numbers are now in the step's buffers; call "
+                                   "forward() and apply() from one thread (or call the step, "
+                                   "which does both at once)")
+            if not self._opt.owned:         # another fused step took the optimizer meanwhile
+                raise RuntimeError("the parameters were synced to another fused step since "
+                                   "forward(); call forward() again")
+            self._opt.step(fused.gradients())
 
     def _trace(self, key, parts):
         self.sync()         # the trace runs fn on the model's Values: they must be current
