@@ -113,7 +113,8 @@ __all__ = ["compile", "CompiledFunction", "CompileError", "Result", "TrainStep",
            "NonFiniteLoss"]
 
 
-def compile(fn, *, optimizer=None, exact=True, static_argnums=(), strict=False, check=False):
+def compile(fn, *, optimizer=None, exact=True, static_argnums=(), strict=False, check=False,
+            backend="auto"):
     """Trace `fn` on its first call (per argument structure) and replay it fast afterwards.
 
     optimizer       a micrograd.optim.SGD or Adam: return a fused training step (TrainStep)
@@ -128,11 +129,14 @@ def compile(fn, *, optimizer=None, exact=True, static_argnums=(), strict=False, 
     check           after each trace, compare the replay's forward values with the trace, node
                     by node, and raise AssertionError on any difference (a debugging aid;
                     exact=False: any relative difference above 1e-9)
+    backend         "auto" (generated C where a C compiler is found, else numpy), "c" (refuse
+                    with CompileError if it cannot be built) or "numpy"; the numbers are the
+                    same. `stats()` tells which one runs each traced structure.
     """
     if not callable(fn):
         raise TypeError(f"micrograd.compile needs a function, got {type(fn).__name__}")
     if optimizer is not None:
         return TrainStep(fn, optimizer, static_argnums=static_argnums, strict=strict,
-                         check=check, exact=exact)
+                         check=check, exact=exact, backend=backend)
     return CompiledFunction(fn, static_argnums=static_argnums, strict=strict, check=check,
-                            exact=exact)
+                            exact=exact, backend=backend)

@@ -18,6 +18,8 @@ from operator import attrgetter
 
 import numpy as np
 
+from micrograd.compiler import cgen
+from micrograd.compiler.cbuild import CUnavailable, Kernel
 from micrograd.compiler.derivatives import contributions, may_fail_backward
 from micrograd.compiler.fusions import fusions
 from micrograd.compiler.kernels import seqsum
@@ -38,6 +40,7 @@ class Backward:
         self.seed_slot = int(prog.slots.slot[seed])
         self.leaf_seed = None
         self.steps = []
+        self.kernel = None
         self.pg = []
         self.npg = 0
         self.gv = None
@@ -55,7 +58,11 @@ class Backward:
         role_dest, blocks, size = self._layout(tpos)
         self.buf = buf = np.zeros(size)
         self.gv = gv = buf[:prog.n_slots]         # the gradient of every slot
-        self.steps = self._instructions(tpos, role_dest, blocks, buf, gv)
+        self._plan = (tpos, role_dest, blocks)
+        self.steps = None                         # the numpy instructions, when needed
+        self.kernel = self._c_kernel() if prog.cfwd is not None else None
+        if self.kernel is None:
+            self.numpy_steps()
         if fresh:
             self.pg, self.npg = prog.params, prog.np_
         else:
@@ -148,6 +155,37 @@ class Backward:
         return role_dest, blocks, offset
 
     # ------------------------------------------------------------------ instructions ----
+    def numpy_steps(self):
+        """The numpy instructions (the numpy backend; the C kernel's fallback)."""
+        if self.steps is None:
+            self.prog.numpy_forward()             # the groups' operands, as numpy views
+            self.steps = self._instructions(*self._plan, self.buf, self.gv)
+        return self.steps
+
+    def _c_kernel(self):
+        """The same steps in C (cgen.py), without numpy's fusions: the same layout, so the
+        same numbers. None if it cannot be built (numpy then)."""
+        prog = self.prog
+        tpos, role_dest, blocks = self._plan
+        order = []
+        for gi in range(len(prog.groups) - 1, -1, -1):
+            g = prog.groups[gi]
+            for home, off, R, nb2, cols in blocks:
+                if home == gi:
+                    order.append(("pull", (off, R, nb2, cols)))
+            dests = [role_dest.get((gi, ri)) for ri in range(len(g.roles))]
+            check = may_fail_backward(g) and bool((tpos[g.nodes] >= 0).any())
+            if check or any(d is not None for d in dests):
+                order.append(("contrib", gi, dests, check))
+        if self.fresh:
+            order += [("pull", b[1:]) for b in blocks if b[0] == -1]
+        try:
+            src, tables = cgen.backward_source(prog, order)
+            self.c_source = src
+            return Kernel(src, "bwd", tables, [prog.val, self.buf])
+        except (CUnavailable, OverflowError):
+            return None
+
     def _instructions(self, tpos, role_dest, blocks, buf, gv):
         """Groups from the last level down: reduce the blocks of the group's nodes into their
         gradients, then write the group's contributions to its inputs."""
@@ -249,7 +287,12 @@ class Backward:
 
     def _chain_rule(self):
         self.gv[self.seed_slot] = 1.0
-        for f in self.steps:
+        if self.kernel is not None and not self.kernel():
+            return
+        # numpy; after the C kernel, where eager would raise: numpy raises eager's error (or,
+        # where eager does not visit the failing node, gives the numbers)
+        self.gv[self.seed_slot] = 1.0
+        for f in self.numpy_steps():
             f()
 
 

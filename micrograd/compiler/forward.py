@@ -36,11 +36,16 @@ from micrograd.compiler.trace import (
 )
 
 
-def compile_forward(groups, val, exact=True):
-    """Set every group's shape and operands; return the list of forward instructions."""
-    fwd = []
+def set_shapes(groups):
+    """The shape each group runs in (g.ishape), for every backend."""
     for g in groups:
         g.ishape = _choose_shape(g) if g.m > 2 else (g.m,)
+
+
+def compile_forward(groups, val, exact=True):
+    """Set every group's operands; return the list of numpy forward instructions."""
+    fwd = []
+    for g in groups:
         g.srcs = [Src(val, r.reshape((r.shape[0],) + g.ishape)) for r in g.roles]
         fwd.append(_forward_op(g, val, exact))
     return fwd

@@ -10,6 +10,8 @@ from micrograd.compiler.errors import CompileError
 from micrograd.compiler.program import Program
 from micrograd.compiler.trace import gc_paused, trace
 
+BACKENDS = ("auto", "c", "numpy")
+
 
 class Result:
     """One output of a compiled call: `.data`, and `.backward()` as on the eager Value."""
@@ -33,7 +35,11 @@ class Result:
 class CompiledFunction:
     """What `compile(fn)` returns: call it like fn, with numbers instead of Values."""
 
-    def __init__(self, fn, static_argnums=(), strict=False, check=False, exact=True):
+    def __init__(self, fn, static_argnums=(), strict=False, check=False, exact=True,
+                 backend="auto"):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got "
+                             f"{backend!r}")
         if isinstance(static_argnums, int):
             static_argnums = (static_argnums,)
         self.fn = fn
@@ -41,6 +47,7 @@ class CompiledFunction:
         self.strict = strict
         self.check = check
         self.exact = exact
+        self.backend = backend
         self.trace_count = 0
         self._cache = {}
         # one call at a time: the programs' buffers are shared by every caller (a reentrant
@@ -79,19 +86,22 @@ class CompiledFunction:
         with gc_paused():
             out_values, tree, inputs, trace_s = trace(self.fn, key, flat, self.__name__)
             t1 = time.perf_counter()
-            prog = Program(out_values, tree, inputs, self.exact, self._lock)
+            prog = Program(out_values, tree, inputs, self.exact, self._lock, self.backend)
             del out_values, inputs
             if self.check:
                 prog.run(flat)
                 prog.check_against_trace()
             prog.drop_trace()
         prog.info = {"structure": describe(key), "nodes": prog.n_nodes,
-                     "groups": len(prog.groups), "trace_s": trace_s,
+                     "groups": len(prog.groups), "backend": prog.backend,
+                     "backend_note": prog.backend_note, "trace_s": trace_s,
                      "compile_s": time.perf_counter() - t1, "backward_compile_s": {}}
         return prog
 
     def stats(self):
-        """One dict per traced structure: graph nodes, vectorized groups, and the seconds spent
-        running fn eagerly (trace_s), turning its graph into a program (compile_s), and
-        building the backward of each output used so far (backward_compile_s)."""
+        """One dict per traced structure: graph nodes, vectorized groups, the backend that
+        runs it ("c" or "numpy", and `backend_note`: why), and the seconds spent running fn
+        eagerly (trace_s), turning its graph into a program (compile_s, C compiler
+        included), and building the backward of each output used so far
+        (backward_compile_s)."""
         return [dict(p.info) for p in self._cache.values()]

@@ -1,14 +1,21 @@
 """One traced structure as a program: its value array, forward instructions, and one backward
-program per output it is asked to differentiate (built on first use)."""
+program per output it is asked to differentiate (built on first use).
+
+Backends: "c" (generated C, cgen.py, built by the system's C compiler, cbuild.py) where a
+compiler is found and every operation has a C kernel, else "numpy" (forward.py, backward.py).
+Both give eager's numbers bit for bit; where eager raises, the C kernel hands over to numpy,
+which raises eager's error."""
 import threading
 import time
 from operator import attrgetter
 
 import numpy as np
 
+from micrograd.compiler import cgen
 from micrograd.compiler.backward import Backward
+from micrograd.compiler.cbuild import CUnavailable, Kernel
 from micrograd.compiler.errors import CompileError
-from micrograd.compiler.forward import compile_forward
+from micrograd.compiler.forward import compile_forward, set_shapes
 from micrograd.compiler.schedule import Slots, make_groups
 from micrograd.compiler.trace import Graph
 
@@ -17,10 +24,12 @@ _getdata = attrgetter("data")
 
 class Program:
     """graph (trace.Graph), groups (schedule.Group), the slots (schedule.Slots: `val`, `p0`,
-    `np_`, `params`, ...), `fwd`: the forward instructions. `gen` counts the calls: a result
-    may run backward only while it is the latest call's."""
+    `np_`, `params`, ...), `fwd`: the numpy forward instructions (built when needed),
+    `cfwd`: the C forward kernel (None on the numpy backend); `backend` is "c" or "numpy",
+    `backend_note` why. `gen` counts the calls: a result may run backward only while it is
+    the latest call's."""
 
-    def __init__(self, out_values, tree, inputs, exact=True, lock=None):
+    def __init__(self, out_values, tree, inputs, exact=True, lock=None, backend="auto"):
         self.tree = tree
         self.lock = lock or threading.RLock()     # the compiled function's: one call at a time
         self.exact = exact
@@ -35,7 +44,36 @@ class Program:
         self.val, self.need, self.n_slots = s.val, s.need, s.n_slots
         self.p0, self.np_, self.params = s.p0, s.np_, s.params
         self.out_slots = s.out_slots
-        self.fwd = compile_forward(self.groups, self.val, exact)
+        set_shapes(self.groups)
+        self.fwd = self.cfwd = None
+        self.backend, self.backend_note = self._choose_backend(backend)
+        if self.cfwd is None:
+            self.numpy_forward()
+
+    def _choose_backend(self, wanted):
+        """("c", note) with self.cfwd built, or ("numpy", why); backend="c" insists."""
+        if wanted == "numpy":
+            return "numpy", "asked for"
+        if not self.exact:
+            why = "exact=False uses numpy's BLAS products and exp/log"
+        else:
+            ok, why = cgen.supports(self.groups)
+            if ok:
+                try:
+                    src, tables = cgen.forward_source(self.groups)
+                    self.cfwd = Kernel(src, "fwd", tables, [self.val])
+                    return "c", "generated C"
+                except (CUnavailable, OverflowError) as e:
+                    why = str(e)
+        if wanted == "c":
+            raise CompileError(f"backend='c' is not available: {why}")
+        return "numpy", why
+
+    def numpy_forward(self):
+        """The numpy forward instructions (the numpy backend; the C one's fallback)."""
+        if self.fwd is None:
+            self.fwd = compile_forward(self.groups, self.val, self.exact)
+        return self.fwd
 
     # --------------------------------------------------------------------------- replay ----
     def load(self, flat):
@@ -51,9 +89,12 @@ class Program:
     def forward(self):
         """Run the forward instructions; a new generation of results. Returns the outputs."""
         self.gen += 1
-        with np.errstate(all="ignore"):
-            for f in self.fwd:
-                f()
+        if self.cfwd is None or self.cfwd():
+            # numpy's forward; after the C kernel, where eager would raise: numpy raises
+            # eager's error (or, if nothing fails there, gives the same numbers)
+            with np.errstate(all="ignore"):
+                for f in self.numpy_forward():
+                    f()
         return self.val[self.out_slots].tolist()
 
     def run(self, flat):

@@ -86,9 +86,9 @@ class TrainStep(CompiledFunction):
     """
 
     def __init__(self, fn, optimizer, static_argnums=(), strict=False, check=False,
-                 exact=True):
+                 exact=True, backend="auto"):
         super().__init__(fn, static_argnums=static_argnums, strict=strict, check=check,
-                         exact=exact)
+                         exact=exact, backend=backend)
         self.optimizer = optimizer
         self._opt = fused_optimizer(optimizer)
         self._fused = {}          # Program -> _Fused
