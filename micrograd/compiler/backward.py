@@ -121,10 +121,17 @@ class Backward:
             # bucket: the number of contributions rounded up to 2**j (key: j)
             key = (home + 1) * 64 + np.frexp(counts - 1)[1].astype(np.int64)
             if self.fresh:
-                # a parameter written by one role only gets a block of that role's own
+                # a parameter written by one role only gets a block of that role's own; for
+                # the C kernel, parameters written by the same first and last roles share
+                # one (cgen then computes each role's rows of a block in one loop nest)
                 role = np.searchsorted([sp[2] for sp in spans], eid, side="right") - 1
                 lo, hi = np.minimum.reduceat(role, start), np.maximum.reduceat(role, start)
-                key = key * (len(spans) + 1) + np.where(is_par & (lo == hi), lo + 1, 0)
+                ns = len(spans) + 1
+                if prog.cfwd is not None:
+                    key = (key * ns + np.where(is_par, lo + 1, 0)) * ns + np.where(is_par,
+                                                                                   hi + 1, 0)
+                else:
+                    key = key * ns + np.where(is_par & (lo == hi), lo + 1, 0)
             blk_t = ~direct_t
             tcol = np.zeros(len(targets), dtype=np.int64)
             toff = np.zeros(len(targets), dtype=np.int64)
@@ -167,18 +174,21 @@ class Backward:
         same numbers. None if it cannot be built (numpy then)."""
         prog = self.prog
         tpos, role_dest, blocks = self._plan
+        pulled = blocks if self.fresh else [b for b in blocks if b[0] != -1]
+        segs = cgen.mac_segments(prog.groups, role_dest, pulled)
+        computed = {(s[0], s[1]) for s in segs.values()}     # roles a reduction computes
         order = []
         for gi in range(len(prog.groups) - 1, -1, -1):
             g = prog.groups[gi]
-            for home, off, R, nb2, cols in blocks:
+            for bi, (home, off, R, nb2, cols) in enumerate(pulled):
                 if home == gi:
-                    order.append(("pull", (off, R, nb2, cols)))
-            dests = [role_dest.get((gi, ri)) for ri in range(len(g.roles))]
+                    order.append(("pull", (off, R, nb2, cols), segs.get(bi)))
+            dests = [None if (gi, ri) in computed else role_dest.get((gi, ri))
+                     for ri in range(len(g.roles))]
             check = may_fail_backward(g) and bool((tpos[g.nodes] >= 0).any())
             if check or any(d is not None for d in dests):
                 order.append(("contrib", gi, dests, check))
-        if self.fresh:
-            order += [("pull", b[1:]) for b in blocks if b[0] == -1]
+        order += [("pull", b[1:], segs.get(bi)) for bi, b in enumerate(pulled) if b[0] == -1]
         try:
             src, tables = cgen.backward_source(prog, order)
             self.c_source = src
@@ -292,8 +302,9 @@ class Backward:
         # numpy; after the C kernel, where eager would raise: numpy raises eager's error (or,
         # where eager does not visit the failing node, gives the numbers)
         self.gv[self.seed_slot] = 1.0
-        for f in self.numpy_steps():
-            f()
+        with np.errstate(all="ignore"):
+            for f in self.numpy_steps():
+                f()
 
 
 def _pull(buf, off, R, nb2, cols):

@@ -2,8 +2,9 @@
 
 A kernel's source (cgen.py) is compiled once by `cc` (or `gcc`, or $CC) with
 `-O2 -ffp-contract=off` (no contraction into fused multiply-adds, no -ffast-math: every
-operation rounds where eager's does) into a shared library, loaded with ctypes. Libraries are
-cached by a hash of their source, the flags and the compiler's identity, in
+operation rounds where eager's does; see FLAGS) into a shared library, loaded with ctypes.
+Libraries are cached by a hash of their source, the flags, the compiler's identity and the
+CPU's, in
 $MICROGRAD_CACHE_DIR, else $XDG_CACHE_HOME/micrograd/kernels, else ~/.cache/micrograd/kernels.
 A library is loaded only from a directory that is ours and closed to everyone else (0700), and
 only if the file is ours, a regular file and not writable by others: a library someone else
@@ -22,7 +23,12 @@ import subprocess
 import tempfile
 import threading
 
-FLAGS = ("-O2", "-ffp-contract=off", "-std=c99", "-fPIC", "-shared")
+# -ffp-contract=off: no fused multiply-adds; no -ffast-math: no reassociation, IEEE semantics.
+# -march=native and -funroll-loops only widen and unroll loops over independent elements (a
+# sum keeps its order); the cache key names the CPU, so a library built for another machine's
+# instructions is never loaded here.
+FLAGS = ("-O2", "-march=native", "-funroll-loops", "-ffp-contract=off", "-std=c99", "-fPIC",
+         "-shared")
 _LOCK = threading.Lock()
 _STATE = {}              # compiler path -> its identity; "tmpdir" -> a private fallback dir
 
@@ -53,6 +59,25 @@ def _identity(cc):
         with _LOCK:
             _STATE[cc] = ident
     return ident
+
+
+def _cpu():
+    """The CPU's model and instruction sets (what -march=native compiles for)."""
+    with _LOCK:
+        cpu = _STATE.get("cpu")
+    if cpu is None:
+        import platform
+        cpu = platform.machine()
+        try:
+            with open("/proc/cpuinfo") as f:
+                info = f.read(65536)
+            cpu += "".join(line for line in info.splitlines()
+                           if line.startswith(("model name", "flags")))[:8192]
+        except OSError:
+            pass
+        with _LOCK:
+            _STATE["cpu"] = cpu
+    return cpu
 
 
 def _private(path):
@@ -100,7 +125,8 @@ def load(source, functions):
     cc = find_compiler()
     if cc is None:
         raise CUnavailable("no C compiler found (cc, gcc or $CC on PATH)")
-    key = hashlib.sha256("\0".join([_identity(cc), " ".join(FLAGS), source]).encode())
+    key = hashlib.sha256("\0".join([_identity(cc), _cpu(), " ".join(FLAGS),
+                                     source]).encode())
     folder = cache_dir()
     path = os.path.join(folder, f"mg_{key.hexdigest()[:40]}.so")
     if not _trusted(path):

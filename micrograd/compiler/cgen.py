@@ -120,6 +120,12 @@ class Nest:
         off = self.tables.index(idx)
         return f"{array}[I[{off}L + {self.flat()}]]"
 
+    def ref_doubles(self, values):
+        """A table of constants D, one per element of the nest."""
+        off = self.tables.doubles(np.broadcast_to(values, self.shape))
+        self.refs.append((None, False))
+        return f"D[{off}L + {self.flat()}]"
+
     def open(self):
         """The loops' heads (the body follows, then `}`)."""
         nd = len(self.shape)
@@ -238,14 +244,14 @@ def _forward_elementwise(name, nest, a, y):
 # ------------------------------------------------------------------------------ backward ----
 def backward_source(prog, order, name="bwd"):
     """(source, tables) of `int bwd(const double *v, double *b, const int32_t *I,
-    const double *D)`: `order` is backward.py's list of steps, ("pull", block) and
-    ("contrib", group, dests, check), in the order they run. `b` is the backward's buffer
-    (the gradients of the slots first, then the blocks)."""
+    const double *D)`: `order` is the list of steps, ("pull", block, segment) and
+    ("contrib", group, dests, check), in the order they run (backward.py). `b` is the
+    backward's buffer (the gradients of the slots first, then the blocks)."""
     t = Tables()
     body = []
     for step in order:
         if step[0] == "pull":
-            body.extend(_pull(step[1], t))
+            body.extend(_pull(prog, step[1], step[2], t))
         else:
             _, gi, dests, check = step
             body.append(f"  /* group {gi} */")
@@ -256,45 +262,123 @@ def backward_source(prog, order, name="bwd"):
     return src, t
 
 
-def _pull(block, t):
-    """gradient[cols[c]] = block[0, c] + block[1, c] + ... (row after row, as seqsum)."""
+def mac_segments(groups, role_dest, blocks):
+    """Rows of a block that one role of a group of fused neurons fills, for every column (its
+    weights' gradients x*g, or its inputs' w*g, one row per instance along one axis of the
+    role): {block index: (group, role, first row, end row, axis, flip, column of each edge)}.
+    Such rows are not written to the block: the block's reduction computes them in place, as
+    products added straight into the gradients, in the rows' order."""
+    if not blocks:
+        return {}
+    offs = np.array([b[1] for b in blocks])
+    found = {}
+    for (gi, ri), d in role_dest.items():
+        if groups[gi].kind != K_LIN or ri == 0:
+            continue
+        flat = d.reshape(-1)
+        bi = np.searchsorted(offs, flat, side="right") - 1
+        if bi[0] < 0 or not (bi == bi[0]).all():
+            continue
+        b = int(bi[0])
+        _, off, R, nb2, cols = blocks[b]
+        nb = len(cols)
+        rel = d - off
+        row, col = rel // nb2, rel % nb2
+        if rel.max() >= R * nb2 or col.max() >= nb:
+            continue
+        for ax in range(d.ndim):
+            n = d.shape[ax]
+            r = np.moveaxis(row, ax, 0).reshape(n, -1)
+            c = np.moveaxis(col, ax, 0).reshape(n, -1)
+            if not ((r == r[:, :1]).all() and (c == c[:1]).all()):
+                continue
+            line = r[:, 0]
+            step = np.diff(line)
+            if n > 1 and not ((step == 1).all() or (step == -1).all()):
+                continue
+            flip = bool(n > 1 and step[0] == -1)
+            if c.shape[1] != nb or np.unique(c[0]).size != nb:
+                continue
+            r0 = int(line.min())
+            if b not in found or n > found[b][3] - found[b][2]:
+                found[b] = (gi, ri, r0, r0 + n, ax, flip, c[0])
+            break
+    return found
+
+
+def _pull(prog, block, seg, t):
+    """gradient[cols[c]] = block[0, c] + block[1, c] + ... (row after row, as seqsum); rows
+    of a segment (mac_segments) are computed in place instead of read from the block."""
     off, R, nb2, cols = block
+    cols = np.asarray(cols, dtype=np.int64)
     nb = len(cols)
     one = Nest((nb,), t)
-    dst = one.ref("b", np.asarray(cols, dtype=np.int64), store=True)
-    rows = Nest((R - 1, nb), t)
-    dst2 = rows.ref("b", np.broadcast_to(np.asarray(cols, dtype=np.int64), (R - 1, nb)),
-                    store=True)
-    src = rows.ref("b", off + nb2 + nb2 * np.arange(R - 1)[:, None] + np.arange(nb)[None, :])
-    return [f"  {one.open()} {dst} = b[{off}L + i0]; }}",
-            f"  {rows.open()} {dst2} += {src}; }}"]
+    dst = one.ref("b", cols, store=True)
+    lines = [f"  {one.open()} {dst} = b[{off}L + i0]; }}"]
+    ranges = [(1, R)] if seg is None else [(1, seg[2]), None, (seg[3], R)]
+    for rg in ranges:
+        if rg is None:
+            lines.extend(_mac(prog, block, seg, t))
+            continue
+        r0, r1 = rg
+        if r1 <= r0:
+            continue
+        rows = Nest((r1 - r0, nb), t)
+        dst2 = rows.ref("b", np.broadcast_to(cols, (r1 - r0, nb)), store=True)
+        src = rows.ref("b", off + nb2 * np.arange(r0, r1)[:, None] + np.arange(nb)[None, :])
+        lines.append(f"  {rows.open()} {dst2} += {src}; }}")
+    return lines
+
+
+def _mac(prog, block, seg, t):
+    """A segment's rows, added into the gradients: one product per edge, in row order."""
+    gi, ri, r0, r1, ax, flip, col = seg
+    g = prog.groups[gi]
+    cols = np.asarray(block[3], dtype=np.int64)
+    shape = (g.roles[ri].shape[0],) + g.ishape
+    tgt = np.broadcast_to(np.expand_dims(cols[col].reshape(shape[:ax] + shape[ax + 1:]), ax),
+                          shape)
+
+    def prep(arr):                  # rows in ascending order: along the axis, or against it
+        arr = np.broadcast_to(arr, shape)
+        return np.flip(arr, ax) if flip else arr
+    nest = Nest(shape, t)
+    out = nest.ref("b", tgt, store=True)
+    G, expr = _edge(g, ri, nest, prep, t)
+    return [f"  /* group {gi}, role {ri}: rows {r0}..{r1 - 1} */",
+            f"  {nest.open()} double g_ = {G}; {out} += {expr}; }}"]
 
 
 def _contributions(g, dests, check, t):
     """Each edge's d(out)/d(input) * out.grad, written to its destination in b."""
-    inst = _inst(g)
     srcs = [_rows(r, g) for r in g.roles]
-    k = g.kind
     lines = []
     one = Nest(g.ishape, t)
-    if k == K_DIV and check:                 # the older rule: eager fails where b*b == 0
+    if g.kind == K_DIV and check:            # the older rule: eager fails where b*b == 0
         bb = one.ref("v", srcs[1][0])
         lines.append(f"  {one.open()} double b_ = {bb}; if (b_ * b_ == 0.0) err = 1; }}")
     for ri, d in enumerate(dests):
         if d is None:
             continue
         nest = Nest(d.shape, t)
-        G = nest.ref("b", np.broadcast_to(inst, d.shape))
         out = nest.ref("b", d, store=True)
-
-        def val(arr):
-            return nest.ref("v", np.broadcast_to(arr, d.shape))
-        expr = _derivative(g, ri, srcs, inst, val, nest, t)
+        G, expr = _edge(g, ri, nest, lambda arr, shape=d.shape: np.broadcast_to(arr, shape), t)
         lines.append(f"  {nest.open()} double g_ = {G}; {out} = {expr}; }}")
     return lines
 
 
-def _derivative(g, ri, srcs, inst, val, nest, t):
+def _edge(g, ri, nest, prep, t):
+    """(reference to out.grad, the contribution's expression) for the edges of role ri."""
+    srcs = [_rows(r, g) for r in g.roles]
+    inst = _inst(g)
+    G = nest.ref("b", prep(inst))
+    signs = g.signs.reshape(srcs[0].shape) if g.kind == K_SUM else None
+    expr = _derivative(g, ri, srcs, inst, lambda arr: nest.ref("v", prep(arr)),
+                       lambda: nest.ref_doubles(prep(signs)), t)
+    return G, expr
+
+
+def _derivative(g, ri, srcs, inst, val, sign, t):
     """The C expression of role ri's contribution, local derivative * g_, as eager's rule."""
     k = g.kind
     if k == K_ADD or (k == K_SUB and ri == 0) or (k == K_LIN and ri == 0):
@@ -318,11 +402,9 @@ def _derivative(g, ri, srcs, inst, val, nest, t):
     if k == K_LIN:                                # d/dw = x, d/dx = w
         return f"{val(srcs[2 if ri == 1 else 1])} * g_"
     if k == K_SUM:
-        signs = g.signs.reshape(srcs[0].shape)
-        if (signs > 0).all():
+        if (g.signs > 0).all():
             return "g_"
-        off = t.doubles(np.broadcast_to(signs, nest.shape))
-        return f"D[{off}L + {nest.flat()}] * g_"
+        return f"{sign()} * g_"
     if k == K_MAX:                                # the shift cancels
         return "0.0 * g_"
     if k == K_PY:

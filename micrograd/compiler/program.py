@@ -13,7 +13,7 @@ import numpy as np
 
 from micrograd.compiler import cgen
 from micrograd.compiler.backward import Backward
-from micrograd.compiler.cbuild import CUnavailable, Kernel
+from micrograd.compiler.cbuild import CUnavailable, Kernel, find_compiler
 from micrograd.compiler.errors import CompileError
 from micrograd.compiler.forward import compile_forward, set_shapes
 from micrograd.compiler.schedule import Slots, make_groups
@@ -39,7 +39,8 @@ class Program:
         self.graph = graph = Graph(out_values, inputs)
         self.n_nodes, self.n_in = graph.n_nodes, graph.n_in
         self.groups = make_groups(graph)
-        s = Slots(graph, self.groups)
+        self.exact = exact
+        s = Slots(graph, self.groups, rows_first=self._c_wanted(backend))
         self.slots = s
         self.val, self.need, self.n_slots = s.val, s.need, s.n_slots
         self.p0, self.np_, self.params = s.p0, s.np_, s.params
@@ -49,6 +50,11 @@ class Program:
         self.backend, self.backend_note = self._choose_backend(backend)
         if self.cfwd is None:
             self.numpy_forward()
+
+    def _c_wanted(self, wanted):
+        """Will the C backend be tried? (It lays the parameters out for its loops.)"""
+        return (wanted != "numpy" and self.exact and cgen.supports(self.groups)[0]
+                and find_compiler() is not None)
 
     def _choose_backend(self, wanted):
         """("c", note) with self.cfwd built, or ("numpy", why); backend="c" insists."""

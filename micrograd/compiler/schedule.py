@@ -207,7 +207,7 @@ class Slots:
     val         the value array, constants filled in
     """
 
-    def __init__(self, graph, groups):
+    def __init__(self, graph, groups, rows_first=False):
         n_in = graph.n_in
         inp = graph.is_input_node
         is_param = graph.is_param_node
@@ -215,11 +215,13 @@ class Slots:
         slot[inp] = graph.input_slot_of[inp]
         zero_slot = n_in
         # Parameters and constants in order of first use by the biggest groups, so that a
-        # layer's weights read by a group of neurons form a regular (strided) pattern.
+        # layer's weights read by a group of neurons form a regular (strided) pattern:
+        # instance by instance (numpy's einsum likes a neuron's weights together), or, with
+        # rows_first (C loops over the neurons innermost), weight row after weight row.
         uses = []
         for g in sorted(groups, key=lambda g: -sum(r.size for r in g.roles)):
             for r in g.roles:
-                uses.append(r.T.reshape(-1))
+                uses.append(r.reshape(-1) if rows_first else r.T.reshape(-1))
         uses = np.concatenate(uses) if uses else np.empty(0, dtype=np.int64)
         _, first = np.unique(uses, return_index=True)
         by_use = uses[np.sort(first)]

@@ -174,6 +174,9 @@ class _Fused:
         self.leaf_idx = -1 if bwd.leaf_seed is None else index.get(id(bwd.leaf_seed), -1)
         self.grad = np.zeros(opt.n)
         self.covers_all = len(np.unique(self.own_idx)) == opt.n
+        # the program's parameters are the optimizer's, in its order: no reordering at all
+        self.same_order = (self.all_own and opt.n == prog.np_
+                           and np.array_equal(self.own_idx, np.arange(opt.n)))
         self.loss = None
 
     def forward(self, flat, theta):
@@ -181,7 +184,9 @@ class _Fused:
         if flat.shape[0] != prog.n_in:                     # pragma: no cover (key guards it)
             raise ValueError(f"expected {prog.n_in} numbers, got {flat.shape[0]}")
         val[:prog.n_in] = flat
-        if self.all_own:
+        if self.same_order:
+            np.copyto(self.params, theta)
+        elif self.all_own:
             np.take(theta, self.own_idx, out=self.params)
         else:
             self.params[self.own] = theta[self.own_idx]
@@ -193,8 +198,13 @@ class _Fused:
     def gradients(self):
         """The loss's gradients of the optimizer's parameters, in its order (0.0 elsewhere)."""
         grad = self.grad
-        with np.errstate(all="ignore"):
+        if self.bwd.kernel is not None:                   # C: no numpy warnings to silence
             new = self.bwd.fresh_gradients()
+        else:
+            with np.errstate(all="ignore"):
+                new = self.bwd.fresh_gradients()
+        if self.same_order and self.leaf_idx < 0:
+            return new                                    # a view: the optimizer copies it
         if not self.covers_all:
             grad.fill(0.0)
         if self.all_own:
