@@ -126,6 +126,34 @@ class Nest:
         self.refs.append((None, False))
         return f"D[{off}L + {self.flat()}]"
 
+    def accumulate(self, out, op, expr, pre=""):
+        """The loops of `out op= expr` (op "+=" or "-="), `out` written by ref(store=True).
+        When `out` stays fixed along one loop (a sum, whose terms that loop visits in order)
+        and runs contiguously along another, short one, a row of partial sums is kept in a
+        local array over the whole sum, to be written once: the same additions in the same
+        order, without a load and a store of `out` per term."""
+        stores = [st for st, is_store in self.refs if is_store]
+        nd = len(self.shape)
+        red = [d for d in range(nd) if stores and stores[0] is not None
+               and stores[0][d] == 0 and self.shape[d] > 1]
+        inner = [d for d in range(nd) if stores and stores[0] is not None
+                 and abs(stores[0][d]) == 1 and 1 < self.shape[d] <= 64]
+        if len(stores) != 1 or len(red) != 1 or not inner:
+            return f"{self.open()} {pre} {out} {op} {expr}; }}"
+        r, i = red[0], inner[-1]
+        vi, n = self.vars[i], self.shape[i]
+        outer = [d for d in range(nd) if d not in (r, i)]
+        heads = "".join(f"for (long {self.vars[d]} = 0; {self.vars[d]} < {self.shape[d]}; "
+                        f"{self.vars[d]}++) " for d in outer)
+        loop_i = f"for (long {vi} = 0; {vi} < {n}; {vi}++)"
+        vr = self.vars[r]
+        return (f"{heads}{{ double acc[{n}];\n"
+                f"    {loop_i} acc[{vi}] = {out};\n"
+                f"    for (long {vr} = 0; {vr} < {self.shape[r]}; {vr}++)\n"
+                f"#pragma GCC ivdep\n"
+                f"    {loop_i} {{ {pre} acc[{vi}] {op} {expr}; }}\n"
+                f"    {loop_i} {out} = acc[{vi}]; }}")
+
     def open(self):
         """The loops' heads (the body follows, then `}`)."""
         nd = len(self.shape)
@@ -208,7 +236,8 @@ def _forward_group(g, t):
         lines = [f"  {one.open()} {y} = {one.ref('v', B[0])}; }}"]
         nest = Nest(W.shape, t)
         yy = nest.ref("v", np.broadcast_to(inst, W.shape), store=True)
-        lines.append(f"  {nest.open()} {yy} += {nest.ref('v', W)} * {nest.ref('v', X)}; }}")
+        prod = f"{nest.ref('v', W)} * {nest.ref('v', X)}"
+        lines.append("  " + nest.accumulate(yy, "+=", prod))
         return lines
     if k == K_SUM:
         T = srcs[0]
@@ -218,9 +247,9 @@ def _forward_group(g, t):
         yy = rest.ref("v", np.broadcast_to(inst, rest.shape), store=True)
         term = rest.ref("v", T[1:])
         if (signs[1:] > 0).all():
-            lines.append(f"  {rest.open()} {yy} += {term}; }}")
+            lines.append("  " + rest.accumulate(yy, "+=", term))
         elif (signs[1:] < 0).all():
-            lines.append(f"  {rest.open()} {yy} -= {term}; }}")
+            lines.append("  " + rest.accumulate(yy, "-=", term))
         else:                                   # x + (-t) is x - t, bit for bit
             off = t.doubles(signs[1:])
             lines.append(f"  {rest.open()} {yy} += D[{off}L + {rest.flat()}] * {term}; }}")
@@ -346,7 +375,7 @@ def _mac(prog, block, seg, t):
     out = nest.ref("b", tgt, store=True)
     G, expr = _edge(g, ri, nest, prep, t)
     return [f"  /* group {gi}, role {ri}: rows {r0}..{r1 - 1} */",
-            f"  {nest.open()} double g_ = {G}; {out} += {expr}; }}"]
+            "  " + nest.accumulate(out, "+=", expr, pre=f"double g_ = {G};")]
 
 
 def _contributions(g, dests, check, t):

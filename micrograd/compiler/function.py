@@ -73,8 +73,8 @@ class CompiledFunction:
             # numpy arrays of numbers seen before: their shapes and dtypes are the key
             prog = self._fast.get(tuple([(a.shape, a.dtype.str) for a in args]))
             if prog is not None:
-                flat = [a.astype(np.float64, copy=False).reshape(-1) for a in args]
-                return prog, flat[0] if len(flat) == 1 else np.concatenate(flat)
+                # the numbers as views where they can be (Program.put_inputs copies them in)
+                return prog, [a.astype(np.float64, copy=False).reshape(-1) for a in args]
         key, parts = signature(args, kwargs, self.static_argnums)
         prog = self._cache.get(key)
         if prog is None:

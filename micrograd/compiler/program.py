@@ -85,12 +85,24 @@ class Program:
     def load(self, flat):
         """Copy the call's numbers and the parameters' current .data into the value array."""
         val = self.val
-        if flat.shape[0] != self.n_in:                    # pragma: no cover (key guards it)
-            raise CompileError(f"expected {self.n_in} numbers, got {flat.shape[0]}")
-        val[:self.n_in] = flat
+        self.put_inputs(flat)
         if self.np_:
             val[self.p0:self.p0 + self.np_] = np.fromiter(map(_getdata, self.params),
                                                            dtype=np.float64, count=self.np_)
+
+    def put_inputs(self, flat):
+        """The call's numbers into the first slots: one float64 array, or a list of them (in
+        order) that fill the slots one after the other."""
+        if isinstance(flat, list):
+            val, o = self.val, 0
+            for part in flat:
+                n = part.shape[0]
+                val[o:o + n] = part
+                o += n
+            return
+        if flat.shape[0] != self.n_in:                    # pragma: no cover (key guards it)
+            raise CompileError(f"expected {self.n_in} numbers, got {flat.shape[0]}")
+        self.val[:self.n_in] = flat
 
     def forward(self):
         """Run the forward instructions; a new generation of results. Returns the outputs."""

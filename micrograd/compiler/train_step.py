@@ -180,10 +180,8 @@ class _Fused:
         self.loss = None
 
     def forward(self, flat, theta):
-        prog, val = self.prog, self.prog.val
-        if flat.shape[0] != prog.n_in:                     # pragma: no cover (key guards it)
-            raise ValueError(f"expected {prog.n_in} numbers, got {flat.shape[0]}")
-        val[:prog.n_in] = flat
+        prog = self.prog
+        prog.put_inputs(flat)
         if self.same_order:
             np.copyto(self.params, theta)
         elif self.all_own:
