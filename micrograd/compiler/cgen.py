@@ -44,9 +44,19 @@ HEADER = """#include <math.h>
 _BINARY = {K_ADD: "+", K_SUB: "-", K_MUL: "*", K_DIV: "/"}
 
 
+# Up to this many groups a program is compiled to C. The C compiler's time grows with the
+# number of loop nests (a second or more for a few hundred): beyond this, numpy's replay
+# (a few numpy calls per group) is the better bargain, and compiling stays fast.
+MAX_GROUPS = 64
+
+
 def supports(groups):
     """Can every group run in C? (exp, log, tanh, sigmoid are the only element-by-element ops
-    it knows; any other Op, powers included, keeps the program on numpy.) -> (ok, why not)"""
+    it knows; any other Op, powers included, keeps the program on numpy, as does a program of
+    more than MAX_GROUPS groups.) -> (ok, why not)"""
+    if len(groups) > MAX_GROUPS:
+        return False, (f"{len(groups)} groups (more than {MAX_GROUPS}: the C compiler would "
+                       f"take longer than it saves)")
     for g in groups:
         if g.kind == K_PY and id(g.rule) not in PY_VEC_GRAD:
             return False, f"op {g.rule.name!r} has no C kernel"
