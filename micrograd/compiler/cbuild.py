@@ -122,13 +122,7 @@ def _trusted(path):
 def load(source, functions):
     """Compile `source` (or find it in the cache) and return {name: ctypes function} for
     `functions` ({name: number of pointer arguments}), each returning an int."""
-    cc = find_compiler()
-    if cc is None:
-        raise CUnavailable("no C compiler found (cc, gcc or $CC on PATH)")
-    key = hashlib.sha256("\0".join([_identity(cc), _cpu(), " ".join(FLAGS),
-                                     source]).encode())
-    folder = cache_dir()
-    path = os.path.join(folder, f"mg_{key.hexdigest()[:40]}.so")
+    cc, folder, path = library_path(source)
     if not _trusted(path):
         _build(cc, source, folder, path)
     if not (_private(folder) and _trusted(path)):
@@ -146,6 +140,17 @@ def load(source, functions):
     out["_lib"] = lib
     out["_path"] = path
     return out
+
+
+def library_path(source):
+    """(compiler, cache folder, path of the library) for a kernel's source."""
+    cc = find_compiler()
+    if cc is None:
+        raise CUnavailable("no C compiler found (cc, gcc or $CC on PATH)")
+    key = hashlib.sha256("\0".join([_identity(cc), _cpu(), " ".join(FLAGS),
+                                     source]).encode())
+    folder = cache_dir()
+    return cc, folder, os.path.join(folder, f"mg_{key.hexdigest()[:40]}.so")
 
 
 def _build(cc, source, folder, path):
