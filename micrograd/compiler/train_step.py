@@ -1,7 +1,8 @@
 """The fused training step: `micrograd.compile(loss_fn, optimizer=opt)`.
 
-Each call runs the traced forward, checks the loss, runs the backward of the loss and applies
-the optimizer's update, all in numpy on a float64 array of the parameters that the step owns:
+Each call runs the traced forward, checks the loss, runs the backward of the loss (the
+program's C kernels, or numpy) and applies the optimizer's update in numpy, on a float64 array
+of the parameters that the step owns:
 no per-parameter Python work (no reading of p.data, no writing of p.grad, no zero_grad, no
 Python update loop).
 
