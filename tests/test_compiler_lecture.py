@@ -25,7 +25,7 @@ def _w1(fused):
     def loss(X, y):
         scores = [model(row) for row in X]
         losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
-        reg = 1e-4 * sum((p * p for p in model.parameters()))
+        reg = 1e-4 * sum(p * p for p in model.parameters())
         return sum(losses) * (1.0 / len(losses)) + reg
     return np.asarray(X, dtype=float), np.asarray(y, dtype=float), model, loss
 

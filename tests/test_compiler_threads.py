@@ -22,7 +22,7 @@ def _run_threads(targets):
         def run():
             try:
                 fn()
-            except BaseException as e:          # pragma: no cover (reported below)
+            except Exception as e:              # pragma: no cover (reported below)
                 errors.append(e)
         return run
     threads = [threading.Thread(target=wrap(t)) for t in targets]

@@ -52,7 +52,8 @@ def _identity(cc):
         ident = _STATE.get(cc)
     if ident is None:
         try:
-            r = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
+            r = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30,
+                               check=False)
             ident = r.stdout.splitlines()[0] if r.returncode == 0 and r.stdout else cc
         except (OSError, subprocess.SubprocessError) as e:
             raise CUnavailable(f"the C compiler {cc} does not run ({e})") from None
@@ -162,7 +163,7 @@ def _build(cc, source, folder, path):
             f.write(source)
         try:
             r = subprocess.run([cc, *FLAGS, "-o", so_tmp, c_path, "-lm"],
-                               capture_output=True, text=True, timeout=300)
+                               capture_output=True, text=True, timeout=300, check=False)
         except (OSError, subprocess.SubprocessError) as e:
             raise CUnavailable(f"the C compiler {cc} failed to run ({e})") from None
         if r.returncode != 0:

@@ -21,27 +21,14 @@ the numbers).
 import numpy as np
 
 from micrograd.compiler import derivatives
+from micrograd.compiler import trace as kinds
 from micrograd.compiler.kernels import affine
-from micrograd.compiler.trace import (
-    K_ABS,
-    K_ADD,
-    K_DIV,
-    K_LIN,
-    K_MAX,
-    K_MUL,
-    K_NEG,
-    K_PY,
-    K_RELU,
-    K_SUB,
-    K_SUM,
-    PY_VEC_GRAD,
-)
 
 HEADER = """#include <math.h>
 #include <stdint.h>
 """
 
-_BINARY = {K_ADD: "+", K_SUB: "-", K_MUL: "*", K_DIV: "/"}
+_BINARY = {kinds.K_ADD: "+", kinds.K_SUB: "-", kinds.K_MUL: "*", kinds.K_DIV: "/"}
 
 
 # Up to this many groups a program is compiled to C. The C compiler's time grows with the
@@ -58,7 +45,7 @@ def supports(groups):
         return False, (f"{len(groups)} groups (more than {MAX_GROUPS}: the C compiler would "
                        f"take longer than it saves)")
     for g in groups:
-        if g.kind == K_PY and id(g.rule) not in PY_VEC_GRAD:
+        if g.kind == kinds.K_PY and id(g.rule) not in kinds.PY_VEC_GRAD:
             return False, f"op {g.rule.name!r} has no C kernel"
     return True, ""
 
@@ -220,28 +207,28 @@ def _forward_group(g, t):
     if k in _BINARY:
         a, b = one.ref("v", srcs[0][0]), one.ref("v", srcs[1][0])
         lines = [f"  {one.open()} double a = {a}, b = {b};"]
-        if k == K_DIV:
+        if k == kinds.K_DIV:
             lines.append("    if (b == 0.0) err = 1;")
         lines.append(f"    {y} = a {_BINARY[k]} b; }}")
         return lines
-    if k in (K_NEG, K_ABS, K_RELU, K_PY):
+    if k in (kinds.K_NEG, kinds.K_ABS, kinds.K_RELU, kinds.K_PY):
         a = one.ref("v", srcs[0][0])
-        if k == K_NEG:
+        if k == kinds.K_NEG:
             expr = "-a"
-        elif k == K_ABS:
+        elif k == kinds.K_ABS:
             expr = "fabs(a)"
-        elif k == K_RELU:
+        elif k == kinds.K_RELU:
             expr = "a <= 0.0 ? 0.0 : a"                  # eager's: NaN stays, -0.0 -> 0.0
         else:
-            return _forward_elementwise(PY_VEC_GRAD[id(g.rule)], one, a, y)
+            return _forward_elementwise(kinds.PY_VEC_GRAD[id(g.rule)], one, a, y)
         return [f"  {one.open()} double a = {a}; {y} = {expr}; }}"]
-    if k == K_MAX:                            # Python's max: replaced only by a greater one
+    if k == kinds.K_MAX:                            # Python's max: replaced only by a greater one
         lines = [f"  {one.open()} double m = {one.ref('v', srcs[0][0])};"]
         for r in srcs[1:]:
             lines.append(f"    {{ double x = {one.ref('v', r[0])}; if (x > m) m = x; }}")
         lines.append(f"    {y} = m; }}")
         return lines
-    if k == K_LIN:
+    if k == kinds.K_LIN:
         B, W, X = srcs
         lines = [f"  {one.open()} {y} = {one.ref('v', B[0])}; }}"]
         nest = Nest(W.shape, t)
@@ -249,7 +236,7 @@ def _forward_group(g, t):
         prod = f"{nest.ref('v', W)} * {nest.ref('v', X)}"
         lines.append("  " + nest.accumulate(yy, "+=", prod))
         return lines
-    if k == K_SUM:
+    if k == kinds.K_SUM:
         T = srcs[0]
         signs = g.signs.reshape(T.shape)
         lines = [f"  {one.open()} {y} = {one.ref('v', T[0])}; }}"]
@@ -312,7 +299,7 @@ def mac_segments(groups, role_dest, blocks):
     offs = np.array([b[1] for b in blocks])
     found = {}
     for (gi, ri), d in role_dest.items():
-        if groups[gi].kind != K_LIN or ri == 0:
+        if groups[gi].kind != kinds.K_LIN or ri == 0:
             continue
         flat = d.reshape(-1)
         bi = np.searchsorted(offs, flat, side="right") - 1
@@ -393,7 +380,7 @@ def _contributions(g, dests, check, t):
     srcs = [_rows(r, g) for r in g.roles]
     lines = []
     one = Nest(g.ishape, t)
-    if g.kind == K_DIV and check:            # the older rule: eager fails where b*b == 0
+    if g.kind == kinds.K_DIV and check:            # the older rule: eager fails where b*b == 0
         bb = one.ref("v", srcs[1][0])
         lines.append(f"  {one.open()} double b_ = {bb}; if (b_ * b_ == 0.0) err = 1; }}")
     for ri, d in enumerate(dests):
@@ -411,7 +398,7 @@ def _edge(g, ri, nest, prep, t):
     srcs = [_rows(r, g) for r in g.roles]
     inst = _inst(g)
     G = nest.ref("b", prep(inst))
-    signs = g.signs.reshape(srcs[0].shape) if g.kind == K_SUM else None
+    signs = g.signs.reshape(srcs[0].shape) if g.kind == kinds.K_SUM else None
     expr = _derivative(g, ri, srcs, inst, lambda arr: nest.ref("v", prep(arr)),
                        lambda: nest.ref_doubles(prep(signs)), t)
     return G, expr
@@ -420,34 +407,34 @@ def _edge(g, ri, nest, prep, t):
 def _derivative(g, ri, srcs, inst, val, sign, t):
     """The C expression of role ri's contribution, local derivative * g_, as eager's rule."""
     k = g.kind
-    if k == K_ADD or (k == K_SUB and ri == 0) or (k == K_LIN and ri == 0):
+    if k == kinds.K_ADD or (k == kinds.K_SUB and ri == 0) or (k == kinds.K_LIN and ri == 0):
         return "g_"
-    if (k == K_SUB and ri == 1) or k == K_NEG:
+    if (k == kinds.K_SUB and ri == 1) or k == kinds.K_NEG:
         return "-g_"
-    if k == K_MUL:
+    if k == kinds.K_MUL:
         return f"{val(srcs[1 - ri][0])} * g_"
-    if k == K_DIV:
+    if k == kinds.K_DIV:
         if ri == 0:
             return f"(1.0 / {val(srcs[1][0])}) * g_"
         if derivatives.DIVIDES_BY_OUT:             # the engine's rule, read when generating
             return f"(-{val(inst)} / {val(srcs[1][0])}) * g_"         # -out / b
         a, b = val(srcs[0][0]), val(srcs[1][0])
         return f"(-{a} / ({b} * {b})) * g_"                           # -a / (b * b)
-    if k == K_RELU:
+    if k == kinds.K_RELU:
         return f"({val(srcs[0][0])} > 0.0 ? 1.0 : 0.0) * g_"
-    if k == K_ABS:
+    if k == kinds.K_ABS:
         a = val(srcs[0][0])
         return f"(double)(({a} > 0.0) - ({a} < 0.0)) * g_"
-    if k == K_LIN:                                # d/dw = x, d/dx = w
+    if k == kinds.K_LIN:                                # d/dw = x, d/dx = w
         return f"{val(srcs[2 if ri == 1 else 1])} * g_"
-    if k == K_SUM:
+    if k == kinds.K_SUM:
         if (g.signs > 0).all():
             return "g_"
         return f"{sign()} * g_"
-    if k == K_MAX:                                # the shift cancels
+    if k == kinds.K_MAX:                                # the shift cancels
         return "0.0 * g_"
-    if k == K_PY:
-        name = PY_VEC_GRAD[id(g.rule)]
+    if k == kinds.K_PY:
+        name = kinds.PY_VEC_GRAD[id(g.rule)]
         y = val(inst)
         if name == "exp":
             return f"{y} * g_"
