@@ -118,16 +118,18 @@ def w1_compiled():
     return step, model
 
 
-def w1_fused(exact=True):
+def w1_fused(exact=True, fused=True):
     """The same step as one fused training step: micrograd.compile(loss, optimizer=opt) runs
-    forward, backward and the SGD update in numpy, on a parameter array it owns (the model's
-    Values are written back by step.sync(); not needed here). exact=False: BLAS matrix
-    products and numpy's exp/log instead of eager's order of additions and math.exp."""
+    forward, backward and the SGD update (in C, or numpy without a C compiler), on a parameter
+    array it owns (the model's Values are written back by step.sync(); not needed here).
+    exact=False: BLAS matrix products and numpy's exp/log instead of eager's order of
+    additions and math.exp. fused=False: the model builds the lecture's graph (a * and a +
+    per weight), which the compiler fuses back into neurons by itself."""
     import micrograd
     from micrograd import optim
     X, y = moons()
     X, y = np.array(X), np.array(y)
-    model = w1_model(True)
+    model = w1_model(fused)
     opt = optim.SGD(model.parameters(), lr=1.0)
     train_step = micrograd.compile(lambda X, y: w1_loss(model, X, y), optimizer=opt,
                                    exact=exact)
@@ -139,6 +141,82 @@ def w1_fused(exact=True):
         return train_step(X, y).data
     step.compiled = train_step
     return step, model
+
+
+def jax_params(model_mg, jnp):
+    """The micrograd model's initial weights as JAX arrays: [(W (nin, nout), b (nout,)), ...]."""
+    return [(jnp.array([[w.data for w in n.w] for n in layer.neurons]).T,
+             jnp.array([n.b.data for n in layer.neurons])) for layer in model_mg.layers]
+
+
+def jax_mlp(params, X, jax):
+    h = X
+    for i, (Wt, b) in enumerate(params):
+        h = h @ Wt + b
+        if i != len(params) - 1:
+            h = jax.nn.relu(h)
+    return h
+
+
+def _jax():
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    return jax, jax.numpy
+
+
+def w1_jax():
+    """W1 in JAX (float64, CPU): jit of value_and_grad of the demo's loss plus the SGD update,
+    from the micrograd model's initial weights; lr is an argument (no retrace per step)."""
+    jax, jnp = _jax()
+    X, y = moons()
+    params = jax_params(w1_model(True), jnp)
+    Xj, yj = jnp.array(X), jnp.array(y, dtype=jnp.float64)
+
+    def loss(params):
+        scores = jax_mlp(params, Xj, jax)[:, 0]
+        data_loss = jnp.sum(jax.nn.relu(1 - yj * scores)) * (1.0 / len(y))
+        reg_loss = ALPHA * sum(jnp.sum(Wt * Wt) + jnp.sum(b * b) for Wt, b in params)
+        return data_loss + reg_loss
+
+    @jax.jit
+    def train(params, lr):
+        value, grads = jax.value_and_grad(loss)(params)
+        return value, jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)
+    state = {"k": 0, "params": params}
+
+    def step():
+        value, state["params"] = train(state["params"], demo_lr(state["k"]))
+        state["k"] += 1
+        return float(value)                       # waits for the result
+    return step, None
+
+
+def w2_jax():
+    """W2 in JAX: the same max-shifted cross-entropy (the shift's gradient stopped, as it
+    cancels), one-hot targets, SGD lr 0.1; a jit per batch shape (32, and the last 5)."""
+    jax, jnp = _jax()
+    X, y = digits()
+    batches = [(jnp.array(Xb), jnp.array(onehot(yb))) for Xb, yb in w2_batches(X, y)]
+    params = jax_params(w2_model(True), jnp)
+
+    def loss(params, Xb, Tb):
+        z = jax_mlp(params, Xb, jax)
+        s = z - jax.lax.stop_gradient(jnp.max(z, axis=1, keepdims=True))
+        lse = jnp.log(jnp.sum(jnp.exp(s), axis=1))
+        return jnp.mean(lse - jnp.sum(Tb * s, axis=1))
+
+    @jax.jit
+    def train(params, Xb, Tb):
+        value, grads = jax.value_and_grad(loss)(params, Xb, Tb)
+        return value, jax.tree_util.tree_map(lambda p, g: p - W2_LR * g, params, grads)
+    state = {"i": 0, "params": params}
+
+    def step():
+        Xb, Tb = batches[state["i"] % len(batches)]
+        state["i"] += 1
+        value, state["params"] = train(state["params"], Xb, Tb)
+        return float(value)
+    return step, len(batches)
 
 
 def torch_mlp(model_mg, torch):
@@ -192,15 +270,25 @@ def w2_model(fused=True):
     return MLP(64, [32, 10], fused=fused)
 
 
+def shift(row):
+    """The softmax shift of a row: this micrograd's "max" node (derivative 0, recomputed by a
+    compiled replay), or, on the original (which has no max op), the same number as a float
+    constant read from .data. Either way the same floats in eager."""
+    try:
+        from micrograd.engine import MAX
+    except ImportError:
+        return max(z.data for z in row)
+    return MAX(*row)
+
+
 def cross_entropy(rows, onehots):
     """Mean softmax cross-entropy from engine primitives: log-sum-exp of the logits shifted by
-    their largest value (a float constant: under a trace it keeps its trace-time value, which
-    changes nothing but rounding, since the shift cancels), minus the target logit picked by
-    a one-hot row (so that the targets can be traced inputs). Written with .data, +, -, *,
-    exp and log only, so that it runs on the original micrograd too (given exp and log)."""
+    their largest value (see shift), minus the target logit picked by a one-hot row (so that
+    the targets can be traced inputs). Written with +, -, *, exp and log only, so that it runs
+    on the original micrograd too (given exp and log)."""
     out = []
     for row, t in zip(rows, onehots):
-        m = max(z.data for z in row)
+        m = shift(row)
         shifted = [z - m for z in row]
         lse = sum(s.exp() for s in shifted).log()
         out.append(lse - sum(ti * si for ti, si in zip(t, shifted)))

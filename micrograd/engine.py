@@ -209,6 +209,9 @@ OPS = {
     "sigmoid": (_sigmoid,                      lambda out, a: (out * (1.0 - out),)),
     # A whole neuron's weighted sum as one node (nn.Neuron's fused=True): inputs b, w0, x0, w1, ...
     "w·x+b": (_linear,                         _linear_grads),
+    # The largest input (Python's max: the first of equals): softmax's shift. Its derivative is
+    # 0 for every input, since the shift cancels (what a replay must recompute, not learn from).
+    "max":  (lambda *xs: max(xs),              lambda out, *xs: (0.0,) * len(xs)),
 }
 # The same rows as text, for people (the stepper, the exercises): {a}, {b} are the inputs' names,
 # {out} the result's. ("w·x+b" has any number of inputs; its readers spell it out.)
@@ -225,12 +228,14 @@ FORMULAS = {
     "ReLU": ("max(0, {a})",    ("1 if {a} > 0 else 0",)),
     "abs":  ("|{a}|",          ("sign({a})",)),
     "sigmoid": ("σ({a})",      ("{out}·(1 - {out})",)),
+    "max":  ("max({a}, {b}, …)", ("0", "0")),
 }
 OPS = {name: Op(name, f, df, *FORMULAS.get(name, ("", ()))) for name, (f, df) in OPS.items()}
 ADD, SUB, MUL, DIV, POW = OPS["+"], OPS["-"], OPS["*"], OPS["/"], OPS["**"]
 NEG, EXP, LOG, TANH, RELU, ABS, SIGMOID = (
     OPS[k] for k in ("neg", "exp", "log", "tanh", "ReLU", "abs", "sigmoid"))
 LINEAR = OPS["w·x+b"]
+MAX = OPS["max"]
 
 
 def linear(w, x, b=0.0):

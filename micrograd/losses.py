@@ -2,17 +2,16 @@
 
 Every loss is an ordinary expression of `Value` operations, so `loss.backward()` needs no
 special rule and a tracing compiler can record and replay it. For that reason none of them
-looks at `.data` to decide *which* operations to build. The one exception is the max shift of
-softmax cross-entropy: it enters as a plain float constant, and since subtracting the same
-constant from every logit does not change the result, a replay with a stale constant is still
-correct (it only guards exp against overflow).
+looks at `.data` to decide *which* operations to build or which numbers to use: even the max
+shift of softmax cross-entropy is a graph node (the engine's "max" op, whose local derivatives
+are 0, as the shift cancels), so a replay recomputes it from the new logits.
 
 All losses are means over the batch, as PyTorch's default `reduction='mean'`. Predictions may
 be a list of Values or a single Value; targets and labels are plain numbers.
 """
 from numbers import Integral, Real
 
-from micrograd.engine import Value
+from micrograd.engine import MAX, Value
 
 __all__ = ["mse", "hinge", "bce_with_logits", "softmax_cross_entropy", "l2", "accuracy",
            "LOSSES"]
@@ -85,8 +84,9 @@ def softmax_cross_entropy(logits, labels):
     `logits` is a batch: one list of K Values per example (a single example's flat list with
     a single int label also works). A label is a class number, or, as in PyTorch, a row of K
     target probabilities (a one-hot row gives the same loss; a compiled step passes its labels
-    this way, as inputs). Each row is log-sum-exp'd after subtracting its largest logit as a
-    float constant, so logits of 1e3 give a finite loss and the right gradients."""
+    this way, as inputs). Each row is log-sum-exp'd after subtracting its largest logit, a "max"
+    node of the graph (derivative 0: the shift cancels), so logits of 1e3 give a finite loss
+    and the right gradients, and a compiled replay shifts by the new row's max."""
     rows = list(logits)
     if not isinstance(labels, (list, tuple)) and rows and isinstance(rows[0], (Value, Real)):
         rows, labels = [rows], [labels]          # one example, not a batch
@@ -99,7 +99,9 @@ def softmax_cross_entropy(logits, labels):
     losses = []
     for i, (row, y) in enumerate(zip(rows, labels)):
         row = list(row)
-        m = max(float(z) for z in row)           # the shift: a constant, not a graph node
+        if not row:
+            raise ValueError(f"softmax_cross_entropy: row {i} has no logits")
+        m = MAX(*row)                            # the shift: a node, recomputed by a replay
         shifted = [z - m for z in row]
         lse = sum(s.exp() for s in shifted).log()
         if isinstance(y, (list, tuple)):         # target probabilities: sum_k t_k (lse - s_k)

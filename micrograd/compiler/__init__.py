@@ -1,4 +1,4 @@
-"""micrograd.compile: trace a function of Values once, then replay it as a few numpy operations.
+"""micrograd.compile: trace a function of Values once, then replay it as generated C (or numpy).
 
     import micrograd
     loss = micrograd.compile(loss)        # loss(X, y) -> Value, the function you train with
@@ -9,7 +9,7 @@
     step = micrograd.compile(loss, optimizer=opt)   # a fused training step (SGD or Adam)
     for k in range(steps):
         opt.lr = schedule(k)              # read at every call
-        step(X, y)                        # forward, backward and the update, all in numpy
+        step(X, y)                        # forward, backward and the update, in one call
     step.sync()                           # write p.data, p.grad, opt's state back
 
 How it works
@@ -18,13 +18,25 @@ On the first call for a given *structure* of arguments (shapes, lengths, contain
 function runs once eagerly on fresh leaf Values, one per number in the arguments (the
 "inputs"). The graph it builds becomes a flat program over one float64 array: nodes are
 level-scheduled (a node's level is one more than its deepest input), the nodes of one level
-and one operation form a group, and each group runs as one vectorized numpy operation. A
-left-nested chain of `+`/`-` (what `sum(...)` builds) becomes one n-ary sum, and a group of
-fused neurons ('w·x+b', nn.Neuron's default) whose weights and inputs vary along different axes
-(a layer over a batch) runs as one einsum contraction. Later calls with the same structure copy
-the new numbers in, re-read the parameters' `.data`, and replay. `.backward()` on a result runs
+and one operation form a group, and each group runs as one loop nest (C) or one vectorized
+numpy operation. A left-nested chain of `+`/`-` (what `sum(...)` builds) becomes one n-ary
+sum; such a chain over products that only it reads, sum((wi*xi for ...), b) (a neuron built the
+lecture's way, nn's fused=False), becomes a fused neuron ('w·x+b'), so both kinds of model
+compile to the same program; a group of fused neurons whose weights and inputs vary along
+different axes (a layer over a batch) runs as one contraction. Later calls with the same
+structure copy the new numbers in, re-read the parameters' `.data`, and replay. `.backward()` on a result runs
 the chain rule group by group, from the last level down, and adds into every parameter's
-`.grad`. `cfn.stats()` tells the size of each traced graph and where the compile time went.
+`.grad`. `cfn.stats()` tells the size of each traced graph, its backend and where the compile
+time went.
+
+Backends ("auto", the default, picks by itself; `backend=` forces one): "c" writes each
+program out as C (cgen.py: a loop nest per group over contiguous slots, affine operands as
+constants, others through an index table) and builds it with the system's C compiler at
+-O2 -ffp-contract=off, no -ffast-math, into a per-user private cache (cbuild.py); the
+same libm exp/log/tanh as Python's math. "numpy" is used without a compiler, for ops without
+a C kernel (powers, custom Ops), for programs of more than cgen.MAX_GROUPS groups, and with
+exact=False. Both give the same bits; where a C kernel meets what eager would refuse (a
+division by 0, exp overflowing, log of 0), it hands over to numpy, which raises eager's error.
 
 Exactness: the replay gives the eager engine's numbers *bit for bit* (up to the sign of a zero
 gradient), so a training run compiled and eager ends in the same weights. Every sum adds in
@@ -48,7 +60,8 @@ What is baked in at trace time
   early exits, loops whose length depends on values) runs once, at trace time, and the branch
   it took is replayed forever. Only the numbers flow through the replay.
 * Constants: numbers created inside the function (`1 + x`, `alpha * reg`, a float computed from
-  `.data` such as softmax's max shift) keep their trace-time value.
+  `.data`) keep their trace-time value. (The package's softmax_cross_entropy shifts by a
+  `max` node instead, which a replay recomputes.)
 * Parameters: leaves that something outside the graph still refers to (the model's weights,
   reached through the function's closure) are re-read from `.data` at every call and receive
   gradients. A leaf that nothing outside the graph refers to cannot change: it is a constant.
@@ -70,23 +83,26 @@ nodes whose backward is a hand-written closure (`v._backward = fn`) or that have
 
 Results: the call returns the function's structure with each Value replaced by a `Result`
 (`.data`, `.backward()`). A `Result` belongs to its call: once the same compiled function has
-been called again with the same structure, the old result's `backward()` raises. A compiled
-function is not thread-safe (each traced structure owns its buffers). Deep, narrow graphs
-(long chains, one node per level) replay node by node and gain little.
+been called again with the same structure (by any thread), the old result's `backward()`
+raises. A compiled function runs one call at a time (a lock: each traced structure owns its
+buffers), so threads sharing it each get their own numbers; a fused step's forward() and
+apply() must come from the same thread. Deep, narrow graphs (long chains, one node per level)
+replay node by node and gain little.
 
 The fused training step
 -----------------------
 `compile(loss, optimizer=opt)` (opt a micrograd.optim.SGD or Adam) returns a `TrainStep`: each
 call replays the forward, refuses a NaN/infinite loss (NonFiniteLoss, nothing applied), runs
-the backward of the loss with every gradient starting at 0.0, and applies the optimizer's
-update on a float64 array of the parameters that the step owns, with no per-parameter Python
-work at all. The parameters live there while training: the model's Values and the optimizer's
+the backward of the loss with every gradient starting at 0.0 (on the C backend, one kernel
+each), and applies the optimizer's update on a float64 array of the parameters that the step
+owns, with no per-parameter Python work at all. The parameters live there while training: the model's Values and the optimizer's
 state are stale until `step.sync()` (or the next trace, or the step being dropped), and a
 change to them counts only if made after a sync. Bit for bit eager's numbers, as above.
 
 exact=False (here or for a plain compiled function) gives up bit-for-bit for speed: a layer of
 neurons is a BLAS matrix product (in a fused step, its weight gradients too), exp/log/tanh are
-numpy's. Agrees with eager to about 1e-15 relative; errors and infinities stay eager's.
+numpy's (so it runs on numpy). Agrees with eager to about 1e-15 relative; errors and
+infinities stay eager's.
 
 Where things are
 ----------------
@@ -94,14 +110,16 @@ Where things are
     arguments.py    arguments -> structure key + flat numbers, and back; the outputs' structure
     trace.py        running fn on leaf Values; the graph as integer arrays (inputs, parameters,
                     constants)
-    schedule.py     levels, groups (one numpy operation each), slots (one float64 array)
-    program.py      Program: a traced structure, its forward replay and backward programs
+    schedule.py     levels, groups (one operation each; lecture-style neurons fused), slots
+    program.py      Program: a traced structure, its backend, forward replay, backward programs
     forward.py      the forward instruction of each kind of group
     backward.py     the backward replay: gradient contributions in eager's order, blocks
     derivatives.py  the backward instruction of each kind of group
     fusions.py      a layer's input gradients as one contraction
     kernels.py      exact numpy helpers: sequential sums, strided views, contractions
     elementwise.py  ops evaluated element by element; errors.py: CompileError, eager's errors
+    cgen.py         the C backend's source: forward and backward loop nests, same layout
+    cbuild.py       finding the C compiler, the private kernel cache, loading (ctypes)
     train_step.py   TrainStep, the fused training step; optimizers.py: SGD and Adam on arrays
 """
 
@@ -113,11 +131,12 @@ __all__ = ["compile", "CompiledFunction", "CompileError", "Result", "TrainStep",
            "NonFiniteLoss"]
 
 
-def compile(fn, *, optimizer=None, exact=True, static_argnums=(), strict=False, check=False):
+def compile(fn, *, optimizer=None, exact=True, static_argnums=(), strict=False, check=False,
+            backend="auto"):
     """Trace `fn` on its first call (per argument structure) and replay it fast afterwards.
 
     optimizer       a micrograd.optim.SGD or Adam: return a fused training step (TrainStep)
-                    whose every call is forward + backward + the optimizer's update, in numpy;
+                    whose every call is forward + backward + the optimizer's update;
                     fn returns the loss (or a list/tuple whose first Value is the loss)
     exact           True: eager's numbers bit for bit. False: faster, not bit for bit: a layer
                     of neurons (and, in a fused step, its weight gradients) is a BLAS matrix
@@ -128,11 +147,14 @@ def compile(fn, *, optimizer=None, exact=True, static_argnums=(), strict=False, 
     check           after each trace, compare the replay's forward values with the trace, node
                     by node, and raise AssertionError on any difference (a debugging aid;
                     exact=False: any relative difference above 1e-9)
+    backend         "auto" (generated C where a C compiler is found, else numpy), "c" (refuse
+                    with CompileError if it cannot be built) or "numpy"; the numbers are the
+                    same. `stats()` tells which one runs each traced structure.
     """
     if not callable(fn):
         raise TypeError(f"micrograd.compile needs a function, got {type(fn).__name__}")
     if optimizer is not None:
         return TrainStep(fn, optimizer, static_argnums=static_argnums, strict=strict,
-                         check=check, exact=exact)
+                         check=check, exact=exact, backend=backend)
     return CompiledFunction(fn, static_argnums=static_argnums, strict=strict, check=check,
-                            exact=exact)
+                            exact=exact, backend=backend)

@@ -18,6 +18,8 @@ from operator import attrgetter
 
 import numpy as np
 
+from micrograd.compiler import cgen
+from micrograd.compiler.cbuild import CUnavailable, Kernel
 from micrograd.compiler.derivatives import contributions, may_fail_backward
 from micrograd.compiler.fusions import fusions
 from micrograd.compiler.kernels import seqsum
@@ -38,6 +40,7 @@ class Backward:
         self.seed_slot = int(prog.slots.slot[seed])
         self.leaf_seed = None
         self.steps = []
+        self.kernel = None
         self.pg = []
         self.npg = 0
         self.gv = None
@@ -55,7 +58,11 @@ class Backward:
         role_dest, blocks, size = self._layout(tpos)
         self.buf = buf = np.zeros(size)
         self.gv = gv = buf[:prog.n_slots]         # the gradient of every slot
-        self.steps = self._instructions(tpos, role_dest, blocks, buf, gv)
+        self._plan = (tpos, role_dest, blocks)
+        self.steps = None                         # the numpy instructions, when needed
+        self.kernel = self._c_kernel() if prog.cfwd is not None else None
+        if self.kernel is None:
+            self.numpy_steps()
         if fresh:
             self.pg, self.npg = prog.params, prog.np_
         else:
@@ -114,10 +121,17 @@ class Backward:
             # bucket: the number of contributions rounded up to 2**j (key: j)
             key = (home + 1) * 64 + np.frexp(counts - 1)[1].astype(np.int64)
             if self.fresh:
-                # a parameter written by one role only gets a block of that role's own
+                # a parameter written by one role only gets a block of that role's own; for
+                # the C kernel, parameters written by the same first and last roles share
+                # one (cgen then computes each role's rows of a block in one loop nest)
                 role = np.searchsorted([sp[2] for sp in spans], eid, side="right") - 1
                 lo, hi = np.minimum.reduceat(role, start), np.maximum.reduceat(role, start)
-                key = key * (len(spans) + 1) + np.where(is_par & (lo == hi), lo + 1, 0)
+                ns = len(spans) + 1
+                if prog.cfwd is not None:
+                    key = (key * ns + np.where(is_par, lo + 1, 0)) * ns + np.where(is_par,
+                                                                                   hi + 1, 0)
+                else:
+                    key = key * ns + np.where(is_par & (lo == hi), lo + 1, 0)
             blk_t = ~direct_t
             tcol = np.zeros(len(targets), dtype=np.int64)
             toff = np.zeros(len(targets), dtype=np.int64)
@@ -148,6 +162,40 @@ class Backward:
         return role_dest, blocks, offset
 
     # ------------------------------------------------------------------ instructions ----
+    def numpy_steps(self):
+        """The numpy instructions (the numpy backend; the C kernel's fallback)."""
+        if self.steps is None:
+            self.prog.numpy_forward()             # the groups' operands, as numpy views
+            self.steps = self._instructions(*self._plan, self.buf, self.gv)
+        return self.steps
+
+    def _c_kernel(self):
+        """The same steps in C (cgen.py), without numpy's fusions: the same layout, so the
+        same numbers. None if it cannot be built (numpy then)."""
+        prog = self.prog
+        tpos, role_dest, blocks = self._plan
+        pulled = blocks if self.fresh else [b for b in blocks if b[0] != -1]
+        segs = cgen.mac_segments(prog.groups, role_dest, pulled)
+        computed = {(s[0], s[1]) for s in segs.values()}     # roles a reduction computes
+        order = []
+        for gi in range(len(prog.groups) - 1, -1, -1):
+            g = prog.groups[gi]
+            for bi, (home, off, R, nb2, cols) in enumerate(pulled):
+                if home == gi:
+                    order.append(("pull", (off, R, nb2, cols), segs.get(bi)))
+            dests = [None if (gi, ri) in computed else role_dest.get((gi, ri))
+                     for ri in range(len(g.roles))]
+            check = may_fail_backward(g) and bool((tpos[g.nodes] >= 0).any())
+            if check or any(d is not None for d in dests):
+                order.append(("contrib", gi, dests, check))
+        order += [("pull", b[1:], segs.get(bi)) for bi, b in enumerate(pulled) if b[0] == -1]
+        try:
+            src, tables = cgen.backward_source(prog, order)
+            self.c_source = src
+            return Kernel(src, "bwd", tables, [prog.val, self.buf])
+        except (CUnavailable, OverflowError):
+            return None
+
     def _instructions(self, tpos, role_dest, blocks, buf, gv):
         """Groups from the last level down: reduce the blocks of the group's nodes into their
         gradients, then write the group's contributions to its inputs."""
@@ -249,8 +297,14 @@ class Backward:
 
     def _chain_rule(self):
         self.gv[self.seed_slot] = 1.0
-        for f in self.steps:
-            f()
+        if self.kernel is not None and not self.kernel():
+            return
+        # numpy; after the C kernel, where eager would raise: numpy raises eager's error (or,
+        # where eager does not visit the failing node, gives the numbers)
+        self.gv[self.seed_slot] = 1.0
+        with np.errstate(all="ignore"):
+            for f in self.numpy_steps():
+                f()
 
 
 def _pull(buf, off, R, nb2, cols):

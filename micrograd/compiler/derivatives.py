@@ -8,6 +8,8 @@ so does this, with eager's exception.
 """
 import numpy as np
 
+from micrograd import engine
+
 from micrograd.compiler.elementwise import py_local_grads
 from micrograd.compiler.errors import raise_backward_at
 from micrograd.compiler.kernels import affine, product, strided
@@ -16,6 +18,7 @@ from micrograd.compiler.trace import (
     K_ADD,
     K_DIV,
     K_LIN,
+    K_MAX,
     K_MUL,
     K_NEG,
     K_PY,
@@ -27,9 +30,9 @@ from micrograd.compiler.trace import (
 
 
 def may_fail_backward(g):
-    """Can eager's local derivative of this group's op raise? (1/b**2 of a division, powers,
-    custom ops; the others are plain arithmetic on finite inputs or on the op's output)"""
-    return g.kind == K_DIV or (g.kind == K_PY and id(g.rule) not in PY_VEC_GRAD)
+    """Can eager's local derivative of this group's op raise? (a division's, with the older
+    rule -a/(b*b); powers, custom ops; the others are plain arithmetic on the op's output)"""
+    return (g.kind == K_DIV and not DIVIDES_BY_OUT) or (g.kind == K_PY and id(g.rule) not in PY_VEC_GRAD)
 
 
 def _active(g, tpos):
@@ -119,6 +122,9 @@ def contributions(prog, g, dests, buf, gv, tpos):
             emit(0, lambda out: (lambda: mul(S, Gb, out=out)))
         else:
             emit(0, lambda out: (lambda: copyto(out, Gb)))
+    elif kind == K_MAX:                                      # the shift cancels: 0 * out.grad
+        for ri in range(len(srcs)):
+            emit(ri, lambda out: (lambda: mul(0.0, G, out=out[0])))
     elif kind == K_PY:
         vec = PY_VEC_GRAD.get(id(g.rule))
         if vec is not None:
@@ -136,20 +142,34 @@ def contributions(prog, g, dests, buf, gv, tpos):
     return run
 
 
+def _eager_divides_by_out():
+    """Which rule eager's table has for d(a/b)/db: -out/b (finite wherever the quotient is), or
+    the older -a/(b*b), which under- and overflows (at a = b = 1e200 it gives -0.0, not
+    -1e-200). Read from the engine's own row, so the replay keeps eager's bits either way."""
+    try:
+        return engine.DIV.local_grads(1.0, 1e200, 1e200)[1] != 0.0
+    except (ArithmeticError, ValueError, TypeError):                 # pragma: no cover
+        return True
+
+
+DIVIDES_BY_OUT = _eager_divides_by_out()
+
+
 def _division(g, srcs, Y, G, active, emit, ops):
-    """a / b: d/da = 1/b, d/db = -a/(b*b); eager's error where b*b is 0 (for visited nodes)."""
+    """a / b: d/da = 1/b, d/db = -out/b (eager's rule; with the older -a/(b*b), eager's error
+    where b*b is 0, for visited nodes)."""
     A, B = srcs[0][0], srcs[1][0]
     op = g.rule
     mul = np.multiply
     tmp = np.empty(g.ishape)
-
-    def check():
-        np.multiply(B, B, out=tmp)
-        z = tmp == 0
-        if z.any() and (active is None or (z.reshape(-1) & active).any()):
-            raise_backward_at(op, Y, [A, B], z.reshape(-1) if active is None
-                              else z.reshape(-1) & active)
-    ops.append(check)
+    if not DIVIDES_BY_OUT:
+        def check():
+            np.multiply(B, B, out=tmp)
+            z = tmp == 0
+            if z.any() and (active is None or (z.reshape(-1) & active).any()):
+                raise_backward_at(op, Y, [A, B], z.reshape(-1) if active is None
+                                  else z.reshape(-1) & active)
+        ops.append(check)
     t1 = np.empty(g.ishape)
 
     def da(out):
@@ -159,9 +179,16 @@ def _division(g, srcs, Y, G, active, emit, ops):
         return f
 
     def db(out):
+        if DIVIDES_BY_OUT:
+            def f():
+                np.negative(Y, out=t1)
+                np.divide(t1, B, out=t1)             # -out / b
+                mul(t1, G, out=out[0])
+            return f
+
         def f():
             np.negative(A, out=t1)
-            np.divide(t1, tmp, out=t1)           # -a / (b * b)
+            np.divide(t1, tmp, out=t1)               # -a / (b * b)
             mul(t1, G, out=out[0])
         return f
     emit(0, da)

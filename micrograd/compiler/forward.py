@@ -26,6 +26,7 @@ from micrograd.compiler.trace import (
     K_ADD,
     K_DIV,
     K_LIN,
+    K_MAX,
     K_MUL,
     K_NEG,
     K_PY,
@@ -35,11 +36,16 @@ from micrograd.compiler.trace import (
 )
 
 
-def compile_forward(groups, val, exact=True):
-    """Set every group's shape and operands; return the list of forward instructions."""
-    fwd = []
+def set_shapes(groups):
+    """The shape each group runs in (g.ishape), for every backend."""
     for g in groups:
         g.ishape = _choose_shape(g) if g.m > 2 else (g.m,)
+
+
+def compile_forward(groups, val, exact=True):
+    """Set every group's operands; return the list of numpy forward instructions."""
+    fwd = []
+    for g in groups:
         g.srcs = [Src(val, r.reshape((r.shape[0],) + g.ishape)) for r in g.roles]
         fwd.append(_forward_op(g, val, exact))
     return fwd
@@ -98,6 +104,8 @@ def _forward_op(g, val, exact):
             maximum(A, 0.0, out=Y)
             add(Y, 0.0, out=Y)
         ops.append(relu)
+    elif kind == K_MAX:
+        ops.append(_max_op([s.arr[0] for s in g.srcs], Y))
     elif kind == K_LIN or kind == K_SUM:
         ops.extend(_sum_ops(g, Y, exact))
     elif kind == K_PY:
@@ -112,6 +120,21 @@ def _forward_op(g, val, exact):
             take(val, idx, out=buf, mode="clip")
         for f in ops:
             f()
+    return run
+
+
+def _max_op(arrs, Y):
+    """Python's max(xs): the first input, replaced by each later one that is greater (so the
+    first of equal inputs wins, and a NaN wins only from the front, exactly as eager)."""
+    first, rest = arrs[0], arrs[1:]
+    copyto, greater = np.copyto, np.greater
+    mask = np.empty(Y.shape, dtype=bool)
+
+    def run():
+        copyto(Y, first)
+        for x in rest:
+            greater(x, Y, out=mask)
+            copyto(Y, x, where=mask)
     return run
 
 

@@ -1,5 +1,6 @@
 """CompiledFunction (what `compile(fn)` returns): one traced Program per argument structure;
 Result: one output of a call."""
+import threading
 import time
 
 import numpy as np
@@ -8,6 +9,8 @@ from micrograd.compiler.arguments import describe, rebuild_outputs, signature
 from micrograd.compiler.errors import CompileError
 from micrograd.compiler.program import Program
 from micrograd.compiler.trace import gc_paused, trace
+
+BACKENDS = ("auto", "c", "numpy")
 
 
 class Result:
@@ -32,7 +35,11 @@ class Result:
 class CompiledFunction:
     """What `compile(fn)` returns: call it like fn, with numbers instead of Values."""
 
-    def __init__(self, fn, static_argnums=(), strict=False, check=False, exact=True):
+    def __init__(self, fn, static_argnums=(), strict=False, check=False, exact=True,
+                 backend="auto"):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got "
+                             f"{backend!r}")
         if isinstance(static_argnums, int):
             static_argnums = (static_argnums,)
         self.fn = fn
@@ -40,21 +47,34 @@ class CompiledFunction:
         self.strict = strict
         self.check = check
         self.exact = exact
+        self.backend = backend
         self.trace_count = 0
         self._cache = {}
+        self._fast = None if self.static_argnums else {}   # (shape, dtype) of array args -> prog
+        # one call at a time: the programs' buffers are shared by every caller (a reentrant
+        # lock, so that fn may use the compiled function itself while it is being traced)
+        self._lock = threading.RLock()
         self.__wrapped__ = fn
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__name__ = getattr(fn, "__name__", "compiled")
 
     def __call__(self, *args, **kwargs):
-        prog, flat = self._program(args, kwargs)
-        outs = prog.run(flat)
-        gen = prog.gen
+        with self._lock:
+            prog, flat = self._program(args, kwargs)
+            outs = prog.run(flat)
+            gen = prog.gen
         results = [Result(x, prog, k, gen) for k, x in enumerate(outs)]
         return rebuild_outputs(prog.tree, results)
 
     def _program(self, args, kwargs):
         """The program for this call's structure (traced now if new), and its numbers."""
+        if not kwargs and self._fast is not None and all(
+                [type(a) is np.ndarray for a in args]):
+            # numpy arrays of numbers seen before: their shapes and dtypes are the key
+            prog = self._fast.get(tuple([(a.shape, a.dtype.str) for a in args]))
+            if prog is not None:
+                # the numbers as views where they can be (Program.put_inputs copies them in)
+                return prog, [a.astype(np.float64, copy=False).reshape(-1) for a in args]
         key, parts = signature(args, kwargs, self.static_argnums)
         prog = self._cache.get(key)
         if prog is None:
@@ -65,6 +85,9 @@ class CompiledFunction:
             prog = self._trace(key, parts)
             self._cache[key] = prog
             self.trace_count += 1
+        if (self._fast is not None and not kwargs and args
+                and all([type(a) is np.ndarray and a.dtype.kind in "fiu" for a in args])):
+            self._fast[tuple([(a.shape, a.dtype.str) for a in args])] = prog
         flat = parts[0] if len(parts) == 1 else (
             np.concatenate(parts) if parts else np.empty(0))
         return prog, flat
@@ -74,19 +97,22 @@ class CompiledFunction:
         with gc_paused():
             out_values, tree, inputs, trace_s = trace(self.fn, key, flat, self.__name__)
             t1 = time.perf_counter()
-            prog = Program(out_values, tree, inputs, self.exact)
+            prog = Program(out_values, tree, inputs, self.exact, self._lock, self.backend)
             del out_values, inputs
             if self.check:
                 prog.run(flat)
                 prog.check_against_trace()
             prog.drop_trace()
         prog.info = {"structure": describe(key), "nodes": prog.n_nodes,
-                     "groups": len(prog.groups), "trace_s": trace_s,
+                     "groups": len(prog.groups), "backend": prog.backend,
+                     "backend_note": prog.backend_note, "trace_s": trace_s,
                      "compile_s": time.perf_counter() - t1, "backward_compile_s": {}}
         return prog
 
     def stats(self):
-        """One dict per traced structure: graph nodes, vectorized groups, and the seconds spent
-        running fn eagerly (trace_s), turning its graph into a program (compile_s), and
-        building the backward of each output used so far (backward_compile_s)."""
+        """One dict per traced structure: graph nodes, vectorized groups, the backend that
+        runs it ("c" or "numpy", and `backend_note`: why), and the seconds spent running fn
+        eagerly (trace_s), turning its graph into a program (compile_s, C compiler
+        included), and building the backward of each output used so far
+        (backward_compile_s)."""
         return [dict(p.info) for p in self._cache.values()]

@@ -4,14 +4,17 @@ float64 array (the *slots*) holding every value of the program.
 A node's level is one more than its deepest input. The nodes of one level, one operation and
 one shape (arity; number of terms of a sum) form a group. A left-nested chain of `+`/`-` (what
 `sum(...)` builds) whose intermediate nodes nobody else uses becomes one n-ary sum (K_SUM),
-its terms in eager's order.
+its terms in eager's order. A neuron written the lecture's way, sum((wi*xi for ...), b) (a
+chain of + over products that only it reads), becomes a fused neuron (K_LIN, 'w·x+b'): the
+same floats in the same order, and its groups are those of a model built with fused=True.
 
 Slots, in order: the inputs (the arguments' numbers), one slot that stays 0.0, the parameters,
 the constants, then each group's outputs, contiguous.
 """
 import numpy as np
 
-from micrograd.compiler.trace import K_ADD, K_LEAF, K_LIN, K_PY, K_SUB, K_SUM
+from micrograd.compiler.trace import K_ADD, K_LEAF, K_LIN, K_MAX, K_MUL, K_PY, K_SUB, K_SUM
+from micrograd.engine import LINEAR
 
 
 class Group:
@@ -33,13 +36,16 @@ class Group:
 
 def make_groups(graph):
     """The groups of the graph, level after level (a list of Group; roles are node numbers)."""
-    sums, level, alive = _levels_and_sums(graph)
-    return _groups(graph, sums, level, alive)
+    sums, lins, level, alive = _levels_and_sums(graph)
+    return _groups(graph, sums, lins, level, alive)
 
 
 def _levels_and_sums(graph):
-    """Every node's level, and the n-ary sums: node -> [terms, signs, cnodes, inps, maxlevel]
-    for the last node of each chain; `alive` is False for the chain's inner nodes."""
+    """Every node's level; the n-ary sums: node -> [terms, signs, cnodes, inps, maxlevel, ...]
+    for the last node of each chain; and the neurons written the lecture's way,
+    sum((wi*xi for ...), b), recognised as fused ones: node -> (inputs b, w0, x0, w1, x1, ...;
+    the consuming node and input position of each, as eager's graph has them). `alive` is
+    False for the chains' inner nodes and those neurons' products."""
     n, kind, ptr, chl = graph.n_nodes, graph.kind, graph.ptr, graph.chl
     is_out = np.zeros(n, dtype=bool)
     is_out[graph.out_nodes] = True
@@ -52,6 +58,14 @@ def _levels_and_sums(graph):
     alive = np.ones(n, dtype=bool)
     sums = {}
     addsub = (K_ADD, K_SUB)
+
+    def product_level(t):
+        """A product w*x that only its chain reads: the level of its deeper input, else -1."""
+        if kind_l[t] != K_MUL or indeg_l[t] != 1 or is_out_l[t]:
+            return -1
+        lw, lx = level[chl_l[ptr_l[t]]], level[chl_l[ptr_l[t] + 1]]
+        return lw if lw > lx else lx
+
     for i in np.flatnonzero(kind != K_LEAF).tolist():
         k = kind_l[i]
         s = ptr_l[i]
@@ -63,8 +77,10 @@ def _levels_and_sums(graph):
                 rec = sums.pop(a, None)
                 if rec is None:
                     a0, a1 = chl_l[ptr_l[a]], chl_l[ptr_l[a] + 1]
+                    pl = product_level(a1) if kind_l[a] == K_ADD else -1
+                    # [terms, signs, cnodes, inps, maxlevel, a neuron?, its level]
                     rec = [[a0, a1], [1.0, 1.0 if kind_l[a] == K_ADD else -1.0], [a, a],
-                           [0, 1], max(level[a0], level[a1])]
+                           [0, 1], max(level[a0], level[a1]), pl >= 0, max(level[a0], pl)]
                 alive[a] = False
                 rec[0].append(b)
                 rec[1].append(1.0 if k == K_ADD else -1.0)
@@ -72,8 +88,13 @@ def _levels_and_sums(graph):
                 rec[3].append(1)
                 if level[b] > rec[4]:
                     rec[4] = level[b]
+                if rec[5]:
+                    pl = product_level(b) if k == K_ADD else -1
+                    rec[5] = pl >= 0
+                    if pl > rec[6]:
+                        rec[6] = pl
                 sums[i] = rec
-                level[i] = rec[4] + 1
+                level[i] = (rec[6] if rec[5] else rec[4]) + 1
                 continue
             la, lb = level[a], level[b]
             level[i] = (la if la > lb else lb) + 1
@@ -81,26 +102,37 @@ def _levels_and_sums(graph):
             level[i] = level[chl_l[s]] + 1
         else:
             level[i] = max(map(level.__getitem__, chl_l[s:e])) + 1
-    return sums, np.array(level, dtype=np.int64), alive
+    lins = {}
+    for i in [i for i, rec in sums.items() if rec[5]]:
+        terms, _, cnodes, inps = sums.pop(i)[:4]
+        ins, cns, pos = [terms[0]], [cnodes[0]], [inps[0]]
+        for t in terms[1:]:                     # b + w0*x0 + w1*x1 + ...: a fused neuron
+            ins += chl_l[ptr_l[t]:ptr_l[t] + 2]
+            cns += (t, t)
+            pos += (0, 1)
+        alive[terms[1:]] = False
+        lins[i] = (ins, cns, pos)
+    return sums, lins, np.array(level, dtype=np.int64), alive
 
 
-def _groups(graph, sums, level, alive):
+def _groups(graph, sums, lins, level, alive):
     """Groups: same level, same operation (same Op for K_PY), same shape (arity; terms of a
     sum); within a group, topological order."""
     n, kind, ptr, chl = graph.n_nodes, graph.kind, graph.ptr, graph.chl
     comp = np.flatnonzero((kind != K_LEAF) & alive)
     arity = (ptr[1:] - ptr[:-1])[comp]
     ck = kind[comp]
-    sub = np.where((ck == K_LIN) | (ck == K_PY), arity, 0)
-    if sums:
-        sum_nodes = np.fromiter(sums.keys(), dtype=np.int64, count=len(sums))
-        is_sum = np.zeros(n, dtype=bool)
-        is_sum[sum_nodes] = True
-        terms = np.zeros(n, dtype=np.int64)
-        terms[sum_nodes] = [len(r[0]) for r in sums.values()]
-        m = is_sum[comp]
-        ck = np.where(m, K_SUM, ck)
-        sub = np.where(m, terms[comp], sub)
+    sub = np.where((ck == K_LIN) | (ck == K_PY) | (ck == K_MAX), arity, 0)
+    for recs, k in ((sums, K_SUM), (lins, K_LIN)):
+        if recs:
+            nodes = np.fromiter(recs.keys(), dtype=np.int64, count=len(recs))
+            mark = np.zeros(n, dtype=bool)
+            mark[nodes] = True
+            size = np.zeros(n, dtype=np.int64)
+            size[nodes] = [len(r[0]) for r in recs.values()]
+            m = mark[comp]
+            ck = np.where(m, k, ck)
+            sub = np.where(m, size[comp], sub)
     rid = np.zeros(len(comp), dtype=np.int64)
     py = np.flatnonzero(ck == K_PY)
     if py.size:
@@ -119,7 +151,7 @@ def _groups(graph, sums, level, alive):
         g.level, g.kind = int(lv[a]), int(ck[a])
         g.nodes = nodes = comp[a:b]
         g.m = len(nodes)
-        g.rule = graph.rules[int(nodes[0])]
+        g.rule = LINEAR if g.kind == K_LIN else graph.rules[int(nodes[0])]
         g.k = 0
         g.signs = None
         if g.kind == K_SUM:
@@ -129,10 +161,8 @@ def _groups(graph, sums, level, alive):
             g.cnode = [np.array([r[2] for r in recs], dtype=np.int64).T]
             g.inp = [np.array([r[3] for r in recs], dtype=np.int64).T]
         else:
-            arity = int(ptr[nodes[0] + 1] - ptr[nodes[0]])
-            ch = chl[ptr[nodes][:, None] + np.arange(arity)].T      # (arity, m)
-            cn = np.broadcast_to(nodes, (arity, len(nodes)))
-            pos = np.broadcast_to(np.arange(arity)[:, None], (arity, len(nodes)))
+            arity = int(sub[a]) if g.kind == K_LIN else int(ptr[nodes[0] + 1] - ptr[nodes[0]])
+            ch, cn, pos = _inputs(nodes, arity, ptr, chl, lins if g.kind == K_LIN else {})
             if g.kind == K_LIN:
                 g.k = (arity - 1) // 2
                 g.roles = [ch[0:1], ch[1::2], ch[2::2]]
@@ -144,6 +174,25 @@ def _groups(graph, sums, level, alive):
                 g.inp = [pos[r:r + 1] for r in range(arity)]
         groups.append(g)
     return groups
+
+
+def _inputs(nodes, arity, ptr, chl, lins):
+    """The inputs of a group's nodes, each one's consuming node and input position, as
+    (arity, m) arrays: from the graph, or, for a neuron recognised in the lecture's graph, from
+    its record (its products are the consumers of the weights and inputs, as in eager)."""
+    if not lins or not any(i in lins for i in nodes.tolist()):
+        ch = chl[ptr[nodes][:, None] + np.arange(arity)].T
+        cn = np.broadcast_to(nodes, (arity, len(nodes)))
+        pos = np.broadcast_to(np.arange(arity)[:, None], (arity, len(nodes)))
+        return ch, cn, pos
+    recs = []
+    for i in nodes.tolist():
+        rec = lins.get(i)
+        if rec is None:
+            s = int(ptr[i])
+            rec = (chl[s:s + arity].tolist(), [i] * arity, list(range(arity)))
+        recs.append(rec)
+    return tuple(np.array([r[j] for r in recs], dtype=np.int64).T for j in range(3))
 
 
 class Slots:
@@ -158,7 +207,7 @@ class Slots:
     val         the value array, constants filled in
     """
 
-    def __init__(self, graph, groups):
+    def __init__(self, graph, groups, rows_first=False):
         n_in = graph.n_in
         inp = graph.is_input_node
         is_param = graph.is_param_node
@@ -166,11 +215,13 @@ class Slots:
         slot[inp] = graph.input_slot_of[inp]
         zero_slot = n_in
         # Parameters and constants in order of first use by the biggest groups, so that a
-        # layer's weights read by a group of neurons form a regular (strided) pattern.
+        # layer's weights read by a group of neurons form a regular (strided) pattern:
+        # instance by instance (numpy's einsum likes a neuron's weights together), or, with
+        # rows_first (C loops over the neurons innermost), weight row after weight row.
         uses = []
         for g in sorted(groups, key=lambda g: -sum(r.size for r in g.roles)):
             for r in g.roles:
-                uses.append(r.T.reshape(-1))
+                uses.append(r.reshape(-1) if rows_first else r.T.reshape(-1))
         uses = np.concatenate(uses) if uses else np.empty(0, dtype=np.int64)
         _, first = np.unique(uses, return_index=True)
         by_use = uses[np.sort(first)]

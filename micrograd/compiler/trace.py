@@ -23,10 +23,10 @@ from micrograd.engine import Op, Value
 # ---------------------------------------------------------------------------------------------
 # Kinds of nodes (and of groups: K_SUM is a chain of + and - merged into one n-ary sum)
 # ---------------------------------------------------------------------------------------------
-K_LEAF, K_ADD, K_SUB, K_MUL, K_DIV, K_NEG, K_RELU, K_ABS, K_LIN, K_SUM, K_PY = range(11)
+K_LEAF, K_ADD, K_SUB, K_MUL, K_DIV, K_NEG, K_RELU, K_ABS, K_LIN, K_SUM, K_PY, K_MAX = range(12)
 BUILTIN = {}        # id(op) -> (kind, op): the ops numpy replays exactly
 for _name, _kind in (("+", K_ADD), ("-", K_SUB), ("*", K_MUL), ("/", K_DIV), ("neg", K_NEG),
-                     ("ReLU", K_RELU), ("abs", K_ABS), ("w·x+b", K_LIN)):
+                     ("ReLU", K_RELU), ("abs", K_ABS), ("w·x+b", K_LIN), ("max", K_MAX)):
     if _name in engine.OPS:
         BUILTIN[id(engine.OPS[_name])] = (_kind, engine.OPS[_name])
 # ops evaluated element by element in the forward (K_PY), with a vectorized derivative of their

@@ -1,7 +1,8 @@
 """The fused training step: `micrograd.compile(loss_fn, optimizer=opt)`.
 
-Each call runs the traced forward, checks the loss, runs the backward of the loss and applies
-the optimizer's update, all in numpy on a float64 array of the parameters that the step owns:
+Each call runs the traced forward, checks the loss, runs the backward of the loss (the
+program's C kernels, or numpy) and applies the optimizer's update in numpy, on a float64 array
+of the parameters that the step owns:
 no per-parameter Python work (no reading of p.data, no writing of p.grad, no zero_grad, no
 Python update loop).
 
@@ -15,6 +16,7 @@ While the step trains, the model's Values and the optimizer's state are stale; `
 them back (see TrainStep).
 """
 import math
+import threading
 import weakref
 
 import numpy as np
@@ -85,13 +87,14 @@ class TrainStep(CompiledFunction):
     """
 
     def __init__(self, fn, optimizer, static_argnums=(), strict=False, check=False,
-                 exact=True):
+                 exact=True, backend="auto"):
         super().__init__(fn, static_argnums=static_argnums, strict=strict, check=check,
-                         exact=exact)
+                         exact=exact, backend=backend)
         self.optimizer = optimizer
         self._opt = fused_optimizer(optimizer)
         self._fused = {}          # Program -> _Fused
         self._pending = None      # (_Fused) after forward(), until apply()
+        self._pending_thread = None   # the thread that called that forward()
         # write back when the step is dropped (not at interpreter exit)
         weakref.finalize(self, self._opt.sync).atexit = False
 
@@ -99,42 +102,52 @@ class TrainStep(CompiledFunction):
         """Write the parameters, their gradients of the last step and the optimizer's state
         back to the model's Values and to the optimizer. Returns the step. (A forward() not
         yet applied is dropped: the Values may change before the next call.)"""
-        self._pending = None
-        self._opt.sync()
+        with self._lock:
+            self._pending = None
+            self._opt.sync()
         return self
 
     def __call__(self, *args, **kwargs):
-        outs = self.forward(*args, **kwargs)
-        loss = self._pending.loss
-        if not math.isfinite(loss):
-            self._pending = None
-            raise NonFiniteLoss(f"loss became {loss}; the update was not applied", loss, outs)
-        self.apply()
+        with self._lock:               # forward and apply as one: no other thread in between
+            outs = self.forward(*args, **kwargs)
+            loss = self._pending.loss
+            if not math.isfinite(loss):
+                self._pending = None
+                raise NonFiniteLoss(f"loss became {loss}; the update was not applied", loss,
+                                    outs)
+            self.apply()
         return outs
 
     def forward(self, *args, **kwargs):
         """The forward half: the outputs for these arguments (the parameters as they are);
-        nothing is applied until `apply()`."""
-        self._pending = None
-        prog, flat = self._program(args, kwargs)
-        if not self._opt.owned:
-            self._opt.take()
-        fused = self._fused.get(prog)
-        if fused is None:
-            fused = self._fused[prog] = _Fused(prog, self._opt)
-        outs = fused.forward(flat, self._opt.theta)
-        self._pending = fused
-        return rebuild_outputs(prog.tree, [StepResult(x) for x in outs])
+        nothing is applied until `apply()`, which must come from the same thread."""
+        with self._lock:
+            self._pending = None
+            prog, flat = self._program(args, kwargs)
+            if not self._opt.owned:
+                self._opt.take()
+            fused = self._fused.get(prog)
+            if fused is None:
+                fused = self._fused[prog] = _Fused(prog, self._opt)
+            outs = fused.forward(flat, self._opt.theta)
+            self._pending, self._pending_thread = fused, threading.get_ident()
+            return rebuild_outputs(prog.tree, [StepResult(x) for x in outs])
 
     def apply(self):
         """The other half: backward of the loss of the last forward(), and the update."""
-        fused, self._pending = self._pending, None
-        if fused is None:
-            raise RuntimeError("apply() needs a forward() first (once per forward)")
-        if not self._opt.owned:         # another fused step took the optimizer meanwhile
-            raise RuntimeError("the parameters were synced to another fused step since "
-                               "forward(); call forward() again")
-        self._opt.step(fused.gradients())
+        with self._lock:
+            fused, self._pending = self._pending, None
+            if fused is None:
+                raise RuntimeError("apply() needs a forward() first (once per forward)")
+            if self._pending_thread != threading.get_ident():
+                raise RuntimeError("apply() follows a forward() called by another thread, "
+                                   "whose numbers are now in the step's buffers; call "
+                                   "forward() and apply() from one thread (or call the step, "
+                                   "which does both at once)")
+            if not self._opt.owned:         # another fused step took the optimizer meanwhile
+                raise RuntimeError("the parameters were synced to another fused step since "
+                                   "forward(); call forward() again")
+            self._opt.step(fused.gradients())
 
     def _trace(self, key, parts):
         self.sync()         # the trace runs fn on the model's Values: they must be current
@@ -162,14 +175,17 @@ class _Fused:
         self.leaf_idx = -1 if bwd.leaf_seed is None else index.get(id(bwd.leaf_seed), -1)
         self.grad = np.zeros(opt.n)
         self.covers_all = len(np.unique(self.own_idx)) == opt.n
+        # the program's parameters are the optimizer's, in its order: no reordering at all
+        self.same_order = (self.all_own and opt.n == prog.np_
+                           and np.array_equal(self.own_idx, np.arange(opt.n)))
         self.loss = None
 
     def forward(self, flat, theta):
-        prog, val = self.prog, self.prog.val
-        if flat.shape[0] != prog.n_in:                     # pragma: no cover (key guards it)
-            raise ValueError(f"expected {prog.n_in} numbers, got {flat.shape[0]}")
-        val[:prog.n_in] = flat
-        if self.all_own:
+        prog = self.prog
+        prog.put_inputs(flat)
+        if self.same_order:
+            np.copyto(self.params, theta)
+        elif self.all_own:
             np.take(theta, self.own_idx, out=self.params)
         else:
             self.params[self.own] = theta[self.own_idx]
@@ -181,8 +197,13 @@ class _Fused:
     def gradients(self):
         """The loss's gradients of the optimizer's parameters, in its order (0.0 elsewhere)."""
         grad = self.grad
-        with np.errstate(all="ignore"):
+        if self.bwd.kernel is not None:                   # C: no numpy warnings to silence
             new = self.bwd.fresh_gradients()
+        else:
+            with np.errstate(all="ignore"):
+                new = self.bwd.fresh_gradients()
+        if self.same_order and self.leaf_idx < 0:
+            return new                                    # a view: the optimizer copies it
         if not self.covers_all:
             grad.fill(0.0)
         if self.all_own:
