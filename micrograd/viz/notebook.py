@@ -103,16 +103,22 @@ class LivePicture:
 
 def live_picture(live, model, X, y, steps):
     """fit's `live` argument -> a LivePicture, or None (False, or not in a notebook)."""
-    if live is False or live is None:
+    every = live_every(live, steps)
+    if every is None:
         return None
-    if live is True:
-        every = max(1, steps // 10)
-    elif isinstance(live, int) and live >= 1:
-        every = live
-    else:
-        raise ValueError(f"live must be True, False or a number of steps >= 1, got {live!r}")
     if not in_notebook():
         warnings.warn("fit(live=...) draws only in a Jupyter notebook; training without "
                       "pictures (plot_history(history) draws one afterwards)", stacklevel=3)
         return None
     return LivePicture(model, X, y, every)
+
+
+def live_every(live, steps):
+    """How many steps between pictures: True -> a tenth of the run, a number -> itself."""
+    if live is False or live is None:
+        return None
+    if live is True:
+        return max(1, steps // 10)
+    if isinstance(live, int) and live >= 1:
+        return live
+    raise ValueError(f"live must be True, False or a number of steps >= 1, got {live!r}")
