@@ -9,8 +9,8 @@ opened from a file, not run here) strips the iframe; what remains is a line sayi
 cell. Nothing here imports IPython until it is needed in a running notebook.
 """
 import html
-import itertools
 import sys
+import uuid
 import warnings
 
 from micrograd.viz.stepper import stepper_data, stepper_html
@@ -21,9 +21,6 @@ __all__ = ["show_stepper", "StepperView", "in_notebook", "LivePicture"]
 PAGE_CHROME_PX = 150
 MIN_HEIGHT_PX = 420
 MAX_HEIGHT_PX = 900
-
-_ids = itertools.count(1)
-
 
 def in_notebook():
     """True inside a running Jupyter kernel (JupyterLab, classic, nbclient, VS Code)."""
@@ -49,7 +46,7 @@ class StepperView:
         if isinstance(height, bool) or not isinstance(height, int) or height < 100:
             raise ValueError(f"height must be a whole number of pixels >= 100, got {height!r}")
         self.height = height
-        self.id = f"micrograd-stepper-{next(_ids)}"
+        self.id = f"micrograd-stepper-{uuid.uuid4().hex[:12]}"   # unique on a page
 
     def __repr__(self):
         return (f"<backprop stepper: {self.title}; {self.values} values, {self.steps} steps. "
