@@ -80,6 +80,16 @@ def test_notebooks_ship_without_outputs():
         assert all("micrograd" in c.source or "import" not in c.source for c in code)
 
 
+def test_the_notebook_extra_is_in_all_and_the_test_tools_in_dev():
+    import tomllib
+    pyproject = NOTEBOOKS.parent / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+    names = {k: {re.match(r"[\w-]+", r).group() for r in v} for k, v in extras.items()}
+    assert names["notebook"] == {"ipykernel", "ipywidgets"}
+    assert "notebook" in re.search(r"\[(.*)\]", extras["all"][0]).group(1).split(",")
+    assert {"nbclient", "nbformat", "jupyterlab", "playwright"} <= names["dev"]
+
+
 def test_derivatives_and_manual_backprop(tmp_path):
     nb = run_notebook("01_derivatives_and_backprop", tmp_path)
     assert result(code_cell(nb, "def f(x)"))["text/plain"] == "20.0"
@@ -184,6 +194,7 @@ def test_moons_with_live_training(tmp_path):
                      ("display_data", ["image/png", "text/plain"]),   # one picture, redrawn
                      ("stream", [])]
     assert live.outputs[1].data["image/png"]                          # base64 of a PNG
+    assert live.outputs[1].data["text/plain"] == f"training: {history.summary()}"
     summary = printed(live)
     assert re.fullmatch(rf"fit took \d+\.\d s: {re.escape(history.summary())}\n", summary)
     assert history.summary() == "100 steps, final loss 0.01098, accuracy 100.0%"

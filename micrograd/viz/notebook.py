@@ -91,11 +91,23 @@ class LivePicture:
         return k % self.every == 0
 
     def show(self, history):
-        from IPython.display import Image
         from micrograd.viz.plots import figure_png, plot_training
         fig = plot_training(self.model, self.X, self.y, history)
-        self.handle.update(Image(data=figure_png(fig, dpi=80), format="png"))
+        self.handle.update(_Picture(figure_png(fig, dpi=80), f"training: {history.summary()}"))
         self.shown = history.steps
+
+
+class _Picture:
+    """A PNG with a line of text for viewers that show no images."""
+
+    def __init__(self, png, text):
+        self.png, self.text = png, text
+
+    def _repr_png_(self):
+        return self.png
+
+    def __repr__(self):
+        return self.text
 
 
 def live_picture(live, model, X, y, steps):
