@@ -32,6 +32,11 @@ CELL = ("from micrograd.viz import show_stepper\n"
         "show_stepper(lecture_neuron())")
 NOTE = ("backward() through o: the backprop stepper is hidden because this notebook is not "
         "trusted. Run the cell to see the stepper.")
+LIVE = ("import random\nfrom micrograd.data import load_dataset\nfrom micrograd.nn import MLP\n"
+        "from micrograd.train import fit\n"
+        "X, y = load_dataset('moons', n_samples=100, noise=0.1, seed=1337)\n"
+        "random.seed(1337)\n"
+        "history = fit(MLP(2, [16, 16, 1]), X, y, steps=60, compiled=True, live=20)")
 SLOW = 180_000          # ms: JupyterLab's first load and a kernel start, on a busy machine
 
 
@@ -93,6 +98,7 @@ def lab(tmp_path_factory):
     NotebookNotary(data_dir=str(base / "data")).sign(trusted)
     nbformat.write(trusted, root / "trusted.ipynb")
     nbformat.write(untrusted, root / "untrusted.ipynb")
+    nbformat.write(notebook(LIVE), root / "live.ipynb")
 
     port, token = free_port(), secrets.token_urlsafe(24)
     log = open(base / "server.log", "w")
@@ -139,10 +145,17 @@ def browser():
         b.close()
 
 
-def open_notebook(browser, lab, name, width):
+def open_notebook_fresh(browser, lab, name, width=1440):
+    """A new browser context on JupyterLab with only `name` open."""
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     page.goto(f"{lab['url']}/lab/tree/{name}?reset&token={lab['token']}", timeout=SLOW)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=SLOW)
+    return context, page
+
+
+def open_notebook(browser, lab, name, width):
+    context, page = open_notebook_fresh(browser, lab, name, width)
     page.wait_for_selector(".jp-OutputArea-output", timeout=SLOW)
     return context, page
 
@@ -196,10 +209,7 @@ def test_an_untrusted_notebook_says_to_run_the_cell_and_running_it_shows_the_ste
         assert page.locator(".jp-OutputArea-output iframe").count() == 0
         assert output.inner_text().strip() == NOTE
         # what the note says: run the cell (JupyterLab starts the notebook's kernel)
-        page.wait_for_selector(".jp-StatusBar-Widget:has-text('Python 3 (ipykernel) | Idle')",
-                               timeout=SLOW)
-        page.click(".jp-Cell .jp-InputArea-editor")
-        page.keyboard.press("Shift+Enter")
+        run_first_cell(page)
         try:
             frame = stepper_frame(page)
         except Exception:
@@ -207,5 +217,37 @@ def test_an_untrusted_notebook_says_to_run_the_cell_and_running_it_shows_the_ste
             raise
         assert re.fullmatch(r"step 0 / \d+", frame.text_content("#counter"))
         assert not page.locator(".jp-OutputArea-output .micrograd-untrusted").is_visible()
+    finally:
+        context.close()
+
+
+def run_first_cell(page):
+    page.wait_for_selector(".jp-StatusBar-Widget:has-text('Python 3 (ipykernel) | Idle')",
+                           timeout=SLOW)
+    page.click(".jp-Cell .jp-InputArea-editor")
+    page.keyboard.press("Shift+Enter")
+
+
+def test_live_training_redraws_one_picture_under_the_progress_bar(browser, lab):
+    context, page = open_notebook_fresh(browser, lab, "live.ipynb")
+    try:
+        run_first_cell(page)
+        outputs = page.locator(".jp-Cell").first.locator(".jp-OutputArea-output")
+        pictures, deadline = set(), time.monotonic() + SLOW / 1000
+        while "fit took" not in (outputs.last.inner_text() if outputs.count() else ""):
+            assert time.monotonic() < deadline, "training did not finish"
+            for img in outputs.locator("img").all():
+                pictures.add(img.get_attribute("src"))
+            assert outputs.locator("img").count() <= 1           # one picture, redrawn
+            page.wait_for_timeout(100)
+        pictures.add(outputs.locator("img").first.get_attribute("src"))
+        assert len(pictures) >= 2                                # it changed as it trained
+        assert outputs.count() == 3
+        bar = outputs.nth(0)
+        assert bar.locator(".widget-hprogress, .jupyter-widgets.widget-hprogress").count() == 1
+        assert "60/60" in bar.inner_text()                       # the bar stays, complete
+        assert re.fullmatch(r"fit took \d+\.\d s: 60 steps, final loss [\d.e-]+, accuracy "
+                            r"[\d.]+%", outputs.nth(2).inner_text().strip())
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-live.png"))
     finally:
         context.close()

@@ -130,7 +130,8 @@ def test_history_with_validation_noise_and_interruption(tmp_path):
     fig = plot_history(h, tmp_path / "v.png")
     assert_png(tmp_path / "v.png")
     title = fig._suptitle.get_text()
-    assert "held-out accuracy 93.0%" in title and "(interrupted)" in title
+    assert title == (f"Training: 300 steps, final loss {h.loss[-1]:.4g}, training accuracy "
+                     f"{100 * h.accuracy[-1]:.1f}%, held-out accuracy 93.0% (interrupted)")
     plot_history(h.to_dict(), tmp_path / "d.png", smooth=1)        # a plain dict works too
     assert_png(tmp_path / "d.png")
 

@@ -227,9 +227,9 @@ def plot_history(history, path=None, title=None, dpi=150, smooth=None):
     many steps (default: automatic, for noisy mini-batch curves; 1 turns it off)."""
     fig = _figure((11, 4.2))
     ax1, ax2 = fig.subplots(1, 2)
-    last_loss, last_acc = _draw_history(ax1, ax2, history, smooth)
+    _draw_history(ax1, ax2, history, smooth)
     if title is None:
-        title = _history_title(history, last_loss, last_acc)
+        title = _history_title(history)
     fig.suptitle(title)
     if path is not None:
         fig.savefig(path, dpi=dpi)
@@ -249,16 +249,17 @@ def plot_training(model, X, y, history, title=None):
         span = float(max(Xb.max(axis=0) - Xb.min(axis=0)))
         h = (span + 2 * max(0.5, 0.2 * span)) / 120          # coarse: redrawn every few steps
         _draw_boundary(axes[0], model, Xb, yb, h=h, title="Decision boundary")
-    last_loss, last_acc = _draw_history(*axes[-2:], history, smooth=None)
-    fig.suptitle(title or _history_title(history, last_loss, last_acc))
+    _draw_history(*axes[-2:], history, smooth=None)
+    fig.suptitle(title or _history_title(history))
     return fig
 
 
-def _history_title(history, last_loss, last_acc):
-    vacc = _hist(history, "val_accuracy")
-    title = f"Training: {len(_hist(history, 'loss'))} steps, final loss {last_loss:.4g}"
-    if last_acc is not None:
-        title += f", training accuracy {last_acc:.1f}%"
+def _history_title(history):
+    """The last step's numbers (as History.summary() gives them), not the smoothed curve's."""
+    loss, acc, vacc = (_hist(history, k) for k in ("loss", "accuracy", "val_accuracy"))
+    title = f"Training: {len(loss)} steps, final loss {loss[-1]:.4g}"
+    if acc:
+        title += f", training accuracy {100 * acc[-1]:.1f}%"
     if vacc:
         title += f", held-out accuracy {100 * vacc[-1]:.1f}%"
     interrupted = history.get("interrupted") if isinstance(history, dict) \
@@ -269,8 +270,7 @@ def _history_title(history, last_loss, last_acc):
 
 
 def _draw_history(ax1, ax2, history, smooth):
-    """The loss into ax1 and the accuracy into ax2; returns the last (smoothed) loss and
-    accuracy (in %, None without accuracies)."""
+    """The loss into ax1 and the accuracy into ax2."""
     np = _np()
     loss, acc, lr = _hist(history, "loss"), _hist(history, "accuracy"), _hist(history, "lr")
     vstep, vloss, vacc = (_hist(history, k) for k in ("val_step", "val_loss", "val_accuracy"))
@@ -289,11 +289,10 @@ def _draw_history(ax1, ax2, history, smooth):
             mean = np.convolve(values, kernel, mode="valid")
             ax.plot(steps[smooth - 1:len(values)], mean, color=color, lw=1.8,
                     label=f"{label} (mean of {smooth} steps)")
-            return float(mean[-1])
-        ax.plot(steps[:len(values)], values, color=color, lw=1.8, label=label)
-        return float(values[-1])
+        else:
+            ax.plot(steps[:len(values)], values, color=color, lw=1.8, label=label)
 
-    last_loss = curve(ax1, loss, "tab:blue", "training loss")
+    curve(ax1, loss, "tab:blue", "training loss")
     if vloss:
         ax1.plot(vstep, vloss, "o-", color="tab:orange", ms=3, lw=1.2, label="held-out loss")
     if min(loss + vloss) > 0 and max(loss + vloss) / min(loss + vloss) > 20:
@@ -317,8 +316,8 @@ def _draw_history(ax1, ax2, history, smooth):
         handles, labels = handles + h2, labels + l2
     ax1.legend(handles, labels, loc="upper right", fontsize="small")
 
-    last_acc = curve(ax2, [100 * a for a in acc], "tab:green", "training accuracy") \
-        if acc else None
+    if acc:
+        curve(ax2, [100 * a for a in acc], "tab:green", "training accuracy")
     if vacc:
         ax2.plot(vstep, [100 * a for a in vacc], "o-", color="tab:orange", ms=3, lw=1.2,
                  label="held-out accuracy")
@@ -328,8 +327,6 @@ def _draw_history(ax1, ax2, history, smooth):
     ax2.set_ylabel("accuracy (%)")
     ax2.grid(True, alpha=0.3)
     ax2.legend(loc="lower right", fontsize="small")
-
-    return last_loss, last_acc
 
 
 def animate_decision_boundary(snapshots, X, y, path, model=None, fps=5, h=None, dpi=80,
