@@ -22,6 +22,7 @@ PAGE_CHROME_PX = 150
 MIN_HEIGHT_PX = 420
 MAX_HEIGHT_PX = 900
 
+
 def in_notebook():
     """True inside a running Jupyter kernel (JupyterLab, classic, nbclient, VS Code)."""
     if "IPython" not in sys.modules:         # a kernel has always imported it already
@@ -34,6 +35,9 @@ class StepperView:
     """The stepper page for one graph, as something Jupyter displays. `.page` is the page."""
 
     def __init__(self, root, height=None, title=None, h=1e-6, max_nodes=None):
+        if height is not None and (isinstance(height, bool) or not isinstance(height, int)
+                                   or height < 100):
+            raise ValueError(f"height must be a whole number of pixels >= 100, got {height!r}")
         options = {"title": title, "h": h}
         if max_nodes is not None:
             options["max_nodes"] = max_nodes
@@ -43,8 +47,6 @@ class StepperView:
         self.values, self.steps = len(data["nodes"]), len(data["steps"])
         if height is None:
             height = min(max(data["height"] + PAGE_CHROME_PX, MIN_HEIGHT_PX), MAX_HEIGHT_PX)
-        if isinstance(height, bool) or not isinstance(height, int) or height < 100:
-            raise ValueError(f"height must be a whole number of pixels >= 100, got {height!r}")
         self.height = height
         self.id = f"micrograd-stepper-{uuid.uuid4().hex[:12]}"   # unique on a page
 
@@ -83,6 +85,12 @@ class LivePicture:
 
     def __init__(self, model, X, y, every):
         from IPython.display import display
+        try:
+            import matplotlib  # noqa: F401
+            import numpy  # noqa: F401
+        except ImportError as e:             # say so before training, not at the first picture
+            raise ImportError(f"fit(live=...) draws with matplotlib and numpy: pip install "
+                              f"'micrograd[plots,fast]' ({e})") from None
         self.model, self.X, self.y, self.every = model, X, y, every
         self.handle = display(display_id=True)
         self.shown = -1
