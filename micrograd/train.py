@@ -23,12 +23,14 @@ infinite raises `TrainingDiverged`, whose message names the step.
 import math
 import random
 import signal
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from numbers import Integral, Real
 
 from micrograd.engine import Value, no_grad
+from micrograd.viz.notebook import in_notebook, live_picture
 
 __all__ = ["fit", "evaluate", "predict", "predict_scores", "History", "TrainingDiverged",
            "CompilerUnavailable", "output_size", "n_outputs", "loss_targets", "class_labels",
@@ -51,7 +53,7 @@ class CompilerUnavailable(ImportError):
     """compiled=True, but micrograd.compiler cannot be imported."""
 
 
-@dataclass
+@dataclass(repr=False)
 class History:
     """What `fit` saw, one entry per step (loss and accuracy are those of the step's batch,
     computed before that step's update; lr is the rate that step used)."""
@@ -79,6 +81,22 @@ class History:
 
     def to_dict(self):
         return asdict(self)
+
+    def __repr__(self):
+        return f"History({self.summary()})"
+
+    def summary(self):
+        """One line: '100 steps, final loss 0.0123, accuracy 100.0%' (and what stopped it)."""
+        if not self.loss:
+            return "no steps"
+        text = f"{self.steps} step{'s' * (self.steps != 1)}, final loss {self.final_loss:.4g}"
+        if self.final_accuracy is not None:
+            text += f", accuracy {self.final_accuracy:.1%}"
+        if self.val_accuracy:
+            text += f", held-out accuracy {self.val_accuracy[-1]:.1%}"
+        if self.stopped_reason:
+            text += f"; {self.stopped_reason}"
+        return text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,7 +316,7 @@ def _positive_int(name, v):
 # ---------------------------------------------------------------------------------------------
 def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps=100,
         batch_size=None, alpha=1e-4, seed=0, progress=True, callback=None, compiled=False,
-        X_val=None, y_val=None, eval_every=None, optimizer_options=None):
+        X_val=None, y_val=None, eval_every=None, optimizer_options=None, live=False):
     """Train `model` on (X, y) for `steps` updates; return a `History`.
 
     loss       'hinge' | 'bce' | 'cross_entropy' | 'mse' (see the module doc for the targets)
@@ -313,6 +331,11 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
                model's Values are written back before every callback and evaluation, and at
                the end, however training ends)
     X_val, y_val  evaluated every `eval_every` steps (default steps/20) and after the last one
+    live       in Jupyter, one picture redrawn in place as training goes (the decision boundary
+               for 2-D data, the loss and accuracy curves): True for every steps/10 steps, or
+               a number of steps. Outside a notebook it is ignored, with a warning.
+
+    With a progress bar, `fit` ends by printing one line: the steps, final loss and accuracy.
     """
     steps = _positive_int("steps", steps)
     if batch_size is not None:
@@ -356,6 +379,7 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
     history = History()
     batches = _batch_indices(len(rows), batch_size, seed)
     bar = _progress_bar(steps, progress)
+    picture = live_picture(live, model, X, y, steps)
     start = time.perf_counter()
     k = 0
     try:
@@ -409,8 +433,11 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
                         post["val_acc"] = f"{history.val_accuracy[-1]:.1%}"
                     bar.set_postfix(post, refresh=False)
                     bar.update(1)
-                if callback is not None and fused is not None:
+                draw = picture is not None and picture.due(k)
+                if fused is not None and (callback is not None or draw):
                     fused.sync()
+                if draw:
+                    picture.show(history)
                 if callback is not None and callback(k, model, history) is True:
                     history.stopped_reason = f"stopped by the callback after step {k}"
                     break
@@ -425,6 +452,11 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
         history.seconds = time.perf_counter() - start
         if bar is not None:
             bar.close()
+    if picture is not None and picture.shown != history.steps:
+        picture.show(history)                   # the last step's picture
+    if bar is not None:                         # the bar may not survive in a saved notebook
+        print(f"fit took {history.seconds:.1f} s: {history.summary()}",
+              file=sys.stdout if in_notebook() else sys.stderr)
     return history
 
 

@@ -1,4 +1,5 @@
 """micrograd.viz.plots writes real pictures: PNG and GIF files, checked by their bytes."""
+import io
 import random
 
 import numpy as np
@@ -7,8 +8,9 @@ import pytest
 from micrograd.engine import Value, no_grad
 from micrograd.nn import MLP
 from micrograd.train import History, fit
-from micrograd.viz.plots import (animate_decision_boundary, decision_grid, get_weights,
-                                 plot_decision_boundary, plot_history, set_weights)
+from micrograd.viz.plots import (animate_decision_boundary, decision_grid, figure_png,
+                                 get_weights, plot_decision_boundary, plot_history,
+                                 plot_training, set_weights)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -128,7 +130,8 @@ def test_history_with_validation_noise_and_interruption(tmp_path):
     fig = plot_history(h, tmp_path / "v.png")
     assert_png(tmp_path / "v.png")
     title = fig._suptitle.get_text()
-    assert "held-out accuracy 93.0%" in title and "(interrupted)" in title
+    assert title == (f"Training: 300 steps, final loss {h.loss[-1]:.4g}, training accuracy "
+                     f"{100 * h.accuracy[-1]:.1f}%, held-out accuracy 93.0% (interrupted)")
     plot_history(h.to_dict(), tmp_path / "d.png", smooth=1)        # a plain dict works too
     assert_png(tmp_path / "d.png")
 
@@ -179,3 +182,32 @@ def test_plots_do_not_touch_pyplot():
     import micrograd.viz.plots  # noqa: F401
     if backend is not None:
         assert matplotlib.get_backend() == backend
+
+
+def test_figures_show_themselves_in_ipython_without_pyplot(moons):
+    """IPython's own formatter (what a notebook runs on a cell's value) finds a PNG; the
+    kernel-level checks, with and without pyplot, are in test_notebooks.py."""
+    from IPython.core.formatters import DisplayFormatter
+    from PIL import Image
+    model, X, y, history = moons
+    for fig in (plot_decision_boundary(model, X, y), plot_history(history),
+                plot_training(model, X, y, history)):
+        data, _ = DisplayFormatter().format(fig)
+        assert sorted(data) == ["image/png", "text/plain"]
+        assert data["image/png"][:8] == PNG
+        with Image.open(io.BytesIO(data["image/png"])) as im:     # drawn at 100 dpi
+            assert im.size == tuple(round(100 * v) for v in fig.get_size_inches())
+
+
+def test_training_picture_has_the_boundary_for_2d_data_only(moons):
+    model, X, y, history = moons
+    fig = plot_training(model, X, y, history)
+    assert [ax.get_title() for ax in fig.axes] == ["Decision boundary", "Loss", "Accuracy"]
+    assert fig._suptitle.get_text() == plot_history(history)._suptitle.get_text()
+    X3 = np.column_stack([X, X[:, 0]])
+    random.seed(0)
+    model3 = MLP(3, [4, 1])
+    h3 = fit(model3, X3, y, lr=0.5, steps=5, progress=False)
+    fig = plot_training(model3, X3, y, h3)
+    assert [ax.get_title() for ax in fig.axes] == ["Loss", "Accuracy"]
+    assert figure_png(fig)[:8] == PNG

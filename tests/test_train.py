@@ -275,6 +275,47 @@ def test_progress_bar_shows_step_loss_and_accuracy(capsys):
     assert "3/3" in err and "loss=" in err and "acc=" in err
 
 
+def test_fit_ends_with_a_one_line_summary_after_the_bar(capsys):
+    X, y = [[0.0, 1.0], [1.0, 0.0]], [0, 1]
+    h = fit(MLP(2, [2, 1]), X, y, steps=3, lr=0.1, progress=True)
+    out, err = capsys.readouterr()
+    last = err.rstrip("\n").split("\n")[-1]
+    assert last == (f"fit took {h.seconds:.1f} s: 3 steps, final loss {h.loss[-1]:.4g}, "
+                    f"accuracy {h.accuracy[-1]:.1%}")
+    assert err.index("3/3") < err.index("fit took") and out == ""
+    fit(MLP(2, [2, 1]), X, y, steps=3, lr=0.1, progress=False)
+    assert capsys.readouterr() == ("", "")                  # no bar, no summary
+
+
+def test_history_prints_one_line():
+    h = History(loss=[1.0, 0.123456], accuracy=[0.5, 0.75], lr=[0.1, 0.1])
+    assert repr(h) == str(h) == "History(2 steps, final loss 0.1235, accuracy 75.0%)"
+    h.val_accuracy = [0.625]
+    h.stopped_reason = "interrupted after 2 of 100 steps"
+    assert repr(h) == ("History(2 steps, final loss 0.1235, accuracy 75.0%, held-out accuracy "
+                       "62.5%; interrupted after 2 of 100 steps)")
+    assert repr(History()) == "History(no steps)"
+    assert repr(History(loss=[2.0] * 1000, accuracy=[1.0] * 1000)) == \
+        "History(1000 steps, final loss 2, accuracy 100.0%)"
+
+
+def test_live_outside_a_notebook_trains_with_a_warning():
+    X, y = [[0.0, 1.0], [1.0, 0.0]], [0, 1]
+    random.seed(0)
+    with pytest.warns(UserWarning, match=r"^fit\(live=...\) draws only in a Jupyter notebook; "
+                                         r"training without pictures"):
+        h = fit(MLP(2, [2, 1]), X, y, steps=3, lr=0.1, progress=False, live=True)
+    random.seed(0)
+    assert h.loss == fit(MLP(2, [2, 1]), X, y, steps=3, lr=0.1, progress=False).loss
+
+
+@pytest.mark.parametrize("live", [0, -2, 2.5, "yes"])
+def test_bad_live_is_refused(live):
+    with pytest.raises(ValueError, match=f"live must be True, False or a number of steps >= 1, "
+                                         f"got {live!r}"):
+        fit(MLP(2, [2, 1]), [[0.0, 1.0]], [1], steps=3, progress=False, live=live)
+
+
 # ---------------------------------------------------------------------------------------------
 # stopping: Ctrl-C, callbacks, divergence
 # ---------------------------------------------------------------------------------------------

@@ -8,13 +8,19 @@ into an axes of your own (e.g. from pyplot in a notebook).
     from micrograd.viz.plots import plot_decision_boundary, plot_history
     plot_decision_boundary(model, X, y, "boundary.png")
     plot_history(history, "history.png")
+
+In Jupyter every figure returned here shows itself as a PNG when it is a cell's value (or given
+to display()), with or without pyplot. The figures are not pyplot's: pyplot's inline backend
+does not show them a second time at the end of the cell, and `plt.show()` does not show them.
 """
+import functools
+import io
 import math
 
 from micrograd.engine import no_grad
 
-__all__ = ["plot_decision_boundary", "plot_history", "animate_decision_boundary",
-           "decision_grid", "get_weights", "set_weights"]
+__all__ = ["plot_decision_boundary", "plot_history", "plot_training", "animate_decision_boundary",
+           "decision_grid", "get_weights", "set_weights", "figure_png"]
 
 CMAP = "Spectral"          # the demo notebook's colormap: class 0 red, class 1 blue
 
@@ -25,8 +31,27 @@ def _np():
 
 
 def _figure(figsize, layout="constrained"):
+    return _inline_figure_class()(figsize=figsize, layout=layout)
+
+
+@functools.cache
+def _inline_figure_class():
+    """matplotlib's Figure, plus the one method IPython looks for to show a PNG. (Only pyplot's
+    inline backend teaches IPython to show plain Figures; when it is active its printer is
+    used instead of this method, and the PNG is still shown once.)"""
     from matplotlib.figure import Figure
-    return Figure(figsize=figsize, layout=layout)
+
+    class InlineFigure(Figure):
+        def _repr_png_(self):
+            return figure_png(self)
+    return InlineFigure
+
+
+def figure_png(fig, dpi=100):
+    """The figure as PNG bytes (what a notebook shows)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
 
 def _as_xy(X, y):
@@ -200,14 +225,58 @@ def plot_history(history, path=None, title=None, dpi=150, smooth=None):
     the accuracy, per step, with validation points if the history has them. `history` is a
     train.History or a dict with the same keys. `smooth`: also draw a running mean over that
     many steps (default: automatic, for noisy mini-batch curves; 1 turns it off)."""
+    fig = _figure((11, 4.2))
+    ax1, ax2 = fig.subplots(1, 2)
+    _draw_history(ax1, ax2, history, smooth)
+    if title is None:
+        title = _history_title(history)
+    fig.suptitle(title)
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+    return fig
+
+
+def plot_training(model, X, y, history, title=None):
+    """What `fit(..., live=True)` shows while it trains: the decision boundary (for 2-D
+    inputs), the loss and the accuracy, side by side in one figure."""
+    X_np = _np().asarray(X, dtype=float)
+    boundary = X_np.ndim == 2 and X_np.shape[1] == 2
+    fig = _figure((14.5, 4.2) if boundary else (11, 4.2))
+    axes = fig.subplots(1, 3 if boundary else 2,
+                        width_ratios=[1.1, 1, 1] if boundary else None)
+    if boundary:
+        Xb, yb = _as_xy(X, y)
+        span = float(max(Xb.max(axis=0) - Xb.min(axis=0)))
+        h = (span + 2 * max(0.5, 0.2 * span)) / 120          # coarse: redrawn every few steps
+        _draw_boundary(axes[0], model, Xb, yb, h=h, title="Decision boundary")
+    _draw_history(*axes[-2:], history, smooth=None)
+    fig.suptitle(title or _history_title(history))
+    return fig
+
+
+def _history_title(history):
+    """The last step's numbers (as History.summary() gives them), not the smoothed curve's."""
+    loss, acc, vacc = (_hist(history, k) for k in ("loss", "accuracy", "val_accuracy"))
+    title = f"Training: {len(loss)} steps, final loss {loss[-1]:.4g}"
+    if acc:
+        title += f", training accuracy {100 * acc[-1]:.1f}%"
+    if vacc:
+        title += f", held-out accuracy {100 * vacc[-1]:.1f}%"
+    interrupted = history.get("interrupted") if isinstance(history, dict) \
+        else getattr(history, "interrupted", False)
+    if interrupted:
+        title += " (interrupted)"
+    return title
+
+
+def _draw_history(ax1, ax2, history, smooth):
+    """The loss into ax1 and the accuracy into ax2."""
     np = _np()
     loss, acc, lr = _hist(history, "loss"), _hist(history, "accuracy"), _hist(history, "lr")
     vstep, vloss, vacc = (_hist(history, k) for k in ("val_step", "val_loss", "val_accuracy"))
     if not loss:
         raise ValueError("the history is empty: nothing to plot")
     steps = np.arange(len(loss))
-    fig = _figure((11, 4.2))
-    ax1, ax2 = fig.subplots(1, 2)
     if smooth is None:       # mini-batch curves are noisy: show them faintly, and a running mean
         jumpy = len(loss) > 50 and np.mean(np.abs(np.diff(acc))) > 0.01 if acc else False
         smooth = max(2, len(loss) // 40) if jumpy else 1
@@ -220,11 +289,10 @@ def plot_history(history, path=None, title=None, dpi=150, smooth=None):
             mean = np.convolve(values, kernel, mode="valid")
             ax.plot(steps[smooth - 1:len(values)], mean, color=color, lw=1.8,
                     label=f"{label} (mean of {smooth} steps)")
-            return float(mean[-1])
-        ax.plot(steps[:len(values)], values, color=color, lw=1.8, label=label)
-        return float(values[-1])
+        else:
+            ax.plot(steps[:len(values)], values, color=color, lw=1.8, label=label)
 
-    last_loss = curve(ax1, loss, "tab:blue", "training loss")
+    curve(ax1, loss, "tab:blue", "training loss")
     if vloss:
         ax1.plot(vstep, vloss, "o-", color="tab:orange", ms=3, lw=1.2, label="held-out loss")
     if min(loss + vloss) > 0 and max(loss + vloss) / min(loss + vloss) > 20:
@@ -248,8 +316,8 @@ def plot_history(history, path=None, title=None, dpi=150, smooth=None):
         handles, labels = handles + h2, labels + l2
     ax1.legend(handles, labels, loc="upper right", fontsize="small")
 
-    last_acc = curve(ax2, [100 * a for a in acc], "tab:green", "training accuracy") \
-        if acc else None
+    if acc:
+        curve(ax2, [100 * a for a in acc], "tab:green", "training accuracy")
     if vacc:
         ax2.plot(vstep, [100 * a for a in vacc], "o-", color="tab:orange", ms=3, lw=1.2,
                  label="held-out accuracy")
@@ -259,21 +327,6 @@ def plot_history(history, path=None, title=None, dpi=150, smooth=None):
     ax2.set_ylabel("accuracy (%)")
     ax2.grid(True, alpha=0.3)
     ax2.legend(loc="lower right", fontsize="small")
-
-    if title is None:
-        title = f"Training: {len(loss)} steps, final loss {last_loss:.4g}"
-        if last_acc is not None:
-            title += f", training accuracy {last_acc:.1f}%"
-        if vacc:
-            title += f", held-out accuracy {100 * vacc[-1]:.1f}%"
-        interrupted = history.get("interrupted") if isinstance(history, dict) \
-            else getattr(history, "interrupted", False)
-        if interrupted:
-            title += " (interrupted)"
-    fig.suptitle(title)
-    if path is not None:
-        fig.savefig(path, dpi=dpi)
-    return fig
 
 
 def animate_decision_boundary(snapshots, X, y, path, model=None, fps=5, h=None, dpi=80,

@@ -1,0 +1,141 @@
+"""micrograd in Jupyter: the backprop stepper inline, and training pictures that update in place.
+
+    from micrograd.viz import show_stepper
+    show_stepper(o)                    # as a cell's value: the stepper page, inline
+
+`show_stepper` returns a small display object: Jupyter shows its HTML (the stepper page in a
+sandboxed iframe, sized to the graph), a terminal its text. A notebook that is not trusted (one
+opened from a file, not run here) strips the iframe; what remains is a line saying to run the
+cell. Nothing here imports IPython until it is needed in a running notebook.
+"""
+import html
+import sys
+import uuid
+import warnings
+
+from micrograd.viz.stepper import stepper_data, stepper_html
+
+__all__ = ["show_stepper", "StepperView", "in_notebook", "LivePicture"]
+
+# The stepper page's height outside its graph (toolbar, margins), and the iframe's bounds.
+PAGE_CHROME_PX = 150
+MIN_HEIGHT_PX = 420
+MAX_HEIGHT_PX = 900
+
+
+def in_notebook():
+    """True inside a running Jupyter kernel (JupyterLab, classic, nbclient, VS Code)."""
+    if "IPython" not in sys.modules:         # a kernel has always imported it already
+        return False
+    from IPython import get_ipython
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
+class StepperView:
+    """The stepper page for one graph, as something Jupyter displays. `.page` is the page."""
+
+    def __init__(self, root, height=None, title=None, h=1e-6, max_nodes=None):
+        if height is not None and (isinstance(height, bool) or not isinstance(height, int)
+                                   or height < 100):
+            raise ValueError(f"height must be a whole number of pixels >= 100, got {height!r}")
+        options = {"title": title, "h": h}
+        if max_nodes is not None:
+            options["max_nodes"] = max_nodes
+        data = stepper_data(root, **options)
+        self.page = stepper_html(root, **options)
+        self.title = data["title"]
+        self.values, self.steps = len(data["nodes"]), len(data["steps"])
+        if height is None:
+            height = min(max(data["height"] + PAGE_CHROME_PX, MIN_HEIGHT_PX), MAX_HEIGHT_PX)
+        self.height = height
+        self.id = f"micrograd-stepper-{uuid.uuid4().hex[:12]}"   # unique on a page
+
+    def __repr__(self):
+        return (f"<backprop stepper: {self.title}; {self.values} values, {self.steps} steps. "
+                f"In Jupyter, run the cell to see the stepper; elsewhere, "
+                f"write_stepper(root, 'page.html') and open the file>")
+
+    def _repr_html_(self):
+        # Untrusted output loses the <style> and the <iframe> (Jupyter's sanitizer keeps plain
+        # text and paragraphs), so the note below is all that is left of it then. Trusted, the
+        # style hides the note. The sandbox gives the page an origin of its own: its script
+        # runs, but cannot reach the notebook.
+        return (f'<div id="{self.id}" class="micrograd-stepper">'
+                f'<style>#{self.id} .micrograd-untrusted {{display: none}}</style>'
+                f'<p class="micrograd-untrusted">{html.escape(self.title)}: the backprop '
+                f'stepper is hidden because this notebook is not trusted. Run the cell to see '
+                f'the stepper.</p>'
+                f'<iframe title="{html.escape(self.title)}" sandbox="allow-scripts" '
+                f'srcdoc="{html.escape(self.page, quote=True)}" '
+                f'style="width: 100%; height: {self.height}px; border: 0; display: block">'
+                f'</iframe></div>')
+
+
+def show_stepper(root, **options):
+    """The backprop stepper for `root`, inline in a notebook (as a cell's value, or through
+    display()). Options: height (pixels; default: follows the graph), title, h (the numerical
+    check's nudge), max_nodes (see stepper_html)."""
+    return StepperView(root, **options)
+
+
+class LivePicture:
+    """One notebook output that fit(..., live=...) redraws in place: the decision boundary (for
+    2-D data) and the loss/accuracy curves, as a PNG through a display handle (no widget, so
+    it also works in nbclient/nbconvert runs and stays in the saved notebook)."""
+
+    def __init__(self, model, X, y, every):
+        from IPython.display import display
+        try:
+            import matplotlib  # noqa: F401
+            import numpy  # noqa: F401
+        except ImportError as e:             # say so before training, not at the first picture
+            raise ImportError(f"fit(live=...) draws with matplotlib and numpy: pip install "
+                              f"'micrograd[plots,fast]' ({e})") from None
+        self.model, self.X, self.y, self.every = model, X, y, every
+        self.handle = display(display_id=True)
+        self.shown = -1
+
+    def due(self, k):
+        return k % self.every == 0
+
+    def show(self, history):
+        from micrograd.viz.plots import figure_png, plot_training
+        fig = plot_training(self.model, self.X, self.y, history)
+        self.handle.update(_Picture(figure_png(fig, dpi=80), f"training: {history.summary()}"))
+        self.shown = history.steps
+
+
+class _Picture:
+    """A PNG with a line of text for viewers that show no images."""
+
+    def __init__(self, png, text):
+        self.png, self.text = png, text
+
+    def _repr_png_(self):
+        return self.png
+
+    def __repr__(self):
+        return self.text
+
+
+def live_picture(live, model, X, y, steps):
+    """fit's `live` argument -> a LivePicture, or None (False, or not in a notebook)."""
+    every = live_every(live, steps)
+    if every is None:
+        return None
+    if not in_notebook():
+        warnings.warn("fit(live=...) draws only in a Jupyter notebook; training without "
+                      "pictures (plot_history(history) draws one afterwards)", stacklevel=3)
+        return None
+    return LivePicture(model, X, y, every)
+
+
+def live_every(live, steps):
+    """How many steps between pictures: True -> a tenth of the run, a number -> itself."""
+    if live is False or live is None:
+        return None
+    if live is True:
+        return max(1, steps // 10)
+    if isinstance(live, int) and live >= 1:
+        return live
+    raise ValueError(f"live must be True, False or a number of steps >= 1, got {live!r}")

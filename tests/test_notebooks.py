@@ -1,0 +1,298 @@
+"""The lecture notebooks (notebooks/*.ipynb), executed top to bottom in a fresh Jupyter kernel
+with nbclient, and what they show: the numbers, and the pictures' MIME types (image/svg+xml for
+draw_dot, image/png for the plots, text/html for the stepper). Also, in a real kernel: plots
+display once with and without pyplot, fit(live=...) updates one output in place, and
+show_stepper's HTML and text."""
+import html
+import random
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from micrograd.nn import MLP
+from micrograd.viz import show_stepper, stepper_html
+from micrograd.viz.lecture import lecture_expression, lecture_mlp_loss, lecture_neuron
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NAMES = ["01_derivatives_and_backprop", "02_neuron", "03_mlp_training", "04_moons_live"]
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def execute(nb, cwd):
+    """Run every cell in a fresh python3 kernel (the test's PYTHONPATH is inherited)."""
+    NotebookClient(nb, timeout=180, kernel_name="python3",
+                   resources={"metadata": {"path": str(cwd)}}).execute()
+    return nb
+
+
+def run_notebook(name, tmp_path):
+    return execute(nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4), tmp_path)
+
+
+def run_cells(sources, tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    return execute(nb, tmp_path).cells
+
+
+def code_cell(nb, start):
+    """The one code cell whose source starts with `start`."""
+    found = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(start)]
+    assert len(found) == 1, (start, len(found))
+    return found[0]
+
+
+def printed(cell):
+    return "".join(o.text for o in cell.outputs if o.output_type == "stream")
+
+
+def result(cell):
+    (out,) = [o for o in cell.outputs if o.output_type == "execute_result"]
+    return out.data
+
+
+def pictures(cell):
+    """The MIME type of each picture the cell shows, in order."""
+    kinds = ("image/svg+xml", "image/png", "text/html")
+    return [k for o in cell.outputs for k in o.get("data", {}) if k in kinds]
+
+
+def svg_values(svg):
+    """{label: (data, grad)} of the value boxes in a draw_dot SVG."""
+    boxes = {}
+    for group in re.findall(r'<g id="node\d+" class="node">(.*?)</g>', svg, re.S):
+        texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", group)]
+        if len(texts) == 3 and texts[2].startswith("grad "):
+            boxes[texts[0]] = (texts[1], texts[2])
+    return boxes
+
+
+def test_notebooks_ship_without_outputs():
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == NAMES
+    for name in NAMES:
+        nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        nbformat.validate(nb)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert code and all(c.outputs == [] and c.execution_count is None for c in code)
+        assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+        assert all("micrograd" in c.source or "import" not in c.source for c in code)
+
+
+def test_the_notebook_extra_is_in_all_and_the_test_tools_in_dev():
+    import tomllib
+    pyproject = NOTEBOOKS.parent / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+    names = {k: {re.match(r"[\w-]+", r).group() for r in v} for k, v in extras.items()}
+    assert names["notebook"] == {"ipykernel", "ipywidgets"}
+    assert "notebook" in re.search(r"\[(.*)\]", extras["all"][0]).group(1).split(",")
+    assert {"nbclient", "nbformat", "jupyterlab", "playwright"} <= names["dev"]
+
+
+def test_derivatives_and_manual_backprop(tmp_path):
+    nb = run_notebook("01_derivatives_and_backprop", tmp_path)
+    assert result(code_cell(nb, "def f(x)"))["text/plain"] == "20.0"
+    assert printed(code_cell(nb, "h = 0.001")) == (
+        "x = 3.0000   slope = 14.0030\nx = -3.0000   slope = -21.9970\n"
+        "x = 0.6667   slope = 0.0030\n")
+    assert printed(code_cell(nb, "h = 0.0001\na, b, c")) == \
+        "dd/da = -3.0000\ndd/db = 2.0000\ndd/dc = 1.0000\n"
+    assert result(code_cell(nb, "from micrograd import Value"))["text/plain"] == \
+        "Value(data=-8.0, grad=0.0, label='L')"
+    # draw_dot after every manual step: an SVG whose grads fill in from L back to the leaves
+    L = lecture_expression(backward=True)
+    final = {v.label: v.grad for v in L.topo()}
+    steps = [("draw_dot(L)", ""), ("L.grad = 1.0", "L"), ("d.grad = f.data", "Ldf"),
+             ("c.grad = d.grad", "Ldfce"), ("a.grad = e.grad", "Ldfceab")]
+    for start, filled in steps:
+        cell = code_cell(nb, start)
+        assert pictures(cell) == ["image/svg+xml"]
+        shown = svg_values(result(cell)["image/svg+xml"])
+        assert shown == {v.label: (f"data {v.data:.4f}",
+                                   f"grad {final[v.label] if v.label in filled else 0.0:.4f}")
+                         for v in L.topo()}, start
+    assert printed(code_cell(nb, "def L_of")) == "".join(
+        f"dL/d{n}: by nudging {final[n]:.4f}   by backprop {final[n]:.4f}\n" for n in "abcf")
+    assert printed(code_cell(nb, "a2, b2, c2, f2")) == \
+        "{'a': 6.0, 'b': -4.0, 'c': -2.0, 'f': 4.0}\n"
+    assert printed(code_cell(nb, "step = 0.01")) == "-7.286496\n"          # the lecture's
+
+
+def test_neuron_stepper_and_pytorch(tmp_path):
+    nb = run_notebook("02_neuron", tmp_path)
+    grads = "{'x1': -1.5, 'w1': 1.0, 'x2': 0.5, 'w2': 0.0, 'b': 0.5}\n"
+    assert pictures(code_cell(nb, "from micrograd import Value")) == ["image/svg+xml"]
+    assert printed(code_cell(nb, "o.grad = 1.0")) == "n.grad = 0.5000\n"
+    assert "grad 0.5000" in result(code_cell(nb, "o.grad = 1.0"))["image/svg+xml"]
+    assert pictures(code_cell(nb, "v['n']._backward()")) == ["image/svg+xml"]
+    by_hand = code_cell(nb, "v['x1w1']._backward()")
+    assert printed(by_hand) == grads and pictures(by_hand) == ["image/svg+xml"]
+    assert printed(code_cell(nb, "o, v = neuron()\no.backward()")) == grads
+
+    stepper = code_cell(nb, "show_stepper(")
+    assert pictures(stepper) == ["text/html"]
+    page = re.search(r'srcdoc="([^"]*)"', result(stepper)["text/html"]).group(1)
+    assert html.unescape(page) == stepper_html(lecture_neuron(),
+                                               title="o = tanh(x1*w1 + x2*w2 + b)")
+    assert "run the cell to see the stepper" in result(stepper)["text/plain"]
+
+    exp_cell = code_cell(nb, "x1, x2 = Value(2.0")
+    assert printed(exp_cell) == "o = 0.7071 {'x1': -1.5, 'w1': 1.0, 'x2': 0.5, 'w2': 0.0}\n"
+    assert pictures(exp_cell) == ["image/svg+xml"]
+    assert "exp" in result(exp_cell)["image/svg+xml"]
+    rows = printed(code_cell(nb, "import torch")).splitlines()
+    assert rows[1].split() == ["o", "0.707107", "0.707107"]
+    assert [r.split() for r in rows[2:]] == [["x1", "-1.500000", "-1.500000"],
+                                             ["w1", "1.000000", "1.000000"],
+                                             ["x2", "0.500000", "0.500000"],
+                                             ["w2", "0.000000", "0.000000"]]
+
+
+def test_mlp_and_the_training_loop(tmp_path):
+    nb = run_notebook("03_mlp_training", tmp_path)
+    # the same run, here: the lecture's loop with the notebook's seed
+    random.seed(1337)
+    n = MLP(3, [4, 4, 1], activation="tanh", fused=False)
+    first = n([2.0, 3.0, -1.0])
+    xs = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
+    ys = [1.0, -1.0, -1.0, 1.0]
+    lines = []
+    for k in range(20):
+        ypred = [n(x) for x in xs]
+        loss = sum((yout - ygt) ** 2 for ygt, yout in zip(ys, ypred))
+        n.zero_grad()
+        loss.backward()
+        for p in n.parameters():
+            p.data += -0.1 * p.grad
+        lines.append(f"{k} {loss.data}\n")
+
+    made = code_cell(nb, "import random")
+    assert printed(made) == "41 parameters\n"
+    assert result(made)["text/plain"] == repr(first)
+    assert pictures(code_cell(nb, "draw_dot(n(")) == ["image/svg+xml"]
+    assert printed(code_cell(nb, "for k in range(20)")) == "".join(lines)
+    assert float(lines[-1].split()[1]) < 0.05
+    assert result(code_cell(nb, "[round(y.data"))["text/plain"] == \
+        repr([round(y.data, 4) for y in ypred])
+
+
+def test_moons_with_live_training(tmp_path):
+    nb = run_notebook("04_moons_live", tmp_path)
+    from micrograd.data import load_dataset
+    from micrograd.train import fit
+    X, y = load_dataset("moons", n_samples=100, noise=0.1, seed=1337)
+    random.seed(1337)
+    model = MLP(2, [16, 16, 1])
+    history = fit(model, X, y, loss="hinge", lr=1.0, schedule="linear", steps=100,
+                  compiled=True, progress=False)
+
+    assert pictures(code_cell(nb, "import random")) == ["image/png"]
+    live = code_cell(nb, "history = fit(")
+    kinds = [(o.output_type, sorted(o.get("data", {}))) for o in live.outputs]
+    assert kinds == [("display_data", [WIDGET, "text/plain"]),        # the tqdm bar, kept
+                     ("display_data", ["image/png", "text/plain"]),   # one picture, redrawn
+                     ("stream", [])]
+    assert live.outputs[1].data["image/png"]                          # base64 of a PNG
+    assert live.outputs[1].data["text/plain"] == f"training: {history.summary()}"
+    summary = printed(live)
+    assert re.fullmatch(rf"fit took \d+\.\d s: {re.escape(history.summary())}\n", summary)
+    assert history.summary() == "100 steps, final loss 0.01098, accuracy 100.0%"
+    shown = [c for c in nb.cells if c.cell_type == "code" and c.source == "history"]
+    assert result(shown[0])["text/plain"] == repr(history)
+    assert pictures(code_cell(nb, "plot_decision_boundary(model, X, y)")) == ["image/png"]
+    assert pictures(code_cell(nb, "plot_history(")) == ["image/png"]
+
+
+# ---------------------------------------------------------------------------------------------
+# In a kernel: the plots, live training
+# ---------------------------------------------------------------------------------------------
+def test_plots_show_once_with_or_without_pyplot_and_plt_show_shows_nothing(tmp_path):
+    setup = ("import random, sys\nfrom micrograd.nn import MLP\nfrom micrograd.train import fit\n"
+             "from micrograd.viz.plots import plot_history, plot_decision_boundary\n"
+             "X = [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]; y = [0, 1, 1, 0]\n"
+             "random.seed(0); m = MLP(2, [4, 1])\n"
+             "h = fit(m, X, y, steps=5, progress=False)\n"
+             "print('matplotlib.pyplot' in sys.modules)")
+    cells = run_cells([setup, "plot_history(h)",
+                       "import matplotlib.pyplot as plt\nplot_history(h)",
+                       "plot_decision_boundary(m, X, y)",
+                       "plot_history(h); plt.show()",
+                       "fig, ax = plt.subplots()\nplot_decision_boundary(m, X, y, ax=ax);"],
+                      tmp_path)
+    assert printed(cells[0]) == "False\n"                     # no pyplot at all, and still:
+    assert pictures(cells[1]) == ["image/png"]
+    assert pictures(cells[2]) == ["image/png"]                # pyplot's inline backend: once
+    assert pictures(cells[3]) == ["image/png"]
+    assert cells[4].outputs == []                             # as documented
+    assert pictures(cells[5]) == ["image/png"]                # into pyplot's own axes: pyplot shows it
+
+
+def test_live_training_updates_one_output_in_place(tmp_path):
+    cells = run_cells([
+        "import random\nfrom micrograd.nn import MLP\nfrom micrograd.train import fit\n"
+        "from micrograd.viz import notebook\n"
+        "shown = []\nshow = notebook.LivePicture.show\n"
+        "notebook.LivePicture.show = lambda self, h: (shown.append(h.steps), show(self, h))\n"
+        "X = [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]; y = [0, 1, 1, 0]\n"
+        "random.seed(0)\nh = fit(MLP(2, [4, 1]), X, y, steps=12, live=5)",
+        "print(shown)",
+        "random.seed(0)\nh = fit(MLP(2, [4, 1]), X, y, steps=12, live=6, progress=False,"
+        " compiled=True)\nprint(shown[4:])",
+    ], tmp_path)
+    outs = cells[0].outputs
+    assert [sorted(o.get("data", {})) for o in outs[:2]] == [[WIDGET, "text/plain"],
+                                                            ["image/png", "text/plain"]]
+    assert outs[2].output_type == "stream" and outs[2].text.startswith("fit took ")
+    assert len(outs) == 3
+    assert printed(cells[1]) == "[1, 6, 11, 12]\n"            # after steps 0, 5, 10 and the end
+    assert [o.output_type for o in cells[2].outputs] == ["display_data", "stream"]
+    assert printed(cells[2]) == "[1, 7, 12]\n"       # compiled: the model is synced to draw
+
+
+def test_live_true_draws_ten_times_a_run():
+    from micrograd.viz.notebook import live_every
+    assert [live_every(True, n) for n in (5, 10, 100, 1000)] == [1, 1, 10, 100]
+    assert live_every(7, 100) == 7 and live_every(False, 100) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# show_stepper, without a kernel
+# ---------------------------------------------------------------------------------------------
+def test_show_stepper_is_the_page_in_a_sandboxed_iframe_with_an_untrusted_note():
+    view = show_stepper(lecture_neuron())
+    out = view._repr_html_()
+    assert out.count("<iframe") == 1 and 'sandbox="allow-scripts"' in out
+    assert html.unescape(re.search(r'srcdoc="([^"]*)"', out).group(1)) == \
+        stepper_html(lecture_neuron()) == view.page
+    note = re.search(r'<p class="micrograd-untrusted">(.*?)</p>', out).group(1)
+    assert note == ("backward() through o: the backprop stepper is hidden because this "
+                    "notebook is not trusted. Run the cell to see the stepper.")
+    assert re.search(rf"<style>#{view.id} \.micrograd-untrusted {{display: none}}</style>", out)
+    assert repr(view) == (
+        "<backprop stepper: backward() through o; 10 values, 6 steps. In Jupyter, run the cell "
+        "to see the stepper; elsewhere, write_stepper(root, 'page.html') and open the file>")
+    assert show_stepper(lecture_neuron()).id != view.id       # two on a page don't clash
+
+
+def test_show_stepper_height_follows_the_graph():
+    small, neuron, big = (show_stepper(g()) for g in (lecture_expression, lecture_neuron,
+                                                      lecture_mlp_loss))
+    assert small.height == 420 <= neuron.height < big.height == 900
+    assert f"height: {neuron.height}px" in neuron._repr_html_()
+    assert show_stepper(lecture_neuron(), height=300).height == 300
+
+
+@pytest.mark.parametrize("height", [50, 2.5, "tall", True])
+def test_show_stepper_refuses_a_bad_height(height):
+    with pytest.raises(ValueError, match=f"height must be a whole number of pixels >= 100, "
+                                         f"got {re.escape(repr(height))}"):
+        show_stepper(lecture_neuron(), height=height)
+
+
+def test_show_stepper_escapes_labels():
+    from micrograd.engine import Value
+    x = Value(1.0, label='"><script>alert(1)</script>')
+    out = show_stepper(x.tanh(), title='<b>"t"</b>')._repr_html_()
+    assert "<script>" not in out.replace(html.escape("<script>"), "")
+    assert 'title="&lt;b&gt;&quot;t&quot;&lt;/b&gt;"' in out
