@@ -14,13 +14,13 @@ trained so far and its plots are still written).
 import re
 import sys
 
-from micrograd.cli import demo, evaluate, predict, train
+from micrograd.cli import demo, evaluate, lab, predict, train
 from micrograd.cli.common import EXIT_INTERRUPTED, CLIError, Parser
 
 __all__ = ["main", "build_parser"]
 
 # One module per subcommand, each with add_parser(subparsers) and run(args).
-SUBCOMMANDS = [demo, train, predict, evaluate]
+SUBCOMMANDS = [demo, train, predict, evaluate, lab]
 
 
 def build_parser():
