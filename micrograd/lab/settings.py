@@ -242,13 +242,13 @@ def reproduce(s, model_file=None):
     else:
         load = f"X, y = load_dataset({s.dataset!r}, n_samples={s.samples}, " \
                f"noise={s.noise!r}, seed={s.seed})"
-    lines = ["import random", "import numpy as np",
+    lines = ["import random"] + (["import numpy as np"] if s.points else []) + [
              "from micrograd.data import load_dataset, train_test_split",
              "from micrograd.nn import MLP", "from micrograd.train import fit", "", load]
     if s.test_fraction > 0:
         lines.append(f"X_train, X_test, y_train, y_test = train_test_split(X, y, "
                      f"{s.test_fraction!r}, seed={s.seed}, stratify=True)")
-        val = ", X_val=X_test, y_val=y_test, eval_every=1"
+        val = "X_val=X_test, y_val=y_test, eval_every=1"
     else:
         lines.append("X_train, y_train = X, y")
         val = ""
@@ -263,9 +263,12 @@ def reproduce(s, model_file=None):
         lines += [f"random.seed({s.seed})",
                   f"model = MLP(2, {s.layers + [n_outputs(s)]!r}, activation={s.activation!r}, "
                   f"output_activation='linear')"]
-    args = ", ".join(f"{k}={v!r}" for k, v in kw.items()
-                     if v is not None and not (k == "compiled" and not v))
-    lines.append(f"history = fit(model, X_train, y_train, {args}{val})")
+    args = [f"{k}={v!r}" for k, v in kw.items() if v is not None and v is not False]
+    if val:
+        args.append(val)
+    lines.append("history = fit(model, X_train, y_train,\n              " +
+                 ",\n              ".join(", ".join(args[i:i + 4]) for i in range(0, len(args), 4)) +
+                 ")")
     python = "\n".join(lines)
 
     note = None

@@ -311,6 +311,18 @@ function edgeValues(layer) {
   return (lab.edges === "grads" ? net.grads : net.weights)[layer];
 }
 
+const inputImages = [];
+function inputImage(j) {            // x1 grows to the right, x2 upwards: the inputs as pictures
+  if (!inputImages[j]) {
+    const n = 16;
+    inputImages[j] = image(n, (i) => {
+      const t = j === 0 ? (i % n) / (n - 1) : 1 - Math.floor(i / n) / (n - 1);
+      return diverging(2 * t - 1);
+    });
+  }
+  return inputImages[j];
+}
+
 function drawNetwork() {
   const [g, w, h] = fit($("net"));
   g.clearRect(0, 0, w, h);
@@ -318,7 +330,7 @@ function drawNetwork() {
   const top = 22, bottom = h - 6;
   const biggest = Math.max(...sizes);
   const node = Math.max(6, Math.min(34, (bottom - top) / biggest * 0.78));
-  const xs = sizes.map((_, l) => 24 + node / 2 + l * (w - 48 - node) / Math.max(1, L - 1));
+  const xs = sizes.map((_, l) => 30 + node / 2 + l * (w - 80 - node) / Math.max(1, L - 1));
   const ys = sizes.map((n) => Array.from({length: n},
     (_, j) => top + (bottom - top) * (j + 0.5) / n));
   let max = 1e-12;
@@ -349,16 +361,15 @@ function drawNetwork() {
     g.fillText(title, xs[l], 13);
     for (let j = 0; j < sizes[l]; j++) {
       const x = xs[l] - node / 2, y = ys[l][j] - node / 2;
-      if (l > 0 && l < L - 1) {
-        g.drawImage(lab.view.neuronImages[k++], x, y, node, node);
-      } else {
-        g.fillStyle = "#f4f4f4";
-        g.fillRect(x, y, node, node);
-        if (node >= 16) {
-          g.fillStyle = "#333";
-          g.fillText(l === 0 ? `x${j + 1}` : sizes[l] > 1 ? `${j}` : "s", xs[l], ys[l][j] + 4);
-        }
-      }
+      const picture = l === 0 ? inputImage(j) : l < L - 1 ? lab.view.neuronImages[k++]
+        : sizes[l] === 1 ? lab.view.boundaryImage : null;
+      if (picture) g.drawImage(picture, x, y, node, node);
+      else { g.fillStyle = "#f4f4f4"; g.fillRect(x, y, node, node); }
+      g.fillStyle = "#333";
+      g.textAlign = l === 0 ? "right" : "left";
+      if (l === 0) g.fillText(`x${j + 1}`, x - 4, ys[l][j] + 4);
+      if (l === L - 1) g.fillText(sizes[l] > 1 ? `class ${j}` : "score", x + node + 4, ys[l][j] + 4);
+      g.textAlign = "center";
       g.strokeStyle = "#666"; g.lineWidth = 1;
       g.strokeRect(x, y, node, node);
     }
@@ -369,7 +380,7 @@ function drawChart(canvas, series, yMax, label, percent) {
   const [g, w, h] = fit(canvas);
   g.clearRect(0, 0, w, h);
   const left = 40, right = 8, top = 18, bottom = 20, pw = w - left - right, ph = h - top - bottom;
-  const n = Math.max(lab.steps, 1);
+  const n = xRange();
   g.strokeStyle = "#ccc"; g.lineWidth = 1;
   g.strokeRect(left, top, pw, ph);
   g.fillStyle = "#555"; g.font = "11px system-ui, sans-serif";
@@ -394,8 +405,14 @@ function drawChart(canvas, series, yMax, label, percent) {
     g.stroke();
     g.fillStyle = color;
     g.textAlign = "left";
-    g.fillText(name, left + 8 + 90 * i, top + 14);
+    g.fillText(name, left + 56 + 62 * i, 12);
   }
+}
+
+function xRange() {                 // the x axis grows with the run, in round numbers
+  const want = Math.max(lab.step * 1.25, 20);
+  const nice = [20, 50, 100, 200, 300, 500, 1000, 2000, 3000, 5000].find((v) => v >= want);
+  return Math.min(nice || 5000, Math.max(lab.steps, 1));
 }
 
 function drawCurves() {
