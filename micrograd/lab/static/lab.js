@@ -13,7 +13,7 @@ const lab = {
   run: null, since: 0, have: null, step: 0, steps: 0, status: "", playing: false,
   settings: null, data: null, view: null, reproduce: null,
   curves: {loss: [], accuracy: [], test_loss: [], test_accuracy: []},
-  selected: null, point: null, edges: "weights", pollTimer: null, busy: false,
+  selected: null, point: null, edges: "weights", pollTimer: null, busy: false, pending: 0,
 };
 window.lab = lab;           // for the curious (and the tests): the state as the page sees it
 
@@ -42,17 +42,39 @@ function say(text, kind) {
   messageTimer = setTimeout(() => { m.hidden = true; }, 9000);
 }
 
-async function act(fn) {            // run a request; show its error; then refresh at once
-  try {
-    await fn();
-    $("message").hidden = true;
-  } catch (e) {
-    say(e.message);
-  }
-  poll();
+// Requests that change something run one after another, in the order of the clicks; each
+// shows its error, if any, then the page refreshes at once.
+let queue = Promise.resolve();
+function act(fn) {
+  queue = queue.then(async () => {
+    try {
+      await fn();
+      $("message").hidden = true;
+    } catch (e) {
+      say(e.message);
+    }
+    poll();
+  });
+  return queue;
 }
 
-const send = (patch) => act(() => api("POST", "/api/settings", patch));
+// Settings change at once on the page (so that quick clicks build on each other), then on the
+// server; if it refuses, the page forgets its run and reloads the server's state.
+function send(patch) {
+  Object.assign(lab.settings, patch);
+  renderSettings();
+  lab.pending += 1;
+  act(async () => {
+    try {
+      await api("POST", "/api/settings", patch);
+    } catch (e) {
+      lab.run = null;
+      throw e;
+    } finally {
+      lab.pending -= 1;
+    }
+  });
+}
 const control = (action) => act(() => api("POST", "/api/control",
   {action, speed: SPEEDS[+$("speed").value]}));
 
@@ -77,7 +99,7 @@ function absorb(s) {
   if (fresh) {
     lab.run = s.run;
     lab.curves = {loss: [], accuracy: [], test_loss: [], test_accuracy: []};
-    lab.settings = s.settings;
+    if (!lab.pending) lab.settings = s.settings;     // else the page's changes are on their way
     lab.data = s.data;
     lab.reproduce = s.reproduce;
     lab.selected = null;
@@ -270,6 +292,8 @@ const rgb = (c) => `rgb(${c[0]},${c[1]},${c[2]})`;
 
 function drawPlane() {
   const [g, w, h] = fit($("plane"));
+  g.fillStyle = "#fff";             // the scaled image's edges blend: start from white
+  g.fillRect(0, 0, w, h);
   g.imageSmoothingEnabled = true;
   g.imageSmoothingQuality = "high";
   g.drawImage(lab.view.boundaryImage, 0, 0, w, h);
@@ -517,14 +541,14 @@ async function inspect(which, index) {
   }
 }
 
-function nearest(px, py, w, h, rows, from) {
+function nearest(px, py, w, h, rows, from) {    // [index, distance] of the closest, in reach
   let best = null, bestD = 14;
   rows.forEach(([x, y], i) => {
     if (i < from) return;
     const [qx, qy] = toPixel(x, y, w, h), d = Math.hypot(qx - px, qy - py);
     if (d < bestD) { bestD = d; best = i; }
   });
-  return best;
+  return [best, bestD];
 }
 
 function clickPlane(ev) {
@@ -535,13 +559,13 @@ function clickPlane(ev) {
     const [x, y] = toData(px, py, r.width, r.height);
     act(() => api("POST", "/api/points", {add: [+x.toFixed(4), +y.toFixed(4), mode === "add1" ? 1 : 0]}));
   } else if (mode === "remove") {
-    const i = nearest(px, py, r.width, r.height, d.train, d.own_from);
+    const [i] = nearest(px, py, r.width, r.height, d.train, d.own_from);
     if (i === null) say("no point of yours there: only the points you added can be removed", "info");
     else act(() => api("POST", "/api/points", {remove: i - d.own_from}));
   } else {
-    const t = nearest(px, py, r.width, r.height, d.test, 0);
-    const i = nearest(px, py, r.width, r.height, d.train, 0);
-    if (t !== null) inspect("test", t);
+    const [t, dt] = nearest(px, py, r.width, r.height, d.test, 0);
+    const [i, di] = nearest(px, py, r.width, r.height, d.train, 0);
+    if (t !== null && (i === null || dt < di)) inspect("test", t);
     else if (i !== null) inspect("train", i);
   }
 }
@@ -581,7 +605,14 @@ function start() {
     else if (ev.key === "ArrowRight") $("step").click();
     else if (ev.key === "r" || ev.key === "R") $("reset").click();
   });
-  window.addEventListener("resize", drawAll);
+  // redraw whenever a canvas changes size (the window, or the layout around it, e.g. when a
+  // scroll bar appears)
+  let frame = 0;
+  const redraw = new ResizeObserver(() => {
+    cancelAnimationFrame(frame);
+    frame = requestAnimationFrame(drawAll);
+  });
+  for (const id of ["plane", "net", "loss-chart", "acc-chart"]) redraw.observe($(id));
   poll();
 }
 
