@@ -88,12 +88,13 @@ def test_play_trains_moons_to_95_percent_and_the_views_follow(browser, server):
     assert lab.js("document.querySelectorAll('#neurons canvas.neuron').length") == 32
     before = lab.plane()
     lab.page.click("#play")
-    lab.wait_until("lab.curves.test_accuracy.length && "
-                   "lab.curves.test_accuracy[lab.curves.test_accuracy.length - 1] >= 0.95",
+    lab.wait_until("lab.step >= 30 && lab.curves.test_accuracy[lab.step - 1] >= 0.95",
                    timeout=120)
     assert lab.text("#play") == "❚❚ Pause"
     lab.page.click("#play")
-    lab.wait_until("lab.status === 'paused'")
+    lab.wait_until("lab.status === 'paused' && lab.pending === 0 && !lab.busy")
+    lab.page.wait_for_timeout(400)                     # the last step's poll
+    assert lab.js("lab.curves.test_accuracy[lab.step - 1]") >= 0.95
     loss = lab.js("lab.curves.loss")
     assert loss[-1] < 0.5 * loss[0]                    # the loss curve fell
     step = lab.js("lab.step")
@@ -101,6 +102,9 @@ def test_play_trains_moons_to_95_percent_and_the_views_follow(browser, server):
     test_acc = lab.js("lab.curves.test_accuracy")[-1]
     assert lab.text("#acc-text").endswith(f"test {round(test_acc * 100)}%")
     assert lab.plane() != before                       # the boundary moved
+    x, y, _ = lab.js("lab.data.train[3]")
+    lab.click_data(x, y)
+    lab.wait_until("lab.point !== null")
     lab.page.screenshot(path=str(ARTIFACTS / "lab-1280x720.png"))
     lab.page.check("input[name=edges][value=grads]")   # the gradient view draws too
     lab.page.set_viewport_size({"width": 900, "height": 1000})

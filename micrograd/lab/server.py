@@ -261,7 +261,7 @@ class LabServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}/?token={self.token}"
 
     def stop(self):
-        self.session.close()
+        self.session.close(wait=False)
         self.server_close()
 
 

@@ -128,10 +128,12 @@ class Session:
         if playing:
             self._play(self.run)
 
-    def _stop(self, run):
+    def _stop(self, run, wait=True):
         run.stop, run.playing = True, False
         self._cond.notify_all()
-        self._cond.wait_for(lambda: run.thread is None or not run.thread.is_alive(), timeout=30)
+        if wait:
+            self._cond.wait_for(lambda: run.thread is None or not run.thread.is_alive(),
+                                timeout=30)
 
     def _start(self, run):
         if run.thread is None and run.status == "ready":
@@ -479,7 +481,9 @@ class Session:
                                    f"with {s.loss} needs {lab_settings.n_outputs(s)}")
         return s
 
-    def close(self):
+    def close(self, wait=True):
+        """End the run. wait=False does not wait for the step under way (the server, on
+        its way out, leaves that to the daemon thread's end)."""
         with self._cond:
-            self._stop(self.run)
+            self._stop(self.run, wait)
 

@@ -415,6 +415,7 @@ function drawChart(canvas, series, yMax, label, percent) {
   }
   g.textAlign = "left";
   g.fillText(label, left + 4, 12);
+  g.fillText("0", left, h - 5);
   g.textAlign = "right";
   g.fillText(`step ${n}`, w - right, h - 5);
   for (const [values, color, name, i] of series) {
@@ -428,8 +429,8 @@ function drawChart(canvas, series, yMax, label, percent) {
     });
     g.stroke();
     g.fillStyle = color;
-    g.textAlign = "left";
-    g.fillText(name, left + 56 + 62 * i, 12);
+    g.textAlign = "right";
+    g.fillText(name, w - right - 60 * (series.length - 1 - i), 12);
   }
 }
 
