@@ -6,20 +6,9 @@ import threading
 import time
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from micrograd.lab.server import make_server
-from test_stepper import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
-
-ARGS = CHROMIUM_ARGS + ["--disable-quic"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+from test_stepper import ARTIFACTS, browser  # noqa: F401 - the stepper tests' Chromium
 
 
 @pytest.fixture
@@ -92,8 +81,7 @@ def test_play_trains_moons_to_95_percent_and_the_views_follow(browser, server):
                    timeout=120)
     assert lab.text("#play") == "❚❚ Pause"
     lab.page.click("#play")
-    lab.wait_until("lab.status === 'paused' && lab.pending === 0 && !lab.busy")
-    lab.page.wait_for_timeout(400)                     # the last step's poll
+    lab.wait_until("lab.status === 'paused' && !lab.stepping && lab.pending === 0")
     assert lab.js("lab.curves.test_accuracy[lab.step - 1]") >= 0.95
     loss = lab.js("lab.curves.loss")
     assert loss[-1] < 0.5 * loss[0]                    # the loss curve fell

@@ -273,7 +273,8 @@ def run_steps(client, k):
     for _ in range(k):
         status, doc = client.json("POST", "/api/control", {"action": "step"})
         assert status == 200, doc
-    return client.wait(lambda s: s["step"] == k and s["status"] == "paused")
+    return client.wait(lambda s: s["step"] == k and s["status"] == "paused"
+                       and not s["stepping"])
 
 
 def fit_by_hand(dataset, samples, noise, seed, layers, steps, **kw):
@@ -353,7 +354,7 @@ def test_play_pause_and_reset(client):
     client.json("POST", "/api/control", {"action": "play"})
     client.wait(lambda s: s["step"] >= 3)
     client.json("POST", "/api/control", {"action": "pause"})
-    paused = client.wait(lambda s: s["status"] == "paused")
+    paused = client.wait(lambda s: s["status"] == "paused" and not s["stepping"])
     time.sleep(0.3)
     assert client.state()["step"] == paused["step"]               # paused means paused
     client.json("POST", "/api/control", {"action": "reset"})

@@ -63,6 +63,8 @@ class _Run:
         self.step = 0
         self.status, self.message = "ready", ""
         self.playing, self.budget, self.stop, self.thread = False, 0, False, None
+        self.step_began, self.step_seconds = None, None     # how long the engine takes
+        self.stepping = False          # the engine is in the middle of a step
         self.version, self.view = 0, None
         self.publish(self.model)
         lo, hi = self._bounds()
@@ -151,6 +153,8 @@ class Session:
     def _train(self, run):
         s = run.settings
         self._engine.acquire()
+        run.step_began = time.monotonic()
+        run.stepping = True
         try:
             fit(run.model, run.X_train, run.y_train, **lab_settings.fit_arguments(s),
                 progress=False, callback=lambda k, model, h: self._after_step(run, k, h),
@@ -165,7 +169,7 @@ class Session:
         with self._cond:
             if not run.stop:
                 run.status, run.message = end
-            run.playing = False
+            run.playing = run.stepping = False
             run.thread = None
             self._cond.notify_all()
 
@@ -174,6 +178,8 @@ class Session:
         self._engine.release()
         try:
             with self._cond:
+                run.stepping = False
+                run.step_seconds = time.monotonic() - run.step_began
                 c = run.curves
                 c["loss"].append(history.loss[-1])
                 c["accuracy"].append(history.accuracy[-1])
@@ -196,9 +202,11 @@ class Session:
                     else:
                         run.status = "paused"
                         self._cond.wait()
+                run.stepping = not run.stop
                 return True if run.stop else None
         finally:
             self._engine.acquire()
+            run.step_began = time.monotonic()
 
     # -- what the page asks for ----------------------------------------------------------------
     def settings(self):
@@ -279,6 +287,7 @@ class Session:
             out = {"run": run.id, "step": run.step, "steps": run.settings.steps,
                    "status": run.status, "message": run.message, "playing": run.playing,
                    "speed": self.speed, "version": run.version, "since": since,
+                   "step_seconds": run.step_seconds, "stepping": run.stepping,
                    "curves": {k: _finite_list(v[since:]) for k, v in run.curves.items()}}
             if new:
                 out["settings"] = run.settings.to_dict()

@@ -110,7 +110,8 @@ function absorb(s) {
   }
   for (const k in lab.curves) lab.curves[k] = lab.curves[k].slice(0, s.since).concat(s.curves[k]);
   lab.since = s.since + s.curves.loss.length;
-  Object.assign(lab, {step: s.step, steps: s.steps, status: s.status, playing: s.playing});
+  Object.assign(lab, {step: s.step, steps: s.steps, status: s.status, playing: s.playing,
+    stepping: s.stepping});
   if (s.view) {
     lab.view = s.view;
     lab.have = s.view.version;
@@ -206,7 +207,13 @@ function renderRun(s) {
   $("play").textContent = lab.playing ? "❚❚ Pause" : "▶ Play";
   $("counter").textContent = `step ${lab.step} / ${lab.steps}`;
   const status = $("status");
-  status.textContent = s.message || s.status;
+  let text = s.message || s.status;
+  if (s.step_seconds !== null && s.status !== "done") {
+    text += ` · ${s.step_seconds < 0.1 ? Math.round(s.step_seconds * 1000) + " ms" :
+      s.step_seconds.toFixed(1) + " s"} a step`;
+    if (s.step_seconds > 0.5 && !lab.settings.compiled) text += " (the compiled step is faster)";
+  }
+  status.textContent = text;
   status.className = s.status;
   const ended = ["done", "diverged", "error"].includes(s.status);
   $("play").disabled = ended;
