@@ -244,6 +244,17 @@ def test_bodies_must_be_json_with_a_length_under_the_limit(client):
     assert client.state()["status"] == "ready"
 
 
+def test_a_request_http_cannot_parse_gets_json_too(client):
+    import socket
+    with socket.create_connection(("127.0.0.1", client.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n")
+        reply = sock.makefile("rb").read()
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431") and b"Content-Type: application/json" in head
+    assert json.loads(body) == {"error": "Line too long"}
+    assert client.state()["status"] == "ready"
+
+
 def test_settings_are_applied_and_echoed(client):
     status, _ = client.json("POST", "/api/settings",
                             {"dataset": "xor", "layers": [3, 2], "activation": "tanh",
@@ -417,6 +428,26 @@ def test_save_then_load_restores_the_model_and_its_settings(client, tmp_path):
     assert after["view"]["network"]["weights"] == s["view"]["network"]["weights"]
     assert after["data"]["model_file"] == "saved.json"
     assert "load_model('saved.json')" in after["reproduce"]["python"]
+
+
+def test_a_model_file_without_lab_settings_brings_its_architecture(client, tmp_path):
+    """A file `micrograd train` or save_model wrote: the lab keeps its data settings and takes
+    the model's layers and activation (and a loss that fits its outputs)."""
+    random.seed(1)
+    model = MLP(2, [3, 2, 2], activation="tanh", output_activation="linear")
+    io.save_model(model, tmp_path / "m.json", meta={"command": "train"})
+    body = (tmp_path / "m.json").read_bytes()
+    status, doc = client.json("POST", "/api/model?name=m.json", body, raw=True)
+    assert status == 200, doc
+    s = client.state()
+    assert (s["settings"]["layers"], s["settings"]["activation"], s["settings"]["loss"]) == \
+        ([3, 2], "tanh", "cross_entropy")
+    assert s["view"]["network"]["weights"][0] == \
+        [v for n in model.layers[0].neurons for v in [w.data for w in n.w] + [n.b.data]]
+    client.json("POST", "/api/control", {"action": "step"})
+    client.wait(lambda s: s["step"] == 1 and not s["stepping"])
+    client.json("POST", "/api/control", {"action": "reset"})       # back to the file's weights
+    assert client.state()["view"]["network"]["weights"] == s["view"]["network"]["weights"]
 
 
 @pytest.mark.parametrize("doc, message", [

@@ -105,6 +105,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status, message):
         self._json({"error": " ".join(str(message).split())}, status)
 
+    def send_error(self, code, message=None, explain=None):
+        """What http.server sends for a request it cannot parse: JSON too, one line."""
+        self.close_connection = True
+        try:
+            self._error(code, message or HTTPStatus(code).phrase)
+        except OSError:
+            pass
+
     def _check_caller(self):
         port = self.server.server_address[1]
         hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
