@@ -378,6 +378,40 @@ def test_play_pause_and_reset(client):
     assert status == 400 and "press Reset" in doc["error"]
 
 
+def test_a_diverging_run_says_so(client):
+    client.json("POST", "/api/settings", {**SMALL, "loss": "mse", "lr": 10.0, "layers": [16, 16]})
+    client.json("POST", "/api/control", {"action": "play"})
+    s = client.wait(lambda s: s["status"] == "diverged")
+    assert s["message"].startswith("training diverged: ")
+    assert s["message"].endswith("; try a smaller learning rate")
+    status, doc = client.json("POST", "/api/control", {"action": "step"})
+    assert status == 400 and doc["error"].startswith("the run has ended (training diverged")
+
+
+def test_without_a_test_set(client):
+    assert client.json("POST", "/api/settings", {**SMALL, "test_fraction": 0})[0] == 200
+    s = run_steps(client, 2)
+    assert len(s["curves"]["loss"]) == 2 and s["curves"]["test_loss"] == []
+    assert client.state()["data"]["test"] == []
+    status, doc = client.json("POST", "/api/inspect", {"which": "test", "index": 0})
+    assert (status, doc) == (400, {"error": "no 'test' set to pick a point from"})
+    assert "X_val" not in client.state()["reproduce"]["python"]
+
+
+def test_a_refused_change_leaves_the_run_as_it_was(client):
+    client.json("POST", "/api/settings", SMALL)
+    run_steps(client, 2)
+    status, doc = client.json("POST", "/api/settings", {"samples": 10, "test_fraction": 0.05,
+                                                        "dataset": "spiral",
+                                                        "loss": "cross_entropy"})
+    assert (status, doc) == (400, {"error": "a test fraction of 0.05 of 10 points leaves a "
+                                            "side empty (test_fraction=0.05 of 10 samples "
+                                            "leaves 10 to train on and 0 to test on)"})
+    client.json("POST", "/api/control", {"action": "step"})
+    s = client.wait(lambda s: s["step"] == 3 and not s["stepping"])
+    assert s["run"] == 2
+
+
 def test_two_tabs_and_a_reload_do_not_corrupt_the_run(client):
     """Two clients hammering the server mid-training (polls, settings, resets): the run that
     survives is still exactly fit's."""

@@ -123,10 +123,11 @@ class Session:
         """Stop the current run (waiting for its thread) and start a fresh one."""
         old = getattr(self, "run", None)
         playing = bool(old and old.playing)
+        run = _Run(self._run_ids + 1, settings, model, model_file)   # may refuse the settings
         if old is not None:
             self._stop(old)
         self._run_ids += 1
-        self.run = _Run(self._run_ids, settings, model, model_file)
+        self.run = run
         if playing:
             self._play(self.run)
 
