@@ -77,8 +77,13 @@ def test_play_trains_moons_to_95_percent_and_the_views_follow(browser, server):
     assert lab.js("document.querySelectorAll('#neurons canvas.neuron').length") == 32
     before = lab.plane()
     lab.page.click("#play")
+    lab.wait_until("lab.step >= 5")
+    lab.page.reload()                                  # a reload mid-training: it carries on
+    lab.wait_until("window.lab && lab.view && lab.view.boundaryImage && lab.step >= 5")
+    assert lab.js("lab.playing") is True
     lab.wait_until("lab.step >= 30 && lab.curves.test_accuracy[lab.step - 1] >= 0.95",
                    timeout=120)
+    assert lab.js("lab.curves.loss.length") == lab.js("lab.step")
     assert lab.text("#play") == "❚❚ Pause"
     lab.page.click("#play")
     lab.wait_until("lab.status === 'paused' && !lab.stepping && lab.pending === 0")
