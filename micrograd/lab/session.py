@@ -120,12 +120,13 @@ class Session:
 
     # -- runs ---------------------------------------------------------------------------------
     def _new_run(self, settings, model=None, model_file=None):
-        """Stop the current run (waiting for its thread) and start a fresh one."""
+        """Start a fresh run. The old one is told to stop and left to finish its step on its
+        own model (a step at the bounds takes seconds; the page should not wait for it)."""
         old = getattr(self, "run", None)
         playing = bool(old and old.playing)
         run = _Run(self._run_ids + 1, settings, model, model_file)   # may refuse the settings
         if old is not None:
-            self._stop(old)
+            self._stop(old, wait=False)
         self._run_ids += 1
         self.run = run
         if playing:
@@ -210,10 +211,6 @@ class Session:
             run.step_began = time.monotonic()
 
     # -- what the page asks for ----------------------------------------------------------------
-    def settings(self):
-        with self._cond:
-            return self.run.settings
-
     def apply_settings(self, doc):
         """New settings (a partial or whole JSON object): a fresh run with them."""
         with self._cond:
@@ -226,34 +223,30 @@ class Session:
                 raise SettingsError(str(e)) from None
 
     def control(self, action, speed=None):
-        """play / pause / step / reset."""
+        """play / pause / step / reset, or only set the speed (steps per second, 0: flat out)."""
+        if action not in ("play", "pause", "step", "speed", "reset"):
+            raise RequestError(f"unknown action {action!r}; use play, pause, step, speed or "
+                               f"reset")
         with self._cond:
+            run = self.run
+            if action in ("play", "step") and run.status in ("done", "diverged", "error"):
+                raise RequestError(f"the run has ended ({run.message}); press Reset to start "
+                                   f"again")
             if speed is not None:
                 self.speed = float(speed)
-            run = self.run
             if action == "play":
-                if run.status in ("done", "diverged", "error"):
-                    raise RequestError(f"the run has ended ({run.message}); press Reset to "
-                                       f"start again")
                 self._play(run)
             elif action == "pause":
                 run.playing = False
                 if run.status == "playing":
                     run.status = "paused"
-            elif action == "step":
-                if run.status in ("done", "diverged", "error"):
-                    raise RequestError(f"the run has ended ({run.message}); press Reset to "
-                                       f"start again")
+            elif action == "step":                  # one more step, then wait
                 run.playing = False
                 run.budget += 1
                 self._start(run)
                 run.status = "paused"
-            elif action == "speed":
-                pass
             elif action == "reset":
                 self._new_run(run.settings, *self._loaded_model(run))
-            else:
-                raise RequestError(f"unknown action {action!r}; use play, pause, step, speed or reset")
             self._cond.notify_all()
 
     def _loaded_model(self, run):
