@@ -282,9 +282,9 @@ class Session:
                    "status": run.status, "message": run.message, "playing": run.playing,
                    "speed": self.speed, "version": run.version, "since": since,
                    "step_seconds": run.step_seconds, "stepping": run.stepping,
+                   "settings": run.settings.to_dict(),
                    "curves": {k: _finite_list(v[since:]) for k, v in run.curves.items()}}
             if new:
-                out["settings"] = run.settings.to_dict()
                 out["data"] = self._data(run)
                 out["reproduce"] = lab_settings.reproduce(run.settings, run.model_file)
             if new or have != run.version:

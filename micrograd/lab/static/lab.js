@@ -14,6 +14,7 @@ const lab = {
   settings: null, data: null, view: null, reproduce: null,
   curves: {loss: [], accuracy: [], test_loss: [], test_accuracy: []},
   selected: null, point: null, edges: "weights", pollTimer: null, busy: false, pending: 0,
+  changes: 0,
 };
 window.lab = lab;           // for the curious (and the tests): the state as the page sees it
 
@@ -61,14 +62,19 @@ function act(fn) {
 // Settings change at once on the page (so that quick clicks build on each other), then on the
 // server; if it refuses, the page forgets its run and reloads the server's state.
 function send(patch) {
+  const before = JSON.parse(JSON.stringify(
+    Object.fromEntries(Object.keys(patch).map((k) => [k, lab.settings[k]]))));
   Object.assign(lab.settings, patch);
   renderSettings();
   lab.pending += 1;
+  lab.changes += 1;
   act(async () => {
     try {
       await api("POST", "/api/settings", patch);
     } catch (e) {
-      lab.run = null;
+      Object.assign(lab.settings, before);    // undo it on the page at once,
+      renderSettings();
+      lab.run = null;                         // and reload the server's state to be sure
       throw e;
     } finally {
       lab.pending -= 1;
@@ -84,7 +90,11 @@ async function poll() {
     lab.busy = true;
     try {
       const q = `run=${lab.run ?? ""}&since=${lab.since}&have=${lab.have ?? ""}`;
-      absorb(await api("GET", `/api/state?${q}`));
+      const changes = lab.changes;
+      const s = await api("GET", `/api/state?${q}`);
+      // the server's settings win, unless the page changed some since this poll set out
+      s.settingsCurrent = changes === lab.changes && lab.pending === 0;
+      absorb(s);
     } catch (e) {
       say(`lost the server: ${e.message}`);
     } finally {
@@ -99,14 +109,16 @@ function absorb(s) {
   if (fresh) {
     lab.run = s.run;
     lab.curves = {loss: [], accuracy: [], test_loss: [], test_accuracy: []};
-    if (!lab.pending) lab.settings = s.settings;     // else the page's changes are on their way
     lab.data = s.data;
     lab.reproduce = s.reproduce;
     lab.selected = null;
     lab.point = null;
-    renderSettings();
     renderReproduce();
     renderPoint();
+  }
+  if (s.settingsCurrent && JSON.stringify(s.settings) !== JSON.stringify(lab.settings)) {
+    lab.settings = s.settings;
+    renderSettings();
   }
   for (const k in lab.curves) lab.curves[k] = lab.curves[k].slice(0, s.since).concat(s.curves[k]);
   lab.since = s.since + s.curves.loss.length;
@@ -127,7 +139,9 @@ function absorb(s) {
 // ---------------------------------------------------------------------------------------------
 function renderSettings() {
   const s = lab.settings;
-  for (const el of document.querySelectorAll("[data-setting]")) el.value = s[el.dataset.setting];
+  for (const el of document.querySelectorAll("[data-setting]")) {
+    if (el !== document.activeElement || el.tagName === "SELECT") el.value = s[el.dataset.setting];
+  }
   $("test").value = Math.round(s.test_fraction * 100);
   $("batch").value = s.batch_size ?? "";
   $("compiled").checked = s.compiled;
@@ -449,8 +463,10 @@ function xRange() {                 // the x axis grows with the run, in round n
 
 function drawCurves() {
   const c = lab.curves;
-  const all = c.loss.concat(c.test_loss).filter((v) => v !== null);
-  const yMax = all.length ? Math.max(...all.slice(0, 5), ...all) * 1.05 || 1 : 1;
+  // the scale leaves out the first few steps, whose spikes would flatten the rest (clipped)
+  const later = (a) => a.slice(a.length > 8 ? 3 : 0).filter((v) => v !== null);
+  const all = later(c.loss).concat(later(c.test_loss));
+  const yMax = all.length ? Math.max(...all) * 1.1 || 1 : 1;
   drawChart($("loss-chart"), [[c.loss, POS, "training", 0], [c.test_loss, NEG, "test", 1]],
     yMax, "loss", false);
   drawChart($("acc-chart"), [[c.accuracy, POS, "training", 0], [c.test_accuracy, NEG, "test", 1]],
