@@ -224,8 +224,8 @@ function renderRun(s) {
   let text = s.message || s.status;
   if (s.step_seconds !== null && s.status !== "done") {
     text += ` · ${s.step_seconds < 0.1 ? Math.round(s.step_seconds * 1000) + " ms" :
-      s.step_seconds.toFixed(1) + " s"} a step`;
-    if (s.step_seconds > 0.5 && !lab.settings.compiled) text += " (the compiled step is faster)";
+      s.step_seconds.toFixed(1) + " s"}/step`;
+    if (s.step_seconds > 0.5 && !lab.settings.compiled) text += " · try the compiled step";
   }
   status.textContent = text;
   status.className = s.status;
