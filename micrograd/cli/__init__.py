@@ -15,13 +15,13 @@ trained so far is still written, first; a second Ctrl-C skips only its plots).
 import re
 import sys
 
-from micrograd.cli import demo, evaluate, exercises, predict, train
+from micrograd.cli import demo, evaluate, exercises, lab, predict, train
 from micrograd.cli.common import EXIT_INTERRUPTED, CLIError, Parser
 
 __all__ = ["main", "build_parser"]
 
 # One module per subcommand, each with add_parser(subparsers) and run(args).
-SUBCOMMANDS = [demo, train, predict, evaluate, exercises]
+SUBCOMMANDS = [demo, train, predict, evaluate, lab, exercises]
 
 
 def build_parser():

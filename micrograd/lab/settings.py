@@ -1,0 +1,296 @@
+"""A lab run's settings: what the page may ask for, checked; the data and the model they give;
+and the same run written out as a `fit(...)` call and a `micrograd train` command line.
+
+Everything a run does follows from its Settings, in the order `micrograd train` does it: the
+dataset from `seed`, a stratified train/test split from `seed`, `random.seed(seed)` then the
+MLP, then `fit(..., seed=seed)`. So the page, the Python snippet and the command line give the
+same numbers. The learner's own points (clicked onto the plane) join the training set.
+"""
+import math
+import random
+from dataclasses import asdict, dataclass, field
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from micrograd import data as datasets
+from micrograd.nn import MLP
+from micrograd.train import output_size
+
+__all__ = ["Settings", "SettingsError", "parse_settings", "load_data", "make_model",
+           "fit_arguments", "reproduce", "make_xor", "DATASETS", "DATASET_NOISE", "LIMITS"]
+
+DATASETS = ("moons", "circles", "spiral", "blobs", "xor")
+DATASET_NOISE = {"moons": 0.1, "circles": 0.1, "spiral": 0.2, "blobs": 1.0, "xor": 0.1}
+DATASET_CLASSES = {"moons": 2, "circles": 2, "spiral": 3, "blobs": 3, "xor": 2}
+ACTIVATIONS = ("relu", "tanh", "sigmoid")
+LOSSES = ("hinge", "bce", "cross_entropy", "mse")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+SCHEDULES = ("constant", "linear", "cosine", "step")
+MOMENTUM = 0.9                 # what the "momentum" optimizer means: SGD(momentum=0.9)
+
+# The bounds keep one step of the scalar engine well under a second.
+LIMITS = {"layers": 6, "neurons": 32, "samples": (10, 500), "noise": (0.0, 3.0),
+          "test_fraction": (0.0, 0.5), "seed": (0, 2**31 - 1), "lr": (1e-6, 10.0),
+          "steps": (1, 5000), "batch_size": (1, 500), "alpha": (0.0, 1.0), "own_points": 200,
+          "coordinate": 1e3}
+
+
+class SettingsError(ValueError):
+    """A setting the lab cannot use; the message names it and says what is allowed."""
+
+
+@dataclass
+class Settings:
+    dataset: str = "moons"
+    noise: float = 0.1
+    samples: int = 200
+    test_fraction: float = 0.2
+    seed: int = 0
+    layers: list = field(default_factory=lambda: [16, 16])
+    activation: str = "relu"
+    loss: str = "hinge"
+    optimizer: str = "sgd"
+    lr: float = 1.0
+    schedule: str = "linear"
+    steps: int = 300
+    batch_size: int = None         # None: the whole training set every step (the demo)
+    alpha: float = 1e-4
+    compiled: bool = False         # trace the step with micrograd.compile (the same numbers)
+    points: list = field(default_factory=list)     # the learner's own [x1, x2, class] rows
+
+    def to_dict(self):
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking what the page sent
+# ---------------------------------------------------------------------------------------------
+def _choice(name, v, choices):
+    if not isinstance(v, str) or v not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}; got {_show(v)}")
+    return v
+
+
+def _int(name, v, low, high):
+    if isinstance(v, bool) or not isinstance(v, Integral) or not low <= v <= high:
+        raise SettingsError(f"{name} must be a whole number from {low} to {high}; got {_show(v)}")
+    return int(v)
+
+
+def _float(name, v, low, high):
+    if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v) \
+            or not low <= v <= high:
+        raise SettingsError(f"{name} must be a number from {low:g} to {high:g}; got {_show(v)}")
+    return float(v)
+
+
+def _bool(name, v):
+    if not isinstance(v, bool):
+        raise SettingsError(f"{name} must be true or false; got {_show(v)}")
+    return v
+
+
+def _show(v):
+    s = repr(v)
+    return s if len(s) <= 40 else s[:37] + "..."
+
+
+def _layers(v):
+    if not isinstance(v, list):
+        raise SettingsError(f"layers must be a list of hidden layer sizes; got {_show(v)}")
+    if len(v) > LIMITS["layers"]:
+        raise SettingsError(f"at most {LIMITS['layers']} hidden layers (a scalar engine gets "
+                            f"slow beyond); got {len(v)}")
+    for i, n in enumerate(v):
+        if isinstance(n, bool) or not isinstance(n, Integral) or not 1 <= n <= LIMITS["neurons"]:
+            raise SettingsError(f"hidden layer {i + 1} must have 1 to {LIMITS['neurons']} "
+                                f"neurons; got {_show(n)}")
+    return [int(n) for n in v]
+
+
+def _points(v):
+    if not isinstance(v, list):
+        raise SettingsError(f"points must be a list of [x1, x2, class] rows; got {_show(v)}")
+    if len(v) > LIMITS["own_points"]:
+        raise SettingsError(f"at most {LIMITS['own_points']} points of your own; got {len(v)}")
+    big = LIMITS["coordinate"]
+    rows = []
+    for i, p in enumerate(v):
+        if not isinstance(p, list) or len(p) != 3:
+            raise SettingsError(f"points[{i}] must be [x1, x2, class]; got {_show(p)}")
+        x1 = _float(f"points[{i}] x1", p[0], -big, big)
+        x2 = _float(f"points[{i}] x2", p[1], -big, big)
+        rows.append([x1, x2, _int(f"points[{i}] class", p[2], 0, 1)])
+    return rows
+
+
+def parse_settings(doc, base=None):
+    """Settings from a JSON object (the page's, or a model file's meta): every field checked,
+    absent fields taken from `base` (default: the defaults), unknown fields refused."""
+    if not isinstance(doc, dict):
+        raise SettingsError(f"settings must be a JSON object; got {type(doc).__name__}")
+    base = base or Settings()
+    unknown = sorted(set(doc) - set(Settings.__dataclass_fields__))
+    if unknown:
+        raise SettingsError(f"unknown setting {unknown[0]!r}")
+    d = {**base.to_dict(), **doc}
+    batch = d["batch_size"]
+    s = Settings(
+        dataset=_choice("dataset", d["dataset"], DATASETS),
+        noise=_float("noise", d["noise"], *LIMITS["noise"]),
+        samples=_int("samples", d["samples"], *LIMITS["samples"]),
+        test_fraction=_float("test_fraction", d["test_fraction"], *LIMITS["test_fraction"]),
+        seed=_int("seed", d["seed"], *LIMITS["seed"]),
+        layers=_layers(d["layers"]),
+        activation=_choice("activation", d["activation"], ACTIVATIONS),
+        loss=_choice("loss", d["loss"], LOSSES),
+        optimizer=_choice("optimizer", d["optimizer"], OPTIMIZERS),
+        lr=_float("lr", d["lr"], *LIMITS["lr"]),
+        schedule=_choice("schedule", d["schedule"], SCHEDULES),
+        steps=_int("steps", d["steps"], *LIMITS["steps"]),
+        batch_size=None if batch is None else _int("batch_size", batch, *LIMITS["batch_size"]),
+        alpha=_float("alpha", d["alpha"], *LIMITS["alpha"]),
+        compiled=_bool("compiled", d["compiled"]),
+        points=_points(d["points"]))
+    try:                                   # the loss must suit the number of classes
+        output_size(s.loss, DATASET_CLASSES[s.dataset])
+    except ValueError as e:
+        raise SettingsError(f"{s.dataset} has {DATASET_CLASSES[s.dataset]} classes: {e}") \
+            from None
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# Data and model
+# ---------------------------------------------------------------------------------------------
+def make_xor(n_samples=100, noise=0.1, random_state=None):
+    """XOR: points spread over [-1, 1]², class 1 where x1·x2 > 0 (the first and third
+    quadrants), then Gaussian noise of standard deviation `noise` on the positions. Not
+    linearly separable, and a single hidden layer of two or more neurons solves it."""
+    rng = check_random_state(random_state)
+    X = rng.uniform(-1.0, 1.0, size=(n_samples, 2))
+    X += np.sign(X) * 0.05                    # a gap along the axes, as in TF Playground
+    y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    X += rng.randn(n_samples, 2) * noise
+    return X, y
+
+
+def _dataset(s):
+    if s.dataset == "xor":
+        return make_xor(s.samples, s.noise, s.seed)
+    return datasets.load_dataset(s.dataset, n_samples=s.samples, noise=s.noise, seed=s.seed)
+
+
+def load_data(s):
+    """(X_train, X_test, y_train, y_test), as `micrograd train` splits them; the test set is
+    None when test_fraction is 0. The learner's points are appended to the training set."""
+    X, y = _dataset(s)
+    if s.test_fraction > 0:
+        try:
+            X_tr, X_te, y_tr, y_te = datasets.train_test_split(X, y, s.test_fraction,
+                                                               seed=s.seed, stratify=True)
+        except ValueError as e:
+            raise SettingsError(f"a test fraction of {s.test_fraction:g} of {s.samples} "
+                                f"points leaves a side empty ({e})") from None
+    else:
+        X_tr, X_te, y_tr, y_te = X, None, y, None
+    if s.points:
+        own = np.array(s.points, dtype=np.float64)
+        X_tr = np.concatenate([X_tr, own[:, :2]])
+        y_tr = np.concatenate([y_tr, own[:, 2].astype(np.int64)])
+    return X_tr, X_te, y_tr, y_te
+
+
+def n_outputs(s):
+    return output_size(s.loss, DATASET_CLASSES[s.dataset])
+
+
+def make_model(s):
+    """The run's initial model: random.seed(seed), then the MLP `micrograd train` builds.
+    Python's random state is restored afterwards (the lab shares the process)."""
+    state = random.getstate()
+    try:
+        random.seed(s.seed)
+        return MLP(2, s.layers + [n_outputs(s)], activation=s.activation,
+                   output_activation="linear")
+    finally:
+        random.setstate(state)
+
+
+def fit_arguments(s):
+    """The keyword arguments of the `fit` call this run makes (besides model and data)."""
+    sgd = s.optimizer in ("sgd", "momentum")
+    return {"loss": s.loss, "optimizer": "sgd" if sgd else "adam", "lr": s.lr,
+            "schedule": s.schedule, "steps": s.steps, "batch_size": s.batch_size,
+            "alpha": s.alpha, "seed": s.seed, "compiled": s.compiled,
+            "optimizer_options": {"momentum": MOMENTUM} if s.optimizer == "momentum" else None}
+
+
+# ---------------------------------------------------------------------------------------------
+# The same run, outside the lab
+# ---------------------------------------------------------------------------------------------
+def reproduce(s, model_file=None):
+    """{"python": a script running this run's fit(...), "command": the `micrograd train` line
+    or None, "note": why there is no command line, if there is none}. `model_file`: the run
+    started from a loaded model file rather than from the seed."""
+    kw = fit_arguments(s)
+    if s.dataset == "xor":
+        load = (f"from micrograd.lab.settings import make_xor\n"
+                f"X, y = make_xor({s.samples}, noise={s.noise!r}, random_state={s.seed})")
+    else:
+        load = f"X, y = load_dataset({s.dataset!r}, n_samples={s.samples}, " \
+               f"noise={s.noise!r}, seed={s.seed})"
+    lines = ["import random"] + (["import numpy as np"] if s.points else []) + [
+             "from micrograd.data import load_dataset, train_test_split",
+             "from micrograd.nn import MLP", "from micrograd.train import fit", "", load]
+    if s.test_fraction > 0:
+        lines.append(f"X_train, X_test, y_train, y_test = train_test_split(X, y, "
+                     f"{s.test_fraction!r}, seed={s.seed}, stratify=True)")
+        val = "X_val=X_test, y_val=y_test, eval_every=1"
+    else:
+        lines.append("X_train, y_train = X, y")
+        val = ""
+    if s.points:
+        lines += [f"mine = np.array({s.points!r})      # the points you added",
+                  "X_train = np.concatenate([X_train, mine[:, :2]])",
+                  "y_train = np.concatenate([y_train, mine[:, 2].astype(np.int64)])"]
+    if model_file:
+        lines += ["from micrograd.io import load_model",
+                  f"model = load_model({model_file!r})"]
+    else:
+        lines += [f"random.seed({s.seed})",
+                  f"model = MLP(2, {s.layers + [n_outputs(s)]!r}, activation={s.activation!r}, "
+                  f"output_activation='linear')"]
+    args = [f"{k}={v!r}" for k, v in kw.items() if v is not None and v is not False]
+    if val:
+        args.append(val)
+    lines.append("history = fit(model, X_train, y_train,\n              " +
+                 ",\n              ".join(", ".join(args[i:i + 4]) for i in range(0, len(args), 4)) +
+                 ")")
+    python = "\n".join(lines)
+
+    note = None
+    if s.dataset == "xor":
+        note = "micrograd train has no xor dataset"
+    elif s.points:
+        note = "micrograd train cannot add your own points"
+    elif model_file:
+        note = "micrograd train starts from the seed, not from a model file"
+    command = None
+    if note is None:
+        parts = ["micrograd train", f"--dataset {s.dataset}", f"--samples {s.samples}",
+                 f"--noise {s.noise!r}", f"--seed {s.seed}", f"--test-fraction {s.test_fraction!r}",
+                 f"--layers {','.join(map(str, s.layers)) or 'none'}",
+                 f"--activation {s.activation}", f"--loss {s.loss}",
+                 f"--optimizer {kw['optimizer']}", f"--lr {s.lr!r}", f"--schedule {s.schedule}",
+                 f"--steps {s.steps}", f"--alpha {s.alpha!r}"]
+        if s.optimizer == "momentum":
+            parts.append(f"--momentum {MOMENTUM}")
+        if s.compiled:
+            parts.append("--compiled")
+        if s.batch_size is not None:
+            parts.append(f"--batch-size {s.batch_size}")
+        command = " ".join(parts)
+    return {"python": python, "command": command, "note": note}

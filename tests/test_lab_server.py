@@ -1,0 +1,629 @@
+"""micrograd lab's server and session: who may talk to it, what it refuses, and that the page's
+numbers are fit's numbers. The page itself is driven in Chromium in test_lab_browser.py."""
+import http.client
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from micrograd import io
+from micrograd.data import load_dataset, train_test_split
+from micrograd.lab.server import MAX_BODY, make_server
+from micrograd.lab.session import Session
+from micrograd.lab.settings import Settings, make_xor, parse_settings, reproduce
+from micrograd.nn import MLP
+from micrograd.train import fit
+
+ROOT = Path(__file__).parent.parent
+SMALL = {"samples": 60, "layers": [4], "steps": 40}     # quick runs
+
+
+class Client:
+    """Raw HTTP to a lab server, so that tests can send any Host, Origin or body."""
+
+    def __init__(self, server):
+        self.port = server.server_address[1]
+        self.token = server.token
+
+    def request(self, method, path, body=None, headers=None, token=True, raw=False):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        h = {"Host": f"127.0.0.1:{self.port}"}
+        if token:
+            h["X-Lab-Token"] = self.token
+        if body is not None:
+            h["Content-Type"] = "application/json"
+            body = body if raw else json.dumps(body).encode()
+        h.update(headers or {})
+        conn.request(method, path, body=body, headers=h)
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        return r.status, dict(r.getheaders()), data
+
+    def json(self, method, path, body=None, **kw):
+        status, headers, data = self.request(method, path, body, **kw)
+        return status, json.loads(data)
+
+    def state(self, **query):
+        q = "&".join(f"{k}={v}" for k, v in query.items())
+        status, doc = self.json("GET", f"/api/state?{q}")
+        assert status == 200, doc
+        return doc
+
+    def wait(self, condition, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            s = self.state()
+            if condition(s):
+                return s
+            assert time.monotonic() < deadline, f"timed out; last state {s['status']} " \
+                                                f"step {s['step']}"
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def server():
+    srv = make_server()
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.stop()
+
+
+@pytest.fixture
+def client(server):
+    return Client(server)
+
+
+# ---------------------------------------------------------------------------------------------
+# Who may talk to it
+# ---------------------------------------------------------------------------------------------
+def test_listens_on_loopback_with_a_long_random_token(server):
+    assert server.server_address[0] == "127.0.0.1"
+    assert len(server.token) >= 32
+    assert server.url == f"http://127.0.0.1:{server.server_address[1]}/?token={server.token}"
+    assert make_server().token != server.token
+
+
+@pytest.mark.parametrize("path", ["/", "/static/lab.js", "/api/state", "/api/model"])
+def test_every_request_needs_the_token(client, path):
+    status, doc = client.json("GET", path, token=False)
+    assert status == 403
+    assert doc == {"error": "missing or wrong token: open the URL micrograd lab printed"}
+    status, _ = client.json("GET", path, token=False, headers={"X-Lab-Token": "x" * 32})
+    assert status == 403
+    status, _, _ = client.request("GET", f"{path}{'&' if '?' in path else '?'}token="
+                                         f"{client.token}", token=False)
+    assert status == 200
+
+
+def test_post_needs_the_token_too(client):
+    status, doc = client.json("POST", "/api/control", {"action": "play"}, token=False)
+    assert status == 403 and "token" in doc["error"]
+    assert client.state()["status"] == "ready"
+
+
+@pytest.mark.parametrize("host", ["evil.example:80", "127.0.0.1", "localhost:1",
+                                  "127.0.0.1.nip.io:{port}", ""])
+def test_a_foreign_host_header_is_refused(client, host):
+    status, doc = client.json("GET", "/api/state",
+                              headers={"Host": host.format(port=client.port)})
+    assert status == 403
+    assert doc["error"].startswith("this server answers only to 127.0.0.1 and localhost")
+
+
+def test_localhost_by_name_is_fine(client):
+    status, _ = client.json("GET", "/api/state", headers={"Host": f"localhost:{client.port}"})
+    assert status == 200
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "http://evil.example"},
+                                     {"Origin": "null"},
+                                     {"Origin": "http://127.0.0.1:1"},
+                                     {"Sec-Fetch-Site": "cross-site"}])
+def test_cross_site_requests_are_refused(client, headers):
+    status, doc = client.json("POST", "/api/control", {"action": "play"}, headers=headers)
+    assert status == 403
+    assert doc["error"] in ("cross-origin requests are refused",
+                            "cross-site requests are refused")
+    assert client.state()["status"] == "ready"
+
+
+def test_same_origin_is_fine(client):
+    origin = {"Origin": f"http://127.0.0.1:{client.port}", "Sec-Fetch-Site": "same-origin"}
+    status, _ = client.json("POST", "/api/control", {"action": "pause"}, headers=origin)
+    assert status == 200
+
+
+def test_pages_carry_a_strict_content_security_policy(client):
+    status, headers, body = client.request("GET", "/")
+    assert status == 200
+    csp = headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert headers["Referrer-Policy"] == "no-referrer"
+    page = body.decode()
+    assert f"/static/lab.js?token={client.token}" in page and "@TOKEN@" not in page
+    assert "http://" not in page and "https://" not in page          # nothing from the network
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad requests: a 4xx and a one-line JSON error, and the server carries on
+# ---------------------------------------------------------------------------------------------
+BAD = [
+    ("POST", "/api/settings", b"{not json", 400, "the body is not valid JSON"),
+    ("POST", "/api/settings", b'{"lr": NaN}', 400, "the body is not valid JSON (NaN is not"),
+    ("POST", "/api/settings", b"[1, 2]", 400, "settings must be a JSON object; got list"),
+    ("POST", "/api/settings", b'{"lr": "1"}', 400, "lr must be a number from 1e-06 to 10; got '1'"),
+    ("POST", "/api/settings", b'{"lr": 0}', 400, "lr must be a number from 1e-06 to 10; got 0"),
+    ("POST", "/api/settings", b'{"samples": 5000}', 400,
+     "samples must be a whole number from 10 to 500; got 5000"),
+    ("POST", "/api/settings", b'{"samples": 20.5}', 400,
+     "samples must be a whole number from 10 to 500; got 20.5"),
+    ("POST", "/api/settings", b'{"dataset": "digits"}', 400,
+     "dataset must be one of moons, circles, spiral, blobs, xor; got 'digits'"),
+    ("POST", "/api/settings", b'{"layers": [16, 16, 16, 16, 16, 16, 16]}', 400,
+     "at most 6 hidden layers (a scalar engine gets slow beyond); got 7"),
+    ("POST", "/api/settings", b'{"layers": [16, 33]}', 400,
+     "hidden layer 2 must have 1 to 32 neurons; got 33"),
+    ("POST", "/api/settings", b'{"layers": [0]}', 400,
+     "hidden layer 1 must have 1 to 32 neurons; got 0"),
+    ("POST", "/api/settings", b'{"layers": [true]}', 400,
+     "hidden layer 1 must have 1 to 32 neurons; got True"),
+    ("POST", "/api/settings", b'{"__class__": 1}', 400, "unknown setting '__class__'"),
+    ("POST", "/api/settings", b'{"dataset": "spiral", "loss": "hinge"}', 400,
+     "spiral has 3 classes: loss 'hinge' is for two classes, the data has 3; use cross_entropy "
+     "(or mse)"),
+    ("POST", "/api/settings", b'{"points": [[0, 0, 2]]}', 400,
+     "points[0] class must be a whole number from 0 to 1; got 2"),
+    ("POST", "/api/settings", b'{"points": [[1e308, 0, 1]]}', 400,
+     "points[0] x1 must be a number from -1000 to 1000; got 1e+308"),
+    ("POST", "/api/settings", b'{"compiled": "yes"}', 400,
+     "compiled must be true or false; got 'yes'"),
+    ("POST", "/api/control", b'{"action": "explode"}', 400,
+     "unknown action 'explode'; use play, pause, step, speed or reset"),
+    ("POST", "/api/control", b'{"action": 1}', 400,
+     "'action' must be one of play, pause, step, speed, reset, got 1"),
+    ("POST", "/api/control", b'{"action": "play", "speed": -1}', 400,
+     "'speed' must be a number of steps per second from 0"),
+    ("POST", "/api/inspect", b'{"which": "train", "index": 999}', 400,
+     "the train set has 160 points; there is no point 999"),
+    ("POST", "/api/inspect", b'{"which": "train", "index": "0"}', 400,
+     "'index' must be a point number, got \"0\""),
+    ("POST", "/api/inspect", b'{"which": "all", "index": 0}', 400, "no 'all' set"),
+    ("POST", "/api/points", b'{"remove": 0}', 400, "there is no point of yours number 0"),
+    ("POST", "/api/points", b'{"add": [0, 0]}', 400, "'add' must be [x1, x2, class]"),
+    ("POST", "/api/points", b'{"add": [0, "x", 1]}', 400,
+     "points[0] x2 must be a number from -1000 to 1000; got 'x'"),
+    ("POST", "/api/model", b'{"format": "micrograd.mlp"}', 400,
+     "model.json is not a micrograd model file: the top level has no 'version'"),
+    ("POST", "/api/model", b'[' * 100000, 400, "model.json is not a micrograd model file: "),
+    ("GET", "/api/state?since=-1", None, 400, "since must be a whole number >= 0, got '-1'"),
+    ("GET", "/api/nothing", None, 404, "no such page: GET /api/nothing"),
+    ("GET", "/stepper/abc", None, 404, "this stepper page has expired: click the point again"),
+    ("PUT", "/api/settings", b"{}", 405, "no such page: PUT /api/settings"),
+]
+
+
+@pytest.mark.parametrize("method, path, body, status, message", BAD)
+def test_bad_requests_get_a_one_line_error(client, method, path, body, status, message):
+    got, headers, data = client.request(method, path, body, raw=True)
+    assert got == status, data
+    assert headers["Content-Type"] == "application/json"
+    doc = json.loads(data)
+    assert list(doc) == ["error"] and doc["error"].startswith(message), doc
+    assert "\n" not in doc["error"]
+    assert client.state()["status"] == "ready"           # still serving, nothing changed
+    assert client.state(run=1)["step"] == 0
+
+
+def test_bodies_must_be_json_with_a_length_under_the_limit(client):
+    status, _, data = client.request("POST", "/api/settings", b"{}", raw=True,
+                                     headers={"Content-Type": "text/plain"})
+    assert status == 415 and b"Content-Type: application/json" in data
+    conn = http.client.HTTPConnection("127.0.0.1", client.port, timeout=10)
+    conn.putrequest("POST", "/api/settings", skip_host=True)
+    for k, v in {"Host": f"127.0.0.1:{client.port}", "X-Lab-Token": client.token,
+                 "Content-Type": "application/json",
+                 "Content-Length": str(MAX_BODY + 1)}.items():
+        conn.putheader(k, v)
+    conn.endheaders()                                  # and never send the body
+    r = conn.getresponse()
+    assert r.status == 413
+    assert json.loads(r.read()) == {"error": f"the body is larger than {MAX_BODY} bytes"}
+    conn.close()
+    assert client.state()["status"] == "ready"
+
+
+def test_a_request_http_cannot_parse_gets_json_too(client):
+    import socket
+    with socket.create_connection(("127.0.0.1", client.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n")
+        reply = sock.makefile("rb").read()
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431") and b"Content-Type: application/json" in head
+    assert json.loads(body) == {"error": "Line too long"}
+    assert client.state()["status"] == "ready"
+
+
+def test_settings_are_applied_and_echoed(client):
+    status, _ = client.json("POST", "/api/settings",
+                            {"dataset": "xor", "layers": [3, 2], "activation": "tanh",
+                             "loss": "mse", "optimizer": "adam", "lr": 0.05})
+    assert status == 200
+    s = client.state()
+    assert s["run"] == 2 and s["step"] == 0
+    assert {k: s["settings"][k] for k in ("dataset", "layers", "activation", "loss")} == \
+        {"dataset": "xor", "layers": [3, 2], "activation": "tanh", "loss": "mse"}
+    assert s["view"]["network"]["sizes"] == [2, 3, 2, 1]
+    assert len(s["view"]["neurons"]["maps"]) == 5
+    assert len(s["data"]["train"]) == 160 and len(s["data"]["test"]) == 40
+
+
+def test_six_layers_of_32_is_the_most(client):
+    status, _ = client.json("POST", "/api/settings", {"layers": [32] * 6})
+    assert status == 200
+    s = client.state()
+    assert s["view"]["network"]["sizes"] == [2] + [32] * 6 + [1]
+    assert len(s["view"]["neurons"]["maps"]) == 192
+
+
+# ---------------------------------------------------------------------------------------------
+# The page's numbers are fit's numbers
+# ---------------------------------------------------------------------------------------------
+def run_steps(client, k):
+    for _ in range(k):
+        status, doc = client.json("POST", "/api/control", {"action": "step"})
+        assert status == 200, doc
+    return client.wait(lambda s: s["step"] == k and s["status"] == "paused"
+                       and not s["stepping"])
+
+
+def fit_by_hand(dataset, samples, noise, seed, layers, steps, **kw):
+    if dataset == "xor":
+        X, y = make_xor(samples, noise, seed)
+    else:
+        X, y = load_dataset(dataset, n_samples=samples, noise=noise, seed=seed)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, 0.2, seed=seed, stratify=True)
+    random.seed(seed)
+    model = MLP(2, layers, output_activation="linear", activation=kw.pop("activation", "relu"))
+    return fit(model, X_tr, y_tr, steps=steps, seed=seed, X_val=X_te, y_val=y_te,
+               eval_every=1, progress=False, **kw), model
+
+
+@pytest.mark.parametrize("settings, by_hand", [
+    ({}, {"loss": "hinge", "optimizer": "sgd", "lr": 1.0, "schedule": "linear"}),
+    ({"dataset": "spiral", "noise": 0.2, "loss": "cross_entropy", "optimizer": "adam",
+      "lr": 0.02, "activation": "tanh", "layers": [6, 5], "batch_size": 16, "seed": 3,
+      "schedule": "cosine"},
+     {"loss": "cross_entropy", "optimizer": "adam", "lr": 0.02, "activation": "tanh",
+      "schedule": "cosine", "batch_size": 16}),
+    ({"dataset": "xor", "loss": "bce", "optimizer": "momentum", "lr": 0.3, "alpha": 0.0},
+     {"loss": "bce", "optimizer": "sgd", "lr": 0.3, "schedule": "linear", "alpha": 0.0,
+      "optimizer_options": {"momentum": 0.9}}),
+])
+def test_the_pages_loss_after_k_steps_is_fits(client, settings, by_hand):
+    doc = {**SMALL, **settings}
+    status, err = client.json("POST", "/api/settings", doc)
+    assert status == 200, err
+    k = 6
+    s = run_steps(client, k)
+    full = {**Settings().to_dict(), **doc}
+    n_out = 3 if full["dataset"] == "spiral" else 1
+    history, model = fit_by_hand(full["dataset"], full["samples"], full["noise"], full["seed"],
+                                 full["layers"] + [n_out], full["steps"], **by_hand)
+    curves = client.state(run=s["run"])["curves"]
+    assert curves["loss"] == history.loss[:k]                    # exactly, step by step
+    assert curves["accuracy"] == history.accuracy[:k]
+    assert curves["test_loss"] == history.val_loss[:k]
+    assert curves["test_accuracy"] == history.val_accuracy[:k]
+
+
+def test_the_reproduce_snippet_is_the_same_run(client):
+    doc = {**SMALL, "optimizer": "momentum", "lr": 0.2, "points": [[0.5, 0.5, 1], [-1, 1, 0]]}
+    assert client.json("POST", "/api/settings", doc)[0] == 200
+    s = run_steps(client, 4)
+    repro = client.state()["reproduce"]
+    assert repro["command"] is None and repro["note"] == "micrograd train cannot add your own points"
+    scope = {}
+    exec(repro["python"].replace(f"steps={SMALL['steps']}", f"steps={SMALL['steps']}, "
+                                 "progress=False"), scope)
+    assert scope["history"].loss[:4] == client.state(run=s["run"])["curves"]["loss"]
+
+
+def test_the_command_line_is_the_same_run(client, tmp_path):
+    doc = {"samples": 40, "layers": [3], "steps": 3, "test_fraction": 0.25, "seed": 5}
+    assert client.json("POST", "/api/settings", doc)[0] == 200
+    command = client.state()["reproduce"]["command"]
+    assert command.startswith("micrograd train --dataset moons --samples 40")
+    out = tmp_path / "run"
+    subprocess.run([sys.executable, "-m", "micrograd", *command.split()[1:], "--no-plots",
+                    "--no-progress", "--out", str(out)], check=True, capture_output=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    run_steps(client, 3)
+    status, _, body = client.request("GET", "/api/model")
+    assert status == 200
+    ours = json.loads(body)
+    theirs = json.loads((out / "model.json").read_text())
+    assert ours["layers"] == theirs["layers"]                    # the same weights, bit for bit
+
+
+# ---------------------------------------------------------------------------------------------
+# Running, two tabs, model files, one point
+# ---------------------------------------------------------------------------------------------
+def test_play_pause_and_reset(client):
+    client.json("POST", "/api/settings", SMALL)
+    client.json("POST", "/api/control", {"action": "play"})
+    client.wait(lambda s: s["step"] >= 3)
+    client.json("POST", "/api/control", {"action": "pause"})
+    paused = client.wait(lambda s: s["status"] == "paused" and not s["stepping"])
+    time.sleep(0.3)
+    assert client.state()["step"] == paused["step"]               # paused means paused
+    client.json("POST", "/api/control", {"action": "reset"})
+    s = client.state()
+    assert s["step"] == 0 and s["status"] == "ready" and s["run"] == paused["run"] + 1
+    client.json("POST", "/api/control", {"action": "play"})
+    done = client.wait(lambda s: s["status"] == "done")
+    assert done["step"] == SMALL["steps"] and done["message"] == f"finished: {SMALL['steps']} steps"
+    status, doc = client.json("POST", "/api/control", {"action": "play"})
+    assert status == 400 and "press Reset" in doc["error"]
+
+
+def test_a_diverging_run_says_so(client):
+    client.json("POST", "/api/settings", {**SMALL, "loss": "mse", "lr": 10.0, "layers": [16, 16]})
+    client.json("POST", "/api/control", {"action": "play"})
+    s = client.wait(lambda s: s["status"] == "diverged")
+    assert s["message"].startswith("training diverged: ")
+    assert s["message"].endswith("; try a smaller learning rate")
+    status, doc = client.json("POST", "/api/control", {"action": "step"})
+    assert status == 400 and doc["error"].startswith("the run has ended (training diverged")
+
+
+def test_without_a_test_set(client):
+    assert client.json("POST", "/api/settings", {**SMALL, "test_fraction": 0})[0] == 200
+    s = run_steps(client, 2)
+    assert len(s["curves"]["loss"]) == 2 and s["curves"]["test_loss"] == []
+    assert client.state()["data"]["test"] == []
+    status, doc = client.json("POST", "/api/inspect", {"which": "test", "index": 0})
+    assert (status, doc) == (400, {"error": "no 'test' set to pick a point from"})
+    assert "X_val" not in client.state()["reproduce"]["python"]
+
+
+def test_a_refused_change_leaves_the_run_as_it_was(client):
+    client.json("POST", "/api/settings", SMALL)
+    run_steps(client, 2)
+    status, doc = client.json("POST", "/api/settings", {"samples": 10, "test_fraction": 0.05,
+                                                        "dataset": "spiral",
+                                                        "loss": "cross_entropy"})
+    assert (status, doc) == (400, {"error": "a test fraction of 0.05 of 10 points leaves a "
+                                            "side empty (test_fraction=0.05 of 10 samples "
+                                            "leaves 10 to train on and 0 to test on)"})
+    client.json("POST", "/api/control", {"action": "step"})
+    s = client.wait(lambda s: s["step"] == 3 and not s["stepping"])
+    assert s["run"] == 2
+
+
+def test_two_tabs_and_a_reload_do_not_corrupt_the_run(client):
+    """Two clients hammering the server mid-training (polls, settings, resets): the run that
+    survives is still exactly fit's."""
+    client.json("POST", "/api/settings", SMALL)
+    client.json("POST", "/api/control", {"action": "play", "speed": 0})
+    errors = []
+
+    def tab(n):
+        try:
+            for i in range(15):
+                client.state()
+                client.state(run=1, since=0)
+                if n == 1 and i % 5 == 0:
+                    client.json("POST", "/api/control", {"action": "reset"})
+                    client.json("POST", "/api/control", {"action": "play"})
+        except Exception as e:        # noqa: BLE001 - reported below
+            errors.append(e)
+    tabs = [threading.Thread(target=tab, args=(n,)) for n in (1, 2)]
+    for t in tabs:
+        t.start()
+    for t in tabs:
+        t.join()
+    assert not errors
+    done = client.wait(lambda s: s["status"] == "done", timeout=120)
+    history, _ = fit_by_hand("moons", 60, 0.1, 0, [4, 1], SMALL["steps"], loss="hinge",
+                             optimizer="sgd", lr=1.0, schedule="linear")
+    assert client.state(run=done["run"])["curves"]["loss"] == history.loss
+
+
+def test_save_then_load_restores_the_model_and_its_settings(client, tmp_path):
+    client.json("POST", "/api/settings", {**SMALL, "dataset": "circles", "layers": [5, 3]})
+    s = run_steps(client, 5)
+    status, headers, body = client.request("GET", "/api/model")
+    assert status == 200
+    assert headers["Content-Disposition"] == 'attachment; filename="lab-circles-step5.json"'
+    path = tmp_path / "saved.json"
+    path.write_bytes(body)
+    model, meta = io.load_model(path, with_meta=True)           # what `micrograd predict` reads
+    assert meta["lab"]["dataset"] == "circles" and meta["step"] == 5
+    boundary = client.state()["view"]["boundary"]
+    client.json("POST", "/api/settings", {"dataset": "moons", "layers": [2]})
+    assert client.state()["view"]["boundary"] != boundary
+    status, doc = client.json("POST", "/api/model?name=saved.json", body, raw=True)
+    assert status == 200, doc
+    after = client.state()
+    assert after["settings"]["dataset"] == "circles" and after["settings"]["layers"] == [5, 3]
+    assert after["view"]["boundary"] == boundary
+    assert after["view"]["network"]["weights"] == s["view"]["network"]["weights"]
+    assert after["data"]["model_file"] == "saved.json"
+    assert "load_model('saved.json')" in after["reproduce"]["python"]
+
+
+def test_a_model_file_without_lab_settings_brings_its_architecture(client, tmp_path):
+    """A file `micrograd train` or save_model wrote: the lab keeps its data settings and takes
+    the model's layers and activation (and a loss that fits its outputs)."""
+    random.seed(1)
+    model = MLP(2, [3, 2, 2], activation="tanh", output_activation="linear")
+    io.save_model(model, tmp_path / "m.json", meta={"command": "train"})
+    body = (tmp_path / "m.json").read_bytes()
+    status, doc = client.json("POST", "/api/model?name=m.json", body, raw=True)
+    assert status == 200, doc
+    s = client.state()
+    assert (s["settings"]["layers"], s["settings"]["activation"], s["settings"]["loss"]) == \
+        ([3, 2], "tanh", "cross_entropy")
+    assert s["view"]["network"]["weights"][0] == \
+        [v for n in model.layers[0].neurons for v in [w.data for w in n.w] + [n.b.data]]
+    client.json("POST", "/api/control", {"action": "step"})
+    client.wait(lambda s: s["step"] == 1 and not s["stepping"])
+    client.json("POST", "/api/control", {"action": "reset"})       # back to the file's weights
+    assert client.state()["view"]["network"]["weights"] == s["view"]["network"]["weights"]
+
+
+@pytest.mark.parametrize("doc, message", [
+    ({"format": "micrograd.mlp", "version": 1, "nin": 3,
+      "layers": [{"activation": "linear", "neurons": [{"w": [1, 2, 3], "b": 0}]}]},
+     "bad.json: the lab draws models of 2 inputs; this one takes 3"),
+    ({"format": "micrograd.mlp", "version": 1, "nin": 2,
+      "layers": [{"activation": "tanh", "neurons": [{"w": [1, 2], "b": 0}]}]},
+     "bad.json: the lab's models have a linear output layer; this one's is tanh"),
+    ({"format": "micrograd.mlp", "version": 1, "nin": 2,
+      "layers": [{"activation": "relu", "neurons": [{"w": [1, 2], "b": 0}] * 33},
+                 {"activation": "linear", "neurons": [{"w": [0] * 33, "b": 0}]}]},
+     "bad.json: hidden layer 1 must have 1 to 32 neurons; got 33"),
+    ({"format": "micrograd.mlp", "version": 1, "nin": 2,
+      "layers": [{"activation": "linear", "neurons": [{"w": [1, 2], "b": 0}]}],
+      "meta": {"lab": {"dataset": "moons", "lr": "__import__('os')"}}},
+     "bad.json: lr must be a number from 1e-06 to 10; got \"__import__('os')\""),
+    ({"format": "micrograd.mlp", "version": 1, "nin": 2,
+      "layers": [{"activation": "linear", "neurons": [{"w": [1, 1e999], "b": 0}]}]},
+     "bad.json is not a micrograd model file: layers[0].neurons[0].w[1] is not finite"),
+])
+def test_loaded_model_files_are_checked(client, doc, message):
+    body = json.dumps(doc).encode().replace(b"Infinity", b"1e999")
+    status, err = client.json("POST", "/api/model?name=bad.json", body, raw=True)
+    assert (status, err) == (400, {"error": message})
+    assert client.state()["run"] == 1
+
+
+def test_a_points_forward_and_backward(client):
+    client.json("POST", "/api/settings", {**SMALL, "layers": [3, 2]})
+    run_steps(client, 2)
+    status, p = client.json("POST", "/api/inspect", {"which": "test", "index": 4})
+    assert status == 200, p
+    # the same point through a copy of the model, by hand
+    status, _, body = client.request("GET", "/api/model")
+    model = io.from_dict(json.loads(body))
+    from micrograd.engine import Value
+    x = [Value(v) for v in p["x"]]
+    h1 = model.layers[0].forward(x)
+    h2 = model.layers[1].forward(h1)
+    score = model.layers[2].forward(h2)[0]
+    target = 1.0 if p["label"] == 1 else -1.0
+    loss = (1 + -target * score).relu() * (1.0 / 1)
+    loss.backward()
+    assert p["layers"][0]["data"] == [v.data for v in h1]
+    assert p["layers"][1]["grad"] == [v.grad for v in h2]
+    assert p["layers"][2]["data"] == [score.data] and p["loss"] == loss.data
+    assert p["x_grad"] == [v.grad for v in x]
+    status, headers, page = client.request("GET", f"/stepper/{p['stepper']}")
+    assert status == 200
+    assert "script-src 'sha256-" in headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in headers["Content-Security-Policy"]
+    assert b"backward() through the loss of test point #4 at step 2" in page
+
+
+def test_points_of_ones_own(client):
+    client.json("POST", "/api/settings", SMALL)
+    assert client.json("POST", "/api/points", {"add": [0.25, -0.5, 1]})[0] == 200
+    assert client.json("POST", "/api/points", {"add": [1.5, 1.0, 0]})[0] == 200
+    s = client.state()
+    assert s["settings"]["points"] == [[0.25, -0.5, 1], [1.5, 1.0, 0]]
+    assert s["data"]["train"][-2:] == [[0.25, -0.5, 1], [1.5, 1.0, 0]]
+    assert s["data"]["own_from"] == len(s["data"]["train"]) - 2
+    assert client.json("POST", "/api/points", {"remove": 0})[0] == 200
+    assert client.state()["settings"]["points"] == [[1.5, 1.0, 0]]
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------------------------
+def start_lab(*args):
+    proc = subprocess.Popen([sys.executable, "-m", "micrograd", "lab", "--no-browser", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    line = proc.stdout.readline()
+    return proc, line
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_ctrl_c_stops_the_command_cleanly(training):
+    proc, line = start_lab()
+    try:
+        assert line.startswith("micrograd lab: http://127.0.0.1:") and "?token=" in line
+        url = line.split()[2]
+        port = int(url.split(":")[2].split("/")[0])
+        token = url.split("token=")[1]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", f"/api/state?token={token}")
+        r = conn.getresponse()
+        assert r.status == 200 and json.loads(r.read())["status"] == "ready"
+        if training:
+            conn.request("POST", "/api/control", body=b'{"action": "play"}',
+                         headers={"X-Lab-Token": token, "Content-Type": "application/json"})
+            r = conn.getresponse()
+            assert r.status == 200 and r.read() == b'{"ok":true}'
+            time.sleep(1.0)
+        conn.close()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode in (0, 130)
+    assert "Traceback" not in err and err == ""
+    assert out == "micrograd lab: stopped\n"
+
+
+def test_a_busy_port_is_one_line():
+    srv = make_server()
+    try:
+        port = srv.server_address[1]
+        r = subprocess.run([sys.executable, "-m", "micrograd", "lab", "--no-browser",
+                            "--port", str(port)], capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    finally:
+        srv.stop()
+    assert r.returncode == 1
+    assert r.stderr == f"micrograd: error: port {port} is already in use; pick another with " \
+                       f"--port, or leave it out for a free one\n"
+
+
+def test_there_is_no_host_option():
+    r = subprocess.run([sys.executable, "-m", "micrograd", "lab", "--host", "0.0.0.0"],
+                       capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 2 and "unrecognized arguments: --host" in r.stderr
+
+
+def test_settings_round_trip_and_defaults():
+    s = Settings()
+    assert parse_settings(s.to_dict()) == s
+    assert reproduce(s)["command"] == (
+        "micrograd train --dataset moons --samples 200 --noise 0.1 --seed 0 --test-fraction 0.2 "
+        "--layers 16,16 --activation relu --loss hinge --optimizer sgd --lr 1.0 "
+        "--schedule linear --steps 300 --alpha 0.0001")
+    assert reproduce(parse_settings({"dataset": "xor"}))["note"] == \
+        "micrograd train has no xor dataset"
+
+
+def test_session_closes_a_running_trainer():
+    session = Session(parse_settings(SMALL))
+    session.control("play")
+    time.sleep(0.3)
+    session.close()
+    assert session.run.thread is None
