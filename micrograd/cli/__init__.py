@@ -5,6 +5,7 @@
     micrograd predict --model M --input 0.5,-0.2
     micrograd eval --model M
     micrograd graph ...                 draw an expression's graph (micrograd.viz)
+    micrograd lab                       train live in the browser (a local page)
     micrograd exercises list|start|check  write micrograd yourself, with feedback
 
 Every subcommand has --help. Errors are one line on stderr and a non-zero exit status:
