@@ -107,7 +107,11 @@ class Op:
             data = self.forward(a.data)
         except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
             raise _domain_error(self.name, (a,), e) from None
-        return _node1(data, a, self)
+        if data.__class__ is not float or _blocks_open:
+            return _node1(data, a, self)        # with its checks, or a leaf under no_grad
+        v = _new(Value)                         # _node1, spelled out for the common case
+        v.data, v.grad, v._a, v._b, v._op, v.label, v._rule = data, 0.0, a, None, self.name, "", self
+        return v
 
     def binary(self, a, b):
         """__call__ for two inputs, spelled out: the hot path of every + - * /."""
@@ -119,7 +123,11 @@ class Op:
             data = self.forward(a.data, b.data)
         except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
             raise _domain_error(self.name, (a, b), e) from None
-        return _node2(data, a, b, self)
+        if data.__class__ is not float or _blocks_open:
+            return _node2(data, a, b, self)     # with its checks, or a leaf under no_grad
+        v = _new(Value)                         # _node2, spelled out for the common case
+        v.data, v.grad, v._a, v._b, v._op, v.label, v._rule = data, 0.0, a, b, self.name, "", self
+        return v
 
     def __repr__(self):
         return f"Op({self.name!r})"
@@ -279,10 +287,6 @@ class _GradState(threading.local):
     def enabled(self):
         return self.off == 0
 
-    @enabled.setter
-    def enabled(self, on):    # a raw switch (the compiler's trace turns graphs on with it)
-        _set_off(0 if on else max(self.off, 1))
-
 
 _GradMode = _GradState()
 _blocks_open = 0              # the sum of `off` over all threads: while 0, nobody looks further
@@ -329,7 +333,7 @@ class no_grad(_GradBlock):
         _set_off(_GradMode.off + 1)
 
     def __exit__(self, *exc):
-        _set_off(_GradMode.off - 1)
+        _set_off(max(_GradMode.off - 1, 0))
 
 
 class enable_grad(_GradBlock):
@@ -493,12 +497,15 @@ def topological_order(*roots):
                 continue
             stack.append((v,))
             if b is None:                   # push the children last-first, so the first is
-                stack.append(a)             # visited first, as in the lecture's recursion
+                if a not in visited:        # visited first, as in the lecture's recursion
+                    stack.append(a)
             elif b is _MANY:
                 stack.extend([c for c in reversed(a) if c not in visited])
             else:
-                stack.append(b)
-                stack.append(a)
+                if b not in visited:
+                    stack.append(b)
+                if a not in visited:
+                    stack.append(a)
     return topo
 
 
