@@ -95,10 +95,6 @@ class Op:
             data = self.forward(*[x.data for x in inputs])
         except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
             raise _domain_error(self.name, inputs, e) from None
-        if len(inputs) == 1:
-            return _node1(data, inputs[0], self)
-        if len(inputs) == 2:
-            return _node2(data, inputs[0], inputs[1], self)
         return _node(data, inputs, self)
 
     def unary(self, a):
@@ -108,8 +104,8 @@ class Op:
         except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
             raise _domain_error(self.name, (a,), e) from None
         if data.__class__ is not float or _blocks_open:
-            return _node1(data, a, self)        # with its checks, or a leaf under no_grad
-        v = _new(Value)                         # _node1, spelled out for the common case
+            return _make(data, a, None, self)   # with its checks, or a leaf under no_grad
+        v = _new(Value)                         # _make, spelled out for the common case
         v.data, v.grad, v._a, v._b, v._op, v.label, v._rule = data, 0.0, a, None, self.name, "", self
         return v
 
@@ -124,8 +120,8 @@ class Op:
         except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
             raise _domain_error(self.name, (a, b), e) from None
         if data.__class__ is not float or _blocks_open:
-            return _node2(data, a, b, self)     # with its checks, or a leaf under no_grad
-        v = _new(Value)                         # _node2, spelled out for the common case
+            return _make(data, a, b, self)      # with its checks, or a leaf under no_grad
+        v = _new(Value)                         # _make, spelled out for the common case
         v.data, v.grad, v._a, v._b, v._op, v.label, v._rule = data, 0.0, a, b, self.name, "", self
         return v
 
@@ -537,11 +533,11 @@ def _checked(data, rule, inputs):
     return _as_float(data, f"{rule.name} of {_show(inputs)} (the result of its forward)")
 
 
-# The three ways to make a node (one, two, more inputs), which skip __init__'s checks.
-# Under no_grad they make a plain leaf.
-def _node2(data, a, b, rule):
+def _make(data, a, b, rule):
+    """A new Value made by `rule`, its inputs in the slots a, b (see Value._prev), skipping
+    __init__'s checks; a plain leaf under no_grad."""
     if data.__class__ is not float:
-        data = _checked(data, rule, (a, b))
+        data = _checked(data, rule, a if b is _MANY else (a,) if b is None else (a, b))
     v = _new(Value)
     v.data, v.grad, v.label = data, 0.0, ""
     if _blocks_open and _GradMode.off:
@@ -552,32 +548,14 @@ def _node2(data, a, b, rule):
     return v
 
 
-def _node1(data, a, rule):
-    if data.__class__ is not float:
-        data = _checked(data, rule, (a,))
-    v = _new(Value)
-    v.data, v.grad, v.label, v._b = data, 0.0, "", None
-    if _blocks_open and _GradMode.off:
-        v._a = v._rule = None
-        v._op = ""
-    else:
-        v._a, v._op, v._rule = a, rule.name, rule
-    return v
-
-
 def _node(data, children, rule):
-    if data.__class__ is not float:
-        data = _checked(data, rule, children)
-    if len(children) < 3:
-        return _node2(data, *children, rule) if len(children) == 2 else _node1(data, *children, rule)
-    v = _new(Value)
-    v.data, v.grad, v.label = data, 0.0, ""
-    if _blocks_open and _GradMode.off:
-        v._a = v._b = v._rule = None
-        v._op = ""
-    else:
-        v._a, v._b, v._op, v._rule = children, _MANY, rule.name, rule
-    return v
+    """_make, for a tuple of inputs."""
+    n = len(children)
+    if n == 1:
+        return _make(data, children[0], None, rule)
+    if n == 2:
+        return _make(data, children[0], children[1], rule)
+    return _make(data, children, _MANY, rule)
 
 
 def _chain_rule(v, rule=None):
