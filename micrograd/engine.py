@@ -14,7 +14,7 @@ lecture's code, all invisible to code written for it:
   every graph to Python's cyclic garbage collector; a shared rule does not, so a dropped graph is
   freed at once. For the same reason a node keeps its one or two inputs in two slots rather
   than in a tuple of its own (`_prev` still reads as the tuple): one object per node instead of
-  two, half the memory, and half the work for the collector that scans live graphs.
+  two, a third less memory, and half the work for the collector that scans live graphs.
 * `backward()` is iterative (no recursion limit) and, as in PyTorch, resets the grads of the
   intermediate nodes first, so calling it twice adds exactly the same gradient to the leaves twice.
 * Every local derivative is written with arithmetic that works on floats *and* on Values. The
@@ -25,7 +25,8 @@ lecture's code, all invisible to code written for it:
 Errors: an operation whose real result does not exist (log of 0, 0 ** -1, (-8) ** 0.5, exp of
 1000) raises a `ValueError`/`OverflowError` that names the operation and its inputs. NaN and inf
 that you put in yourself flow through the arithmetic as IEEE floats, as in PyTorch; the training
-loop is where a non-finite loss is caught. `.data` is a plain attribute (the lecture's update
+loop is where a non-finite loss is caught. `no_grad()` is per thread, as PyTorch's. `.data` is a
+plain attribute (the lecture's update
 `p.data += -lr * p.grad` stays fast); the next operation that reads it refuses anything but a
 real number.
 """
