@@ -26,9 +26,8 @@ Errors: an operation whose real result does not exist (log of 0, 0 ** -1, (-8) *
 1000) raises a `ValueError`/`OverflowError` that names the operation and its inputs. NaN and inf
 that you put in yourself flow through the arithmetic as IEEE floats, as in PyTorch; the training
 loop is where a non-finite loss is caught. `no_grad()` is per thread, as PyTorch's. `.data` is a
-plain attribute (the lecture's update
-`p.data += -lr * p.grad` stays fast); the next operation that reads it refuses anything but a
-real number.
+plain attribute (the lecture's update `p.data += -lr * p.grad` stays fast); the next operation
+that reads it refuses anything but a real number.
 """
 import functools
 import math
