@@ -61,13 +61,9 @@ def trace(fn, key, flat, name):
     (out_values, tree, inputs, seconds). Gradient mode is on, whatever the caller's."""
     inputs = [Value(x) for x in flat.tolist()]
     args, kwargs = rebuild_args(key, inputs)
-    prev_mode = engine._GradMode.enabled
-    engine._GradMode.enabled = True
     t0 = time.perf_counter()
-    try:
+    with engine.enable_grad():       # this thread only; its no_grad blocks resume afterwards
         out = fn(*args, **kwargs)
-    finally:
-        engine._GradMode.enabled = prev_mode
     seconds = time.perf_counter() - t0
     del args, kwargs      # the argument lists must not hold the leaves (see Graph)
     out_values = []
