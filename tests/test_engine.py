@@ -437,7 +437,7 @@ def test_fused_linear_equals_the_lectures_sum_bit_for_bit():
 
 def test_op_table_is_complete():
     assert set(OPS) == {"+", "-", "*", "/", "**", "neg", "exp", "log", "tanh", "ReLU", "abs",
-                        "sigmoid", "w·x+b"}
+                        "sigmoid", "w·x+b", "max"}
 
 
 # ---------------------------------------------------------------------------------------------
