@@ -484,7 +484,7 @@ def report(res, cmd):
              "take each batch as numpy arrays made once (W2: one-hot target rows), as PyTorch "
              "takes tensors made once. The fused training step "
              "(`micrograd.compile(loss, optimizer=opt)`) runs forward, backward and the SGD "
-             "update in numpy on a parameter array it owns, with the same arithmetic as "
+             "update on a parameter array it owns, with the same arithmetic as "
              "`compile(loss)` + the Python loop (bit for bit; with `exact=False`, BLAS matrix "
              "products and numpy's exp/log instead, about 1e-15 relative); the model's Values "
              "are written back by `step.sync()`, which the timed loop never needs. The fused "

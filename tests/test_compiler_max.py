@@ -116,3 +116,4 @@ def test_fused_step_on_growing_logits_is_eager_bit_for_bit():
 def test_an_empty_row_is_named(row):
     with pytest.raises(ValueError, match="row 0 has no logits"):
         softmax_cross_entropy([row], [0])
+
