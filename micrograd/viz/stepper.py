@@ -266,34 +266,40 @@ def _layout(kids, parents, card_w, op_w):
 # ---------------------------------------------------------------------------------------------
 # The data the page shows
 # ---------------------------------------------------------------------------------------------
-def _nudged_root(parents, kids, rules, data, leaf, value):
-    """The root's data with one leaf set to `value`. Only what changes is recomputed: the
-    leaf's users, then theirs, in topological order, stopping wherever a node's value comes
-    out the same (a dead ReLU, a sum that rounds back). The graph itself is not touched."""
-    new = {leaf: value}
-    get, pop, push = new.get, heapq.heappop, heapq.heappush
+def _nudged_roots(parents, kids, rules, data, leaf, h):
+    """The root's data with one leaf moved up by h, and down by h. Only what changes is
+    recomputed: the leaf's users, then theirs, in topological order, stopping wherever a
+    node's value comes out the same both ways (a dead ReLU, a sum that rounds back). Both
+    nudges go in one pass. The graph itself is not touched."""
+    up, down = {leaf: data[leaf] + h}, {leaf: data[leaf] - h}
+    pop, push = heapq.heappop, heapq.heappush
     heap = sorted(set(parents[leaf]))
     queued = set(heap)
     while heap:
         i = pop(heap)
-        if rules[i] is None:                          # no Op to recompute it by: it stays
+        rule = rules[i]
+        if rule is None:                              # no Op to recompute it by: it stays
             continue
-        x = rules[i].forward(*[get(c, data[c]) for c in kids[i]])
-        if x != data[i] or x != x:                    # changed (NaN always counts as changed)
-            new[i] = x
+        u = rule.forward(*[up.get(c, data[c]) for c in kids[i]])
+        d = rule.forward(*[down.get(c, data[c]) for c in kids[i]])
+        same = data[i]
+        if u != same or u != u:                       # changed (NaN always counts as changed)
+            up[i] = u
+        if d != same or d != d:
+            down[i] = d
+        if i in up or i in down:
             for p in parents[i]:
                 if p not in queued:
                     queued.add(p)
                     push(heap, p)
     root = len(data) - 1
-    return new[root] if root in new else data[root]
+    return up.get(root, data[root]), down.get(root, data[root])
 
 
 def _check(parents, kids, rules, data, leaf, h):
     """The lecture's numerical derivative of the root by this leaf, or None where it fails."""
     try:
-        up = _nudged_root(parents, kids, rules, data, leaf, data[leaf] + h)
-        down = _nudged_root(parents, kids, rules, data, leaf, data[leaf] - h)
+        up, down = _nudged_roots(parents, kids, rules, data, leaf, h)
         numeric = (up - down) / (2 * h)
     except (ValueError, ZeroDivisionError, OverflowError, TypeError):
         return None
