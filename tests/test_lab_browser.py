@@ -147,8 +147,8 @@ def test_changing_the_architecture_and_reset_retrain(browser, server):
     lab.page.press("#lr", "Enter")
     lab.wait_until("document.getElementById('message').textContent.startsWith('lr ')")
     assert lab.text("#message") == "lr must be a number from 1e-06 to 10; got -3"
-    assert lab.errors == [f"Failed to load resource: the server responded with a status of "
-                          f"400 (Bad Request)"] * 2
+    assert lab.errors == ["Failed to load resource: the server responded with a status of "
+                          "400 (Bad Request)"] * 2           # the two refusals, and nothing else
     lab.close()
 
 
