@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -277,14 +278,19 @@ class Running:
                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.err = b""
 
-    def wait_for(self, needle, timeout=60):
+    def wait_for(self, needle, timeout=120):
         deadline = time.monotonic() + timeout
+        fd = self.proc.stderr.fileno()
         while needle.encode() not in self.err and time.monotonic() < deadline:
-            chunk = os.read(self.proc.stderr.fileno(), 4096)
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                break                                    # silent until the deadline
+            chunk = os.read(fd, 4096)
             if not chunk:
                 break
             self.err += chunk
-        assert needle.encode() in self.err, self.err.decode()[-2000:]
+        if needle.encode() not in self.err:
+            self.proc.kill()
+            pytest.fail(f"no {needle!r} on stderr: {self.err.decode()[-2000:]}")
 
     def finish(self, timeout=120):
         try:
