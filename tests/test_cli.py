@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -277,14 +278,19 @@ class Running:
                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.err = b""
 
-    def wait_for(self, needle, timeout=60):
+    def wait_for(self, needle, timeout=120):
         deadline = time.monotonic() + timeout
+        fd = self.proc.stderr.fileno()
         while needle.encode() not in self.err and time.monotonic() < deadline:
-            chunk = os.read(self.proc.stderr.fileno(), 4096)
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                break                                    # silent until the deadline
+            chunk = os.read(fd, 4096)
             if not chunk:
                 break
             self.err += chunk
-        assert needle.encode() in self.err, self.err.decode()[-2000:]
+        if needle.encode() not in self.err:
+            self.proc.kill()
+            pytest.fail(f"no {needle!r} on stderr: {self.err.decode()[-2000:]}")
 
     def finish(self, timeout=120):
         try:
@@ -583,7 +589,8 @@ BAD_META = [
      "'samples' is 50.0, not an integer from 1 to 100000; give --samples"),
     ({"dataset": "moons", "seed": 2**40}, [],
      "'seed' is 1099511627776, not an integer from 0 to 4294967295; give --seed"),
-    ({"dataset": "moons", "noise": "0.1"}, [], "'noise' is '0.1', not a number >= 0.0; give --noise"),
+    ({"dataset": "moons", "noise": "0.1"}, [],
+     "'noise' is '0.1', not a number >= 0.0; give --noise"),
     ({"dataset": "moons", "noise": -1}, [], "'noise' is -1, not a number >= 0.0; give --noise"),
     ({"dataset": "moons", "loss": ["hinge"]}, [],
      "'loss' is ['hinge'], not one of hinge, bce, cross_entropy, mse; give --loss"),

@@ -4,8 +4,8 @@ import random
 import time
 
 from micrograd.cli.common import (EXIT_INTERRUPTED, CtrlC, chain_callbacks, check_writable,
-                                  describe, int_arg, output_names, save_model_file, say_interrupted,
-                                  say_stopped, snapshotter, write_plots)
+                                  describe, int_arg, output_names, save_model_file,
+                                  say_interrupted, say_stopped, snapshotter, write_plots)
 
 
 def add_parser(subparsers):
