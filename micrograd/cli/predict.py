@@ -90,8 +90,6 @@ def _softmax(zs):
 
 
 def run(args):
-    from micrograd.train import predict_scores
-
     if not args.input and not args.data_csv:
         raise CLIError("give --input X1,X2,... or --data-csv FILE")
     model, meta = _load(args.model)
@@ -104,7 +102,7 @@ def run(args):
             raise CLIError(f"the model takes {nin} features per example, got {len(r)} "
                            f"({','.join(f'{v:g}' for v in r)})")
     loss = meta.get("loss")
-    scores = [_finite_scores(predict_scores, model, where, r) for where, r in rows]
+    scores = [_finite_scores(model, where, r) for where, r in rows]
     for (_, r), s in zip(rows, scores):
         shown = ",".join(f"{v:g}" for v in r)
         if isinstance(s, list):
@@ -118,9 +116,10 @@ def run(args):
     return 0
 
 
-def _finite_scores(predict_scores, model, where, row):
+def _finite_scores(model, where, row):
     """The model's output for one row; an output that is not a finite number is an error
     naming the row (a class read off a NaN would be a silent wrong answer)."""
+    from micrograd.train import predict_scores
     try:
         s = predict_scores(model, [row])[0]
     except OverflowError:
