@@ -13,7 +13,7 @@ import pytest
 from nbclient import NotebookClient
 
 from micrograd.nn import MLP
-from micrograd.viz import show_stepper, stepper_html
+from micrograd.viz import show_stepper, stepper_data, stepper_html
 from micrograd.viz.lecture import lecture_expression, lecture_mlp_loss, lecture_neuron
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -280,12 +280,24 @@ def test_show_stepper_is_the_page_in_a_sandboxed_iframe_with_an_untrusted_note()
     assert show_stepper(lecture_neuron()).id != view.id       # two on a page don't clash
 
 
-def test_show_stepper_height_follows_the_graph():
+def test_show_stepper_height_follows_the_graph_and_then_the_page():
+    from micrograd.viz import notebook
     small, neuron, big = (show_stepper(g()) for g in (lecture_expression, lecture_neuron,
                                                       lecture_mlp_loss))
-    assert small.height == 420 <= neuron.height < big.height == 900
-    assert f"height: {neuron.height}px" in neuron._repr_html_()
-    assert show_stepper(lecture_neuron(), height=300).height == 300
+    assert small.height < neuron.height < big.height
+    # before the page reports its height: toolbar + graph pane (capped) + the panel below
+    chrome = notebook.TOOLBAR_PX + 24 + notebook.PANEL_BELOW_PX
+    assert neuron.height == stepper_data(lecture_neuron())["height"] + chrome
+    assert big.height == notebook.TOOLBAR_PX + notebook.PANE_MAX_PX + notebook.PANEL_BELOW_PX
+    out = neuron._repr_html_()
+    assert f"height: {neuron.height}px" in out
+    # then a script follows the page's own height message, from its own iframe only
+    script = re.search(r"<script>(.*?)</script></div>$", out, re.S).group(1)
+    assert f'document.querySelector("#{neuron.id} iframe")' in script
+    assert "e.source !== frame.contentWindow" in script
+    assert '"micrograd-stepper:height"' in script
+    fixed = show_stepper(lecture_neuron(), height=300)
+    assert fixed.height == 300 and "<script>" not in fixed._repr_html_()   # as asked, fixed
 
 
 @pytest.mark.parametrize("height", [50, 2.5, "tall", True])
@@ -299,5 +311,6 @@ def test_show_stepper_escapes_labels():
     from micrograd.engine import Value
     x = Value(1.0, label='"><script>alert(1)</script>')
     out = show_stepper(x.tanh(), title='<b>"t"</b>')._repr_html_()
-    assert "<script>" not in out.replace(html.escape("<script>"), "")
+    # the one script is show_stepper's own height listener; the label's stays text
+    assert out.count("<script>") == 1 and out.endswith("})();</script></div>")
     assert 'title="&lt;b&gt;&quot;t&quot;&lt;/b&gt;"' in out
