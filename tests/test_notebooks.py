@@ -6,6 +6,7 @@ show_stepper's HTML and text."""
 import html
 import random
 import re
+import time
 from pathlib import Path
 
 import nbformat
@@ -314,3 +315,69 @@ def test_show_stepper_escapes_labels():
     # the one script is show_stepper's own height listener; the label's stays text
     assert out.count("<script>") == 1 and out.endswith("})();</script></div>")
     assert 'title="&lt;b&gt;&quot;t&quot;&lt;/b&gt;"' in out
+
+
+# ---------------------------------------------------------------------------------------------
+# An executed notebook, saved and exported (nbclient + nbconvert), in Chromium
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    from test_stepper import CHROMIUM, CHROMIUM_ARGS
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """The stepper cell run by nbclient, exported by nbconvert with its classic and its lab
+    template (what a saved notebook's outputs look like outside a server)."""
+    from nbconvert import HTMLExporter
+    tmp = tmp_path_factory.mktemp("exported")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from micrograd.viz import show_stepper\nfrom micrograd.viz.lecture import "
+        "lecture_neuron\nshow_stepper(lecture_neuron())")])
+    execute(nb, tmp)
+    pages = {}
+    for template in ("classic", "lab"):
+        body, _ = HTMLExporter(template_name=template).from_notebook_node(nb)
+        pages[template] = tmp / f"{template}.html"
+        pages[template].write_text(body, encoding="utf-8")
+    return pages
+
+
+@pytest.mark.parametrize("template", ["classic", "lab"])
+@pytest.mark.parametrize("width", [900, 1440])
+def test_an_exported_notebook_shows_the_whole_stepper_at_its_height(browser, exported,
+                                                                    template, width):
+    from test_stepper import ARTIFACTS, IN_VIEW
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.goto(exported[template].resolve().as_uri())
+        iframe = page.wait_for_selector("iframe")
+        frame = iframe.content_frame()
+        frame.wait_for_selector("#step")
+        deadline = time.monotonic() + 10
+        while True:                        # the output's script sizes it by the page's message
+            want = frame.evaluate("window.microgradStepper.contentHeight()")
+            got = iframe.bounding_box()["height"]
+            if abs(want - got) <= 1 or time.monotonic() > deadline:
+                break
+            page.wait_for_timeout(50)
+        assert abs(want - got) <= 1, (want, got)
+        assert frame.evaluate("document.scrollingElement.scrollHeight <= innerHeight + 1")
+        seen = frame.evaluate(IN_VIEW)
+        assert len(seen["boxes"]) == 6 and seen["smallest"] >= 8 <= seen["smallestHtml"], seen
+        output = iframe.bounding_box()["width"]
+        if output >= 700:                  # JupyterLab's output at a 900 px window, or wider
+            assert all(b["inside"] for b in seen["boxes"]), (output, seen)
+        else:      # the classic template's 620 px: 8 px text needs more, so the root shows
+            assert seen["boxes"][-1]["inside"], seen     # and the pane scrolls to the leaves
+            assert frame.evaluate("(p => p.scrollWidth > p.clientWidth)"
+                                  "(document.getElementById('graph-pane'))")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"exported-{template}-stepper-{width}.png"))
+    finally:
+        page.close()

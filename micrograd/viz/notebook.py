@@ -4,9 +4,10 @@
     show_stepper(o)                    # as a cell's value: the stepper page, inline
 
 `show_stepper` returns a small display object: Jupyter shows its HTML (the stepper page in a
-sandboxed iframe, sized to the graph), a terminal its text. A notebook that is not trusted (one
-opened from a file, not run here) strips the iframe; what remains is a line saying to run the
-cell. Nothing here imports IPython until it is needed in a running notebook.
+sandboxed iframe, and a script that sets the iframe's height to what the page reports), a
+terminal its text. A notebook that is not trusted (one opened from a file, not run here)
+strips the iframe and the script; what remains is a line saying to run the cell. Nothing here
+imports IPython until it is needed in a running notebook.
 """
 import html
 import sys

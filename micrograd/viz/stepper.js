@@ -374,6 +374,8 @@
   window.addEventListener("resize", function () {
     layoutMode();
     if (zoomedByHand) zoom(scale); else initialZoom();
+    // keep the node in focus (the root before any step) in view, as it was on load
+    reveal(pos > 0 ? D.steps[pos - 1].node : D.root, true);
     postHeight();
   });
   if (window.ResizeObserver) new ResizeObserver(postHeight).observe(document.body);
