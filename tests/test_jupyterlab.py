@@ -2,8 +2,9 @@
 
 The test starts `jupyter lab` on 127.0.0.1 with a random token and a temporary root (and
 temporary Jupyter config/data/runtime directories, so the notebook signature database is its
-own), and stops it by its pid. A trusted (signed) notebook shows the stepper inline and its
-Step button works; an untrusted one shows only the note, and running the cell shows the
+own), and stops it by its pid. A trusted (signed) notebook shows the stepper inline at the
+page's own height (nothing scrolls inside the iframe), the lecture neuron's leaves and root in
+view with text of 8 px or more, and its Step button works; an untrusted one shows only the note, and running the cell shows the
 stepper. Screenshots at 900 and 1440 px wide go to tests/artifacts/."""
 import copy
 import os

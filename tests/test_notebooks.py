@@ -2,7 +2,8 @@
 with nbclient, and what they show: the numbers, and the pictures' MIME types (image/svg+xml for
 draw_dot, image/png for the plots, text/html for the stepper). Also, in a real kernel: plots
 display once with and without pyplot, fit(live=...) updates one output in place, and
-show_stepper's HTML and text."""
+show_stepper's HTML and text; and the executed notebook exported by nbconvert, in Chromium: the
+stepper's iframe as tall as its page."""
 import html
 import random
 import re
@@ -16,6 +17,7 @@ from nbclient import NotebookClient
 from micrograd.nn import MLP
 from micrograd.viz import show_stepper, stepper_data, stepper_html
 from micrograd.viz.lecture import lecture_expression, lecture_mlp_loss, lecture_neuron
+from test_stepper import ARTIFACTS, IN_VIEW, browser  # noqa: F401 (browser: a fixture)
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ["01_derivatives_and_backprop", "02_neuron", "03_mlp_training", "04_moons_live"]
@@ -321,16 +323,6 @@ def test_show_stepper_escapes_labels():
 # An executed notebook, saved and exported (nbclient + nbconvert), in Chromium
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    from test_stepper import CHROMIUM, CHROMIUM_ARGS
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """The stepper cell run by nbclient, exported by nbconvert with its classic and its lab
     template (what a saved notebook's outputs look like outside a server)."""
@@ -352,7 +344,6 @@ def exported(tmp_path_factory):
 @pytest.mark.parametrize("width", [900, 1440])
 def test_an_exported_notebook_shows_the_whole_stepper_at_its_height(browser, exported,
                                                                     template, width):
-    from test_stepper import ARTIFACTS, IN_VIEW
     page = browser.new_page(viewport={"width": width, "height": 900})
     try:
         page.goto(exported[template].resolve().as_uri())
