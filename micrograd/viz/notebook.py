@@ -82,21 +82,19 @@ class StepperView:
     def _height_listener(self):
         """A script (run by JupyterLab, classic Notebook and VS Code for trusted output) that
         sets the iframe's height to what the page reports, as it changes with the width. It
-        takes the message only from its own iframe, and stops once the output is gone."""
+        takes the message only from its own iframe. It stays while the output is detached
+        (JupyterLab takes cells off the page as they scroll away and puts the same ones back)."""
         low, high = REPORTED_PX
         return ('<script>(function () {'
                 f'var frame = document.querySelector("#{self.id} iframe");'
                 'if (!frame) return;'
-                'function follow(e) {'
-                '  if (!document.contains(frame)) {'
-                '    window.removeEventListener("message", follow); return; }'
+                'window.addEventListener("message", function (e) {'
                 '  var m = e.data;'
                 '  if (e.source !== frame.contentWindow || !m'
                 '      || m.type !== "micrograd-stepper:height") return;'
                 '  var h = Math.ceil(Number(m.height));'
                 f'  if (h >= {low} && h <= {high}) frame.style.height = h + "px";'
-                '}'
-                'window.addEventListener("message", follow);'
+                '});'
                 '})();</script>')
 
 
