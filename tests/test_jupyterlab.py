@@ -2,8 +2,9 @@
 
 The test starts `jupyter lab` on 127.0.0.1 with a random token and a temporary root (and
 temporary Jupyter config/data/runtime directories, so the notebook signature database is its
-own), and stops it by its pid. A trusted (signed) notebook shows the stepper inline and its
-Step button works; an untrusted one shows only the note, and running the cell shows the
+own), and stops it by its pid. A trusted (signed) notebook shows the stepper inline at the
+page's own height (nothing scrolls inside the iframe), the lecture neuron's leaves and root in
+view with text of 8 px or more, and its Step button works; an untrusted one shows only the note, and running the cell shows the
 stepper. Screenshots at 900 and 1440 px wide go to tests/artifacts/."""
 import copy
 import os
@@ -23,9 +24,9 @@ from nbclient import NotebookClient
 from nbformat.sign import NotebookNotary
 from playwright.sync_api import sync_playwright
 
-from micrograd.viz import show_stepper, stepper_data
+from micrograd.viz import stepper_data
 from micrograd.viz.lecture import lecture_neuron
-from test_stepper import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, replay
+from test_stepper import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, IN_VIEW, replay
 
 CELL = ("from micrograd.viz import show_stepper\n"
         "from micrograd.viz.lecture import lecture_neuron\n"
@@ -166,6 +167,35 @@ def stepper_frame(page):
     return frame
 
 
+def settled_height(page, frame, seconds=10):
+    """The iframe's height once it equals the page's own content height (the output's script
+    sizes it by the page's message), or the last one seen."""
+    iframe = page.locator(".jp-OutputArea-output iframe")
+    deadline = time.monotonic() + seconds
+    while True:
+        want = frame.evaluate("window.microgradStepper.contentHeight()")
+        got = iframe.bounding_box()["height"]
+        if abs(want - got) <= 1 or time.monotonic() > deadline:
+            return want, got
+        page.wait_for_timeout(100)
+
+
+def leaves_and_root_in_view(page, frame, data):
+    """Every leaf's and the root's card, in page coordinates (through the frame), inside the
+    iframe and inside the window: what a learner sees without scrolling anything."""
+    box = page.locator(".jp-OutputArea-output iframe").bounding_box()
+    view = page.viewport_size
+    out = []
+    for i, n in enumerate(data["nodes"]):
+        if n["leaf"] or i == data["root"]:
+            r = frame.locator(f"#node-{i}").bounding_box()
+            out.append(box["x"] <= r["x"] and r["x"] + r["width"] <= box["x"] + box["width"]
+                       and box["y"] <= r["y"] and r["y"] + r["height"] <= box["y"] + box["height"]
+                       and r["x"] >= 0 and r["x"] + r["width"] <= view["width"]
+                       and r["y"] >= 0 and r["y"] + r["height"] <= view["height"])
+    return out
+
+
 @pytest.mark.parametrize("width", [1440, 900])
 def test_a_trusted_notebook_shows_the_stepper_inline_and_it_steps(browser, lab, width):
     data = stepper_data(lecture_neuron())
@@ -174,6 +204,25 @@ def test_a_trusted_notebook_shows_the_stepper_inline_and_it_steps(browser, lab, 
     try:
         frame = stepper_frame(page)
         assert not page.locator(".jp-OutputArea-output .micrograd-untrusted").is_visible()
+        if width < 1000:                   # a laptop: the file browser folded away
+            page.click(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+            page.wait_for_timeout(500)
+            assert page.locator(".jp-OutputArea-output iframe").bounding_box()["width"] >= 650
+        box = page.locator(".jp-OutputArea-output iframe").bounding_box()
+        area = page.locator(".jp-OutputArea-output").first.bounding_box()
+        assert area["width"] - 24 <= box["width"] <= area["width"]    # the output's width
+        # the iframe is as tall as the page in it: nothing scrolls inside it
+        want, got = settled_height(page, frame)
+        assert abs(want - got) <= 1, (want, got)
+        assert frame.evaluate("document.scrollingElement.scrollHeight <= innerHeight + 1")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"jupyterlab-stepper-{width}-load.png"))
+        # on load: the neuron from its leaves to its root in view, its text readable
+        assert len(leaves_and_root_in_view(page, frame, data)) == 6
+        assert all(leaves_and_root_in_view(page, frame, data)), frame.evaluate(IN_VIEW)
+        seen = frame.evaluate(IN_VIEW)
+        assert seen["smallest"] >= 8 and seen["smallestHtml"] >= 8, seen
+        assert seen["panelBelow"] == (box["width"] < 1100)       # the panel moves below
         assert frame.text_content("#counter") == f"step 0 / {S}"
         assert frame.eval_on_selector_all(".node .grad", "els => els.map(e => e.textContent)") \
             == ["grad 0.0000"] * len(data["nodes"])
@@ -184,16 +233,9 @@ def test_a_trusted_notebook_shows_the_stepper_inline_and_it_steps(browser, lab, 
             == ["grad " + g for g in replay(data, 3)]
         step = data["steps"][2]                              # the third step: x1*w1 + x2*w2
         assert step["forward"] in frame.text_content("#explain")
-        box = page.locator(".jp-OutputArea-output iframe").bounding_box()
-        area = page.locator(".jp-OutputArea-output").first.bounding_box()
-        assert area["width"] - 24 <= box["width"] <= area["width"]    # the output's width
-        assert box["height"] == show_stepper(lecture_neuron()).height  # the graph's height
-        if width < 1000:                   # a laptop: the file browser folded away
-            page.click(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
-            page.wait_for_timeout(500)
-            assert page.locator(".jp-OutputArea-output iframe").bounding_box()["width"] >= 650
+        want, got = settled_height(page, frame)              # still no scrollbar inside
+        assert abs(want - got) <= 1, (want, got)
         page.wait_for_timeout(300)
-        ARTIFACTS.mkdir(exist_ok=True)
         shot = ARTIFACTS / f"jupyterlab-stepper-{width}.png"
         page.screenshot(path=str(shot))
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -2,10 +2,12 @@
 with nbclient, and what they show: the numbers, and the pictures' MIME types (image/svg+xml for
 draw_dot, image/png for the plots, text/html for the stepper). Also, in a real kernel: plots
 display once with and without pyplot, fit(live=...) updates one output in place, and
-show_stepper's HTML and text."""
+show_stepper's HTML and text; and the executed notebook exported by nbconvert, in Chromium: the
+stepper's iframe as tall as its page."""
 import html
 import random
 import re
+import time
 from pathlib import Path
 
 import nbformat
@@ -13,8 +15,9 @@ import pytest
 from nbclient import NotebookClient
 
 from micrograd.nn import MLP
-from micrograd.viz import show_stepper, stepper_html
+from micrograd.viz import show_stepper, stepper_data, stepper_html
 from micrograd.viz.lecture import lecture_expression, lecture_mlp_loss, lecture_neuron
+from test_stepper import ARTIFACTS, IN_VIEW, browser  # noqa: F401 (browser: a fixture)
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ["01_derivatives_and_backprop", "02_neuron", "03_mlp_training", "04_moons_live"]
@@ -280,12 +283,24 @@ def test_show_stepper_is_the_page_in_a_sandboxed_iframe_with_an_untrusted_note()
     assert show_stepper(lecture_neuron()).id != view.id       # two on a page don't clash
 
 
-def test_show_stepper_height_follows_the_graph():
+def test_show_stepper_height_follows_the_graph_and_then_the_page():
+    from micrograd.viz import notebook
     small, neuron, big = (show_stepper(g()) for g in (lecture_expression, lecture_neuron,
                                                       lecture_mlp_loss))
-    assert small.height == 420 <= neuron.height < big.height == 900
-    assert f"height: {neuron.height}px" in neuron._repr_html_()
-    assert show_stepper(lecture_neuron(), height=300).height == 300
+    assert small.height < neuron.height < big.height
+    # before the page reports its height: toolbar + graph pane (capped) + the panel below
+    chrome = notebook.TOOLBAR_PX + 24 + notebook.PANEL_BELOW_PX
+    assert neuron.height == stepper_data(lecture_neuron())["height"] + chrome
+    assert big.height == notebook.TOOLBAR_PX + notebook.PANE_MAX_PX + notebook.PANEL_BELOW_PX
+    out = neuron._repr_html_()
+    assert f"height: {neuron.height}px" in out
+    # then a script follows the page's own height message, from its own iframe only
+    script = re.search(r"<script>(.*?)</script></div>$", out, re.S).group(1)
+    assert f'document.querySelector("#{neuron.id} iframe")' in script
+    assert "e.source !== frame.contentWindow" in script
+    assert '"micrograd-stepper:height"' in script
+    fixed = show_stepper(lecture_neuron(), height=300)
+    assert fixed.height == 300 and "<script>" not in fixed._repr_html_()   # as asked, fixed
 
 
 @pytest.mark.parametrize("height", [50, 2.5, "tall", True])
@@ -299,5 +314,61 @@ def test_show_stepper_escapes_labels():
     from micrograd.engine import Value
     x = Value(1.0, label='"><script>alert(1)</script>')
     out = show_stepper(x.tanh(), title='<b>"t"</b>')._repr_html_()
-    assert "<script>" not in out.replace(html.escape("<script>"), "")
+    # the one script is show_stepper's own height listener; the label's stays text
+    assert out.count("<script>") == 1 and out.endswith("})();</script></div>")
     assert 'title="&lt;b&gt;&quot;t&quot;&lt;/b&gt;"' in out
+
+
+# ---------------------------------------------------------------------------------------------
+# An executed notebook, saved and exported (nbclient + nbconvert), in Chromium
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """The stepper cell run by nbclient, exported by nbconvert with its classic and its lab
+    template (what a saved notebook's outputs look like outside a server)."""
+    from nbconvert import HTMLExporter
+    tmp = tmp_path_factory.mktemp("exported")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from micrograd.viz import show_stepper\nfrom micrograd.viz.lecture import "
+        "lecture_neuron\nshow_stepper(lecture_neuron())")])
+    execute(nb, tmp)
+    pages = {}
+    for template in ("classic", "lab"):
+        body, _ = HTMLExporter(template_name=template).from_notebook_node(nb)
+        pages[template] = tmp / f"{template}.html"
+        pages[template].write_text(body, encoding="utf-8")
+    return pages
+
+
+@pytest.mark.parametrize("template", ["classic", "lab"])
+@pytest.mark.parametrize("width", [900, 1440])
+def test_an_exported_notebook_shows_the_whole_stepper_at_its_height(browser, exported,
+                                                                    template, width):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.goto(exported[template].resolve().as_uri())
+        iframe = page.wait_for_selector("iframe")
+        frame = iframe.content_frame()
+        frame.wait_for_selector("#step")
+        deadline = time.monotonic() + 10
+        while True:                        # the output's script sizes it by the page's message
+            want = frame.evaluate("window.microgradStepper.contentHeight()")
+            got = iframe.bounding_box()["height"]
+            if abs(want - got) <= 1 or time.monotonic() > deadline:
+                break
+            page.wait_for_timeout(50)
+        assert abs(want - got) <= 1, (want, got)
+        assert frame.evaluate("document.scrollingElement.scrollHeight <= innerHeight + 1")
+        seen = frame.evaluate(IN_VIEW)
+        assert len(seen["boxes"]) == 6 and seen["smallest"] >= 8 <= seen["smallestHtml"], seen
+        output = iframe.bounding_box()["width"]
+        if output >= 700:                  # JupyterLab's output at a 900 px window, or wider
+            assert all(b["inside"] for b in seen["boxes"]), (output, seen)
+        else:      # the classic template's 620 px: 8 px text needs more, so the root shows
+            assert seen["boxes"][-1]["inside"], seen     # and the pane scrolls to the leaves
+            assert frame.evaluate("(p => p.scrollWidth > p.clientWidth)"
+                                  "(document.getElementById('graph-pane'))")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"exported-{template}-stepper-{width}.png"))
+    finally:
+        page.close()

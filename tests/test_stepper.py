@@ -446,7 +446,7 @@ IN_VIEW = """() => {
     boxes.push({i, inside: r.left >= 0 && r.top >= 0 && r.right <= vw && r.bottom <= vh});
   });
   const svg = document.getElementById('graph');
-  const scale = svg.getBoundingClientRect().width / D.width;
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
   const sizes = [...svg.querySelectorAll('text')].map(
     t => parseFloat(getComputedStyle(t).fontSize) * scale);
   const html = [...document.querySelectorAll('button, #explain *, #check *, #title')].map(

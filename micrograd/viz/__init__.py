@@ -10,10 +10,10 @@ Importing this package needs nothing beyond the standard library: the graphviz p
 imported by draw_dot when it is called, and the stepper and dot_source need neither it nor
 Graphviz's `dot` program.
 """
-from micrograd.viz.dot import (GraphvizNotFound, INSTALL_HINT, dot_available, dot_source,
-                               draw_dot, render)
+from micrograd.viz.dot import (GraphvizNotFound, INSTALL_HINT, RenderTimeout, dot_available,
+                               dot_source, draw_dot, render)
 from micrograd.viz.notebook import show_stepper
 from micrograd.viz.stepper import stepper_data, stepper_html, write_stepper
 
 __all__ = ["draw_dot", "dot_source", "render", "dot_available", "GraphvizNotFound",
-           "INSTALL_HINT", "stepper_html", "write_stepper", "stepper_data", "show_stepper"]
+           "RenderTimeout", "INSTALL_HINT", "stepper_html", "write_stepper", "stepper_data", "show_stepper"]

@@ -4,23 +4,30 @@
     show_stepper(o)                    # as a cell's value: the stepper page, inline
 
 `show_stepper` returns a small display object: Jupyter shows its HTML (the stepper page in a
-sandboxed iframe, sized to the graph), a terminal its text. A notebook that is not trusted (one
-opened from a file, not run here) strips the iframe; what remains is a line saying to run the
-cell. Nothing here imports IPython until it is needed in a running notebook.
+sandboxed iframe, and a script that sets the iframe's height to what the page reports), a
+terminal its text. A notebook that is not trusted (one opened from a file, not run here)
+strips the iframe and the script; what remains is a line saying to run the cell. Nothing here
+imports IPython until it is needed in a running notebook.
 """
 import html
 import sys
 import uuid
 import warnings
 
-from micrograd.viz.stepper import stepper_data, stepper_html
+from micrograd.viz.stepper import stepper_data, stepper_page
 
 __all__ = ["show_stepper", "StepperView", "in_notebook", "LivePicture"]
 
-# The stepper page's height outside its graph (toolbar, margins), and the iframe's bounds.
-PAGE_CHROME_PX = 150
+# The iframe's height before the page reports its own (a trusted output's script listens for
+# it), from the page's layout in an iframe at notebook width (under 1100 px): the toolbar, the
+# graph pane (the graph plus 24 px, at most 720 px), then the explanation and the check below
+# it. Measured on the page; wide notebooks put the panel beside the graph and get shorter.
+TOOLBAR_PX = 62
+PANE_MAX_PX = 720
+PANEL_BELOW_PX = 420
 MIN_HEIGHT_PX = 420
-MAX_HEIGHT_PX = 900
+# What the page may report; anything else is not its message.
+REPORTED_PX = (100, 20_000)
 
 
 def in_notebook():
@@ -42,11 +49,13 @@ class StepperView:
         if max_nodes is not None:
             options["max_nodes"] = max_nodes
         data = stepper_data(root, **options)
-        self.page = stepper_html(root, **options)
+        self.page = stepper_page(data)
         self.title = data["title"]
         self.values, self.steps = len(data["nodes"]), len(data["steps"])
+        self.follows_page = height is None
         if height is None:
-            height = min(max(data["height"] + PAGE_CHROME_PX, MIN_HEIGHT_PX), MAX_HEIGHT_PX)
+            pane = min(data["height"] + 24, PANE_MAX_PX)
+            height = max(TOOLBAR_PX + pane + PANEL_BELOW_PX, MIN_HEIGHT_PX)
         self.height = height
         self.id = f"micrograd-stepper-{uuid.uuid4().hex[:12]}"   # unique on a page
 
@@ -56,10 +65,10 @@ class StepperView:
                 f"write_stepper(root, 'page.html') and open the file>")
 
     def _repr_html_(self):
-        # Untrusted output loses the <style> and the <iframe> (Jupyter's sanitizer keeps plain
-        # text and paragraphs), so the note below is all that is left of it then. Trusted, the
-        # style hides the note. The sandbox gives the page an origin of its own: its script
-        # runs, but cannot reach the notebook.
+        # Untrusted output loses the <style>, the <iframe> and the <script> (Jupyter's
+        # sanitizer keeps plain text and paragraphs), so the note below is all that is left of
+        # it then. Trusted, the style hides the note. The sandbox gives the page an origin of
+        # its own: its script runs, but cannot reach the notebook.
         return (f'<div id="{self.id}" class="micrograd-stepper">'
                 f'<style>#{self.id} .micrograd-untrusted {{display: none}}</style>'
                 f'<p class="micrograd-untrusted">{html.escape(self.title)}: the backprop '
@@ -68,7 +77,25 @@ class StepperView:
                 f'<iframe title="{html.escape(self.title)}" sandbox="allow-scripts" '
                 f'srcdoc="{html.escape(self.page, quote=True)}" '
                 f'style="width: 100%; height: {self.height}px; border: 0; display: block">'
-                f'</iframe></div>')
+                f'</iframe>{self._height_listener() if self.follows_page else ""}</div>')
+
+    def _height_listener(self):
+        """A script (run by JupyterLab, classic Notebook and VS Code for trusted output) that
+        sets the iframe's height to what the page reports, as it changes with the width. It
+        takes the message only from its own iframe. It stays while the output is detached
+        (JupyterLab takes cells off the page as they scroll away and puts the same ones back)."""
+        low, high = REPORTED_PX
+        return ('<script>(function () {'
+                f'var frame = document.querySelector("#{self.id} iframe");'
+                'if (!frame) return;'
+                'window.addEventListener("message", function (e) {'
+                '  var m = e.data;'
+                '  if (e.source !== frame.contentWindow || !m'
+                '      || m.type !== "micrograd-stepper:height") return;'
+                '  var h = Math.ceil(Number(m.height));'
+                f'  if (h >= {low} && h <= {high}) frame.style.height = h + "px";'
+                '});'
+                '})();</script>')
 
 
 def show_stepper(root, **options):

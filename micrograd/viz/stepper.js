@@ -43,7 +43,11 @@
   // ---- the graph ----
   var svg = $("graph");
   var scale = 1;
-  svg.setAttribute("viewBox", "0 0 " + D.width + " " + D.height);
+  // Of the layout's 24 px side margins (MARGIN in stepper.py) 8 px stay in the picture: a
+  // notebook's output (700 px wide in a 900 px window) then holds the neuron with 8 px text.
+  var TRIM = 16;
+  var W = D.width - 2 * TRIM;
+  svg.setAttribute("viewBox", TRIM + " 0 " + W + " " + D.height);
   var defs = sv("defs");
   var marker = sv("marker", { id: "arrow", viewBox: "0 0 10 10", refX: "9", refY: "5",
                               markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" });
@@ -327,7 +331,7 @@
   // the graph pane is as tall as the zoomed graph (up to a cap), and the page's height is its
   // content's, which it posts to its parent ({type: "micrograd-stepper:height", height}) so
   // that an embedder can size the iframe to it.
-  var NARROW = 1100, READABLE = 0.7;     // the smallest text is 12 px: 0.7 keeps it >= 8 px
+  var NARROW = 1100, READABLE = 0.67;    // the smallest text is 12 px: 0.67 keeps it >= 8 px
   var embedded = (function () { try { return window.self !== window.top; } catch (e) { return true; } })();
   var flow = false, zoomedByHand = false;
   function paneCap() {                   // the tallest the graph pane gets in flow mode
@@ -335,7 +339,7 @@
   }
   function zoom(s) {
     scale = Math.max(0.02, Math.min(3, s));
-    svg.setAttribute("width", String(Math.round(D.width * scale)));
+    svg.setAttribute("width", String(Math.round(W * scale)));
     svg.setAttribute("height", String(Math.round(D.height * scale)));
     // in flow mode the pane is as tall as the graph; wide, the panel beside it scrolls
     var high = Math.min(paneCap(), Math.round(D.height * scale) + 24);
@@ -346,7 +350,7 @@
   function fitScale() {                  // the whole graph in the pane, text as small as needed
     var pane = $("graph-pane");
     var high = flow ? paneCap() - 24 : pane.clientHeight - 8;
-    return Math.min(1.5, (pane.clientWidth - 16) / D.width, high / D.height);
+    return Math.min(1.5, (pane.clientWidth - 16) / W, high / D.height);
   }
   function fit() { zoomedByHand = false; zoom(fitScale()); }
   function byHand(s) { zoomedByHand = true; zoom(s); }
@@ -370,6 +374,8 @@
   window.addEventListener("resize", function () {
     layoutMode();
     if (zoomedByHand) zoom(scale); else initialZoom();
+    // keep the node in focus (the root before any step) in view, as it was on load
+    reveal(pos > 0 ? D.steps[pos - 1].node : D.root, true);
     postHeight();
   });
   if (window.ResizeObserver) new ResizeObserver(postHeight).observe(document.body);

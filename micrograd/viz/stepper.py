@@ -35,7 +35,7 @@ from pathlib import Path
 
 from micrograd.engine import Op
 
-__all__ = ["stepper_data", "stepper_html", "write_stepper", "MAX_NODES"]
+__all__ = ["stepper_data", "stepper_html", "stepper_page", "write_stepper", "MAX_NODES"]
 
 FMT = "%.4f"
 MAX_NODES = 3000
@@ -437,7 +437,12 @@ def stepper_html(root, title=None, h=1e-6, max_nodes=MAX_NODES):
     `root` is any Value made by the engine's operations; its graph is not modified (whether
     or not backward() has been called on it, the page replays one backward() from zero).
     Its Content-Security-Policy allows nothing but its own style and script, by their hashes."""
-    data = stepper_data(root, h=h, max_nodes=max_nodes, title=title)
+    return stepper_page(stepper_data(root, h=h, max_nodes=max_nodes, title=title))
+
+
+def stepper_page(data):
+    """The stepper page for data already made by stepper_data (for a caller that reads the
+    data too, such as show_stepper, so that it is made once)."""
     style, script = "\n" + _asset("stepper.css") + "\n", "\n" + _asset("stepper.js") + "\n"
     csp = f"default-src 'none'; style-src {_csp_hash(style)}; script-src {_csp_hash(script)}"
     page = _asset("stepper.html")
