@@ -34,7 +34,7 @@ from micrograd.viz.notebook import in_notebook, live_picture
 
 __all__ = ["fit", "evaluate", "predict", "predict_scores", "History", "TrainingDiverged",
            "CompilerUnavailable", "output_size", "n_outputs", "loss_targets", "class_labels",
-           "make_schedule", "make_optimizer", "LOSS_NAMES"]
+           "make_schedule", "make_optimizer", "loss_function", "LOSS_NAMES"]
 
 LOSS_NAMES = ("hinge", "bce", "cross_entropy", "mse")
 BINARY_LOSSES = ("hinge", "bce")
@@ -200,7 +200,11 @@ def loss_targets(loss, labels, n_out):
     return [[1.0 if k == v else -1.0 for k in range(n_out)] for v in labels]   # mse one-hot
 
 
-def _loss_fn(loss):
+def loss_function(loss):
+    """(name, fn): the loss `fit` minimises for the name `loss` (one of LOSS_NAMES).
+    `fn(scores, targets)` takes a list of per-example scores (a Value, or a list of K Values)
+    and `loss_targets(name, labels, K)` and returns the mean loss as one Value. mse with K
+    outputs counts every output as one prediction."""
     from micrograd import losses
     _check_loss(loss)
     if loss != "mse":
@@ -352,7 +356,7 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
     if nin is not None and nin != len(rows[0]):
         raise ValueError(f"the model takes {nin} inputs but X has {len(rows[0])} features")
 
-    loss_name, loss_fn = _loss_fn(loss)
+    loss_name, loss_fn = loss_function(loss)
     n_out = n_outputs(model)
     targets = loss_targets(loss_name, labels, n_out)
     params = model.parameters()
@@ -519,7 +523,7 @@ def evaluate(model, X, y, loss="hinge"):
         raise ValueError("no data to evaluate on")
     if len(rows) != len(labels):
         raise ValueError(f"X has {len(rows)} rows but y has {len(labels)} labels")
-    loss_name, loss_fn = _loss_fn(loss)
+    loss_name, loss_fn = loss_function(loss)
     targets = loss_targets(loss_name, labels, n_outputs(model))
     with no_grad():
         scores = [model(row) for row in rows]

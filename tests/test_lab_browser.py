@@ -108,6 +108,10 @@ def test_play_trains_moons_to_95_percent_and_the_views_follow(browser, server):
     lab.page.screenshot(path=str(ARTIFACTS / "lab-900.png"), full_page=True)
     # at 900 px nothing spills sideways
     assert lab.js("document.documentElement.scrollWidth") <= 900
+    # and a layer of 16 neurons' maps is one row, not 15 and a straggler
+    tops = lab.js("[...document.querySelectorAll('.neuron-row')[0]"
+                  ".querySelectorAll('canvas.neuron')].map(c => c.offsetTop)")
+    assert len(tops) == 16 and len(set(tops)) == 1, tops
     assert lab.errors == []
     lab.close()
 

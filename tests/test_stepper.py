@@ -16,7 +16,7 @@ from micrograd.viz.lecture import lecture_expression, lecture_mlp_loss, lecture_
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 ASSETS = Path(__file__).parent.parent / "micrograd" / "viz"
 

@@ -5,14 +5,15 @@ The run's model is trained by `micrograd.train.fit`, so the page shows exactly t
 the page gets its say: it publishes a snapshot (weights, grads, curves), then waits as long as
 the page wants (paused, or pacing the play speed), or returns True to end the run (Reset).
 
-Locks, and why there are two:
-  `_cond`    guards all session state; every method of Session takes it. The trainer takes it
-             only inside the callback, between steps, so the page's requests never wait for a
-             step to finish.
-  `_engine`  held by the trainer while a step runs. Building a point's graph (inspect) takes it,
-             so no two threads use the engine at once (grad mode is being made thread-local;
-             until then a `no_grad` in one thread would leak into the other).
-Order: `_engine` before `_cond`, never the other way round.
+One lock, `_cond`, guards all session state; every method of Session takes it. The trainer
+takes it only inside the callback, between steps, so the page's requests never wait for a step
+to finish. Nothing else needs guarding: the trainer's model is its own (the page sees the
+snapshot), a point's graph is built on a copy, and the engine's grad mode is per thread, so
+the trainer's `no_grad` evaluation does not reach a request's thread.
+
+The trainer's model is fused (`fused=True`: one node per neuron's w . x + b, the same numbers
+as the lecture's graph, several times faster); nobody sees its graph. A point's graph, which
+the learner opens in the stepper, is the lecture's: a * and a + node per input.
 
 Everything the page is shown (heat maps, the network) comes from the snapshot, with numpy, via
 micrograd.viz.plots' vectorised forward pass.
@@ -33,7 +34,7 @@ from micrograd import io
 from micrograd.engine import Value
 from micrograd.lab import settings as lab_settings
 from micrograd.lab.settings import Settings, SettingsError, parse_settings
-from micrograd.train import TrainingDiverged, fit, loss_targets
+from micrograd.train import TrainingDiverged, fit, loss_function, loss_targets
 from micrograd.viz import plots
 
 __all__ = ["Session", "RequestError", "BOUNDARY_GRID", "NEURON_GRID", "MAX_MODEL_BYTES"]
@@ -111,7 +112,6 @@ class Session:
 
     def __init__(self, settings=None):
         self._cond = threading.Condition()
-        self._engine = threading.Lock()
         self._run_ids = 0
         self._steppers = OrderedDict()
         self.speed = 0.0                 # steps per second; 0: as fast as the engine goes
@@ -154,9 +154,9 @@ class Session:
 
     def _train(self, run):
         s = run.settings
-        self._engine.acquire()
-        run.step_began = time.monotonic()
-        run.stepping = True
+        with self._cond:
+            run.step_began = time.monotonic()
+            run.stepping = True
         try:
             fit(run.model, run.X_train, run.y_train, **lab_settings.fit_arguments(s),
                 progress=False, callback=lambda k, model, h: self._after_step(run, k, h),
@@ -166,8 +166,6 @@ class Session:
             end = ("diverged", f"training diverged: {e}; try a smaller learning rate")
         except Exception as e:           # shown on the page; the server keeps running
             end = ("error", f"training stopped: {type(e).__name__}: {e}")
-        finally:
-            self._engine.release()
         with self._cond:
             if not run.stop:
                 run.status, run.message = end
@@ -177,38 +175,33 @@ class Session:
 
     def _after_step(self, run, k, history):
         """fit's callback: publish step k, then wait until the page wants the next step."""
-        self._engine.release()
-        try:
-            with self._cond:
-                run.stepping = False
-                run.step_seconds = time.monotonic() - run.step_began
-                c = run.curves
-                c["loss"].append(history.loss[-1])
-                c["accuracy"].append(history.accuracy[-1])
-                if history.val_step and history.val_step[-1] == k:
-                    c["test_loss"].append(history.val_loss[-1])
-                    c["test_accuracy"].append(history.val_accuracy[-1])
-                run.step = k + 1
-                run.publish(run.model)
-                run.budget = max(0, run.budget - 1)
-                # at least a moment's pause, so that requests waiting for the engine get in
-                deadline = time.monotonic() + (1.0 / self.speed if self.speed else 0.001)
-                while not run.stop:
-                    if run.playing:
-                        left = deadline - time.monotonic()
-                        if left <= 0:
-                            break
-                        self._cond.wait(left)
-                    elif run.budget > 0:
+        with self._cond:
+            run.stepping = False
+            run.step_seconds = time.monotonic() - run.step_began
+            c = run.curves
+            c["loss"].append(history.loss[-1])
+            c["accuracy"].append(history.accuracy[-1])
+            if history.val_step and history.val_step[-1] == k:
+                c["test_loss"].append(history.val_loss[-1])
+                c["test_accuracy"].append(history.val_accuracy[-1])
+            run.step = k + 1
+            run.publish(run.model)
+            run.budget = max(0, run.budget - 1)
+            deadline = time.monotonic() + (1.0 / self.speed if self.speed else 0.0)
+            while not run.stop:
+                if run.playing:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
                         break
-                    else:
-                        run.status = "paused"
-                        self._cond.wait()
-                run.stepping = not run.stop
-                return True if run.stop else None
-        finally:
-            self._engine.acquire()
+                    self._cond.wait(left)
+                elif run.budget > 0:
+                    break
+                else:
+                    run.status = "paused"
+                    self._cond.wait()
+            run.stepping = not run.stop
             run.step_began = time.monotonic()
+            return True if run.stop else None
 
     # -- what the page asks for ----------------------------------------------------------------
     def apply_settings(self, doc):
@@ -253,7 +246,7 @@ class Session:
         """Reset of a run that began from a model file: back to that file's weights."""
         if run.model_file is None:
             return None, None
-        return io.from_dict(run.initial_doc), run.model_file
+        return io.from_dict(run.initial_doc, fused=True), run.model_file
 
     def add_point(self, x1, x2, label):
         with self._cond:
@@ -308,9 +301,9 @@ class Session:
         model = run.view_model
         plots.set_weights(model, run.weights)
         with np.errstate(all="ignore"):
-            Z = plots._numpy_forward(model, _grid(run.bounds, BOUNDARY_GRID))
+            Z = plots.numpy_forward(model, _grid(run.bounds, BOUNDARY_GRID))
             pts = _grid(run.bounds, NEURON_GRID)
-            hidden = [plots._numpy_forward(SimpleNamespace(layers=model.layers[:i + 1]), pts)
+            hidden = [plots.numpy_forward(SimpleNamespace(layers=model.layers[:i + 1]), pts)
                       for i in range(len(model.layers) - 1)]
         if Z.shape[1] == 1:                      # one score: its sign is the class
             cls = (Z[:, 0] > 0).astype(float)
@@ -353,9 +346,8 @@ class Session:
     def inspect(self, which, index):
         """The forward pass of one data point at the current weights, every neuron's data and
         grad after that point's backward, and a stepper page for its loss."""
-        from micrograd.train import _loss_fn
         from micrograd.viz.stepper import MAX_NODES
-        with self._engine, self._cond:
+        with self._cond:
             run = self.run
             X, y = (run.X_train, run.y_train) if which == "train" else (run.X_test, run.y_test)
             if which not in ("train", "test") or X is None:
@@ -375,7 +367,7 @@ class Session:
                         f"out{j + 1}" if len(a) > 1 else "score"
                 outs.append(a)
             scores = a[0] if len(a) == 1 else a
-            name, loss_fn = _loss_fn(s.loss)
+            name, loss_fn = loss_function(s.loss)
             target = loss_targets(name, [label], len(a))
             loss = loss_fn([scores], target)
             loss.label = "loss"
@@ -406,9 +398,10 @@ class Session:
     @staticmethod
     def _labelled_copy(run):
         """A copy of the model at the snapshot's weights, each parameter named for the
-        stepper: w2.3.1 is layer 2, neuron 3, input 1."""
+        stepper: w2.3.1 is layer 2, neuron 3, input 1. Its graph is the lecture's (a * and a
+        + node per input, not one fused node): the one the learner has seen drawn."""
         plots.set_weights(run.view_model, run.weights)
-        model = io.from_dict(io.to_dict(run.view_model))
+        model = io.from_dict(io.to_dict(run.view_model), fused=False)
         for li, layer in enumerate(model.layers):
             for j, n in enumerate(layer.neurons):
                 for i, w in enumerate(n.w):
@@ -444,7 +437,7 @@ class Session:
             with open(path, "wb") as f:
                 f.write(raw)
             try:
-                model, meta = io.load_model(path, with_meta=True)
+                model, meta = io.load_model(path, with_meta=True, fused=True)
             except io.ModelFileError as e:
                 raise RequestError(str(e).replace(path, name)) from None
         with self._cond:

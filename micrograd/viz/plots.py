@@ -20,7 +20,7 @@ import math
 from micrograd.engine import no_grad
 
 __all__ = ["plot_decision_boundary", "plot_history", "plot_training", "animate_decision_boundary",
-           "decision_grid", "get_weights", "set_weights", "figure_png"]
+           "decision_grid", "numpy_forward", "get_weights", "set_weights", "figure_png"]
 
 CMAP = "Spectral"          # the demo notebook's colormap: class 0 red, class 1 blue
 
@@ -105,7 +105,7 @@ def decision_grid(model, X, h=None, margin=None):
     ys = np.arange(lo[1] - margin, hi[1] + margin + h / 2, h)
     xx, yy = np.meshgrid(xs, ys)
     pts = np.column_stack([xx.ravel(), yy.ravel()])
-    Z = _numpy_forward(model, pts)
+    Z = numpy_forward(model, pts)
     if Z is None:                      # not a plain nn.MLP: ask the model point by point
         out = []
         with no_grad():
@@ -119,9 +119,13 @@ def decision_grid(model, X, h=None, margin=None):
     return xx, yy, Z
 
 
-def _numpy_forward(model, pts):
+def numpy_forward(model, pts):
     """An nn.MLP's forward pass on many points at once, with numpy (a picture needs tens of
-    thousands of evaluations). None if the model is not a plain MLP of known activations."""
+    thousands of evaluations): `pts` is an (n, nin) array, the result the (n, nout) array of
+    the last layer's outputs. Give it the first few layers (any object with `.layers`) to get
+    the hidden neurons' outputs instead. None if the model is not a plain MLP of known
+    activations. The numbers are numpy's float64 matrix products, equal to the engine's up to
+    rounding (not bit for bit: a picture does not need that, training does)."""
     np = _np()
     acts = {"relu": lambda a: np.where(a > 0, a, 0.0), "tanh": np.tanh,
             "sigmoid": lambda a: 0.5 * (1 + np.tanh(a / 2)), "linear": lambda a: a}
@@ -188,7 +192,7 @@ def _draw_boundary(ax, model, X, y, h=None, title=None):
 
 def _accuracy_on(model, X, y):
     np = _np()
-    Z = _numpy_forward(model, np.asarray(X, dtype=float))
+    Z = numpy_forward(model, np.asarray(X, dtype=float))
     if Z is None:
         from micrograd.train import predict
         pred = predict(model, X)
