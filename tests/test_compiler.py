@@ -21,6 +21,7 @@ from micrograd.compiler import CompileError, NonFiniteLoss, Result, StepResult, 
 from micrograd.engine import Op, Value, linear
 from micrograd.nn import MLP
 
+import strategies
 from strategies import programs, run_program
 
 
@@ -176,6 +177,29 @@ def test_random_graphs_match_eager(program, n_params):
     def fn(*inputs):
         return run_program(steps, *params, *inputs)
     check(fn, params, *args)
+
+
+@SETTINGS
+@given(programs(max_inputs=5, max_steps=14), st.integers(1, 4))
+def test_the_traces_walk_is_the_engines_topological_order(program, n_roots):
+    """trace.topo_graph walks the graph once: the engine's order (several roots sharing one
+    visited set), every node's inputs as positions in it, and a 'w·x+b' node's many inputs."""
+    from micrograd.compiler.trace import topo_graph
+    from micrograd.engine import topological_order
+    xs, steps = program
+    leaves = [Value(v) for v in xs]
+    pool = list(leaves)
+    for name, *args in steps:
+        fn = strategies.UNARY.get(name) or strategies.BINARY[name]
+        pool.append(fn(*(pool[i] for i in args)))
+    pool.append(linear(pool[:2], pool[-2:], pool[-1]))         # 2 weights, 2 inputs, a bias
+    roots = pool[-n_roots:] + pool[:1]
+    order, nch, chl, pos = topo_graph(roots)
+    expected = topological_order(*roots)
+    assert [id(v) for v in order] == [id(v) for v in expected]
+    assert nch == [len(v._prev) for v in expected]
+    assert chl == [pos[c] for v in expected for c in v._prev]
+    assert [pos[v] for v in order] == list(range(len(order)))
 
 
 @st.composite

@@ -100,6 +100,9 @@ def _levels_and_sums(graph):
             level[i] = (la if la > lb else lb) + 1
         elif e - s == 1:
             level[i] = level[chl_l[s]] + 1
+        elif e - s == 2:                # the common case (*, /, max of two) without a slice
+            la, lb = level[chl_l[s]], level[chl_l[s + 1]]
+            level[i] = (la if la > lb else lb) + 1
         else:
             level[i] = max(map(level.__getitem__, chl_l[s:e])) + 1
     lins = {}
@@ -226,11 +229,14 @@ class Slots:
         _, first = np.unique(uses, return_index=True)
         by_use = uses[np.sort(first)]
         params = by_use[is_param[by_use]]
-        extra = np.setdiff1d(np.flatnonzero(is_param), params)  # outputs only
-        params = np.concatenate([params, extra])
+        # then those no group reads (outputs only), in node order (a mask, not a set
+        # difference: no sort of a million nodes)
+        used = np.zeros(graph.n_nodes, dtype=bool)
+        used[by_use] = True
+        params = np.concatenate([params, np.flatnonzero(is_param & ~used)])
         consts_mask = (graph.kind == K_LEAF) & ~inp & ~is_param
         consts = by_use[consts_mask[by_use]]
-        consts = np.concatenate([consts, np.setdiff1d(np.flatnonzero(consts_mask), consts)])
+        consts = np.concatenate([consts, np.flatnonzero(consts_mask & ~used)])
         p0 = zero_slot + 1
         slot[params] = p0 + np.arange(len(params))
         c0 = p0 + len(params)

@@ -10,7 +10,6 @@ import gc
 import sys
 import time
 from contextlib import contextmanager
-from itertools import chain
 from operator import attrgetter
 
 import numpy as np
@@ -71,10 +70,59 @@ def trace(fn, key, flat, name):
     return out_values, tree, inputs, seconds
 
 
-def topo(roots):
-    """All nodes reachable from roots, children first: the engine's Value.topo() order for the
-    first root, continued (same visited set) for the others."""
-    return engine.topological_order(*roots)
+def topo_graph(roots):
+    """The graph reachable from roots as (order, nch, chl, pos): the nodes children first, in
+    exactly the engine's order (engine.topological_order: its stack walk, repeated here step
+    by step), how many inputs each has, all their inputs' positions in one flat list, and
+    node -> position.
+
+    One walk instead of the engine's sort followed by passes that look every node's inputs up
+    by identity: a node's inputs are all placed before it, so their positions are known when
+    it is. On a 1e6-node graph this is most of the compile time saved."""
+    order, nch, chl = [], [], []
+    pos = {}               # node -> position; -1 while its inputs are being walked (visited)
+    many = engine._MANY    # the engine's node layout: _a, _b = input(s), see Value._prev
+    for root in roots:
+        stack = [root]
+        while stack:
+            v = stack.pop()
+            if v.__class__ is tuple:        # (node,): its inputs are placed, the node is next
+                v = v[0]
+                a, b = v._a, v._b
+                if b is None:
+                    chl.append(pos[a])
+                    nch.append(1)
+                elif b is many:
+                    chl.extend(map(pos.__getitem__, a))
+                    nch.append(len(a))
+                else:
+                    chl.append(pos[a])
+                    chl.append(pos[b])
+                    nch.append(2)
+                pos[v] = len(order)
+                order.append(v)
+                continue
+            if v in pos:
+                continue
+            a, b = v._a, v._b
+            if a is None:                   # a leaf
+                pos[v] = len(order)
+                order.append(v)
+                nch.append(0)
+                continue
+            pos[v] = -1
+            stack.append((v,))
+            if b is None:                   # inputs pushed last-first: the first is walked
+                if a not in pos:            # first, as in the lecture's recursion
+                    stack.append(a)
+            elif b is many:
+                stack.extend([c for c in reversed(a) if c not in pos])
+            else:
+                if b not in pos:
+                    stack.append(b)
+                if a not in pos:
+                    stack.append(a)
+    return order, nch, chl, pos
 
 
 def topo_ints(root, ptr, chl):
@@ -120,32 +168,16 @@ class Graph:
     `drop_trace()` forgets them once the program is built."""
 
     def __init__(self, out_values, inputs):
-        order = topo(out_values)
+        order, nch, chl, pos = topo_graph(out_values)
         n = len(order)
-        # node -> position, by identity: a sorted array of ids instead of a dict of a million
-        node_ids = np.fromiter(map(id, order), dtype=np.int64, count=n)
-        by_id = np.argsort(node_ids)
-        sorted_ids = node_ids[by_id]
-
-        def positions(values, count, missing_ok=False):
-            q = np.fromiter(map(id, values), dtype=np.int64, count=count)
-            j = np.searchsorted(sorted_ids, q)
-            j[j >= n] = 0
-            found = sorted_ids[j] == q if n else np.zeros(count, dtype=bool)
-            pos = np.where(found, by_id[j] if n else 0, -1)
-            if not missing_ok:
-                assert found.all()
-            return pos
-
-        prevs = list(map(attrgetter("_prev"), order))
-        nch = np.fromiter(map(len, prevs), dtype=np.int64, count=n)
+        nch = np.array(nch, dtype=np.int64)
         ptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(nch, out=ptr[1:])
-        chl = positions(chain.from_iterable(prevs), int(ptr[-1]))
-        del prevs
+        chl = np.array(chl, dtype=np.int64)
+        self.out_nodes = np.array([pos[v] for v in out_values], dtype=np.int64)
+        in_node = np.array([pos.get(v, -1) for v in inputs], dtype=np.int64)
+        del pos        # it refers to every node: the reference count test below needs it gone
         self.datas = np.fromiter(map(_getdata, order), dtype=np.float64, count=n)
-        self.out_nodes = positions(out_values, len(out_values))
-        in_node = positions(inputs, len(inputs), missing_ok=True)
         rules = list(map(attrgetter("_rule"), order))
         kind = self._kinds(order, rules, nch)
         # --- leaves: inputs / parameters / constants
