@@ -272,7 +272,7 @@ def _pow_const(k):
             del _POW_CONST[next(iter(_POW_CONST))]
         op = _POW_CONST[(type(k), k)] = Op(
             f"**{k}", lambda a: _pow(a, kf), lambda out, a: (_dpow(a, kf),),
-            f"{{a}}^{k}", (f"2·{{a}}" if kf == 2 else f"{k}·{{a}}^{kf - 1:g}",), const=kf)
+            f"{{a}}^{k}", ("2·{a}" if kf == 2 else f"{k}·{{a}}^{kf - 1:g}",), const=kf)
     return op
 
 

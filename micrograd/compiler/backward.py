@@ -57,7 +57,7 @@ class Backward:
             tpos = topo_ints(seed, graph.ptr, graph.chl)
         role_dest, blocks, size = self._layout(tpos)
         self.buf = buf = np.zeros(size)
-        self.gv = gv = buf[:prog.n_slots]         # the gradient of every slot
+        self.gv = buf[:prog.n_slots]              # the gradient of every slot
         self._plan = (tpos, role_dest, blocks)
         self.steps = None                         # the numpy instructions, when needed
         self.kernel = self._c_kernel() if prog.cfwd is not None else None

@@ -16,4 +16,5 @@ from micrograd.viz.notebook import show_stepper
 from micrograd.viz.stepper import stepper_data, stepper_html, write_stepper
 
 __all__ = ["draw_dot", "dot_source", "render", "dot_available", "GraphvizNotFound",
-           "RenderTimeout", "INSTALL_HINT", "stepper_html", "write_stepper", "stepper_data", "show_stepper"]
+           "RenderTimeout", "INSTALL_HINT", "stepper_html", "write_stepper", "stepper_data",
+           "show_stepper"]
