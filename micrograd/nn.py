@@ -19,6 +19,7 @@ ACTIVATIONS = {
     "sigmoid": Value.sigmoid,
     "linear": None,
 }
+HIDDEN_ACTIVATIONS = tuple(name for name, squash in ACTIVATIONS.items() if squash)  # CLI, lab
 
 
 def _check_activation(name):

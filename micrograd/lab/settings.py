@@ -15,7 +15,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from micrograd import data as datasets
-from micrograd.nn import MLP
+from micrograd.labels import LOSS_NAMES
+from micrograd.nn import HIDDEN_ACTIVATIONS, MLP
 from micrograd.train import output_size
 
 __all__ = ["Settings", "SettingsError", "parse_settings", "load_data", "make_model",
@@ -24,8 +25,8 @@ __all__ = ["Settings", "SettingsError", "parse_settings", "load_data", "make_mod
 DATASETS = ("moons", "circles", "spiral", "blobs", "xor")
 DATASET_NOISE = {"moons": 0.1, "circles": 0.1, "spiral": 0.2, "blobs": 1.0, "xor": 0.1}
 DATASET_CLASSES = {"moons": 2, "circles": 2, "spiral": 3, "blobs": 3, "xor": 2}
-ACTIVATIONS = ("relu", "tanh", "sigmoid")
-LOSSES = ("hinge", "bce", "cross_entropy", "mse")
+ACTIVATIONS = HIDDEN_ACTIVATIONS
+LOSSES = LOSS_NAMES
 OPTIMIZERS = ("sgd", "momentum", "adam")
 SCHEDULES = ("constant", "linear", "cosine", "step")
 MOMENTUM = 0.9                 # what the "momentum" optimizer means: SGD(momentum=0.9)
