@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from micrograd.viz.lecture import moons_loss
+from micrograd.lecture import moons_loss
 from micrograd.viz.stepper import stepper_html
 
 CHROMIUM = "/usr/bin/chromium"

@@ -6,7 +6,7 @@ import tracemalloc
 import pytest
 import torch
 
-import micrograd.viz.lecture
+import micrograd.lecture
 
 from micrograd.engine import OPS, Op, Value, linear, no_grad
 from reference import BINARY, BINARY_POINTS, POINTS, UNARY, assert_matches_torch, run_torch
@@ -119,7 +119,7 @@ def test_in_place_operators_build_the_same_graph():
 # ---------------------------------------------------------------------------------------------
 def lecture_expression():
     """The lecture's L = (a*b + c) * f, and its nodes in the order a, b, c, e, d, f, L."""
-    L = micrograd.viz.lecture.lecture_expression()
+    L = micrograd.lecture.lecture_expression()
     nodes = {v.label: v for v in L.topo()}
     return tuple(nodes[k] for k in "abcedfL")
 

@@ -128,7 +128,7 @@ def test_expression_statements_name_the_nodes_like_the_lecture(tmp_path):
     assert run("--expr", "e = a*b; d = e + c; L = d*f", "-s", "a=2", "-s", "b=-3", "-s", "c=10",
                "-s", "f=-2", "-o", str(out)) == 0
     from micrograd.viz import dot_source
-    from micrograd.viz.lecture import lecture_expression
+    from micrograd.lecture import lecture_expression
     assert out.read_text() == dot_source(lecture_expression(backward=True))
 
 

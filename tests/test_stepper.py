@@ -12,7 +12,7 @@ from playwright.sync_api import sync_playwright
 
 from micrograd.engine import Value
 from micrograd.viz import stepper_data, stepper_html, write_stepper
-from micrograd.viz.lecture import lecture_expression, lecture_mlp_loss, lecture_neuron
+from micrograd.lecture import lecture_expression, lecture_mlp_loss, lecture_neuron
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",

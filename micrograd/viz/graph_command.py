@@ -334,7 +334,7 @@ def _resolve_format(args):
 
 
 def _build(args):
-    from micrograd.viz.lecture import EXAMPLES
+    from micrograd.lecture import EXAMPLES
     expr, example = getattr(args, "expr", None), getattr(args, "example", None)
     sets = getattr(args, "set", None) or []
     if expr is not None and example is not None:

@@ -1,7 +1,7 @@
 """The backprop stepper: one self-contained HTML page that runs backward() one node at a time.
 
     from micrograd.viz import write_stepper
-    from micrograd.viz.lecture import lecture_neuron
+    from micrograd.lecture import lecture_neuron
     write_stepper(lecture_neuron(), "neuron.html")      # open it in any browser, from disk
 
 The page shows the graph with every value's data. "Step" (or the right arrow key) applies the
