@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from micrograd.engine import Value
-from micrograd.viz import graph_command
-from micrograd.viz.graph_command import ExprError, build_expression
+from micrograd.cli import graph as graph_command
+from micrograd.cli.expression import ExprError, build_expression
 
 ROOT = Path(__file__).parent.parent
 
@@ -245,7 +245,7 @@ def test_missing_dot_program(tmp_path, capsys, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 SCRIPT = """\
 import argparse, sys
-from micrograd.viz import graph_command
+from micrograd.cli import graph as graph_command
 p = argparse.ArgumentParser(prog="micrograd")
 sub = p.add_subparsers(dest="command", required=True)
 graph_command.add_parser(sub)

@@ -16,18 +16,17 @@ trained so far is still written, first; a second Ctrl-C skips only its plots).
 import re
 import sys
 
-from micrograd.cli import demo, evaluate, exercises, lab, predict, train
+from micrograd.cli import demo, evaluate, exercises, graph, lab, predict, train
 from micrograd.cli.common import EXIT_INTERRUPTED, CLIError, Parser
 
 __all__ = ["main", "build_parser"]
 
 # One module per subcommand, each with add_parser(subparsers) and run(args).
-SUBCOMMANDS = [demo, train, predict, evaluate, lab, exercises]
+SUBCOMMANDS = [demo, train, predict, evaluate, lab, exercises, graph]
 
 
 def build_parser():
     from micrograd import __version__
-    from micrograd.viz import graph_command       # stdlib-only until it draws
     parser = Parser(
         prog="micrograd",
         description="A scalar autograd engine and a tiny neural-net library: train, look, "
@@ -37,7 +36,6 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in SUBCOMMANDS:
         command.add_parser(sub)
-    graph_command.add_parser(sub)
     return parser
 
 
