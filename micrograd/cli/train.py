@@ -81,15 +81,11 @@ def run(args):
     classes = data.n_classes(y)
     loss = args.loss or ("hinge" if classes == 2 else "cross_entropy")
     n_out = output_size(loss, classes)
-    if args.test_fraction > 0:
-        try:
-            X_tr, X_te, y_tr, y_te = data.train_test_split(X, y, args.test_fraction,
-                                                           seed=args.seed, stratify=True)
-        except ValueError as e:
-            raise CLIError(f"--test-fraction {args.test_fraction} of --samples {len(y)}: "
-                           f"too few samples to hold some out of every class ({e})") from None
-    else:
-        X_tr, X_te, y_tr, y_te = X, None, y, None
+    try:
+        X_tr, X_te, y_tr, y_te = data.holdout(X, y, args.test_fraction, args.seed)
+    except ValueError as e:
+        raise CLIError(f"--test-fraction {args.test_fraction} of --samples {len(y)}: "
+                       f"too few samples to hold some out of every class ({e})") from None
     if args.gif and X.shape[1] != 2:
         raise CLIError(f"--gif needs 2-D data; {args.dataset} has {X.shape[1]} features")
     lr = args.lr

@@ -188,15 +188,11 @@ def load_data(s):
     """(X_train, X_test, y_train, y_test), as `micrograd train` splits them; the test set is
     None when test_fraction is 0. The learner's points are appended to the training set."""
     X, y = _dataset(s)
-    if s.test_fraction > 0:
-        try:
-            X_tr, X_te, y_tr, y_te = datasets.train_test_split(X, y, s.test_fraction,
-                                                               seed=s.seed, stratify=True)
-        except ValueError as e:
-            raise SettingsError(f"a test fraction of {s.test_fraction:g} of {s.samples} "
-                                f"points leaves a side empty ({e})") from None
-    else:
-        X_tr, X_te, y_tr, y_te = X, None, y, None
+    try:
+        X_tr, X_te, y_tr, y_te = datasets.holdout(X, y, s.test_fraction, s.seed)
+    except ValueError as e:
+        raise SettingsError(f"a test fraction of {s.test_fraction:g} of {s.samples} "
+                            f"points leaves a side empty ({e})") from None
     if s.points:
         own = np.array(s.points, dtype=np.float64)
         X_tr = np.concatenate([X_tr, own[:, :2]])
