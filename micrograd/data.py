@@ -1,6 +1,6 @@
 """Toy datasets for training small MLPs, and the plumbing to feed them to micrograd.
 
-This module needs numpy and scikit-learn (`pip install micrograd[datasets]`); the engine does
+This module needs numpy and scikit-learn (`pip install -e ".[datasets]"` in the clone); the engine does
 not. Every dataset function returns `(X, y)`: X float64 of shape (n, d), y int64 of shape (n,)
 with classes 0..K-1. A micrograd model reads rows of plain floats: `as_rows(X)`.
 

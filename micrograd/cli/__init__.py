@@ -82,7 +82,7 @@ def main(argv=None):
         return 1
     except ImportError as e:
         hint = "" if "micrograd.compiler" in str(e) else \
-            " (pip install 'micrograd[all]' for plots, datasets and progress bars)"
+            " (pip install -e '.[all]' in micrograd's clone: plots, datasets, progress bars)"
         _error(f"{e}{hint}")
         return 1
     except (ValueError, CLIError, ArithmeticError) as e:

@@ -456,7 +456,7 @@ def _drawing_class():
             import graphviz
         except ImportError:
             raise ImportError("draw_dot needs the graphviz package: pip install graphviz "
-                              "(or micrograd[viz]); dot_source() gives the DOT text without it"
+                              "(or .[viz] in micrograd's clone); dot_source() gives the DOT text without it"
                               ) from None
 
         class Drawing(graphviz.Digraph):

@@ -111,7 +111,7 @@ class LivePicture(Callback):
             import numpy  # noqa: F401
         except ImportError as e:             # say so before training, not at the first picture
             raise ImportError(f"fit(live=...) draws with matplotlib and numpy: pip install "
-                              f"'micrograd[plots,fast]' ({e})") from None
+                              f"-e '.[plots,fast]' in micrograd's clone ({e})") from None
         self.model, self.X, self.y, self.every = model, X, y, every
         self.handle = display(display_id=True)
         self.shown = -1

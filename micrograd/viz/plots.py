@@ -1,6 +1,6 @@
 """Pictures of training: the decision boundary, loss/accuracy curves, and an animated GIF.
 
-Needs matplotlib (and pillow for the GIF): `pip install micrograd[plots]`. Figures are drawn on
+Needs matplotlib (and pillow for the GIF): `pip install -e ".[plots]"` in the clone. Figures are drawn on
 matplotlib's object API with the Agg renderer, never through pyplot's global state, so these
 functions work headless and leave an interactive session's backend alone. Give `ax=` to draw
 into an axes of your own (e.g. from pyplot in a notebook).
