@@ -5,7 +5,7 @@ and to stderr in a terminal (where the bar is, and stdout may be a pipe).
 """
 import sys
 
-__all__ = ["in_notebook", "progress_bar", "print_summary"]
+__all__ = ["in_notebook", "progress_bar", "advance", "print_summary"]
 
 
 def in_notebook():
@@ -25,6 +25,17 @@ def progress_bar(steps, progress):
     except ImportError:
         return None
     return tqdm(total=steps, desc="training", unit="step", dynamic_ncols=True, leave=True)
+
+
+def advance(bar, loss, accuracy, val_accuracy):
+    """One step done: the bar moves on and shows the step's numbers (None: no bar)."""
+    if bar is None:
+        return
+    post = {"loss": f"{loss:.4f}", "acc": f"{accuracy:.1%}"}
+    if val_accuracy:
+        post["val_acc"] = f"{val_accuracy[-1]:.1%}"
+    bar.set_postfix(post, refresh=False)
+    bar.update(1)
 
 
 def print_summary(history):

@@ -29,7 +29,7 @@ from micrograd.callbacks import Callback, as_callbacks
 from micrograd.engine import no_grad
 from micrograd.labels import (LOSS_NAMES, _accuracy, _class_of, _n_inputs, _rows, class_labels,
                               loss_function, loss_targets, n_outputs, output_size)
-from micrograd.progress import print_summary, progress_bar
+from micrograd.progress import advance, print_summary, progress_bar
 
 __all__ = ["fit", "evaluate", "predict", "predict_scores", "History", "TrainingDiverged",
            "CompilerUnavailable", "output_size", "n_outputs", "loss_targets", "class_labels",
@@ -208,21 +208,7 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
 
     With a progress bar, `fit` ends by printing one line: the steps, final loss and accuracy.
     """
-    steps = _positive_int("steps", steps)
-    if batch_size is not None:
-        batch_size = _positive_int("batch_size", batch_size)
-    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not alpha >= 0 \
-            or not math.isfinite(alpha):
-        raise ValueError(f"alpha (L2) must be a number >= 0, got {alpha!r}")
-    rows, labels = _rows(X), class_labels(y)
-    if not rows:
-        raise ValueError("no training data")
-    if len(rows) != len(labels):
-        raise ValueError(f"X has {len(rows)} rows but y has {len(labels)} labels")
-    nin = _n_inputs(model)
-    if nin is not None and nin != len(rows[0]):
-        raise ValueError(f"the model takes {nin} inputs but X has {len(rows[0])} features")
-
+    steps, batch_size, rows, labels = _checked(model, X, y, steps, batch_size, alpha)
     loss_name, loss_fn = loss_function(loss)
     n_out = n_outputs(model)
     targets = loss_targets(loss_name, labels, n_out)
@@ -267,52 +253,12 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
                     Lb = [labels[i] for i in idx]
                 lr_k = lr_at(k)
                 opt.lr = lr_k
-                try:
-                    total, scores = step_fn(Xb, Tb)
-                except OverflowError as e:
-                    raise TrainingDiverged(f"loss became inf at step {k} ({e})", k, history) \
-                        from None
-                loss_k = float(total.data)
-                if not math.isfinite(loss_k):
-                    raise TrainingDiverged(f"loss became {loss_k} at step {k}", k, history)
-                acc_k = _accuracy(scores, Lb)
-                try:
-                    if fused is not None:
-                        fused.apply()           # backward and update, in the fused step
-                    else:
-                        opt.zero_grad()
-                        total.backward()
-                        opt.step()
-                except OverflowError as e:
-                    raise TrainingDiverged(f"gradient became inf at step {k} ({e})", k,
-                                           history) from None
-                history.loss.append(loss_k)
-                history.accuracy.append(acc_k)
+                loss_k, acc_k = _update(k, step_fn, fused, opt, Xb, Tb, Lb, history)
                 history.lr.append(lr_k)
                 if X_val is not None and ((k + 1) % eval_every == 0 or k == steps - 1):
-                    if fused is not None:
-                        fused.sync()            # the model's Values are stale until then
-                    try:
-                        vl, va = evaluate(model, val_rows, val_labels, loss_name)
-                    except (OverflowError, ValueError) as e:   # the model blew up on new data
-                        raise TrainingDiverged(f"held-out loss became inf at step {k} ({e})",
-                                               k, history) from None
-                    history.val_step.append(k)
-                    history.val_loss.append(vl)
-                    history.val_accuracy.append(va)
-                if bar is not None:
-                    post = {"loss": f"{loss_k:.4f}", "acc": f"{acc_k:.1%}"}
-                    if history.val_accuracy:
-                        post["val_acc"] = f"{history.val_accuracy[-1]:.1%}"
-                    bar.set_postfix(post, refresh=False)
-                    bar.update(1)
-                due = [c for c in callbacks if c.due(k)]
-                if fused is not None and due:
-                    fused.sync()
-                stop = False
-                for c in due:                   # all of them run, then any may stop
-                    stop = (c(k, model, history) is True) or stop
-                if stop:
+                    _held_out(k, model, fused, val_rows, val_labels, loss_name, history)
+                advance(bar, loss_k, acc_k, history.val_accuracy)
+                if _callbacks_stop(k, callbacks, model, fused, history):
                     history.stopped_reason = f"stopped by the callback after step {k}"
                     break
                 if ctrl_c.requested:
@@ -331,6 +277,77 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
     if bar is not None:
         print_summary(history)
     return history
+
+
+def _checked(model, X, y, steps, batch_size, alpha):
+    """fit's arguments checked, each with a one-line error: (steps, batch_size, rows, labels)."""
+    steps = _positive_int("steps", steps)
+    if batch_size is not None:
+        batch_size = _positive_int("batch_size", batch_size)
+    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not alpha >= 0 \
+            or not math.isfinite(alpha):
+        raise ValueError(f"alpha (L2) must be a number >= 0, got {alpha!r}")
+    rows, labels = _rows(X), class_labels(y)
+    if not rows:
+        raise ValueError("no training data")
+    if len(rows) != len(labels):
+        raise ValueError(f"X has {len(rows)} rows but y has {len(labels)} labels")
+    nin = _n_inputs(model)
+    if nin is not None and nin != len(rows[0]):
+        raise ValueError(f"the model takes {nin} inputs but X has {len(rows[0])} features")
+    return steps, batch_size, rows, labels
+
+
+def _update(k, step_fn, fused, opt, Xb, Tb, Lb, history):
+    """Step k: forward, backward, the optimizer's update; its loss and accuracy (the batch's,
+    from before the update) recorded in `history` and returned. A NaN or inf loss or gradient
+    raises TrainingDiverged naming the step."""
+    try:
+        total, scores = step_fn(Xb, Tb)
+    except OverflowError as e:
+        raise TrainingDiverged(f"loss became inf at step {k} ({e})", k, history) from None
+    loss_k = float(total.data)
+    if not math.isfinite(loss_k):
+        raise TrainingDiverged(f"loss became {loss_k} at step {k}", k, history)
+    acc_k = _accuracy(scores, Lb)
+    try:
+        if fused is not None:
+            fused.apply()           # backward and update, in the fused step
+        else:
+            opt.zero_grad()
+            total.backward()
+            opt.step()
+    except OverflowError as e:
+        raise TrainingDiverged(f"gradient became inf at step {k} ({e})", k, history) from None
+    history.loss.append(loss_k)
+    history.accuracy.append(acc_k)
+    return loss_k, acc_k
+
+
+def _held_out(k, model, fused, rows, labels, loss_name, history):
+    """Evaluate on the held-out set after step k, into `history`."""
+    if fused is not None:
+        fused.sync()                # the model's Values are stale until then
+    try:
+        vl, va = evaluate(model, rows, labels, loss_name)
+    except (OverflowError, ValueError) as e:   # the model blew up on new data
+        raise TrainingDiverged(f"held-out loss became inf at step {k} ({e})", k,
+                               history) from None
+    history.val_step.append(k)
+    history.val_loss.append(vl)
+    history.val_accuracy.append(va)
+
+
+def _callbacks_stop(k, callbacks, model, fused, history):
+    """Run the callbacks due after step k (the model synced first); True if one says stop.
+    All of them run, then any may stop."""
+    due = [c for c in callbacks if c.due(k)]
+    if fused is not None and due:
+        fused.sync()
+    stop = False
+    for c in due:
+        stop = (c(k, model, history) is True) or stop
+    return stop
 
 
 def _live(live, model, X, y, steps):
