@@ -12,8 +12,6 @@ Every body is parsed as JSON (no NaN, no Infinity) and checked field by field by
 a bad one gets a 4xx and a one-line JSON error, and the server carries on. Pages are served
 with a strict Content-Security-Policy: only the package's own script and style run.
 """
-import base64
-import hashlib
 import json
 import re
 import secrets
@@ -26,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from micrograd.lab.session import MAX_MODEL_BYTES, RequestError, Session
 from micrograd.lab.settings import SettingsError
+from micrograd.viz.stepper import stepper_csp
 
 __all__ = ["LabServer", "make_server", "MAX_BODY"]
 
@@ -45,15 +44,9 @@ def _asset(name):
     return resources.files("micrograd.lab").joinpath("static", name).read_bytes()
 
 
-def _inline_csp(page):
-    """A CSP for a page whose one script and one style are inline (the stepper): exactly
-    those, by their sha256, and nothing else."""
-    def hashes(tag):
-        found = re.findall(rf"<{tag}>(.*?)</{tag}>", page, flags=re.S)
-        return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(t.encode()).digest()).decode()}'"
-                        for t in found)
-    return (f"default-src 'none'; script-src {hashes('script')}; style-src {hashes('style')}; "
-            f"img-src data:; base-uri 'none'; form-action 'none'")
+def _stepper_csp():
+    """The stepper page's own CSP (its one style and script, by hash), sent as a header too."""
+    return f"{stepper_csp()}; img-src data:; base-uri 'none'; form-action 'none'"
 
 
 def _json_body(raw):
@@ -235,7 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
         except KeyError:
             raise _Refused(404, "this stepper page has expired: click the point again") from None
         self._send(200, page.encode("utf-8"), "text/html; charset=utf-8",
-                   [("Content-Security-Policy", _inline_csp(page))])
+                   [("Content-Security-Policy", _stepper_csp())])
 
     def save_model(self, query, body):
         name, doc = self.server.session.model_document()

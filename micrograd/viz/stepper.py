@@ -426,10 +426,22 @@ def _asset(name):
     return resources.files("micrograd.viz").joinpath(name).read_text(encoding="utf-8")
 
 
-def _csp_hash(text):
+def csp_hash(text):
     """The CSP source that allows exactly this inline element ('sha256-...')."""
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+def _inline_assets():
+    """The page's one style and one script, exactly as inlined (the CSP hashes these)."""
+    return "\n" + _asset("stepper.css") + "\n", "\n" + _asset("stepper.js") + "\n"
+
+
+def stepper_csp():
+    """The stepper page's Content-Security-Policy: nothing but its own style and script, by
+    their hashes. The page carries it in a meta tag; the lab also sends it as a header."""
+    style, script = _inline_assets()
+    return f"default-src 'none'; style-src {csp_hash(style)}; script-src {csp_hash(script)}"
 
 
 def stepper_html(root, title=None, h=1e-6, max_nodes=MAX_NODES):
@@ -443,8 +455,8 @@ def stepper_html(root, title=None, h=1e-6, max_nodes=MAX_NODES):
 def stepper_page(data):
     """The stepper page for data already made by stepper_data (for a caller that reads the
     data too, such as show_stepper, so that it is made once)."""
-    style, script = "\n" + _asset("stepper.css") + "\n", "\n" + _asset("stepper.js") + "\n"
-    csp = f"default-src 'none'; style-src {_csp_hash(style)}; script-src {_csp_hash(script)}"
+    style, script = _inline_assets()
+    csp = stepper_csp()
     page = _asset("stepper.html")
     for marker, text in (("@CSP@", csp), ("<style>@CSS@</style>", f"<style>{style}</style>"),
                          ("<script>@JS@</script>", f"<script>{script}</script>")):
