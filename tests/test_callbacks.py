@@ -87,3 +87,10 @@ def test_a_callback_that_is_not_callable_is_refused_by_name():
                                          r"or a Callback, got 3$"):
         fit(MLP(2, [2, 1]), X, Y, steps=2, progress=False, callbacks=[3])
     assert as_callbacks(None) == []
+
+
+@pytest.mark.parametrize("every", [0, -1, 2.5, True])
+def test_a_live_picture_needs_a_whole_number_of_steps(every):
+    from micrograd.viz.notebook import LivePicture
+    with pytest.raises(ValueError, match=rf"^every must be a number of steps >= 1, got {every!r}$"):
+        LivePicture(MLP(2, [2, 1]), X, Y, every=every)

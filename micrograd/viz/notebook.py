@@ -105,7 +105,8 @@ class LivePicture(Callback):
     `fit(model, X, y, callbacks=[LivePicture(model, X, y, every=20)])` is `live=20`."""
 
     def __init__(self, model, X, y, every):
-        from IPython.display import display
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a number of steps >= 1, got {every!r}")
         try:
             import matplotlib  # noqa: F401
             import numpy  # noqa: F401
@@ -113,8 +114,11 @@ class LivePicture(Callback):
             raise ImportError(f"fit(live=...) draws with matplotlib and numpy: pip install "
                               f"-e '.[plots,fast]' in micrograd's clone ({e})") from None
         self.model, self.X, self.y, self.every = model, X, y, every
-        self.handle = display(display_id=True)
-        self.shown = -1
+        self.handle, self.shown = None, -1
+
+    def start(self, model, history):
+        from IPython.display import display
+        self.handle = display(display_id=True)      # below fit's progress bar
 
     def due(self, k):
         return k % self.every == 0
