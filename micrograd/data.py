@@ -1,8 +1,8 @@
 """Toy datasets for training small MLPs, and the plumbing to feed them to micrograd.
 
-This module needs numpy and scikit-learn (`pip install -e ".[datasets]"` in the clone); the engine does
-not. Every dataset function returns `(X, y)`: X float64 of shape (n, d), y int64 of shape (n,)
-with classes 0..K-1. A micrograd model reads rows of plain floats: `as_rows(X)`.
+This module needs numpy and scikit-learn (`pip install -e ".[datasets]"` in the clone); the
+engine does not. Every dataset function returns `(X, y)`: X float64 of shape (n, d), y int64 of
+shape (n,) with classes 0..K-1. A micrograd model reads rows of plain floats: `as_rows(X)`.
 
 The 2-D sets are the classic ones for looking at decision boundaries: moons (the original
 micrograd demo), circles, blobs and the CS231n spiral; digits is sklearn's bundled 8x8 images.

@@ -6,7 +6,7 @@
     micrograd eval --model M
     micrograd graph ...                 draw an expression's graph (micrograd.viz)
     micrograd lab                       train live in the browser (a local page)
-    micrograd exercises list|start|check  write micrograd yourself, with feedback
+    micrograd exercises list|start|check|mistakes  write micrograd yourself, with feedback
 
 Every subcommand has --help. Errors are one line on stderr and a non-zero exit status:
 2 for a malformed command line, 1 for anything else (a missing or invalid file, a dataset that

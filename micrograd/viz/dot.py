@@ -203,8 +203,8 @@ def _drawing_class():
             import graphviz
         except ImportError:
             raise ImportError("draw_dot needs the graphviz package: pip install graphviz "
-                              "(or .[viz] in micrograd's clone); dot_source() gives the DOT text without it"
-                              ) from None
+                              "(or .[viz] in micrograd's clone); dot_source() gives the DOT "
+                              "text without it") from None
 
         class Drawing(graphviz.Digraph):
             timeout = RENDER_TIMEOUT

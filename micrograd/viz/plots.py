@@ -1,7 +1,7 @@
 """Pictures of training: the decision boundary, loss/accuracy curves, and an animated GIF.
 
-Needs matplotlib (and pillow for the GIF): `pip install -e ".[plots]"` in the clone. Figures are drawn on
-matplotlib's object API with the Agg renderer, never through pyplot's global state, so these
+Needs matplotlib (and pillow for the GIF): `pip install -e ".[plots]"` in the clone. Figures are
+drawn on matplotlib's object API with the Agg renderer, never through pyplot's global state, so these
 functions work headless and leave an interactive session's backend alone. Give `ax=` to draw
 into an axes of your own (e.g. from pyplot in a notebook).
 
