@@ -78,6 +78,7 @@ def test_the_tour_prints_the_lectures_numbers(tmp_path, monkeypatch, capsys):
     run_page(ROOT / "docs" / "tour.md", tmp_path, monkeypatch)
     out = capsys.readouterr().out
     assert "24.7041" in out and "0.7864477329659274" in out and "1.414213562373095" in out
+    assert "step 25: loss 0.0248\nstep 50: loss 0.0127\n" in out
 
 
 def test_only_notebook_snippets_are_skipped():
