@@ -215,3 +215,35 @@ def test_the_layer_table_places_modules_by_their_longest_name():
     assert level("micrograd.train") > level("micrograd.gpt")
     assert level("micrograd.labels") < level("micrograd.train") < level("micrograd.viz.notebook")
     assert level("micrograd.cli.graph") == len(LAYERS) - 1 and level("micrograd.nope") is None
+
+
+# ---------------------------------------------------------------------------------------------
+# One home each: what must translate nn's activations knows exactly nn's
+# ---------------------------------------------------------------------------------------------
+def test_every_translation_of_the_activations_follows_nn():
+    import re
+
+    from micrograd import nn
+    from micrograd.cli import build_parser
+    from micrograd.lab import settings
+    from micrograd.viz.units import ACTIVATIONS as OPS_DRAWN
+    assert nn.HIDDEN_ACTIVATIONS == ("relu", "tanh", "sigmoid")
+    assert settings.ACTIVATIONS == nn.HIDDEN_ACTIVATIONS
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    (activation,) = [a for a in train._actions if a.dest == "activation"]
+    assert tuple(activation.choices) == nn.HIDDEN_ACTIVATIONS
+    assert OPS_DRAWN == ("ReLU", "tanh", "sigmoid")           # the engine's op names for them
+    page = (PACKAGE / "lab" / "static" / "index.html").read_text()
+    select = re.search(r'<select[^>]*id="activation".*?</select>', page, flags=re.S)
+    assert select is not None, "the lab page's activation <select> moved: compare it here"
+    assert tuple(re.findall(r'<option value="(\w+)"', select.group(0))) == \
+        nn.HIDDEN_ACTIVATIONS
+
+
+def test_the_numpy_and_torch_translations_cover_nn_activations():
+    import numpy as np
+
+    from micrograd import nn, weights
+    assert tuple(weights._numpy_activations(np)) == tuple(nn.ACTIVATIONS)
+    torch_bridge = pytest.importorskip("micrograd.bridge.torch")
+    assert tuple(torch_bridge._TO_TORCH) == nn.HIDDEN_ACTIVATIONS
