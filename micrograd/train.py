@@ -29,6 +29,7 @@ from micrograd.callbacks import Callback, as_callbacks
 from micrograd.engine import no_grad
 from micrograd.labels import (LOSS_NAMES, _accuracy, _class_of, _n_inputs, _rows, class_labels,
                               loss_function, loss_targets, n_outputs, output_size)
+from micrograd.losses import l2
 from micrograd.progress import advance, print_summary, progress_bar
 
 __all__ = ["fit", "evaluate", "predict", "predict_scores", "History", "TrainingDiverged",
@@ -188,7 +189,7 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
         callbacks=()):
     """Train `model` on (X, y) for `steps` updates; return a `History`.
 
-    loss       'hinge' | 'bce' | 'cross_entropy' | 'mse' (see the module doc for the targets)
+    loss       'hinge' | 'bce' | 'cross_entropy' | 'mse' (micrograd.labels: what each wants)
     optimizer  'sgd' | 'adam' or an optimizer object; optimizer_options go to its constructor
     lr         the learning rate (the start of the schedule)
     schedule   None/'constant' | 'linear' | 'cosine' | 'step' | a callable k -> lr
@@ -220,8 +221,6 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
         if eval_every is None:
             eval_every = max(1, steps // 20)
 
-    from micrograd.losses import l2
-
     def forward(Xb, Tb):                 # the demo's step: scores, data loss, L2
         scores = [model(list(x)) for x in Xb]
         total = loss_fn(scores, Tb)
@@ -233,7 +232,9 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
     if compiled:
         step_fn, fused = _compiled(forward, loss_name, n_out, opt)
 
-    callbacks = as_callbacks(_live(live, model, X, y, steps), callback, *callbacks)
+    if callable(callbacks):             # one callback, not in a list
+        callbacks = [callbacks]
+    callbacks = as_callbacks(_live(live, model, X, y, steps), callback, *(callbacks or ()))
     history = History()
     batches = _batch_indices(len(rows), batch_size, seed)
     bar = progress_bar(steps, progress)

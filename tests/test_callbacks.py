@@ -94,3 +94,10 @@ def test_a_live_picture_needs_a_whole_number_of_steps(every):
     from micrograd.viz.notebook import LivePicture
     with pytest.raises(ValueError, match=rf"^every must be a number of steps >= 1, got {every!r}$"):
         LivePicture(MLP(2, [2, 1]), X, Y, every=every)
+
+
+def test_one_callback_object_needs_no_list():
+    rec = Recorder(every=2)
+    random.seed(0)
+    fit(MLP(2, [2, 1]), X, Y, steps=3, progress=False, callbacks=rec)
+    assert [s[:2] for s in rec.seen] == [("start", 0), (0, 1), (2, 3), ("end", 3)]
