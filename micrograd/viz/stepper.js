@@ -151,8 +151,9 @@
     who.title = n.label ? n.label : n.name;
     tr.appendChild(who);
     tr.appendChild(el("td", null, n.data));
-    var num = el("td", "numeric", c.numeric);
-    num.title = c.numericFull;
+    var num = el("td", "numeric", c.pending ? "…" : c.numeric);
+    num.title = c.pending ? "not computed: over the page's budget for checks (a deep graph)"
+                          : c.numericFull;
     tr.appendChild(num);
     var bp = el("td", "backprop pending", D.zero);
     tr.appendChild(bp);
@@ -243,7 +244,7 @@
     var i = r.c.node;
     r.bp.textContent = grad[i];
     r.bp.title = gradFull[i];
-    var final = pos > r.c.lastStep;
+    var final = pos > r.c.lastStep && !r.c.pending;
     r.bp.classList.toggle("pending", !final);
     r.mark.textContent = final ? (r.c.ok ? "✓" : "✗") : "";
     r.mark.className = "mark" + (final ? (r.c.ok ? " ok" : " bad") : "");
