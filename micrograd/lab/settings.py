@@ -32,16 +32,19 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 SCHEDULES = ("constant", "linear", "cosine", "step")
 MOMENTUM = 0.9                 # what the "momentum" optimizer means: SGD(momentum=0.9)
 
-# The bounds keep one step of the scalar engine under about a second. A step costs about 0.6 to
+# The bounds keep one step of the scalar engine under about a second. A step costs about 0.5 to
 # 0.8 microseconds of one core per weight per data point it touches (measured here, CPU time of
 # the training thread: 6 layers of 32 on 600 + 100 points 1.7-2.0 s, 6 of 16 on 700 points
 # 0.6-0.7 s, 6 of 32 on 184 + 46 points 0.5-0.65 s), so "step_work" bounds weights x points at
-# 1.2 million: about a second, 6 layers of 32 on up to 220 points or [16, 16] on all 700. With
-# `compiled`, the first step traces and compiles: 2-4 times an eager step at the same work.
+# 1.2 million: about a second, 6 layers of 32 on up to 220 points or [16, 16] on all 700.
+# With `compiled`, the first step traces and compiles, about 1 microsecond per weight-use (6 of
+# 32 on 230 points: 1.25 s; on 90: 0.52 s), and a cancel cannot stop the compile half of it: so
+# "compiled_work" is half as much, 0.6 million, about 0.6 s of compiling.
 LIMITS = {"layers": 6, "neurons": 32, "samples": (10, 500), "noise": (0.0, 3.0),
           "test_fraction": (0.0, 0.5), "seed": (0, 2**31 - 1), "lr": (1e-6, 10.0),
           "steps": (1, 5000), "batch_size": (1, 500), "alpha": (0.0, 1.0), "own_points": 200,
-          "coordinate": 1e3, "step_work": 1_200_000, "speed": (0.1, 1000.0)}
+          "coordinate": 1e3, "step_work": 1_200_000, "compiled_work": 600_000,
+          "speed": (0.1, 1000.0)}
 
 
 class SettingsError(ValueError):
@@ -198,11 +201,13 @@ def parse_settings(doc, base=None):
         raise SettingsError(f"{s.dataset} has {DATASET_CLASSES[s.dataset]} classes: {e}") \
             from None
     weights, points = step_work(s)
-    if weights * points > LIMITS["step_work"]:
+    most = LIMITS["compiled_work" if s.compiled else "step_work"]
+    if weights * points > most:
         raise SettingsError(f"{weights:,} weights on {points:,} points a step is "
-                            f"{weights * points / 1e6:.1f} million weight uses; the lab allows "
-                            f"{LIMITS['step_work'] / 1e6:g} million (about a second a step): use "
-                            f"fewer points, a smaller batch, or fewer layers or neurons")
+                            f"{weights * points / 1e6:.2f} million weight uses; the lab allows "
+                            f"{most / 1e6:g} million{' compiled' if s.compiled else ''} (about "
+                            f"a second a step): use fewer points, a smaller batch, or fewer "
+                            f"layers or neurons")
     return s
 
 
