@@ -2,6 +2,7 @@
 numbers are fit's numbers. The page itself is driven in Chromium in test_lab_browser.py."""
 import http.client
 import json
+import math
 import os
 import random
 import signal
@@ -947,12 +948,9 @@ def test_numbers_json_cannot_hold_are_sent_as_null_with_a_flag(client):
     state = client.state()
     assert state["data"]["model_file"] == "huge.json"
     status, doc = client.json("POST", "/api/inspect", {"which": "train", "index": 3})
-    if status == 200:                         # the forward pass ran: inf and NaN made null
-        assert doc["nonfinite"] is True and doc["loss"] is None
-        assert None in doc["layers"][0]["data"] + doc["layers"][1]["data"]
-    else:                                     # or it stopped at an op with no finite result
-        assert status == 400 and doc["error"].startswith(
-            "this point's forward or backward pass has no finite result at these weights")
+    assert status == 200 and doc["nonfinite"] is True    # 1e308 + 1e308 - ...: inf - inf
+    assert doc["loss"] is None and doc["layers"][1]["data"] == [None]
+    assert all(math.isfinite(v) for v in doc["layers"][0]["data"])
     # a run that diverges: its state and a point's inspection are still JSON
     client.json("POST", "/api/settings", {**SMALL, "loss": "mse", "lr": 10.0, "layers": [16, 16]})
     client.json("POST", "/api/control", {"action": "play"})
