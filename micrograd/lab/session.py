@@ -49,7 +49,7 @@ class Session:
         self._run_ids = 0
         self._steppers = OrderedDict()       # page id -> (the loss's root, title)
         self._pages = {}                     # page id -> its HTML, made once
-        self._page_lock = threading.Lock()   # one stepper page made at a time
+        self._build_lock = threading.Lock()  # one point's graph or stepper page made at a time
         with self._cond:
             self._new_run(settings or Settings())
 
@@ -158,8 +158,13 @@ class Session:
     # -- one data point, all the way down --------------------------------------------------------
     def inspect(self, which, index):
         """The forward pass of one data point at the current weights, every neuron's data and
-        grad after that point's backward, and a stepper page for its loss. The lock is held
-        only to copy the snapshot: the graph is built outside it."""
+        grad after that point's backward, and a stepper page for its loss. The session's lock
+        is held only to copy the snapshot; the graph is built under the build lock (a crowd of
+        requests builds one graph at a time, not all side by side)."""
+        with self._build_lock:
+            return self._inspect(which, index)
+
+    def _inspect(self, which, index):
         from micrograd.viz.stepper import MAX_NODES
         with self._cond:
             run = self.run
@@ -224,7 +229,7 @@ class Session:
         """The stepper page of an inspected point, made once (and one at a time: a burst of
         requests for pages does not make them side by side)."""
         from micrograd.viz.stepper import stepper_html
-        with self._page_lock:
+        with self._build_lock:
             page = self._pages.get(page_id)
             if page is None:
                 root, title = self._stepper_root(page_id)
