@@ -338,6 +338,8 @@ def fit_by_hand(dataset, samples, noise, seed, layers, steps, **kw):
     ({"dataset": "xor", "loss": "bce", "optimizer": "momentum", "lr": 0.3, "alpha": 0.0},
      {"loss": "bce", "optimizer": "sgd", "lr": 0.3, "schedule": "linear", "alpha": 0.0,
       "optimizer_options": {"momentum": 0.9}}),
+    ({"compiled": True},                # the trace goes through the lab's cancellable model
+     {"loss": "hinge", "optimizer": "sgd", "lr": 1.0, "schedule": "linear", "compiled": True}),
 ])
 def test_the_pages_loss_after_k_steps_is_fits(client, settings, by_hand):
     doc = {**SMALL, **settings}

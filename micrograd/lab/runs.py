@@ -176,11 +176,6 @@ class Trainer:
         if wait and thread is not None and thread is not threading.current_thread():
             self._cond.wait_for(lambda: not thread.is_alive(), timeout=timeout)
 
-    @property
-    def busy(self):
-        """Whether the thread is inside a step (not waiting between steps or for a run)."""
-        return self.run is not None and self.run.stepping
-
     # -- the thread -----------------------------------------------------------------------------
     def _wake(self):
         if self._thread is None or not self._thread.is_alive():
