@@ -234,10 +234,11 @@ class Trainer:
             run.step = k + 1
             run.publish(run.model)
             run.budget = max(0, run.budget - 1)
-            deadline = time.monotonic() + (1.0 / self.speed if self.speed else 0.0)
+            published = time.monotonic()
             while not run.stop:
-                if run.playing:
-                    left = deadline - time.monotonic()
+                if run.playing:           # the speed may change while it waits: read it anew
+                    left = published + (1.0 / self.speed if self.speed else 0.0) - \
+                        time.monotonic()
                     if left <= 0:
                         break
                     self._cond.wait(left)
