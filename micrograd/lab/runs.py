@@ -127,7 +127,7 @@ class Trainer:
         self._cond = cond
         self._name = name
         self._thread = None
-        self._closed = False
+        self._closed = self._left = False
         self.run = None
         self.speed = 0.0                 # steps per second; 0: as fast as the engine goes
 
@@ -174,7 +174,8 @@ class Trainer:
         self._cond.notify_all()
         thread = self._thread
         if wait and thread is not None and thread is not threading.current_thread():
-            self._cond.wait_for(lambda: not thread.is_alive(), timeout=timeout)
+            if self._cond.wait_for(lambda: self._left, timeout=timeout):
+                thread.join(timeout)              # it holds nothing now: only returning is left
 
     # -- the thread -----------------------------------------------------------------------------
     def _wake(self):
@@ -193,6 +194,8 @@ class Trainer:
             with self._cond:
                 self._cond.wait_for(self._wanted)
                 if self._closed:
+                    self._left = True             # what close() waits for
+                    self._cond.notify_all()
                     return
                 run = self.run
                 run.started, run.thread = True, threading.current_thread()
