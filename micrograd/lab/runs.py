@@ -14,7 +14,7 @@ forward pass or one data point's backward pass, because fit trains a thin wrappe
 `checkpoint` node (the identity: its grad passes through as is, times 1.0, so the numbers are
 fit's) whose derivative checks too. The cancelled step's graph is dropped with its exception.
 The one part no check reaches is micrograd.compile's compile of the traced step (the trace
-itself is checked); the limits in settings.py keep it to a few seconds of one core.
+itself is checked); settings.LIMITS["compiled_work"] keeps it to about half a second of a core.
 
 One lock, the session's condition, guards all of this; the trainer takes it only between
 steps (in the callback) and at a run's start and end, so requests never wait for a step.
@@ -121,7 +121,7 @@ class _Cancellable:
 
 class Trainer:
     """The session's one training thread and the current run's pacing (see the module doc).
-    Every method is called with the session's condition `cond` held."""
+    Every public method is called with the session's condition `cond` held."""
 
     def __init__(self, cond, name="micrograd-lab-trainer"):
         self._cond = cond
