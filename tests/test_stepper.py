@@ -711,3 +711,30 @@ def test_a_pending_check_is_computed_on_request_with_one_forward_pass(monkeypatc
     assert row["grad"] == "%.4f" % 0.999 ** 1499
     with pytest.raises(ValueError, match="node 2 is not a leaf"):
         stepper_check(lecture_neuron(), 2)                        # x1*w1
+
+
+def test_the_page_shows_checks_over_its_budget_as_not_nudged(browser, tmp_path):
+    """A leaf the budget did not reach shows "…" and no verdict (not a false ✗); the intro
+    says why; the leaves that were nudged are judged as before."""
+    from micrograd.viz.stepper import stepper_page
+    data = stepper_data(lecture_neuron(), nudge_budget=3)
+    assert data["pendingChecks"] == 4                # only b (next to n) fits 3 visits
+    path = tmp_path / "budget.html"
+    path.write_text(stepper_page(data), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 900, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(path.resolve().as_uri())
+        page.keyboard.press("End")
+        rows = page.eval_on_selector_all("#check-body tr", """rs => rs.map(r =>
+            [...r.children].map(td => td.textContent))""")
+        assert rows == [["x1", "2.0000", "…", "-1.5000", ""], ["w1", "-3.0000", "…", "1.0000", ""],
+                        ["x2", "0.0000", "…", "0.5000", ""], ["w2", "1.0000", "…", "0.0000", ""],
+                        ["b", "6.8814", "0.5000", "0.5000", "✓"]]
+        intro = page.text_content("#check-intro")
+        assert "4 leaves farthest from o were not nudged up front (…)" in intro
+        page.locator("#check").screenshot(path=str(ARTIFACTS / "stepper-checks-budget-900.png"))
+        assert errors == []
+    finally:
+        page.close()
