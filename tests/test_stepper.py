@@ -738,3 +738,20 @@ def test_the_page_shows_checks_over_its_budget_as_not_nudged(browser, tmp_path):
         assert errors == []
     finally:
         page.close()
+
+
+def test_no_budget_checks_every_leaf_and_the_visits_are_counted():
+    from micrograd.viz.nudge import nudge_checks
+    from micrograd.viz.stepper import _graph
+    root = decay_chain(100)
+    data = stepper_data(root, nudge_budget=None)
+    assert data["pendingChecks"] == 0 and all(c["ok"] for c in data["checks"])
+    topo, kids, parents, rules = _graph(root, 10_000)
+    grads = [0.0] * len(topo)
+    _, spent = nudge_checks(parents, kids, rules, [v.data for v in topo], grads, 1e-6, None)
+    # v0's cone is every * and + node; step k's 0.999 feeds its *, w_k its +
+    cones = [2 * 100] + [2 * (100 - k) for k in range(100)] + \
+        [2 * (100 - k) - 1 for k in range(100)]
+    assert spent == sum(cones)
+    _, spent = nudge_checks(parents, kids, rules, [v.data for v in topo], grads, 1e-6, 500)
+    assert spent == 500

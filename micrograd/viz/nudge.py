@@ -16,7 +16,7 @@ import heapq
 import math
 from collections import deque
 
-__all__ = ["NUDGE_BUDGET", "nudge_checks", "nudge_check", "nudged_roots", "OverBudget"]
+__all__ = ["NUDGE_BUDGET", "nudge_checks", "nudge_check", "nudged_roots", "Budget", "OverBudget"]
 
 # Node visits (each: two forward evaluations of one op) spent on checks up front: about a
 # second here. A graph whose every cone fits (the lecture's examples, an MLP's loss of a few
@@ -29,16 +29,18 @@ class OverBudget(Exception):
 
 
 class Budget:
-    """Node visits left to spend (None: no limit); every nudge draws on it, failed ones too."""
+    """Node visits left to spend (None: no limit), and those spent; every nudge draws on it,
+    failed ones too."""
 
     def __init__(self, visits=None):
-        self.left = visits
+        self.left, self.spent = visits, 0
 
     def spend(self):
         if self.left is not None:
-            self.left -= 1
-            if self.left < 0:
+            if self.left <= 0:
                 raise OverBudget
+            self.left -= 1
+        self.spent += 1
 
 
 def nudged_roots(parents, kids, rules, data, leaf, h, budget=None):
@@ -117,13 +119,13 @@ def _nearest_first(kids, leaves):
 
 def nudge_checks(parents, kids, rules, data, grads, h, budget=NUDGE_BUDGET, fmt="%.4f"):
     """(check rows for every leaf in topological order, node visits spent). Leaves are checked
-    nearest the root first while the budget lasts; a row it did not reach has "pending": True
-    and empty numbers (nudge_check computes it)."""
+    nearest the root first while the budget lasts (None: every leaf, however long it takes);
+    a row it did not reach has "pending": True and empty numbers (nudge_check computes it)."""
     leaves = [i for i in range(len(kids)) if not kids[i]]
     rows, left = {}, Budget(budget)
     for leaf in _nearest_first(kids, leaves):
         try:
-            if left.left <= 0:
+            if left.left is not None and left.left <= 0:
                 raise OverBudget
             rows[leaf] = _row(leaf, _numeric(parents, kids, rules, data, leaf, h, left),
                               grads[leaf], fmt)
@@ -131,4 +133,4 @@ def nudge_checks(parents, kids, rules, data, grads, h, budget=NUDGE_BUDGET, fmt=
             left.left = 0
             rows[leaf] = {"node": leaf, "numeric": "", "numericFull": "",
                           "grad": fmt % grads[leaf], "ok": False, "pending": True}
-    return [rows[i] for i in leaves], budget - left.left
+    return [rows[i] for i in leaves], left.spent
