@@ -8,7 +8,8 @@ The page shows the graph with every value's data. "Step" (or the right arrow key
 chain rule at the next node in reverse topological order, the order backward() uses: the node
 is highlighted, and the panel shows its operation, its local derivative(s) and the product it
 adds into each input's grad. "Back", "Reset", "Play" undo, restart and animate. A second panel
-checks every leaf's gradient the lecture's way: nudge the leaf by h, re-evaluate, rise over run.
+checks every leaf's gradient the lecture's way: nudge the leaf by h, re-evaluate, rise over run
+(within a budget of work, nearest the root first; see micrograd.viz.nudge).
 
 Everything the page shows is computed here, in Python, and embedded as JSON: the layout (a
 layered left-to-right layout, so neither Graphviz nor a network is needed), every grad after
@@ -26,16 +27,16 @@ label is named by its formula over its inputs' names ("x1·w1").
 """
 import base64
 import hashlib
-import heapq
 import json
-import math
 import re
 from importlib import resources
 from pathlib import Path
 
-from micrograd.engine import Op
+from micrograd.engine import Op, grad
+from micrograd.viz.nudge import NUDGE_BUDGET, nudge_check, nudge_checks
 
-__all__ = ["stepper_data", "stepper_html", "stepper_page", "write_stepper", "MAX_NODES"]
+__all__ = ["stepper_data", "stepper_html", "stepper_page", "stepper_check", "write_stepper",
+           "MAX_NODES"]
 
 FMT = "%.4f"
 MAX_NODES = 3000
@@ -266,46 +267,6 @@ def _layout(kids, parents, card_w, op_w):
 # ---------------------------------------------------------------------------------------------
 # The data the page shows
 # ---------------------------------------------------------------------------------------------
-def _nudged_roots(parents, kids, rules, data, leaf, h):
-    """The root's data with one leaf moved up by h, and down by h. Only what changes is
-    recomputed: the leaf's users, then theirs, in topological order, stopping wherever a
-    node's value comes out the same both ways (a dead ReLU, a sum that rounds back). Both
-    nudges go in one pass. The graph itself is not touched."""
-    up, down = {leaf: data[leaf] + h}, {leaf: data[leaf] - h}
-    pop, push = heapq.heappop, heapq.heappush
-    heap = sorted(set(parents[leaf]))
-    queued = set(heap)
-    while heap:
-        i = pop(heap)
-        rule = rules[i]
-        if rule is None:                              # no Op to recompute it by: it stays
-            continue
-        u = rule.forward(*[up.get(c, data[c]) for c in kids[i]])
-        d = rule.forward(*[down.get(c, data[c]) for c in kids[i]])
-        same = data[i]
-        if u != same or u != u:                       # changed (NaN always counts as changed)
-            up[i] = u
-        if d != same or d != d:
-            down[i] = d
-        if i in up or i in down:
-            for p in parents[i]:
-                if p not in queued:
-                    queued.add(p)
-                    push(heap, p)
-    root = len(data) - 1
-    return up.get(root, data[root]), down.get(root, data[root])
-
-
-def _check(parents, kids, rules, data, leaf, h):
-    """The lecture's numerical derivative of the root by this leaf, or None where it fails."""
-    try:
-        up, down = _nudged_roots(parents, kids, rules, data, leaf, h)
-        numeric = (up - down) / (2 * h)
-    except (ValueError, ZeroDivisionError, OverflowError, TypeError):
-        return None
-    return numeric if math.isfinite(numeric) else None
-
-
 def _rules(topo):
     """The Op that made each node (None for a leaf); a hand-written _backward is refused."""
     rules = []
@@ -319,8 +280,8 @@ def _rules(topo):
     return rules
 
 
-def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
-    """Everything the stepper page shows, as a JSON-ready dict (see the module doc)."""
+def _graph(root, max_nodes):
+    """(topo, kids, parents, rules): the graph as indices, the root last."""
     topo = root.topo()
     n = len(topo)
     if n > max_nodes:
@@ -333,7 +294,15 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
     for i, ks in enumerate(kids):
         for c in ks:
             parents[c].append(i)
-    rules = _rules(topo)
+    return topo, kids, parents, _rules(topo)
+
+
+def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None, nudge_budget=NUDGE_BUDGET):
+    """Everything the stepper page shows, as a JSON-ready dict (see the module doc).
+    `nudge_budget`: node visits the nudge checks may spend; leaves past it come "pending"
+    (stepper_check computes one)."""
+    topo, kids, parents, rules = _graph(root, max_nodes)
+    n = len(topo)
     names, refs = _names(topo, kids, rules)
     root_name = refs[-1]
 
@@ -373,19 +342,11 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
                       "forward": f"{refs[i]} = {_formula(rule, child_refs)}",
                       "terms": terms})
 
-    # The lecture's check: nudge each leaf by h and watch the root move.
-    data = [v.data for v in topo]
-    checks = []
-    for i, v in enumerate(topo):
-        if v._prev:
-            continue
-        numeric = _check(parents, kids, rules, data, i, h)
-        g = grads[i]
-        ok = numeric is not None and math.isfinite(g) and abs(numeric - g) <= 1e-4 + 1e-3 * abs(g)
-        checks.append({"node": i, "numeric": "n/a" if numeric is None else _fmt(numeric),
-                       "numericFull": "n/a" if numeric is None else repr(numeric),
-                       "grad": _fmt(g), "ok": ok,
-                       "lastStep": touched[i][-1] if touched[i] else -1})
+    # The lecture's check: nudge each leaf by h and watch the root move (within a budget).
+    checks, _ = nudge_checks(parents, kids, rules, [v.data for v in topo], grads, h,
+                             nudge_budget, FMT)
+    for c in checks:
+        c["lastStep"] = touched[c["node"]][-1] if touched[c["node"]] else -1
 
     # Sizes and layout.
     card_w, op_w = [], []
@@ -408,7 +369,19 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
     return {"title": title or f"backward() through {root_name}", "root": n - 1,
             "rootName": root_name, "zero": zero, "h": repr(h), "nodes": nodes, "steps": steps,
             "checks": checks, "final": final, "finalFull": [repr(g) for g in grads],
-            "width": round(width), "height": round(height), "format": FMT}
+            "width": round(width), "height": round(height), "format": FMT,
+            "pendingChecks": sum(1 for c in checks if c.get("pending"))}
+
+
+def stepper_check(root, node, h=1e-6, max_nodes=MAX_NODES):
+    """The nudge check of one leaf (its index in root.topo()), for a check the page left
+    pending: {"node", "numeric", "numericFull", "grad", "ok"}. One nudge, linear in the graph."""
+    topo, kids, parents, rules = _graph(root, max_nodes)
+    if isinstance(node, bool) or not isinstance(node, int) or not 0 <= node < len(topo) \
+            or kids[node]:
+        raise ValueError(f"node {node!r} is not a leaf of this graph of {len(topo)} nodes")
+    grads = {node: grad(root, [topo[node]])[0].data}       # backward()'s, the same float ops
+    return nudge_check(parents, kids, rules, [v.data for v in topo], grads, node, h, FMT)
 
 
 # ---------------------------------------------------------------------------------------------
