@@ -26,11 +26,7 @@ def raise_eager_forward(op, arrs, active=None):
     for j, xs in enumerate(zip(*cols)):
         if active is not None and not active[j]:
             continue
-        vs = [Value(x) for x in xs]
-        if len(vs) == 2 and op.name in ("+", "-", "*", "/"):
-            op.binary(*vs)
-        else:
-            op(*vs)
+        op(*[Value(x) for x in xs])
 
 
 def raise_eager_backward(op, out, xs):

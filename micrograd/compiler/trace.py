@@ -10,32 +10,27 @@ import gc
 import sys
 import time
 from contextlib import contextmanager
+from itertools import chain
 from operator import attrgetter
 
 import numpy as np
 
 from micrograd import engine
 from micrograd.compiler.arguments import flatten_outputs, rebuild_args
+from micrograd.compiler import rows as rowlib
 from micrograd.compiler.errors import node_error
 from micrograd.engine import Op, Value
 
 # ---------------------------------------------------------------------------------------------
-# Kinds of nodes (and of groups: K_SUM is a chain of + and - merged into one n-ary sum)
+# Kinds of nodes. Every op is K_OP (its row interpreted, rows.py), except where the structure
+# itself is the point: K_ADD / K_MUL nodes (rows that read as a + b and a * b) chain into n-ary
+# sums (K_SUM) and lecture-style neurons, and K_LIN nodes (a row reading b + w0*x0 + ...) run
+# as contractions. Which rows read so is found by reading the rows, not by their names.
 # ---------------------------------------------------------------------------------------------
-K_LEAF, K_ADD, K_SUB, K_MUL, K_DIV, K_NEG, K_RELU, K_ABS, K_LIN, K_SUM, K_PY, K_MAX = range(12)
-BUILTIN = {}        # id(op) -> (kind, op): the ops numpy replays exactly
-for _name, _kind in (("+", K_ADD), ("-", K_SUB), ("*", K_MUL), ("/", K_DIV), ("neg", K_NEG),
-                     ("ReLU", K_RELU), ("abs", K_ABS), ("w·x+b", K_LIN), ("max", K_MAX)):
-    if _name in engine.OPS:
-        BUILTIN[id(engine.OPS[_name])] = (_kind, engine.OPS[_name])
-# ops evaluated element by element in the forward (K_PY), with a vectorized derivative of their
-# output: id(op) -> name
-PY_VEC_GRAD = {}
-for _name in ("exp", "log", "tanh", "sigmoid"):
-    if _name in engine.OPS:
-        PY_VEC_GRAD[id(engine.OPS[_name])] = _name
+K_LEAF, K_ADD, K_MUL, K_LIN, K_SUM, K_OP = range(6)
 
 _getdata = attrgetter("data")
+_getprev = attrgetter("_prev")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -72,56 +67,13 @@ def trace(fn, key, flat, name):
 
 def topo_graph(roots):
     """The graph reachable from roots as (order, nch, chl, pos): the nodes children first, in
-    exactly the engine's order (engine.topological_order: its stack walk, repeated here step
-    by step), how many inputs each has, all their inputs' positions in one flat list, and
-    node -> position.
-
-    One walk instead of the engine's sort followed by passes that look every node's inputs up
-    by identity: a node's inputs are all placed before it, so their positions are known when
-    it is. On a 1e6-node graph this is most of the compile time saved."""
-    order, nch, chl = [], [], []
-    pos = {}               # node -> position; -1 while its inputs are being walked (visited)
-    many = engine._MANY    # the engine's node layout: _a, _b = input(s), see Value._prev
-    for root in roots:
-        stack = [root]
-        while stack:
-            v = stack.pop()
-            if v.__class__ is tuple:        # (node,): its inputs are placed, the node is next
-                v = v[0]
-                a, b = v._a, v._b
-                if b is None:
-                    chl.append(pos[a])
-                    nch.append(1)
-                elif b is many:
-                    chl.extend(map(pos.__getitem__, a))
-                    nch.append(len(a))
-                else:
-                    chl.append(pos[a])
-                    chl.append(pos[b])
-                    nch.append(2)
-                pos[v] = len(order)
-                order.append(v)
-                continue
-            if v in pos:
-                continue
-            a, b = v._a, v._b
-            if a is None:                   # a leaf
-                pos[v] = len(order)
-                order.append(v)
-                nch.append(0)
-                continue
-            pos[v] = -1
-            stack.append((v,))
-            if b is None:                   # inputs pushed last-first: the first is walked
-                if a not in pos:            # first, as in the lecture's recursion
-                    stack.append(a)
-            elif b is many:
-                stack.extend([c for c in reversed(a) if c not in pos])
-            else:
-                if b not in pos:
-                    stack.append(b)
-                if a not in pos:
-                    stack.append(a)
+    the engine's own order (engine.topological_order), how many inputs each has, all their
+    inputs' positions in one flat list, and node -> position."""
+    order = engine.topological_order(*roots)
+    pos = dict(zip(order, range(len(order))))
+    prevs = list(map(_getprev, order))
+    nch = list(map(len, prevs))
+    chl = list(map(pos.__getitem__, chain.from_iterable(prevs)))
     return order, nch, chl, pos
 
 
@@ -213,16 +165,25 @@ class Graph:
         """The kind of every node; refuses nodes a compiler cannot read."""
         n = len(order)
         ids = list(map(id, rules))
+        arity = {}
+        for r, k in zip(rules, nch):
+            arity.setdefault(id(r), k)
         kind_of = {}
         for rid, r in dict(zip(ids, rules)).items():
             if r is None:
                 kind_of[rid] = K_LEAF
-            elif rid in BUILTIN:
-                kind_of[rid] = BUILTIN[rid][0]
-            elif isinstance(r, Op):
-                kind_of[rid] = K_PY
-            else:
+            elif not isinstance(r, Op):
                 kind_of[rid] = -1
+            elif arity[rid] == 2 and rowlib.is_plain_add(r):
+                kind_of[rid] = K_ADD
+            elif arity[rid] == 2 and rowlib.is_plain_mul(r):
+                kind_of[rid] = K_MUL
+            elif arity[rid] % 2 == 1 and arity[rid] > 1 and all(
+                    rowlib.is_plain_linear(r, k) for k in {k for q, k in zip(rules, nch)
+                                                           if q is r}):
+                kind_of[rid] = K_LIN
+            else:
+                kind_of[rid] = K_OP
         kind = np.fromiter(map(kind_of.__getitem__, ids), dtype=np.int64, count=n)
         if (kind == -1).any():
             raise node_error(order[int(np.flatnonzero(kind == -1)[0])],
