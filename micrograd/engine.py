@@ -197,14 +197,14 @@ class Op:
         inputs = tuple(x if isinstance(x, Value) else _leaf(x, self.name) for x in inputs)
         try:
             data = self.forward(*[x.data for x in inputs])
-        except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
+        except _FORWARD_ERRORS as e:
             raise _forward_error(self, inputs, e) from None
         return _node(data, inputs, self)
 
     def unary(self, a):          # __call__ for one Value: the path of relu, tanh, x ** 2...
         try:
             data = self.forward(a.data)
-        except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
+        except _FORWARD_ERRORS as e:
             raise _forward_error(self, (a,), e) from None
         return _make(data, a, None, self)
 
@@ -215,7 +215,7 @@ class Op:
             b = _leaf(b, self.name)
         try:
             data = self.forward(a.data, b.data)
-        except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
+        except _FORWARD_ERRORS as e:
             raise _forward_error(self, (a, b), e) from None
         return _make(data, a, b, self)
 
@@ -232,11 +232,12 @@ def _pow_domain(a, b):
 
 
 def _pow_grads(out, a, b):
-    # d/da = b·a^(b-1), d/db = out·ln(a). Where the power is flat (b = 0 for a, a = 0 for b)
-    # the derivative is 0: a 1 stands in for the base there, so neither side can fail.
-    a_for_da = where(b > 0, a, where(b < 0, a, 1))
-    a_for_db = where(a > 0, a, where(a < 0, a, 1))
-    return b * a_for_da ** (b - 1), out * log(a_for_db)
+    # d/da = b·a^(b-1), d/db = out·ln(a); PyTorch's constant 0 where the power is flat in that
+    # input (b = 0 for d/da, a = 0 for d/db). A 1 stands in for the base there, so that
+    # neither side fails on the branch `where` does not take.
+    da = b * where(b > 0, a, where(b < 0, a, 1)) ** (b - 1)
+    db = out * log(where(a > 0, a, where(a < 0, a, 1)))
+    return where(b > 0, da, where(b < 0, da, 0)), where(a > 0, db, where(a < 0, db, 0))
 
 
 def _pow_grad_domain(a, b):
@@ -388,8 +389,13 @@ def _show(inputs):
     return ", ".join(short(x.data) for x in inputs)
 
 
+# What a forward raises where it has no real result (AttributeError: a complex in .data has no
+# .exp() for primitives.exp to call).
+_FORWARD_ERRORS = (ValueError, ZeroDivisionError, OverflowError, TypeError, AttributeError)
+
+
 def _forward_error(rule, inputs, e):
-    if isinstance(e, TypeError) and not all(isinstance(x.data, (int, float)) for x in inputs):
+    if isinstance(e, (TypeError, AttributeError)) and not all(isinstance(x.data, (int, float)) for x in inputs):
         return TypeError(f"{rule.name}: expected real numbers, got {_show(inputs)} ({e})")
     why = _why(rule.domain, inputs, e)
     kind = OverflowError if isinstance(e, OverflowError) else ValueError
