@@ -139,13 +139,21 @@ def test_enable_grad_inside_no_grad():
 
 
 # ---------------------------------------------------------------------------------------------
-# Division's derivative: -out / b, finite wherever the true derivative is
+# Division's derivative at the edges of the float range: the lecture's a * b**-1 goes through
+# b**-2 (README, "Errors, NaN and inf"); a.div(b)'s -out / b is finite wherever the true one is.
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("x, y, dy", [(1e-170, 1e-170, -1e170), (1e200, 1e200, -1e-200)])
 def test_division_derivative_at_the_edges_of_the_float_range(x, y, dy):
     a, b = Value(x), Value(y)
-    (a / b).backward()
+    a.div(b).backward()
     assert a.grad == 1 / y and b.grad == dy
+    a, b = Value(x), Value(y)
+    if y < 1:
+        with pytest.raises(ValueError, match=r"backward through \*\*-1: the derivative at 1e-170"):
+            (a / b).backward()                 # b**-2 = 1e340 overflows
+    else:
+        (a / b).backward()
+        assert b.grad == 0.0                   # b**-2 = 1e-400 underflows: the original's too
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,17 +164,18 @@ def test_power_op_cache_is_bounded():
     rng = random.Random(0)
     for _ in range(100_000):
         x ** rng.uniform(-3, 3)
-    assert len(engine._POW_CONST) <= 1024
+    assert engine._pow_op_cached.cache_info().currsize <= 1024
     assert (x ** 2)._op == "**2" and (x ** 2)._rule is (x ** 2)._rule      # still shared
 
 
 # ---------------------------------------------------------------------------------------------
 # Odd inputs
 # ---------------------------------------------------------------------------------------------
-def test_an_integer_too_long_to_print_is_refused_in_one_line():
-    with pytest.raises(OverflowError, match=r"^Value\(data\): an integer of about 4400 digits "
-                                            r"is too large for a float$"):
-        Value(10 ** 4400)
+def test_an_integer_too_long_to_print_is_named_in_one_line():
+    big = Value(10 ** 4400)                    # kept, as the original keeps it
+    with pytest.raises(OverflowError, match=r"^exp: no finite real result for an integer of "
+                                            r"about 4400 digits \(.*\)$"):
+        big.exp()
 
 
 def test_numpy_bools_and_zero_d_arrays_are_numbers_on_both_sides():
@@ -183,9 +192,9 @@ def test_numpy_bools_and_zero_d_arrays_are_numbers_on_both_sides():
 def test_a_complex_number_put_in_data_is_refused_at_the_next_operation():
     a = Value(2.0)
     a.data = 1j
-    with pytest.raises(TypeError, match=r"^\*: expected real numbers, got 1j, 3\.0"):
+    with pytest.raises(TypeError, match=r"^\*: expected real numbers, got 1j, 3 "):
         a * 3
     with pytest.raises(TypeError, match=r"^exp: expected real numbers, got 1j"):
         a.exp()
-    with pytest.raises(TypeError, match=r"^\+: expected real numbers, got 1j, 2\.0"):
+    with pytest.raises(TypeError, match=r"^\+: expected real numbers, got 1j, 2 "):
         a + 2
