@@ -4,8 +4,8 @@ the error is eager's own.
 """
 import numpy as np
 
-from micrograd import engine
 from micrograd.compiler.errors import raise_eager_backward, raise_eager_forward
+from micrograd.scalars import as_number
 
 
 def py_forward(op, arrs, Y):
@@ -18,7 +18,7 @@ def py_forward(op, arrs, Y):
         raise
     if not all([type(x) is float for x in res]):
         try:
-            res = [x if type(x) is float else engine._as_float(x, "") for x in res]
+            res = [as_number(x, "") for x in res]
         except TypeError:
             raise_eager_forward(op, arrs)
             raise

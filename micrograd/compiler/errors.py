@@ -33,7 +33,7 @@ def raise_eager_backward(op, out, xs):
     """Eager's backward through one node of `op` with inputs xs (raises where eager does)."""
     vs = [Value(x) for x in xs]
     v = engine._node(out, tuple(vs), op)
-    engine._chain_rule(v)
+    engine._chain_rule(v, op)
 
 
 def raise_backward_at(op, Y, arrs, mask):
