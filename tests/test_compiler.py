@@ -566,13 +566,23 @@ def test_domain_errors_are_eagers_errors(name, fn, ok, bad):
 
 
 def test_division_at_a_tiny_divisor_differentiates_as_eager():
-    """d(a/b)/db = -out/b: finite where the old -a/(b*b) divided by an underflowed 0, and as
-    large as eager's where it overflows (no error in either)."""
+    """a.div(b), one node with d/db = -out/b: finite where -a/(b*b) would divide by an
+    underflowed 0, and as large as eager's where it overflows (no error in either). The
+    lecture's a / b, a * b**-1: b**-1's derivative -1 * b**-2 overflows at b = 1e-200, and the
+    compiled backward raises eager's error."""
     p = Value(1.5)
-    check(lambda x: p / (x * 1e-200), [p], 1e200)
-    check(lambda x: p / (x * 1e-200), [p], 1.0)
+    check(lambda x: p.div(x * 1e-200), [p], 1e200)
+    check(lambda x: p.div(x * 1e-200), [p], 1.0)
     q = Value(1e-170)
-    check(lambda x: q / (x * 1e-170), [q], 1.0)
+    check(lambda x: q.div(x * 1e-170), [q], 1.0)
+    check(lambda x: p / (x * 1e-200), [p], 1e200)
+    lecture = lambda x: p / (x * 1e-200)                   # noqa: E731
+    want = eager_error(lecture, [1.0])
+    assert "backward through **-1" in str(want)
+    for backend in ("c", "numpy"):
+        with pytest.raises(type(want)) as got:
+            micrograd.compile(lecture, backend=backend)(1.0).backward()
+        assert str(got.value) == str(want)
 
 
 def test_nan_and_inf_flow_through_as_in_eager():
