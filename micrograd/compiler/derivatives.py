@@ -43,7 +43,7 @@ def contributions(prog, g, dests, buf, gv, tpos):
         else:
             sinks.append((np.empty(d.shape), d))
     ops = []
-    mul, neg, copyto = np.multiply, np.negative, np.copyto
+    copyto = np.copyto
 
     def emit(ri, make):
         """make(out) -> function computing role ri's contributions into out."""

@@ -4,9 +4,11 @@ float64 array (the *slots*) holding every value of the program.
 A node's level is one more than its deepest input. The nodes of one level, one operation and
 one shape (arity; number of terms of a sum) form a group. A left-nested chain of `+` (what
 `sum(...)` builds; `+` being a row that reads a + b, see rows.py) whose intermediate nodes
-nobody else uses becomes one n-ary sum (K_SUM), its terms in eager's order. A neuron written the lecture's way, sum((wi*xi for ...), b) (a
-chain of + over products that only it reads), becomes a fused neuron (K_LIN, 'w·x+b'): the
-same floats in the same order, and its groups are those of a model built with fused=True.
+nobody else uses becomes one n-ary sum (K_SUM), its terms in eager's order. A neuron written
+the lecture's way, sum((wi*xi for ...), b) (a chain of + over products, `*` a row that reads
+a * b, that only it reads), becomes a fused neuron (K_LIN, 'w·x+b'): the same floats in the
+same order, and its groups are those of a model built with fused=True. Every other node is
+its row's (K_OP), grouped by row.
 
 Slots, in order: the inputs (the arguments' numbers), one slot that stays 0.0, the parameters,
 the constants, then each group's outputs, contiguous.
