@@ -39,8 +39,7 @@ class Program:
         self.graph = graph = Graph(out_values, inputs)
         self.n_nodes, self.n_in = graph.n_nodes, graph.n_in
         # the ops' rows as traced: a row replaced later makes this program stale
-        self.rows = [(r, r.forward, r.local_grads) for r in
-                     {id(r): r for r in graph.rules if r is not None}.values()]
+        self.rows = [(r, r.forward, r.local_grads) for r in graph.ops]
         self.groups = make_groups(graph)
         s = Slots(graph, self.groups, rows_first=self._c_wanted(backend))
         self.slots = s

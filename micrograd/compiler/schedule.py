@@ -141,9 +141,7 @@ def _groups(graph, sums, lins, level, alive):
     rid = np.zeros(len(comp), dtype=np.int64)
     py = np.flatnonzero(ck == K_OP)
     if py.size:
-        rule_ids = np.array([id(graph.rules[i]) for i in comp[py].tolist()], dtype=np.int64)
-        _, inv = np.unique(rule_ids, return_inverse=True)
-        rid[py] = inv + 1
+        rid[py] = graph.rule_ix[comp[py]] + 1
     lv = level[comp]
     order = np.lexsort((comp, sub, rid, ck, lv))       # stable: topo order within a group
     comp, lv, ck, rid, sub = comp[order], lv[order], ck[order], rid[order], sub[order]

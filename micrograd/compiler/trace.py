@@ -139,6 +139,7 @@ class Graph:
 
     n_nodes, ptr, chl  the nodes and their inputs (compressed adjacency)
     kind               K_* per node; rules: the node's Op; datas: its traced value
+    rule_ix, ops       per node, the number of its Op among the graph's distinct ones; those
     indeg              how many consumers each node has in the graph
     out_nodes          the output nodes, in the order of the flattened outputs
     is_input_node, input_slot_of   leaves made from the arguments' numbers, and which number
@@ -157,7 +158,8 @@ class Graph:
         in_node = position(inputs)
         self.datas = np.fromiter(map(_getdata, order), dtype=np.float64, count=n)
         rules = list(map(attrgetter("_rule"), order))
-        kind = self._kinds(order, rules, nch)
+        kind, by_id, self.rule_ix = self._kinds(order, rules, nch)
+        self.ops = [r for r in by_id.values() if r is not None]    # the distinct rules
         # --- leaves: inputs / parameters / constants
         is_input = np.zeros(n, dtype=bool)
         input_slot_of = np.full(n, -1, dtype=np.int64)
@@ -225,7 +227,7 @@ class Graph:
                              "it has inputs but no rule (a Value built by hand with "
                              "_children); make it with an engine.Op")
         kind[nch == 0] = K_LEAF        # an op without inputs is a constant leaf
-        return kind
+        return kind, by_id, inv
 
     def drop_trace(self):
         """Forget the traced Values and numbers (the program keeps its parameters)."""
