@@ -105,7 +105,8 @@ the backward of the loss with every gradient starting at 0.0 (on the C backend, 
 each), and applies the optimizer's update on a float64 array of the parameters that the step
 owns, with no per-parameter Python work at all. The parameters live there while training:
 the model's Values and the optimizer's state are stale until `step.sync()` (or the next
-trace, or the step being dropped), and a change to them counts only if made after a sync. Bit for bit eager's numbers, as above.
+trace, or the step being dropped), and a change to them counts only if made after a sync.
+Bit for bit eager's numbers, as above.
 
 exact=False (here or for a plain compiled function) gives up bit-for-bit for speed: a layer of
 neurons is a BLAS matrix product (in a fused step, its weight gradients too), exp/log/tanh are

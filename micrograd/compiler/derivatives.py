@@ -11,7 +11,7 @@ import numpy as np
 
 from micrograd.compiler.elementwise import py_local_grads
 from micrograd.compiler.kernels import affine, product, strided
-from micrograd.compiler.rows import Arr, NotSymbolic, Suspect, row
+from micrograd.compiler.rows import Arr, NotSymbolic, Suspect, is_plain_add, is_plain_mul, row
 from micrograd.compiler.trace import K_LIN, K_OP, K_SUM
 
 
@@ -86,6 +86,14 @@ def _row_grads(g, arrs, Y, G, active, emit, ops, exact):
     """The op's local_grads(out, *inputs) on arrays (once per run), then one product with
     out.grad per role: eager's `d * g`."""
     op, n, shape = g.rule, len(arrs), g.ishape
+    if n == 2 and is_plain_add(op):              # derivatives (1, 1): out.grad itself
+        for ri in range(2):
+            emit(ri, lambda out: (lambda: np.copyto(out[0], G)))
+        return
+    if n == 2 and is_plain_mul(op):              # derivatives (b, a)
+        for ri in range(2):
+            emit(ri, lambda out, other=arrs[1 - ri]: (lambda: np.multiply(other, G, out=out[0])))
+        return
     symbolic = row(op, n).ok
     lg, fast = op.local_grads, not exact
     mul = np.multiply

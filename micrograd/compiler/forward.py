@@ -10,7 +10,15 @@ is a BLAS matrix product, and exp/log/tanh/** numpy's own.
 import numpy as np
 
 from micrograd.compiler.elementwise import py_forward
-from micrograd.compiler.rows import Arr, NotSymbolic, Suspect, array_of, row
+from micrograd.compiler.rows import (
+    Arr,
+    NotSymbolic,
+    Suspect,
+    array_of,
+    is_plain_add,
+    is_plain_mul,
+    row,
+)
 from micrograd.compiler.kernels import (
     Src,
     affine,
@@ -88,6 +96,10 @@ def _row_forward(op, arrs, Y, exact):
     the row is not written for arrays, or where an element would raise (eager's error then)."""
     if not row(op, len(arrs)).ok:
         return lambda: py_forward(op, arrs, Y)
+    if len(arrs) == 2 and (is_plain_add(op) or is_plain_mul(op)):
+        # a row that reads a + b or a * b (rows.py): one ufunc straight into Y, no temporary
+        uf, (A, B) = (np.add if is_plain_add(op) else np.multiply), arrs
+        return lambda: uf(A, B, out=Y)
     f, fast, shape, copyto = op.forward, not exact, Y.shape, np.copyto
 
     def run():
