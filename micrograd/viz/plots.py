@@ -17,7 +17,7 @@ import functools
 import io
 import math
 
-from micrograd.engine import no_grad
+from micrograd.engine import OPS, no_grad
 
 __all__ = ["plot_decision_boundary", "plot_history", "plot_training", "animate_decision_boundary",
            "decision_grid", "numpy_forward", "get_weights", "set_weights", "figure_png"]
@@ -127,8 +127,8 @@ def numpy_forward(model, pts):
     activations. The numbers are numpy's float64 matrix products, equal to the engine's up to
     rounding (not bit for bit: a picture does not need that, training does)."""
     np = _np()
-    acts = {"relu": lambda a: np.where(a > 0, a, 0.0), "tanh": np.tanh,
-            "sigmoid": lambda a: 0.5 * (1 + np.tanh(a / 2)), "linear": lambda a: a}
+    acts = {"relu": OPS["ReLU"].forward, "tanh": OPS["tanh"].forward,     # the engine's rows,
+            "sigmoid": OPS["sigmoid"].forward, "linear": lambda a: a}     # run on arrays
     try:
         a = pts
         for layer in model.layers:
