@@ -235,3 +235,4 @@ class Graph:
         self.param_values = None
         self.rules = None
         self.datas = None
+        self.rule_ix = None
