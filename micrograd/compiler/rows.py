@@ -262,8 +262,8 @@ class Arr:
         if self.fast:
             with np.errstate(all="ignore"):
                 r = uf(self.v)
-            if np.isfinite(r).all() or not np.isfinite(self.v).all():
-                return self._new(r) if np.isfinite(r).all() else self._new(_python(f, self.v))
+            if np.isfinite(r).all():
+                return self._new(r)
         return self._new(_python(f, self.v))
 
     def exp(self):  return self._unary(math.exp, np.exp)
@@ -296,18 +296,17 @@ class Row:
     """What the compiler knows of an Op at an arity, read by running its functions on CExprs:
 
     ok, why          can it run on Arr / CExpr (else: element by element, and why)
-    fwd_may_fail     may its forward raise (a division, a power, exp, log)?
-    bwd_may_fail     may its local derivatives raise?
-    forward(xs)      -> (Block, result) with C variables xs; local(out, xs) -> (Block, grads)
+    bwd_may_fail     may its local derivatives raise (a division, a power, exp, log in them)?
+                     Eager's backward evaluates them at every node it visits, needed or not.
+    forward()        -> (Block, result): the forward on the C variables x0_, x1_, ...
+    local()          -> (Block, grads): local_grads on o_ (the output) and x0_, x1_, ...
     """
 
     def __init__(self, rule, arity):
         self.rule, self.arity = rule, arity
         self.ok, self.why = True, ""
         try:
-            blk, out = self.forward()
-            self.fwd_may_fail = blk.may_fail
-            as_double(out)
+            as_double(self.forward()[1])
             blk, grads = self.local()
             self.bwd_may_fail = blk.may_fail
             if len(grads) != arity:
@@ -320,7 +319,7 @@ class Row:
         except Exception as e:          # anything else a row does to a symbol
             self.ok, self.why = False, f"op {rule.name!r}: {type(e).__name__}: {e}"
         if not self.ok:
-            self.fwd_may_fail = self.bwd_may_fail = True
+            self.bwd_may_fail = True
 
     def _vars(self, blk):
         return [blk.var(f"x{i}_") for i in range(self.arity)]
