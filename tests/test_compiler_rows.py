@@ -249,3 +249,42 @@ def test_c_constants_are_exact():
         lit = rows.c_number(x)
         assert float.fromhex(lit) == x if lit.startswith(("0x", "-0x")) else float(lit) == x
     assert rows.c_number(float("inf")) == "INFINITY" and rows.c_number(float("nan")) == "NAN"
+
+
+def test_a_fused_training_step_follows_a_row_replaced_while_training(monkeypatch):
+    """SGD on a small MLP (tanh, a relu output), eager and as a fused step, the tanh and ReLU
+    rows replaced after two steps: the same losses and weights, bit for bit (it traces again)."""
+    from micrograd import optim
+    from micrograd.nn import MLP
+
+    def make():
+        random.seed(7)
+        model = MLP(2, [4, 4, 1], activation="tanh", output_activation="relu")
+        return model, optim.SGD(model.parameters(), lr=0.1)
+
+    X = [[0.5, -1.0], [1.5, 0.25], [-0.75, 2.0]]
+    y = [1.0, -1.0, 0.5]
+
+    def loss_of(model):
+        return lambda X, y: sum(((model(x) - t) ** 2 for x, t in zip(X, y)), Value(0)) / len(y)
+
+    em, eopt = make()
+    cm, copt = make()
+    step = micrograd.compile(loss_of(cm), optimizer=copt)
+    eloss = loss_of(em)
+    for k in range(5):
+        if k == 2:
+            monkeypatch.setattr(engine.TANH, "forward", lambda a: tanh(a) * 0.5)
+            monkeypatch.setattr(engine.TANH, "local_grads", lambda out, a: (0.5 - 2 * out * out,))
+            monkeypatch.setattr(engine.RELU, "forward", lambda a: where(a < 0, 0.1 * a, a))
+            monkeypatch.setattr(engine.RELU, "local_grads",
+                                lambda out, a: (where(a < 0, 0.1, 1),))
+        eopt.zero_grad()
+        e = eloss([[Value(v) for v in x] for x in X], y)
+        e.backward()
+        eopt.step()
+        c = step(X, y)
+        assert bits(c.data) == bits(e.data), k
+    step.sync()
+    assert [bits(p.data) for p in cm.parameters()] == [bits(p.data) for p in em.parameters()]
+    assert step.trace_count == 2

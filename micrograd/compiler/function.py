@@ -72,11 +72,14 @@ class CompiledFunction:
         reassigned) is dropped, with every other: they are traced again, with the new rows."""
         prog, flat = self._lookup(args, kwargs)
         if not prog.rows_current():
-            self._cache.clear()
-            if self._fast is not None:
-                self._fast.clear()
+            self._drop_programs()
             prog, flat = self._lookup(args, kwargs)
         return prog, flat
+
+    def _drop_programs(self):
+        self._cache.clear()
+        if self._fast is not None:
+            self._fast.clear()
 
     def _lookup(self, args, kwargs):
         if not kwargs and self._fast is not None and all(
