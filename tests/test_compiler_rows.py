@@ -3,7 +3,8 @@ bit, because both backends run the row's own functions (on numpy arrays, and as 
 
 The rows are read from engine.OPS (and engine.pow_op for x ** k), never from a list kept here.
 Each row runs over a batch of special numbers (zeros of both signs, tiny and huge numbers,
-infinities, NaN, ints, and numbers where numpy's own power rounds differently from Python's);
+infinities, NaN, ints, and numbers where numpy's own power, exp, tanh and log round
+differently from Python's);
 where eager raises, the compiled function raises the same error with the same message. (A
 compiled program computes in float64: where eager's result is an int, the compiled one is the
 same number as a float.)
@@ -24,9 +25,13 @@ from micrograd.engine import OPS, Op, Value, pow_op
 from micrograd.primitives import exp, log, tanh, where
 
 # x where Python's x ** 2, x ** -1 and x ** 0.5 (libm's pow) differ from numpy's np.power and
-# from GCC's pow(x, 2.0) -> x*x folding; numbers where np.exp and np.tanh differ from math's
-AWKWARD = [0.37552921375269893, -7.010998004334263e-09, -4379.880756023006, 8.960617542220142,
-           0.16833429351592927]
+# from GCC's pow(x, 2.0) -> x*x folding; then x where numpy's exp, tanh, log differ from math's
+AWKWARD_POW = [0.37552921375269893, -7.010998004334263e-09, -4379.880756023006,
+               8.960617542220142, 0.16833429351592927]
+AWKWARD_EXP = [0.0620711821127736, -0.1136572231322047]
+AWKWARD_TANH = [-3.973076986884435, -0.7450848662857457]
+AWKWARD_LOG = [5.371590659387211]
+AWKWARD = AWKWARD_POW + AWKWARD_EXP + AWKWARD_TANH + AWKWARD_LOG
 SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.5, -3.0, 3, -2, 0, 1e-170, -1e-200, 1e200, 709.0, 710.0,
            float("inf"), float("-inf"), float("nan")] + AWKWARD
 
@@ -34,9 +39,12 @@ SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.5, -3.0, 3, -2, 0, 1e-170, -1e-200, 1e200, 70
 def test_numpy_alone_would_not_be_exact():
     """Why the compiler runs ** (and exp, log, tanh) element by element through Python on the
     numpy backend, and libm's pow without GCC's folding of pow(x, 2.0) into x*x in C."""
-    x = np.array(AWKWARD)
-    assert np.power(x, 2.0).tolist() != [v ** 2 for v in AWKWARD]
-    assert (x * x).tolist() != [v ** 2 for v in AWKWARD]
+    x = np.array(AWKWARD_POW)
+    assert np.power(x, 2.0).tolist() != [v ** 2 for v in AWKWARD_POW]
+    assert (x * x).tolist() != [v ** 2 for v in AWKWARD_POW]
+    for f, g, xs in ((np.exp, math.exp, AWKWARD_EXP), (np.tanh, math.tanh, AWKWARD_TANH),
+                     (np.log, math.log, AWKWARD_LOG)):
+        assert f(np.array(xs)).tolist() != list(map(g, xs)), f.__name__
 
 
 def arity(op):
