@@ -102,7 +102,7 @@ def test_neuron_steps_explain_the_chain_rule():
     assert term["formula"] == "1 - o²" and term["local"] == "0.5000"
     assert (term["product"], term["before"], term["after"]) == ("0.5000", "0.0000", "0.5000")
     mul = steps["x1*w1"]
-    assert mul["forward"] == "(x1*w1) = x1 · w1"            # the engine's FORMULAS["*"]
+    assert mul["forward"] == "(x1*w1) = x1 · w1"            # the engine's OPS["*"].formula
     assert [(t["formula"], t["local"], t["after"]) for t in mul["terms"]] == [
         ("w1", "-3.0000", "-1.5000"), ("x1", "2.0000", "1.0000")]
 
