@@ -746,7 +746,7 @@ def test_no_budget_checks_every_leaf_and_the_visits_are_counted():
     root = decay_chain(100)
     data = stepper_data(root, nudge_budget=None)
     assert data["pendingChecks"] == 0 and all(c["ok"] for c in data["checks"])
-    topo, kids, parents, rules = _graph(root, 10_000)
+    topo, _, kids, parents, rules = _graph(root, 10_000)
     grads = [0.0] * len(topo)
     _, spent = nudge_checks(parents, kids, rules, [v.data for v in topo], grads, 1e-6, None)
     # v0's cone is every * and + node; step k's 0.999 feeds its *, w_k its +

@@ -281,7 +281,7 @@ def _rules(topo):
 
 
 def _graph(root, max_nodes):
-    """(topo, kids, parents, rules): the graph as indices, the root last."""
+    """(topo, index, kids, parents, rules): the graph as indices, the root last."""
     topo = root.topo()
     n = len(topo)
     if n > max_nodes:
@@ -294,14 +294,14 @@ def _graph(root, max_nodes):
     for i, ks in enumerate(kids):
         for c in ks:
             parents[c].append(i)
-    return topo, kids, parents, _rules(topo)
+    return topo, index, kids, parents, _rules(topo)
 
 
 def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None, nudge_budget=NUDGE_BUDGET):
     """Everything the stepper page shows, as a JSON-ready dict (see the module doc).
     `nudge_budget`: node visits the nudge checks may spend; leaves past it come "pending"
     (stepper_check computes one)."""
-    topo, kids, parents, rules = _graph(root, max_nodes)
+    topo, index, kids, parents, rules = _graph(root, max_nodes)
     n = len(topo)
     names, refs = _names(topo, kids, rules)
     root_name = refs[-1]
@@ -375,7 +375,7 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None, nudge_budget=NUD
 def stepper_check(root, node, h=1e-6, max_nodes=MAX_NODES):
     """The nudge check of one leaf (its index in root.topo()), for a check the page left
     pending: {"node", "numeric", "numericFull", "grad", "ok"}. One nudge, linear in the graph."""
-    topo, kids, parents, rules = _graph(root, max_nodes)
+    topo, index, kids, parents, rules = _graph(root, max_nodes)
     if isinstance(node, bool) or not isinstance(node, int) or not 0 <= node < len(topo) \
             or kids[node]:
         raise ValueError(f"node {node!r} is not a leaf of this graph of {len(topo)} nodes")
