@@ -103,3 +103,50 @@ def test_the_metric_guard_passes_finite_numbers_through_unchanged():
     model = MLP(2, [4, 1], fused=True)
     X, y = [[0.5, -1.0], [2.0, 0.25], [-1.5, 1.0]], [0, 1, 1]
     assert finite_metrics(model, X, y, "hinge", "X") == evaluate(model, X, y, "hinge")
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. paths that are not regular files are named as such (and never block on a FIFO)
+# ---------------------------------------------------------------------------------------------
+def run_cli(*args, timeout=120):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "micrograd", *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_exercises_check_names_a_fifo_and_a_directory(tmp_path):
+    fifo = tmp_path / "value.py"
+    os.mkfifo(fifo)
+    proc = run_cli("exercises", "check", "value", fifo, timeout=60)
+    assert proc.returncode == 1
+    assert one_line_error(proc.stderr) == \
+        f"micrograd: error: {fifo} is a FIFO (a named pipe), not a Python file"
+    folder = tmp_path / "folder.py"
+    folder.mkdir()
+    proc = run_cli("exercises", "check", "value", folder)
+    assert proc.returncode == 1
+    assert one_line_error(proc.stderr) == \
+        f"micrograd: error: {folder}: a directory, not a Python file"
+    proc = run_cli("exercises", "check", "value", tmp_path / "nope.py")
+    assert one_line_error(proc.stderr) == f"micrograd: error: {tmp_path / 'nope.py'}: no such file"
+
+
+def test_predict_names_a_csv_that_is_a_fifo_or_a_directory(tmp_path):
+    model = write_model(tmp_path / "m.json", [("linear", [[1.0, 1.0, 0.0]])])
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    proc = run_cli("predict", "--model", model, "--data-csv", fifo, timeout=60)  # used to hang
+    assert proc.returncode == 1
+    assert one_line_error(proc.stderr) == \
+        f"micrograd: error: {fifo} is a FIFO (a named pipe), not a CSV file"
+    assert main(["predict", "--model", model, "--data-csv", str(tmp_path)]) == 1
+
+
+def test_predict_names_a_csv_folder(tmp_path, capsys):
+    model = write_model(tmp_path / "m.json", [("linear", [[1.0, 1.0, 0.0]])])
+    assert main(["predict", "--model", model, "--data-csv", str(tmp_path)]) == 1
+    assert one_line_error(capsys.readouterr().err) == \
+        f"micrograd: error: {tmp_path} is a directory, not a CSV file"
+    assert main(["predict", "--model", str(tmp_path), "--input", "1,2"]) == 1
+    assert one_line_error(capsys.readouterr().err) == \
+        f"micrograd: error: {tmp_path}: Is a directory"

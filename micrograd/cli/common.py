@@ -247,6 +247,37 @@ def say_stopped(written):
     print(f"interrupted: wrote {', '.join(written)}; skipped the rest", file=sys.stderr)
 
 
+def open_regular(path, what, **kwargs):
+    """open(path, "r", **kwargs), refused in one line when `path` is not a regular file: a FIFO
+    would block the command until something writes to it, a folder or a device is no `what`."""
+    import stat
+    try:      # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except IsADirectoryError:
+        raise CLIError(f"{path} is a directory, not {what}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise CLIError(f"{path} is {file_kind(mode)}, not {what}")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return open(fd, "r", **kwargs)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def file_kind(mode):
+    """'a directory', 'a FIFO', ... for a file mode that is not a regular file's."""
+    import stat
+    for test, kind in [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (a named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")]:
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
 def make_out_dir(out):
     try:
         os.makedirs(out, exist_ok=True)

@@ -6,9 +6,11 @@ the learner's file, runs each check and writes one JSON line per event to EVENTS
 that even a killed child leaves behind which check it was in. Whatever the learner's code prints
 goes to a file of its own, never into the feedback.
 """
+import errno
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -105,6 +107,24 @@ def _indent(text, by, width=100):
         else:
             out.append(by + line if line else line)
     return "\n".join(out)
+
+
+def learner_file(path):
+    """Refuse, naming it as what it is, a path that is not a regular file: the child would wait
+    forever on a FIFO, and a folder or a device is no Python file."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, "no such file", str(path)) from None
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "a directory, not a Python file", str(path))
+    if not stat.S_ISREG(mode):
+        kind = next((k for test, k in [(stat.S_ISFIFO, "a FIFO (a named pipe)"),
+                                       (stat.S_ISCHR, "a character device"),
+                                       (stat.S_ISBLK, "a block device"),
+                                       (stat.S_ISSOCK, "a socket")] if test(mode)),
+                    "not a regular file")
+        raise ValueError(f"{path} is {kind}, not a Python file")
 
 
 def run(name, path, timeout=DEFAULT_TIMEOUT):
