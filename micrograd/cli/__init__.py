@@ -10,11 +10,14 @@
 
 Every subcommand has --help. Errors are one line on stderr and a non-zero exit status:
 2 for a malformed command line, 1 for anything else (a missing or invalid file, a dataset that
-does not exist, a training run that diverged); 130 when Ctrl-C stopped a training run (the model
-trained so far is still written, first; a second Ctrl-C skips only its plots).
+does not exist, a training run that diverged); 130 when Ctrl-C stopped a command, at any moment
+(a training run's model is still written, first; a second Ctrl-C skips only its plots; presses
+after the first that ended the command are ignored, so the exit status stays 130).
 """
 import re
+import signal
 import sys
+import threading
 
 from micrograd.cli import demo, evaluate, exercises, lab, predict, train
 from micrograd.cli.common import EXIT_INTERRUPTED, CLIError, Parser
@@ -60,7 +63,34 @@ def _glue_negative_inputs(argv):
     return out
 
 
+def interrupted(signum=None, frame=None):
+    """The command's SIGINT handler: the first Ctrl-C interrupts, later ones are ignored (a
+    second KeyboardInterrupt while the first is being reported would end the process with a
+    traceback, or by the signal itself: exit status -2 instead of 130)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
+    """The `micrograd` command; returns its exit status. Called without argv (as the command),
+    it leaves Ctrl-C ignored on return, as the process is about to exit with that status;
+    called with argv (from Python), it restores the caller's SIGINT handler."""
+    guard = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, interrupted) if guard else None
+    try:
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:
+            if guard:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            _error("interrupted")
+            return EXIT_INTERRUPTED
+    finally:
+        if guard:
+            signal.signal(signal.SIGINT, signal.SIG_IGN if argv is None else previous)
+
+
+def _main(argv):
     parser = build_parser()
     argv = _glue_negative_inputs(list(sys.argv[1:] if argv is None else argv))
     try:
@@ -73,9 +103,6 @@ def main(argv=None):
     except TrainingDiverged as e:
         _error(f"training diverged: {e}; try a smaller --lr")
         return 1
-    except KeyboardInterrupt:
-        _error("interrupted")
-        return EXIT_INTERRUPTED
     except OSError as e:
         if e.filename is not None and e.strerror:
             _error(f"{e.filename}: {e.strerror}")

@@ -199,11 +199,14 @@ class CtrlC:
     press no longer interrupts the step, as the model must be saved first. After saved(), a
     press interrupts at once, skipping the evaluation and the plots; saved() itself does so if
     there were presses beyond the one that stopped training. `deferred()` protects a re-save
-    in the same way."""
+    in the same way. Only one KeyboardInterrupt is ever raised: the presses after it are
+    ignored, to the end of the command (another, raised while the first is being reported,
+    would end the process with a traceback or exit status -2)."""
     defers_ctrl_c = True
 
     def __init__(self):
         self.presses = 0
+        self.raised = False
         self._deferring = True
         self._old = None
 
@@ -214,17 +217,22 @@ class CtrlC:
 
     def __exit__(self, *exc):
         if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+            signal.signal(signal.SIGINT, signal.SIG_IGN if self.raised else self._old)
 
     def __call__(self, signum, frame):
         self.presses += 1
         if not self._deferring:
+            self._raise()
+
+    def _raise(self):
+        if not self.raised:
+            self.raised = True
             raise KeyboardInterrupt
 
     def saved(self, history):
         self._deferring = False
         if self.presses > (1 if history.interrupted else 0):
-            raise KeyboardInterrupt
+            self._raise()
 
     @contextlib.contextmanager
     def deferred(self):
@@ -234,7 +242,7 @@ class CtrlC:
         finally:
             self._deferring = False
         if self.presses > presses:
-            raise KeyboardInterrupt
+            self._raise()
 
 
 def say_interrupted(history, total):
