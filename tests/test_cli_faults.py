@@ -217,3 +217,131 @@ def test_a_burst_of_ctrl_c_presses_still_exits_130_with_the_model_written(tmp_pa
     model, meta = io.load_model(out / "model.json", with_meta=True)
     assert meta["interrupted"] is True
     assert not [n for n in os.listdir(out) if n.startswith(".")]      # no temp file left
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. a full disk names the file, and says what was and was not written
+# ---------------------------------------------------------------------------------------------
+NO_SPACE = os.strerror(errno.ENOSPC)
+
+
+def failing_json(after=20):
+    """io's json module, but dump() writes `after` characters and then finds the disk full: a
+    fault-injecting write, as a full disk does it (part of the file, then ENOSPC)."""
+    import types
+
+    def dump(doc, f, **kwargs):
+        f.write(json.dumps(doc, **kwargs)[:after])
+        f.flush()
+        raise OSError(errno.ENOSPC, NO_SPACE)
+    return types.SimpleNamespace(dump=dump, dumps=json.dumps, loads=json.loads)
+
+
+def test_a_full_disk_at_the_model_names_it_and_keeps_the_old_one(tmp_path, capsys, monkeypatch):
+    from micrograd import io
+    out = tmp_path / "run"
+    assert main(["train", "--steps", "2", "--no-progress", "--no-plots", "--out", str(out)]) == 0
+    before = (out / "model.json").read_bytes()
+    capsys.readouterr()
+    monkeypatch.setattr(io, "json", failing_json())
+    assert main(["train", "--steps", "3", "--no-progress", "--out", str(out)]) == 1
+    assert one_line_error(capsys.readouterr().err) == (
+        f"micrograd: error: cannot write {out / 'model.json'}: {NO_SPACE}; the trained model "
+        "was not saved; the model.json there before is kept as it was")
+    assert (out / "model.json").read_bytes() == before
+    assert sorted(os.listdir(out)) == ["model.json"]               # no temp file, no plots
+
+
+def test_a_full_disk_at_the_first_model_says_nothing_was_written(tmp_path, capsys,
+                                                                  monkeypatch):
+    from micrograd import io
+    monkeypatch.setattr(io, "json", failing_json())
+    out = tmp_path / "run"
+    assert main(["demo", "--steps", "2", "--no-gif", "--out", str(out)]) == 1
+    assert one_line_error(capsys.readouterr().err) == (
+        f"micrograd: error: cannot write {out / 'model.json'}: {NO_SPACE}; the trained model "
+        "was not saved; nothing was written")
+    assert os.listdir(out) == []
+
+
+def test_a_full_disk_at_the_evaluation_keeps_the_model(tmp_path, capsys, monkeypatch):
+    """The first save lands; the re-save with the loss and accuracy finds the disk full."""
+    from micrograd import io
+    real = io.json
+    calls = []
+
+    def dump(doc, f, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            return failing_json().dump(doc, f, **kwargs)
+        return real.dump(doc, f, **kwargs)
+    import types
+    monkeypatch.setattr(io, "json", types.SimpleNamespace(dump=dump, dumps=json.dumps,
+                                                          loads=json.loads))
+    out = tmp_path / "run"
+    assert main(["train", "--steps", "2", "--no-progress", "--out", str(out)]) == 1
+    assert one_line_error(capsys.readouterr().err) == (
+        f"micrograd: error: cannot write {out / 'model.json'}: {NO_SPACE}; it holds the "
+        "trained model, without its loss and accuracy")
+    model, meta = io.load_model(out / "model.json", with_meta=True)
+    assert meta["steps"] == 2 and meta["train_accuracy"] is None
+    assert sorted(os.listdir(out)) == ["model.json"]
+
+
+def test_a_full_disk_at_a_plot_says_what_was_written(tmp_path, capsys, monkeypatch):
+    from micrograd.viz import plots
+    real = plots.plot_history
+
+    def full(history, path):
+        real(history, path)
+        with open(path, "ab") as f:
+            f.write(b"\0" * 10)
+        raise OSError(errno.ENOSPC, NO_SPACE)
+    monkeypatch.setattr(plots, "plot_history", full)
+    out = tmp_path / "run"
+    assert main(["train", "--steps", "2", "--no-progress", "--gif", "--out", str(out)]) == 1
+    assert one_line_error(capsys.readouterr().err) == (
+        f"micrograd: error: cannot write {out / 'history.png'}: {NO_SPACE}; wrote "
+        f"{out / 'model.json'}, {out / 'decision_boundary.png'}; not written: history.png, "
+        "training.gif")
+    assert sorted(os.listdir(out)) == ["decision_boundary.png", "model.json"]
+    from micrograd import io
+    assert io.load_model(out / "model.json", with_meta=True)[1]["train_accuracy"] is not None
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 32 KiB tmpfs (root only; skipped where mounting is not allowed: the fault-injecting
+    tests above cover the same code everywhere)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", str(disk)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def test_a_real_full_disk_during_train(tiny_disk):
+    """The issue's run: it said 'micrograd: error: [Errno 28] No space left on device'."""
+    out = tiny_disk / "run"
+    proc = run_cli("train", "--steps", "2", "--no-progress", "--out", out)
+    assert proc.returncode == 1
+    assert one_line_error(proc.stderr) == (
+        f"micrograd: error: cannot write {out / 'decision_boundary.png'}: {NO_SPACE}; wrote "
+        f"{out / 'model.json'}; not written: decision_boundary.png, history.png")
+    from micrograd import io
+    assert io.load_model(out / "model.json", with_meta=True)[1]["steps"] == 2
+    assert sorted(os.listdir(out)) == ["model.json"]
+    before = (out / "model.json").read_bytes()
+    proc = run_cli("train", "--steps", "2", "--layers", "64,64", "--no-progress",
+                   "--out", out)                       # a model.json too big for the disk
+    assert proc.returncode == 1
+    assert one_line_error(proc.stderr) == (
+        f"micrograd: error: cannot write {out / 'model.json'}: {NO_SPACE}; the trained model "
+        "was not saved; the model.json there before is kept as it was")
+    assert (out / "model.json").read_bytes() == before
+    assert sorted(os.listdir(out)) == ["model.json"]

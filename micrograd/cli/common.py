@@ -148,31 +148,59 @@ def check_writable(out, names):
         raise CLIError(f"cannot write into the output folder {out}: {e.strerror}") from None
 
 
-def save_model_file(out, model, meta):
+def save_model_file(out, model, meta, update=False):
+    """Write model.json into `out` (atomically: a failed save leaves the file that was there).
+    An OSError (a full disk, say) becomes one line naming the file and what it now holds.
+    `update`: the model was saved already, and this adds its evaluation to the meta."""
     from micrograd import io
     path = os.path.join(out, MODEL_FILE)
-    io.save_model(model, path, meta=meta)
+    existed = os.path.exists(path)
+    try:
+        io.save_model(model, path, meta=meta)
+    except OSError as e:
+        if update:
+            kept = "it holds the trained model, without its loss and accuracy"
+        elif existed:
+            kept = "the trained model was not saved; the model.json there before is kept as it was"
+        else:
+            kept = "the trained model was not saved; nothing was written"
+        raise CLIError(f"cannot write {path}: {reason(e)}; {kept}") from None
     return path
+
+
+def reason(e):
+    """An OSError's own words, without its errno number or file name: 'No space left on
+    device'."""
+    return e.strerror or str(e) or type(e).__name__
 
 
 def write_plots(out, model, X, y, history, snapshots=None, written=None):
     """decision_boundary.png (2-D), history.png, training.gif (if snapshots), each written to
     a temp file and renamed, so a Ctrl-C mid-plot leaves no half picture; `written` grows as
-    each file lands."""
+    each file lands. An OSError (a full disk) stops at that file with one line naming it, what
+    was written and what was not."""
     from micrograd.viz import plots as P
     written = [] if written is None else written
-    if X is not None and X.shape[1] == 2:
-        written.append(_atomic(os.path.join(out, "decision_boundary.png"),
-                               lambda p: P.plot_decision_boundary(model, X, y, p)))
+    two_d = X is not None and X.shape[1] == 2
+    plots = []
+    if two_d:
+        plots.append(("decision_boundary.png",
+                      lambda p: P.plot_decision_boundary(model, X, y, p)))
     if history.steps:
-        written.append(_atomic(os.path.join(out, "history.png"),
-                               lambda p: P.plot_history(history, p)))
-    if snapshots and X is not None and X.shape[1] == 2:
-        if snapshots[-1][0] != history.steps:          # interrupted between two snapshots
-            snapshots.append((history.steps, P.get_weights(model)))
-        written.append(_atomic(os.path.join(out, "training.gif"),
-                               lambda p: P.animate_decision_boundary(snapshots, X, y, p,
-                                                                     model=model)))
+        plots.append(("history.png", lambda p: P.plot_history(history, p)))
+    if snapshots and two_d:
+        def gif(p):
+            if snapshots[-1][0] != history.steps:          # interrupted between two snapshots
+                snapshots.append((history.steps, P.get_weights(model)))
+            P.animate_decision_boundary(snapshots, X, y, p, model=model)
+        plots.append(("training.gif", gif))
+    for i, (name, write) in enumerate(plots):
+        path = os.path.join(out, name)
+        try:
+            written.append(_atomic(path, write))
+        except OSError as e:
+            raise CLIError(f"cannot write {path}: {reason(e)}; wrote {', '.join(written)}; not "
+                           f"written: {', '.join(n for n, _ in plots[i:])}") from None
     return written
 
 

@@ -72,7 +72,7 @@ def run(args):
             _, acc = finite_metrics(model, X, y, "hinge", "the moons data")
             meta["train_accuracy"] = acc
             with ctrl_c.deferred():
-                save_model_file(args.out, model, meta)
+                save_model_file(args.out, model, meta, update=True)
             if history.steps:
                 print(f"final loss {history.final_loss:.6f}, accuracy {acc:.1%} after "
                       f"{history.steps} steps ({history.seconds:.1f} s training)", flush=True)

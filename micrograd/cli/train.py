@@ -155,7 +155,7 @@ def run(args):
             meta.update(train_loss=train_loss, train_accuracy=train_acc, test_loss=test_loss,
                         test_accuracy=test_acc)
             with ctrl_c.deferred():
-                save_model_file(args.out, model, meta)
+                save_model_file(args.out, model, meta, update=True)
             line = f"{history.steps} steps in {history.seconds:.1f} s: training data loss " \
                    f"(no L2) {train_loss:.4f}, training accuracy {train_acc:.1%}"
             if test_acc is not None:
