@@ -14,9 +14,11 @@ own code: `check` imports it in a child process, which is stopped after `timeout
 """
 
 from micrograd.exercises import custom_op, mlp, neuron, topo, training, value
-from micrograd.exercises.runner import DEFAULT_TIMEOUT, Outcome, Result, learner_file, run
+from micrograd.exercises.runner import (DEFAULT_TIMEOUT, CheckerError, Outcome, Result,
+                                        learner_file, run)
 
-__all__ = ["EXERCISES", "check", "start", "Result", "Outcome", "DEFAULT_TIMEOUT"]
+__all__ = ["EXERCISES", "check", "start", "Result", "Outcome", "CheckerError",
+           "DEFAULT_TIMEOUT"]
 
 EXERCISES = {m.NAME: m for m in (value, topo, neuron, mlp, training, custom_op)}
 
