@@ -225,7 +225,8 @@ class _Streams:
 
     def __init__(self, events_fd, output_fd):
         self.fds = {events_fd: "events", output_fd: "output"}
-        self.events, self.output, self.dropped, self.tail = bytearray(), bytearray(), 0, b""
+        self.events, self.output, self.dropped = bytearray(), bytearray(), 0
+        self.last_lines, self.line, self.line_length = [], b"", 0    # the tail, clipped
         self.overflow = False
 
     def done(self):
@@ -251,7 +252,26 @@ class _Streams:
                 room = OUTPUT_KEPT - len(self.output)
                 self.output += chunk[:room]
                 self.dropped += max(0, len(chunk) - room)
-                self.tail = (self.tail + chunk)[-4096:]
+                self._keep_tail(chunk)
+
+    def _keep_tail(self, chunk):
+        """The last TAIL_LINES lines, each cut to TAIL_WIDTH bytes as it streams past."""
+        *ended, rest = chunk.split(b"\n")
+        for piece in ended:
+            self._extend(piece)
+            self.last_lines = (self.last_lines + [(self.line, self.line_length)])[-TAIL_LINES:]
+            self.line, self.line_length = b"", 0
+        self._extend(rest)
+
+    def _extend(self, piece):
+        self.line += piece[:max(0, TAIL_WIDTH - len(self.line))]
+        self.line_length += len(piece)
+
+    def tail(self):
+        lines = self.last_lines + ([(self.line, self.line_length)] if self.line_length else [])
+        return [line.decode("utf-8", errors="replace")
+                + (" [...]" if length > len(line) else "")
+                for line, length in lines[-TAIL_LINES:] if line.strip()]
 
     def drain(self):
         """What is left in the pipes once everything that writes to them is gone."""
@@ -349,7 +369,5 @@ def _result(name, path, streams, timed_out, timeout, status, spec):
 def _tail(streams, intro):
     """The last few lines the learner's code printed, each clipped: a crash report quotes
     them, never megabytes of them."""
-    text = bytes(streams.tail).decode("utf-8", errors="replace")
-    lines = [line if len(line) <= TAIL_WIDTH else line[:TAIL_WIDTH - 5] + " [...]"
-             for line in text.strip().splitlines()[-TAIL_LINES:]]
+    lines = streams.tail()
     return intro + "\n".join(lines) if lines else ""
