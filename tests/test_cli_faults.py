@@ -237,6 +237,19 @@ def failing_json(after=20):
     return types.SimpleNamespace(dump=dump, dumps=json.dumps, loads=json.loads)
 
 
+def test_save_model_names_its_file_on_a_full_disk(tmp_path, monkeypatch):
+    """io.save_model's OSError used to name no file ('[Errno 28] No space left on device')."""
+    from micrograd import io
+    from micrograd.nn import MLP
+    monkeypatch.setattr(io, "json", failing_json())
+    path = tmp_path / "model.json"
+    with pytest.raises(OSError) as e:
+        io.save_model(MLP(2, [3, 1]), path)
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(path)
+    assert str(e.value) == f"[Errno 28] {NO_SPACE}: '{path}'"
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_full_disk_at_the_model_names_it_and_keeps_the_old_one(tmp_path, capsys, monkeypatch):
     from micrograd import io
     out = tmp_path / "run"
