@@ -101,8 +101,8 @@ def save_model(model, path, meta=None):
     except OSError as e:
         # The temp file's name means nothing to the user, and a failed write (a full disk)
         # names no file at all: name the one being saved, which is left as it was.
-        if e.filename is not None or (e.errno is not None and e.strerror):
-            e.filename, e.filename2 = path, None
+        if e.errno is not None and e.strerror:        # OSError(...) picks the subclass
+            raise OSError(e.errno, e.strerror, path) from e
         raise
     remove_stale_temp_files(path)
 
