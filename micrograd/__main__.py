@@ -5,7 +5,6 @@ import sys
 
 
 def _interrupted(signum, frame):
-    signal.signal(signal.SIGINT, signal.SIG_IGN)      # one Ctrl-C ends it; more are ignored
     raise KeyboardInterrupt
 
 
@@ -16,6 +15,7 @@ def entry():
         signal.signal(signal.SIGINT, _interrupted)
         from micrograd.cli import main
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # one Ctrl-C ends it; more are ignored
         print("micrograd: error: interrupted", file=sys.stderr)
         code = 130
     else:

@@ -189,6 +189,25 @@ def test_one_ctrl_c_at_any_moment_is_one_line_and_130(tmp_path, delay):
         assert io.load_model(tmp_path / "run" / "model.json", with_meta=True)[1]["interrupted"]
 
 
+def test_presses_while_the_first_is_handled_are_ignored_then_one_stops_again(monkeypatch):
+    """A second press must not cut short the handling of the first (nor escape it: exit
+    status -2); but Python drops a KeyboardInterrupt raised inside a __del__, so a press after
+    the grace period stops the command again rather than being ignored for ever."""
+    import micrograd.cli as cli
+    from micrograd.cli.common import CtrlC
+    clock = [100.0]
+    monkeypatch.setattr(cli.time, "monotonic", lambda: clock[0])
+    for handler in (cli.FirstPress(), CtrlC()):
+        handler._deferring = False                     # CtrlC: the model is saved
+        with pytest.raises(KeyboardInterrupt):
+            handler(signal.SIGINT, None)
+        clock[0] += handler.GRACE / 2
+        handler(signal.SIGINT, None)                    # ignored: the first is being handled
+        clock[0] += handler.GRACE
+        with pytest.raises(KeyboardInterrupt):
+            handler(signal.SIGINT, None)                # the first was lost: stop now
+
+
 @pytest.mark.parametrize("command", [["train", "--dataset", "circles", "--steps", "100000"],
                                      ["demo", "--steps", "100000", "--gif-every", "1"]])
 def test_a_burst_of_ctrl_c_presses_still_exits_130_with_the_model_written(tmp_path, command):

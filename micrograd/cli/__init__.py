@@ -18,6 +18,7 @@ import re
 import signal
 import sys
 import threading
+import time
 
 from micrograd.cli import demo, evaluate, exercises, lab, predict, train
 from micrograd.cli.common import EXIT_INTERRUPTED, CLIError, Parser
@@ -63,12 +64,23 @@ def _glue_negative_inputs(argv):
     return out
 
 
-def interrupted(signum=None, frame=None):
-    """The command's SIGINT handler: the first Ctrl-C interrupts, later ones are ignored (a
-    second KeyboardInterrupt while the first is being reported would end the process with a
-    traceback, or by the signal itself: exit status -2 instead of 130)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
+class FirstPress:
+    """The command's SIGINT handler: a press raises KeyboardInterrupt, and presses in the
+    GRACE seconds after it are ignored, as the first is being handled (one raised inside that
+    handling, say in a `finally:` that stops a child process, would cut the cleanup short, or
+    escape as a traceback or exit status -2). After GRACE a press raises again: Python drops a
+    KeyboardInterrupt raised inside a __del__ or a weakref callback ('Exception ignored in'),
+    and the command must still stop on the next press."""
+    GRACE = 2.0
+
+    def __init__(self):
+        self.at = None
+
+    def __call__(self, signum, frame):
+        now = time.monotonic()
+        if self.at is None or now - self.at > self.GRACE:
+            self.at = now
+            raise KeyboardInterrupt
 
 
 def main(argv=None):
@@ -76,7 +88,7 @@ def main(argv=None):
     it leaves Ctrl-C ignored on return, as the process is about to exit with that status;
     called with argv (from Python), it restores the caller's SIGINT handler."""
     guard = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, interrupted) if guard else None
+    previous = signal.signal(signal.SIGINT, FirstPress()) if guard else None
     try:
         try:
             return _main(argv)

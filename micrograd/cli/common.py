@@ -8,6 +8,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 
 DATASET_NAMES = "moons, circles, spiral, blobs, digits"
 EXIT_INTERRUPTED = 130
@@ -227,14 +228,18 @@ class CtrlC:
     press no longer interrupts the step, as the model must be saved first. After saved(), a
     press interrupts at once, skipping the evaluation and the plots; saved() itself does so if
     there were presses beyond the one that stopped training. `deferred()` protects a re-save
-    in the same way. Only one KeyboardInterrupt is ever raised: the presses after it are
-    ignored, to the end of the command (another, raised while the first is being reported,
-    would end the process with a traceback or exit status -2)."""
+    in the same way. Presses in the 2 s after a KeyboardInterrupt was raised are ignored
+    (another, raised while the first is being handled, could cut that short or end the process
+    with exit status -2); after that a press raises again, in case Python dropped the first
+    (see cli.FirstPress); on the way out of the block the rest are ignored."""
     defers_ctrl_c = True
+
+    GRACE = 2.0
 
     def __init__(self):
         self.presses = 0
         self.raised = False
+        self._raised_at = None
         self._deferring = True
         self._old = None
 
@@ -253,8 +258,9 @@ class CtrlC:
             self._raise()
 
     def _raise(self):
-        if not self.raised:
-            self.raised = True
+        now = time.monotonic()
+        if self._raised_at is None or now - self._raised_at > self.GRACE:
+            self.raised, self._raised_at = True, now
             raise KeyboardInterrupt
 
     def saved(self, history):
