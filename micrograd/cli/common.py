@@ -331,14 +331,15 @@ def make_out_dir(out):
 # metrics: never reported from numbers that are not numbers
 # ---------------------------------------------------------------------------------------------
 def finite_metrics(model, X, y, loss, data_name, noise_source=None):
-    """(loss, accuracy) of `model` on (X, y), or a one-line CLIError naming what is not finite:
-    the data, a row whose output is not a number, or the loss. `noise_source` names where the
-    dataset's noise came from ('--noise 1e308', "its meta 'noise' 1e308"): data far beyond the
-    toy datasets' scale is blamed on it. An accuracy read off NaN scores would be a wrong answer
-    reported as right (NaN > 0 is False: every NaN row counts as class 0)."""
+    """(loss, accuracy) of `model` on (X, y), exactly as train.evaluate computes them, or a
+    one-line CLIError naming what is not finite: the data, a row whose output is not a number,
+    or the loss. `noise_source` names where the dataset's noise came from ('--noise 1e308',
+    "its meta 'noise' 1e308"): data far beyond the toy datasets' scale is blamed on it. An
+    accuracy read off NaN scores would be a wrong answer reported as right (NaN > 0 is False:
+    every NaN row counts as class 0)."""
     import numpy as np
 
-    from micrograd.train import evaluate, predict_scores
+    from micrograd.train import evaluate
     X = np.asarray(X, dtype=float)
     huge = noise_source is not None and X.size and not np.abs(X).max() < HUGE_DATA
     cause = f" (the data is made with {noise_source}: far too much noise)" if huge else ""
@@ -346,26 +347,37 @@ def finite_metrics(model, X, y, loss, data_name, noise_source=None):
         row = int(np.argwhere(~np.isfinite(X))[0][0])
         raise CLIError(f"{data_name} row {row + 1} holds a non-finite number{cause}; no loss "
                        "or accuracy to report")
+    watched = _Watched(model)          # one pass: evaluate's own scores, looked at after
     try:
-        scores = predict_scores(model, X)
-    except OverflowError:
-        raise CLIError(f"{data_name}: the model's output overflows{cause}; no loss or accuracy "
-                       "to report") from None
-    for i, s in enumerate(scores):
-        bad = [v for v in (s if isinstance(s, list) else [s]) if not math.isfinite(v)]
+        value, acc = evaluate(watched, X, y, loss)
+    except OverflowError:              # in a row's forward pass, or in the loss
+        value, acc = math.inf, None
+        if len(watched.outputs) < len(X):
+            watched.outputs.append(math.inf)
+    for i, out in enumerate(watched.outputs):
+        bad = [getattr(v, "data", v) for v in (out if isinstance(out, (list, tuple)) else [out])
+               if not math.isfinite(getattr(v, "data", v))]
         if bad:
             shown = ", ".join(f"{v:g}" for v in X[i][:3]) + (", ..." if len(X[i]) > 3 else "")
             raise CLIError(f"{data_name} row {i + 1} ({shown}): the model's output is {bad[0]}, "
                            f"not a finite number{cause or ' (weights too large?)'}; no loss or "
                            "accuracy to report")
-    try:
-        value, acc = evaluate(model, X, y, loss)
-    except OverflowError:
-        value, acc = math.inf, None
     if not math.isfinite(value):
         raise CLIError(f"{data_name}: the {loss} loss is {value}, not a finite number{cause}; "
                        "no loss or accuracy to report")
     return value, acc
+
+
+class _Watched:
+    """The model, keeping every output it gives (evaluate reads `.layers` for its size)."""
+
+    def __init__(self, model):
+        self.model, self.layers, self.outputs = model, model.layers, []
+
+    def __call__(self, row):
+        out = self.model(row)
+        self.outputs.append(out)
+        return out
 
 
 HUGE_DATA = 1e6      # the toy datasets' features are within +-20 (digits: 0..16)
