@@ -3,7 +3,6 @@
 Non-finite metrics, paths that are not regular files, Ctrl-C at any moment (real subprocesses,
 real SIGINTs), and full disks (a fault-injecting write, and a real 64 KiB tmpfs where mounting is
 allowed)."""
-import contextlib
 import errno
 import json
 import os

@@ -122,21 +122,30 @@ def test_a_detached_grandchild_does_not_outlive_the_check(tmp_path, how):
     assert gone_soon(pid), f"process {pid} outlived the check"
 
 
-def test_ctrl_c_during_a_check_ends_the_learners_processes(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL])
+def test_when_the_checker_ends_so_do_the_learners_processes(tmp_path, signum):
+    """Ctrl-C: one line, exit status 130, everything the learner's code started is ended. kill
+    -9: the checker cannot clean up, but its supervisor sees it go and does."""
     pidfile = tmp_path / "pid"
-    path = learner(tmp_path, DETACHED.format(pidfile=str(pidfile)) + LOOP)
+    path = learner(tmp_path, DETACHED.format(pidfile=str(pidfile))
+                   + "with open(__file__ + '.child', 'w') as f:\n    f.write(str(os.getpid()))\n"
+                   + LOOP)
     proc = subprocess.Popen([sys.executable, "-m", "micrograd", "exercises", "check", "value",
                              path], env=dict(os.environ, PYTHONPATH=str(ROOT)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = pathlib.Path(str(path) + ".child")
     deadline = time.monotonic() + 60
-    while not pidfile.exists() or not pidfile.read_text():
+    while not (pidfile.exists() and pidfile.read_text() and child.exists() and
+               child.read_text()):
         assert time.monotonic() < deadline, "the learner's code never ran"
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert err == "micrograd: error: interrupted\n"
-    assert gone_soon(int(pidfile.read_text()))
+    if signum == signal.SIGINT:
+        assert proc.returncode == 130
+        assert err == "micrograd: error: interrupted\n"
+    for pid in (int(pidfile.read_text()), int(child.read_text())):
+        assert gone_soon(pid), f"process {pid} outlived the checker"
 
 
 # ---------------------------------------------------------------------------------------------

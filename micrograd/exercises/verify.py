@@ -173,7 +173,8 @@ def _differs(want, got):
         if not (isinstance(item, list) and len(item) == 2 and item[0] == label):
             return f"the answers are not in the checker's order (at {label})"
         g = item[1]
-        if isinstance(g, bool) or not isinstance(g, (int, float)) or \
-                not (close(g, w) or (math.isnan(w) and isinstance(g, float) and math.isnan(g))):
-            return f"{label}: {pair(w, g) if isinstance(g, (int, float)) else f'expected {num(w)}, yours {g!r}'}"
+        if isinstance(g, bool) or not isinstance(g, (int, float)):
+            return f"{label}: expected {num(w)}, yours {g!r}"
+        if not (close(g, w) or (math.isnan(w) and math.isnan(g))):
+            return f"{label}: {pair(w, g)}"
     return None
