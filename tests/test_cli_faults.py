@@ -188,6 +188,37 @@ def test_one_ctrl_c_at_any_moment_is_one_line_and_130(tmp_path, delay):
         assert io.load_model(tmp_path / "run" / "model.json", with_meta=True)[1]["interrupted"]
 
 
+def test_every_command_takes_a_ctrl_c_the_same_way(tmp_path):
+    """eval, predict and the exercises, a press at several moments from their imports on:
+    either the command had finished (status 0) or it is one line and 130; never a traceback."""
+    model = write_model(tmp_path / "m.json", [("linear", [[1.0, -1.0, 0.0]])], MOONS)
+    commands = [["eval", "--model", model], ["predict", "--model", model, "--input", "1,2"],
+                ["exercises", "check", "topo", ROOT / "tests/exercise_solutions/topo_lecture.py"],
+                ["exercises", "list"]]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    seen = set()
+    for command in commands:
+        for delay in (0.0, 0.05, 0.2):
+            proc = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "micrograd",
+                                     *map(str, command)], env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            for line in proc.stderr:
+                if "micrograd.cli" in line:
+                    break
+            time.sleep(delay)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=120)
+            err = "".join(line + "\n" for line in err.splitlines()
+                          if not line.startswith("import time:"))
+            assert proc.returncode in (0, 130), (command, delay, proc.returncode, err)
+            if proc.returncode == 130:
+                assert one_line_error(err) == "micrograd: error: interrupted", command
+            else:
+                assert err == "" and out, (command, delay)
+            seen.add(proc.returncode)
+    assert 130 in seen
+
+
 def test_presses_while_the_first_is_handled_are_ignored_then_one_stops_again(monkeypatch):
     """A second press must not cut short the handling of the first (nor escape it: exit
     status -2); but Python drops a KeyboardInterrupt raised inside a __del__, so a press after
