@@ -89,6 +89,8 @@ def main(argv=None):
     called with argv (from Python), it restores the caller's SIGINT handler."""
     guard = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, FirstPress()) if guard else None
+    if previous is None:               # a handler set outside Python: restore Python's own
+        previous = signal.default_int_handler
     try:
         try:
             return _main(argv)
