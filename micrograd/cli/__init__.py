@@ -12,7 +12,7 @@ Every subcommand has --help. Errors are one line on stderr and a non-zero exit s
 2 for a malformed command line, 1 for anything else (a missing or invalid file, a dataset that
 does not exist, a training run that diverged); 130 when Ctrl-C stopped a command, at any moment
 (a training run's model is still written, first; a second Ctrl-C skips only its plots; presses
-after the first that ended the command are ignored, so the exit status stays 130).
+while the first is being handled are ignored, so the exit status stays 130).
 """
 import re
 import signal
