@@ -150,3 +150,111 @@ def test_fifty_steps_of_a_small_two_layer_model_bit_for_bit():
     assert [p.data for p in model.parameters()] == [p.data for p in ref.params]
     assert [gpt.sample(model, tok, rng, 0.7) for _ in range(10)] == \
         [ref.sample(0.7) for _ in range(10)]
+
+
+def test_config_errors_name_the_setting():
+    with pytest.raises(ValueError, match=r"^block_size must be an integer from 1 to 4096, got 0$"):
+        gpt.GPTConfig(27, block_size=0)
+    with pytest.raises(ValueError, match=r"n_embd \(10\) must be a multiple of n_head \(4\)"):
+        gpt.GPTConfig(27, n_embd=10)
+    with pytest.raises(ValueError, match=r"^vocab_size must be at least 2"):
+        gpt.GPTConfig(1)
+    model, tok, docs, _ = ours(["ab"], block_size=2)
+    keys, values = model.kv_cache()
+    with pytest.raises(ValueError, match=r"^position 2 is beyond the context of 2 tokens"):
+        model(tok.BOS, 2, keys, values)
+
+
+def test_attention_is_causal_and_the_cache_grows_one_entry_per_token():
+    """The logits at position t depend on tokens 0..t only: changing a later token changes
+    nothing before it."""
+    model, tok, docs, _ = ours(data.names()[:50], block_size=6)
+
+    def logits(ids):
+        keys, values = model.kv_cache()
+        out = [[v.data for v in model(t, pos, keys, values)] for pos, t in enumerate(ids)]
+        assert [len(k) for k in keys] == [len(ids)]
+        return out
+    a, b = logits(tok.encode("abc")[:4]), logits(tok.encode("abz")[:4])
+    assert a[:3] == b[:3] and a[3] != b[3]
+
+
+def test_sampling_checks_temperature_and_prefix():
+    model, tok, docs, rng = ours(data.names()[:50], block_size=6)
+    for bad in (0, -1.0, math.inf, math.nan, True):
+        with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
+            gpt.sample(model, tok, rng, bad)
+    with pytest.raises(ValueError, match=r"^the character 'Q' is not in the model's vocabulary"):
+        gpt.sample(model, tok, rng, 0.5, prefix="Q")
+    with pytest.raises(ValueError, match=r"the prefix has 6 characters; the model's context "
+                                         r"holds 5 after BOS"):
+        gpt.sample(model, tok, rng, 0.5, prefix="abcdef")
+    names = [gpt.sample(model, tok, random.Random(1), 0.5, prefix="el") for _ in range(5)]
+    assert all(n.startswith("el") and len(n) <= 6 for n in names)   # one per position
+
+
+# ---------------------------------------------------------------------------------------------
+# the model file
+# ---------------------------------------------------------------------------------------------
+def test_a_saved_model_loads_bit_for_bit_and_samples_the_same(tmp_path):
+    model, tok, docs, _ = ours(data.names()[:50], block_size=6)
+    gpt.train(model, tok, docs, steps=3)
+    path = gpt.save_gpt(model, tok, tmp_path / "m.json", meta={"steps": 3})
+    loaded, tok2, meta = gpt.load_gpt(path, with_meta=True)
+    assert meta == {"steps": 3} and tok2.uchars == tok.uchars
+    assert loaded.config == model.config
+    assert [p.data for p in loaded.parameters()] == [p.data for p in model.parameters()]
+    assert [gpt.sample(loaded, tok2, random.Random(3)) for _ in range(5)] == \
+        [gpt.sample(model, tok, random.Random(3)) for _ in range(5)]
+    assert [f.name for f in tmp_path.iterdir()] == ["m.json"]      # no temp file left
+
+
+def _doc(tmp_path):
+    model, tok, docs, _ = ours(["ab", "ba"], n_embd=4, n_head=2, block_size=3)
+    return gpt.gpt_to_dict(model, tok, {"x": 1})
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.update(format="micrograd.mlp"), "it is an MLP model file (from 'micrograd train')"),
+    (lambda d: d.update(kind="mlp"), "format 'micrograd.gpt', kind 'mlp'; expected"),
+    (lambda d: d.update(version=2), "version 2; this micrograd reads version 1"),
+    (lambda d: d.update(extra=1), "unknown field 'extra'"),
+    (lambda d: d["config"].pop("n_head"), "config must have exactly the fields"),
+    (lambda d: d["config"].update(block_size=0), "config.block_size must be an integer from 1"),
+    (lambda d: d["config"].update(n_embd=True), "config.n_embd must be an integer"),
+    (lambda d: d["config"].update(n_embd=4000, n_layer=4000, n_head=1),
+     "768000036000 parameters; at most 1000000"),
+    (lambda d: d.update(vocab="abc"), "vocab must be a string of 2 characters"),
+    (lambda d: d.update(vocab="aa"), "vocab: a vocabulary lists every character once"),
+    (lambda d: d["weights"].pop("wpe"), "weights must have exactly the matrices"),
+    (lambda d: d["weights"]["wpe"].pop(), "weights.wpe must be a list of 3 rows"),
+    (lambda d: d["weights"]["lm_head"][1].append(0.0), "weights.lm_head[1] must be a list of 4"),
+    (lambda d: d["weights"]["wte"][0].__setitem__(2, "1"), "weights.wte[0][2] is not a finite "
+                                                          "number: '1'"),
+    (lambda d: d.update(meta=[]), "meta must be an object"),
+])
+def test_bad_model_files_are_refused_in_one_line(tmp_path, change, message):
+    doc = _doc(tmp_path)
+    change(doc)
+    f = tmp_path / "m.json"
+    f.write_text(json.dumps(doc))
+    with pytest.raises(io.ModelFileError) as e:
+        gpt.load_gpt(f)
+    assert str(e.value).startswith(f"{f} is not a GPT model file: ")
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_non_json_nan_and_oversized_files_are_refused(tmp_path, monkeypatch):
+    f = tmp_path / "m.json"
+    f.write_text("{nope")
+    with pytest.raises(io.ModelFileError, match="not valid JSON"):
+        gpt.load_gpt(f)
+    doc = json.dumps(_doc(tmp_path))
+    first = json.dumps(_doc(tmp_path)["weights"]["wte"][0][0])
+    f.write_text(doc.replace(first, "NaN", 1))
+    with pytest.raises(io.ModelFileError, match="NaN is not a number a model may hold"):
+        gpt.load_gpt(f)
+    monkeypatch.setattr(io, "MAX_BYTES", 100)
+    f.write_text(doc)
+    with pytest.raises(io.ModelFileError, match="larger than 100 bytes"):
+        gpt.load_gpt(f)
