@@ -258,3 +258,124 @@ def test_non_json_nan_and_oversized_files_are_refused(tmp_path, monkeypatch):
     f.write_text(doc)
     with pytest.raises(io.ModelFileError, match="larger than 100 bytes"):
         gpt.load_gpt(f)
+
+
+# ---------------------------------------------------------------------------------------------
+# micrograd gpt train | sample, in real subprocesses
+# ---------------------------------------------------------------------------------------------
+def micrograd(*args, **kwargs):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "micrograd", *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=300, **kwargs)
+
+
+SMALL = ["--n-embd", "4", "--n-head", "2", "--block-size", "5", "--seed", "3"]
+
+
+def test_train_prints_microgpt_log_and_sample_reads_the_file(tmp_path):
+    docs = tmp_path / "words.txt"
+    docs.write_text("apple\nbanana\n\ncherry\ndate\n")
+    out = tmp_path / "run"
+    r = micrograd("gpt", "train", "--data", docs, "--steps", "4", "--no-progress",
+                  "--out", out, *SMALL)
+    assert r.returncode == 0, r.stderr
+    model, tok, docs_, rng = ours(["apple", "banana", "cherry", "date"], seed=3, n_embd=4,
+                                  n_head=2, block_size=5)
+    losses = gpt.train(model, tok, docs_, steps=4)
+    log = [line for line in r.stdout.splitlines() if line.startswith("step")]
+    assert log == [f"step {k + 1:4d} /    4 | loss {x:.4f}" for k, x in enumerate(losses)]
+    assert f"wrote {out / 'model.json'}" in r.stdout and r.stderr == ""
+    saved, tok2, meta = gpt.load_gpt(out / "model.json", with_meta=True)
+    assert [p.data for p in saved.parameters()] == [p.data for p in model.parameters()]
+    assert meta["steps"] == 4 and meta["interrupted"] is False
+    assert meta["final_loss"] == losses[-1]
+
+    r = micrograd("gpt", "sample", "--model", out / "model.json", "--num", "3", "--seed", "5",
+                  "--temperature", "0.8")
+    assert r.returncode == 0, r.stderr
+    rng = random.Random(5)
+    assert r.stdout.splitlines() == [f"sample {i + 1:2d}: {gpt.sample(saved, tok2, rng, 0.8)}"
+                                     for i in range(3)]
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["train", "--data", "{empty}"], 1, "{empty}: no documents (the file is empty or blank)"),
+    (["train", "--block-size", "0"], 2, "argument --block-size: must be a positive integer, "
+                                        "got 0"),
+    (["sample", "--model", "{mlp}"], 1, "{mlp} is not a GPT model file: it is an MLP model "
+                                        "file (from 'micrograd train')"),
+])
+def test_bad_input_in_a_subprocess_is_one_line(tmp_path, args, code, message):
+    empty, mlp = tmp_path / "empty.txt", tmp_path / "mlp.json"
+    empty.write_text("\n\n")
+    io.save_model(MLP(2, [3, 1]), mlp)
+    fill = {"empty": empty, "mlp": mlp}
+    r = micrograd("gpt", *[a.format(**fill) for a in args], "--out" if args[0] == "train"
+                  else "--num", tmp_path / "o" if args[0] == "train" else "1")
+    assert r.returncode == code
+    assert r.stderr.count("\n") == 1 and message.format(**fill) in r.stderr, r.stderr
+    assert r.stdout == ""
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("gpt")
+    model, tok, docs, _ = ours(["ab", "ba"], n_embd=4, n_head=2, block_size=3)
+    return gpt.save_gpt(model, tok, d / "model.json")
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["sample", "--temperature", "0"], 2, "argument --temperature: must be > 0.0, got 0"),
+    (["sample", "--temperature", "-1"], 2, "argument --temperature: must be > 0.0"),
+    (["sample", "--temperature", "nan"], 2, "argument --temperature: must be a finite number"),
+    (["sample", "--temperature", "inf"], 2, "argument --temperature: must be a finite number"),
+    (["sample", "--prefix", "abQ"], 1, "the character 'Q' is not in the model's vocabulary "
+                                       "('ab')"),
+    (["sample", "--prefix", "abab"], 1, "the prefix has 4 characters; the model's context "
+                                        "holds 2 after BOS"),
+    (["sample", "--num", "0"], 2, "argument --num: must be a positive integer"),
+    (["train", "--n-embd", "10"], 1, "--n-embd 10 is not a multiple of --n-head 4"),
+    (["train", "--steps", "0"], 2, "argument --steps: must be a positive integer"),
+    (["train", "--lr", "0"], 2, "argument --lr: must be > 0.0"),
+    (["train", "--data", "/no/such/file"], 1, "/no/such/file: No such file or directory"),
+    (["train", "--n-embd", "4000", "--n-head", "1", "--n-layer", "10"], 1,
+     "this model has 1920280000 parameters; at most 1000000"),
+])
+def test_bad_input_is_one_line(tmp_path, capsys, tiny_model, args, code, message):
+    extra = ["--model", str(tiny_model)] if args[0] == "sample" else ["--out", str(tmp_path)]
+    assert main(["gpt", *args, *extra]) == code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+
+
+def test_ctrl_c_stops_training_and_saves_what_was_trained(tmp_path):
+    """A real SIGINT once the progress bar shows a loss: exit 130, the model written (its meta
+    says interrupted, after how many steps), no temp file left; it samples."""
+    import select
+    import time
+    out = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "micrograd", "gpt", "train", "--steps",
+                             "100000", "--out", str(out)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err, deadline = b"", time.monotonic() + 120
+    try:
+        while b"loss=" not in err and time.monotonic() < deadline:
+            if select.select([proc.stderr], [], [], 1.0)[0]:
+                chunk = os.read(proc.stderr.fileno(), 4096)
+                if not chunk:
+                    break
+                err += chunk
+        assert b"loss=" in err, err.decode()
+        proc.send_signal(signal.SIGINT)
+        stdout, rest = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = (err + rest).decode()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted after" in err
+    model, tok, meta = gpt.load_gpt(out / "model.json", with_meta=True)
+    assert meta["interrupted"] is True and 0 < meta["steps"] < 100000
+    assert os.listdir(out) == ["model.json"]
+    assert set(gpt.sample(model, tok, random.Random(0))) <= set(tok.uchars)
