@@ -14,8 +14,8 @@ Engines, all from the same initial weights (microgpt's: seed 42, names shuffled)
 
 Times per step are each step alone (time.perf_counter, the garbage collector on, as microgpt
 runs). "1000 steps" is measured when --steps >= 1000, else estimated as the first step plus 999 x
-the mean of the others (JAX: its steady mean step x 1000 plus one compile per distinct length in the first 1000
-documents at the mean compile time measured), and marked "est.". The first losses of every
+the mean of the others (JAX: one compile per distinct length in the first 1000 documents, at
+the mean compile step measured, plus its steady mean step for the others), marked "est.". The first losses of every
 engine are printed: the two scalar engines agree bit for bit; the tensor ports to ~1e-15.
 """
 import argparse
@@ -241,7 +241,8 @@ def main():
              f"load average {load0[0]:.2f} at the start, {load1[0]:.2f} at the end. "
              "Per-step times are the step alone (forward, backward, Adam); JAX's min/median "
              "leave out the steps that compiled.", "",
-             "| engine | min ms/step | median ms/step | 1000 steps, s | 1000 steps vs microgpt-style Value |",
+             "| engine | min ms/step | median ms/step | 1000 steps, s "
+             "| 1000 steps vs microgpt-style Value |",
              "|---|---:|---:|---:|---:|"]
     for r in rows:
         ratio = f"{base / r['t1000']:.1f}x" if base else "-"

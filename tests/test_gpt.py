@@ -215,7 +215,8 @@ def _doc(tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda d: d.update(format="micrograd.mlp"), "it is an MLP model file (from 'micrograd train')"),
+    (lambda d: d.update(format="micrograd.mlp"),
+     "it is an MLP model file (from 'micrograd train')"),
     (lambda d: d.update(kind="mlp"), "format 'micrograd.gpt', kind 'mlp'; expected"),
     (lambda d: d.update(version=2), "version 2; this micrograd reads version 1"),
     (lambda d: d.update(extra=1), "unknown field 'extra'"),

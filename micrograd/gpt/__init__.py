@@ -9,13 +9,13 @@
 
 With microgpt's configuration and seed it draws the same weights and computes the same losses
 and names as microgpt, bit for bit. Modules: tokenizer (characters <-> ids), model (the
-network), train (the loss, microgpt's Adam, the loop, sampling), modelfile (JSON files).
+network), training (the loss, microgpt's Adam, the loop, sampling), modelfile (JSON files).
 """
 from micrograd.gpt.model import (GPT, MLP, Block, CausalSelfAttention, Embedding, GPTConfig,
                                  Linear, rmsnorm, softmax)
 from micrograd.gpt.modelfile import gpt_from_dict, gpt_to_dict, load_gpt, save_gpt
 from micrograd.gpt.tokenizer import CharTokenizer
-from micrograd.gpt.train import (MicroGPTAdam, check_temperature, cross_entropy, document_loss,
+from micrograd.gpt.training import (MicroGPTAdam, check_temperature, cross_entropy, document_loss,
                                  sample, train, train_step)
 
 __all__ = ["GPT", "GPTConfig", "Embedding", "Linear", "CausalSelfAttention", "MLP", "Block",

@@ -210,9 +210,10 @@ class GPT(Module):
         """microgpt's names -> matrices (lists of rows of Values), in its order."""
         sd = {"wte": self.wte.weight, "wpe": self.wpe.weight, "lm_head": self.lm_head.weight}
         for i, b in enumerate(self.layers):
-            sd.update({f"layer{i}.attn_wq": b.attn.wq.weight, f"layer{i}.attn_wk": b.attn.wk.weight,
-                       f"layer{i}.attn_wv": b.attn.wv.weight, f"layer{i}.attn_wo": b.attn.wo.weight,
-                       f"layer{i}.mlp_fc1": b.mlp.fc1.weight, f"layer{i}.mlp_fc2": b.mlp.fc2.weight})
+            for name, lin in (("attn_wq", b.attn.wq), ("attn_wk", b.attn.wk),
+                              ("attn_wv", b.attn.wv), ("attn_wo", b.attn.wo),
+                              ("mlp_fc1", b.mlp.fc1), ("mlp_fc2", b.mlp.fc2)):
+                sd[f"layer{i}.{name}"] = lin.weight
         return sd
 
     def parameters(self):
