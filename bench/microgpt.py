@@ -15,8 +15,9 @@ Engines, all from the same initial weights (microgpt's: seed 42, names shuffled)
 Times per step are each step alone (time.perf_counter, the garbage collector on, as microgpt
 runs). "1000 steps" is measured when --steps >= 1000, else estimated as the first step plus 999 x
 the mean of the others (JAX: one compile per distinct length in the first 1000 documents, at
-the mean compile step measured, plus its steady mean step for the others), marked "est.". The first losses of every
-engine are printed: the two scalar engines agree bit for bit; the tensor ports to ~1e-15.
+the mean compile step measured, plus its steady mean step for the others), marked "est.".
+The first losses of every engine are printed: the two scalar engines agree bit for bit; the
+tensor ports to ~1e-15.
 """
 import argparse
 import math
