@@ -125,18 +125,23 @@ class CausalSelfAttention(Module):
         q, k, v = self.wq(x), self.wk(x), self.wv(x)
         keys.append(k)
         values.append(v)
-        scale = self.head_dim ** 0.5
         out = []
         for h in range(self.n_head):
-            hs = slice(h * self.head_dim, (h + 1) * self.head_dim)
-            q_h = q[hs]
-            k_h = [ki[hs] for ki in keys]
-            v_h = [vi[hs] for vi in values]
-            attn_logits = [linear(q_h, k_t) / scale for k_t in k_h]         # q · k_t / √d
-            attn_weights = softmax(attn_logits)
-            out.extend(linear(attn_weights, [v_t[j] for v_t in v_h])      # Σ_t w_t v_t[j]
-                       for j in range(self.head_dim))
+            out.extend(self.head(h, q, keys, values))
         return self.wo(out)
+
+    def head(self, h, q, keys, values):
+        """Head h's output for the query q over the cached keys and values: a softmax of
+        q·k_t / √head_dim over the positions t so far, then the weighted sum of their v_t."""
+        hs = slice(h * self.head_dim, (h + 1) * self.head_dim)
+        q_h = q[hs]
+        k_h = [ki[hs] for ki in keys]
+        v_h = [vi[hs] for vi in values]
+        scale = self.head_dim ** 0.5
+        attn_logits = [linear(q_h, k_t) / scale for k_t in k_h]           # q · k_t / √d
+        attn_weights = softmax(attn_logits)
+        return [linear(attn_weights, [v_t[j] for v_t in v_h])              # Σ_t w_t v_t[j]
+                for j in range(self.head_dim)]
 
     def parameters(self):
         return [p for m in (self.wq, self.wk, self.wv, self.wo) for p in m.parameters()]
