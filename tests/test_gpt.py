@@ -380,3 +380,24 @@ def test_ctrl_c_stops_training_and_saves_what_was_trained(tmp_path):
     assert meta["interrupted"] is True and 0 < meta["steps"] < 100000
     assert os.listdir(out) == ["model.json"]
     assert set(gpt.sample(model, tok, random.Random(0))) <= set(tok.uchars)
+
+
+def test_live_loss_records_outside_a_notebook_and_plots_afterwards():
+    from micrograd.viz.live_loss import LiveLoss, plot_losses
+    live = LiveLoss(every=2)
+    model, tok, docs, _ = ours(data.names()[:20], n_embd=4, n_head=2, block_size=4)
+    losses = gpt.train(model, tok, docs, steps=5, callback=live)
+    assert live.losses == losses and live.handle is None
+    live.show()                                           # nothing to draw into: no error
+    fig = plot_losses(losses)
+    assert fig.axes[0].get_title() == f"5 steps, last loss {losses[-1]:.4f}"
+    assert [len(line.get_xdata()) for line in fig.axes[0].get_lines()] == [5, 4]  # + mean of 2
+    with pytest.raises(ValueError, match="no losses to plot"):
+        plot_losses([])
+    with pytest.raises(ValueError, match="every must be a positive integer, got 0"):
+        LiveLoss(every=0)
+
+
+def test_train_stops_when_the_callback_says_so():
+    model, tok, docs, _ = ours(data.names()[:20], n_embd=4, n_head=2, block_size=4)
+    assert len(gpt.train(model, tok, docs, steps=10, callback=lambda k, loss: k == 2)) == 3
