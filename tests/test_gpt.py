@@ -401,3 +401,18 @@ def test_live_loss_records_outside_a_notebook_and_plots_afterwards():
 def test_train_stops_when_the_callback_says_so():
     model, tok, docs, _ = ours(data.names()[:20], n_embd=4, n_head=2, block_size=4)
     assert len(gpt.train(model, tok, docs, steps=10, callback=lambda k, loss: k == 2)) == 3
+
+
+def test_the_python_snippet_of_docs_gpt_md_runs(tmp_path, monkeypatch, capsys):
+    """docs/gpt.md's example, run (3 steps instead of 1000), and the first loss it states."""
+    import re
+    text = (ROOT / "docs" / "gpt.md").read_text()
+    (snippet,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert "steps=1000" in snippet
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(snippet.replace("steps=1000", "steps=3"), scope)
+    stated = float(re.search(r"losses\[0\] == ([\d.]+)", snippet).group(1))
+    assert scope["losses"][0] == stated
+    assert len(eval(capsys.readouterr().out)) == 20                  # the printed names
+    assert (tmp_path / "model.json").exists() and scope["tok"].vocab_size == 27
