@@ -339,6 +339,8 @@ def tiny_model(tmp_path_factory):
     (["train", "--steps", "0"], 2, "argument --steps: must be a positive integer"),
     (["train", "--lr", "0"], 2, "argument --lr: must be > 0.0"),
     (["train", "--data", "/no/such/file"], 1, "/no/such/file: No such file or directory"),
+    (["train", "--lr", "1e300", "--steps", "3", "--no-progress"], 1,
+     "training diverged: loss became nan at step 3; try a smaller --lr"),
     (["train", "--n-embd", "4000", "--n-head", "1", "--n-layer", "10"], 1,
      "this model has 1920280000 parameters; at most 1000000"),
 ])

@@ -1,5 +1,6 @@
 """`micrograd gpt`: microgpt on micrograd. `train` a character-level GPT on names (or any
 file of one document per line) and save it; `sample` new documents from a saved model."""
+import math
 import os
 import random
 import sys
@@ -81,6 +82,7 @@ def _progress(steps, enabled):
 
 def run_train(args):
     from micrograd import __version__, data, gpt, io
+    from micrograd.train import TrainingDiverged
 
     if args.n_embd % args.n_head:
         raise CLIError(f"--n-embd {args.n_embd} is not a multiple of --n-head {args.n_head}: "
@@ -107,7 +109,12 @@ def run_train(args):
     with CtrlC() as ctrl_c:
         try:
             for step in range(args.steps):
-                loss = gpt.train_step(model, opt, tok.encode(docs[step % len(docs)]))
+                try:
+                    loss = gpt.train_step(model, opt, tok.encode(docs[step % len(docs)]))
+                except (ValueError, OverflowError) as e:     # log(0), exp overflow: diverged
+                    raise TrainingDiverged(f"step {step + 1}: {e}") from None
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(f"loss became {loss} at step {step + 1}")
                 history.losses.append(loss)
                 history.steps = step + 1
                 if bar is not None:
