@@ -418,3 +418,13 @@ def test_the_python_snippet_of_docs_gpt_md_runs(tmp_path, monkeypatch, capsys):
     assert scope["losses"][0] == stated
     assert len(eval(capsys.readouterr().out)) == 20                  # the printed names
     assert (tmp_path / "model.json").exists() and scope["tok"].vocab_size == 27
+
+
+def test_a_fifo_or_a_folder_as_model_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(io.ModelFileError, match="fifo.json is not a GPT model file: not a "
+                                                "regular file"):
+        gpt.load_gpt(fifo)                          # no writer: it must not block
+    with pytest.raises(IsADirectoryError):
+        gpt.load_gpt(tmp_path)
