@@ -19,6 +19,7 @@ import pytest
 
 from micrograd import data, gpt, io
 from micrograd.cli import main
+from micrograd.gpt import modelfile
 from micrograd.nn import MLP
 from microgpt_reference import MicroGPT
 
@@ -199,8 +200,8 @@ def test_sampling_checks_temperature_and_prefix():
 def test_a_saved_model_loads_bit_for_bit_and_samples_the_same(tmp_path):
     model, tok, docs, _ = ours(data.names()[:50], block_size=6)
     gpt.train(model, tok, docs, steps=3)
-    path = gpt.save_gpt(model, tok, tmp_path / "m.json", meta={"steps": 3})
-    loaded, tok2, meta = gpt.load_gpt(path, with_meta=True)
+    path = modelfile.save_gpt(model, tok, tmp_path / "m.json", meta={"steps": 3})
+    loaded, tok2, meta = modelfile.load_gpt(path, with_meta=True)
     assert meta == {"steps": 3} and tok2.uchars == tok.uchars
     assert loaded.config == model.config
     assert [p.data for p in loaded.parameters()] == [p.data for p in model.parameters()]
@@ -211,7 +212,7 @@ def test_a_saved_model_loads_bit_for_bit_and_samples_the_same(tmp_path):
 
 def _doc(tmp_path):
     model, tok, docs, _ = ours(["ab", "ba"], n_embd=4, n_head=2, block_size=3)
-    return gpt.gpt_to_dict(model, tok, {"x": 1})
+    return modelfile.gpt_to_dict(model, tok, {"x": 1})
 
 
 @pytest.mark.parametrize("change, message", [
@@ -240,7 +241,7 @@ def test_bad_model_files_are_refused_in_one_line(tmp_path, change, message):
     f = tmp_path / "m.json"
     f.write_text(json.dumps(doc))
     with pytest.raises(io.ModelFileError) as e:
-        gpt.load_gpt(f)
+        modelfile.load_gpt(f)
     assert str(e.value).startswith(f"{f} is not a GPT model file: ")
     assert message in str(e.value) and "\n" not in str(e.value)
 
@@ -249,16 +250,16 @@ def test_non_json_nan_and_oversized_files_are_refused(tmp_path, monkeypatch):
     f = tmp_path / "m.json"
     f.write_text("{nope")
     with pytest.raises(io.ModelFileError, match="not valid JSON"):
-        gpt.load_gpt(f)
+        modelfile.load_gpt(f)
     doc = json.dumps(_doc(tmp_path))
     first = json.dumps(_doc(tmp_path)["weights"]["wte"][0][0])
     f.write_text(doc.replace(first, "NaN", 1))
     with pytest.raises(io.ModelFileError, match="NaN is not a number a model may hold"):
-        gpt.load_gpt(f)
+        modelfile.load_gpt(f)
     monkeypatch.setattr(io, "MAX_BYTES", 100)
     f.write_text(doc)
     with pytest.raises(io.ModelFileError, match="larger than 100 bytes"):
-        gpt.load_gpt(f)
+        modelfile.load_gpt(f)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,7 +287,7 @@ def test_train_prints_microgpt_log_and_sample_reads_the_file(tmp_path):
     log = [line for line in r.stdout.splitlines() if line.startswith("step")]
     assert log == [f"step {k + 1:4d} /    4 | loss {x:.4f}" for k, x in enumerate(losses)]
     assert f"wrote {out / 'model.json'}" in r.stdout and r.stderr == ""
-    saved, tok2, meta = gpt.load_gpt(out / "model.json", with_meta=True)
+    saved, tok2, meta = modelfile.load_gpt(out / "model.json", with_meta=True)
     assert [p.data for p in saved.parameters()] == [p.data for p in model.parameters()]
     assert meta["steps"] == 4 and meta["interrupted"] is False
     assert meta["final_loss"] == losses[-1]
@@ -322,7 +323,7 @@ def test_bad_input_in_a_subprocess_is_one_line(tmp_path, args, code, message):
 def tiny_model(tmp_path_factory):
     d = tmp_path_factory.mktemp("gpt")
     model, tok, docs, _ = ours(["ab", "ba"], n_embd=4, n_head=2, block_size=3)
-    return gpt.save_gpt(model, tok, d / "model.json")
+    return modelfile.save_gpt(model, tok, d / "model.json")
 
 
 @pytest.mark.parametrize("args, code, message", [
@@ -378,7 +379,7 @@ def test_ctrl_c_stops_training_and_saves_what_was_trained(tmp_path):
     err = (err + rest).decode()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted after" in err
-    model, tok, meta = gpt.load_gpt(out / "model.json", with_meta=True)
+    model, tok, meta = modelfile.load_gpt(out / "model.json", with_meta=True)
     assert meta["interrupted"] is True and 0 < meta["steps"] < 100000
     assert os.listdir(out) == ["model.json"]
     assert set(gpt.sample(model, tok, random.Random(0))) <= set(tok.uchars)
@@ -425,6 +426,6 @@ def test_a_fifo_or_a_folder_as_model_is_refused_at_once(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(io.ModelFileError, match="fifo.json is not a GPT model file: not a "
                                                 "regular file"):
-        gpt.load_gpt(fifo)                          # no writer: it must not block
+        modelfile.load_gpt(fifo)                          # no writer: it must not block
     with pytest.raises(IsADirectoryError):
-        gpt.load_gpt(tmp_path)
+        modelfile.load_gpt(tmp_path)

@@ -82,6 +82,7 @@ def _progress(steps, enabled):
 
 def run_train(args):
     from micrograd import __version__, data, gpt, io
+    from micrograd.gpt import modelfile
     from micrograd.train import TrainingDiverged
 
     if args.n_embd % args.n_head:
@@ -137,7 +138,7 @@ def run_train(args):
                 "planned_steps": args.steps, "final_loss": history.losses[-1],
                 "interrupted": history.interrupted, "seconds": round(seconds, 3),
                 "micrograd": __version__}
-        path = gpt.save_gpt(model, tok, os.path.join(args.out, MODEL_FILE), meta)
+        path = modelfile.save_gpt(model, tok, os.path.join(args.out, MODEL_FILE), meta)
         ctrl_c.saved(history)
     last = sum(history.losses[-50:]) / len(history.losses[-50:])
     print(f"{history.steps} steps in {seconds:.1f} s; mean loss of the last "
@@ -148,7 +149,8 @@ def run_train(args):
 
 def run_sample(args):
     from micrograd import gpt
-    model, tok = gpt.load_gpt(args.model)
+    from micrograd.gpt import modelfile
+    model, tok = modelfile.load_gpt(args.model)
     prefix = args.prefix
     if prefix.strip() != prefix:
         raise CLIError("--prefix must not start or end with spaces (documents are stripped)")

@@ -9,16 +9,16 @@
 
 With microgpt's configuration and seed it draws the same weights and computes the same losses
 and names as microgpt, bit for bit. Modules: tokenizer (characters <-> ids), model (the
-network), training (the loss, microgpt's Adam, the loop, sampling), modelfile (JSON files).
+network), training (the loss, microgpt's Adam, the loop, sampling). The model file is
+micrograd.gpt.modelfile (save_gpt, load_gpt): it builds on micrograd.io, a layer above this
+package, so the package itself does not import it.
 """
 from micrograd.gpt.model import (GPT, MLP, Block, CausalSelfAttention, Embedding, GPTConfig,
                                  Linear, rmsnorm, softmax)
-from micrograd.gpt.modelfile import gpt_from_dict, gpt_to_dict, load_gpt, save_gpt
 from micrograd.gpt.tokenizer import CharTokenizer
-from micrograd.gpt.training import (MicroGPTAdam, check_temperature, cross_entropy, document_loss,
-                                 sample, train, train_step)
+from micrograd.gpt.training import (MicroGPTAdam, check_temperature, cross_entropy,
+                                    document_loss, sample, train, train_step)
 
 __all__ = ["GPT", "GPTConfig", "Embedding", "Linear", "CausalSelfAttention", "MLP", "Block",
            "rmsnorm", "softmax", "CharTokenizer", "MicroGPTAdam", "cross_entropy",
-           "document_loss", "train_step", "train", "sample", "check_temperature",
-           "save_gpt", "load_gpt", "gpt_to_dict", "gpt_from_dict"]
+           "document_loss", "train_step", "train", "sample", "check_temperature"]
