@@ -32,7 +32,7 @@ LAYERS = [
     ("compiler, data", ["micrograd.compiler", "micrograd.data"]),
     ("models", ["micrograd.gpt*"]),
     ("train", ["micrograd.train"]),
-    ("io", ["micrograd.io"]),
+    ("io", ["micrograd.io", "micrograd.gpt.modelfile"]),
     ("bridges", ["micrograd.bridge"]),
     ("viz", ["micrograd.viz"]),
     ("lab, exercises", ["micrograd.lab", "micrograd.exercises"]),

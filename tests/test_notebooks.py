@@ -20,7 +20,8 @@ from micrograd.lecture import lecture_expression, lecture_mlp_loss, lecture_neur
 from test_stepper import ARTIFACTS, IN_VIEW, browser  # noqa: F401 (browser: a fixture)
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ["01_derivatives_and_backprop", "02_neuron", "03_mlp_training", "04_moons_live"]
+NAMES = ["01_derivatives_and_backprop", "02_neuron", "03_mlp_training", "04_moons_live",
+         "05_microgpt"]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -210,6 +211,43 @@ def test_moons_with_live_training(tmp_path):
     assert result(shown[0])["text/plain"] == repr(history)
     assert pictures(code_cell(nb, "plot_decision_boundary(model, X, y)")) == ["image/png"]
     assert pictures(code_cell(nb, "plot_history(")) == ["image/png"]
+
+
+def test_microgpt(tmp_path):
+    """The model from its pieces, one head's graph (SVG) and stepper (HTML), live training (one
+    PNG redrawn in place), names: the numbers those of the same calls made here."""
+    nb = run_notebook("05_microgpt", tmp_path)
+    from micrograd import data, gpt
+    docs = data.names()
+    rng = random.Random(42)
+    rng.shuffle(docs)
+    tok = gpt.CharTokenizer.from_documents(docs)
+    model = gpt.GPT(gpt.GPTConfig(tok.vocab_size), rng)
+
+    first = code_cell(nb, "import random")
+    assert printed(first).startswith(f"32033 names, e.g. {docs[:5]}\n")
+    assert result(first)["text/plain"] == repr(model)
+    head = code_cell(nb, "from micrograd.engine import Value")
+    scope = {"random": random, "gpt": gpt}
+    exec(head.source, scope)                                   # the same graph, built here
+    assert printed(head) == f"{len(scope['out'].topo())} values in the graph\n"
+    assert pictures(head) == ["image/svg+xml"]
+    boxes = svg_values(result(head)["image/svg+xml"])
+    assert {"head0[0]", "q[0]", "k0[1]", "v1[0]", "x1[3]", "wq[0][0]"} <= set(boxes)
+    assert boxes["head0[0]"][1] == "grad 1.0000"
+    assert pictures(code_cell(nb, "show_stepper(out)")) == ["text/html"]
+
+    live = code_cell(nb, "from micrograd.viz.live_loss import LiveLoss")
+    kinds = [(o.output_type, sorted(o.get("data", {}))) for o in live.outputs]
+    assert kinds == [("display_data", ["image/png", "text/plain"]), ("stream", [])]
+    losses = gpt.train(model, tok, docs, steps=150)
+    assert live.outputs[0].data["text/plain"] == \
+        f"training: 150 steps, last loss {losses[-1]:.4f}"
+    assert printed(live) == (f"first loss {losses[0]:.4f}, mean of the last 50 "
+                             f"{sum(losses[-50:]) / 50:.4f}\n")
+    assert losses[0] == 3.3659669475848504               # microgpt's first loss ("3.3660")
+    names = [gpt.sample(model, tok, rng, temperature=0.5) for _ in range(10)]
+    assert printed(code_cell(nb, "for i in range(10)")) == "".join(f"{n}\n" for n in names)
 
 
 # ---------------------------------------------------------------------------------------------

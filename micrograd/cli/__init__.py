@@ -7,6 +7,7 @@
     micrograd graph ...                 draw an expression's graph (micrograd.viz)
     micrograd lab                       train live in the browser (a local page)
     micrograd exercises list|start|check|mistakes  write micrograd yourself, with feedback
+    micrograd gpt train|sample          microgpt: a tiny GPT trained on names, new names
 
 Every subcommand has --help. Errors are one line on stderr and a non-zero exit status:
 2 for a malformed command line, 1 for anything else (a missing or invalid file, a dataset that
@@ -20,13 +21,13 @@ import sys
 import threading
 import time
 
-from micrograd.cli import demo, evaluate, exercises, graph, lab, predict, train
+from micrograd.cli import demo, evaluate, exercises, gpt, graph, lab, predict, train
 from micrograd.cli.common import EXIT_INTERRUPTED, CLIError, Parser
 
 __all__ = ["main", "build_parser"]
 
 # One module per subcommand, each with add_parser(subparsers) and run(args).
-SUBCOMMANDS = [demo, train, predict, evaluate, lab, exercises, graph]
+SUBCOMMANDS = [demo, train, predict, evaluate, lab, exercises, graph, gpt]
 
 
 def build_parser():
