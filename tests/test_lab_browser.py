@@ -8,7 +8,6 @@ import time
 import pytest
 
 from micrograd.lab.server import make_server
-from test_stepper import ARTIFACTS, browser  # noqa: F401 - the stepper tests' Chromium
 
 
 @pytest.fixture
@@ -69,7 +68,7 @@ class Lab:
         self.context.close()
 
 
-def test_play_trains_moons_to_95_percent_and_the_views_follow(browser, server):
+def test_play_trains_moons_to_95_percent_and_the_views_follow(browser, server, artifacts):
     lab = Lab(browser, server)
     assert lab.text("#counter") == "step 0 / 300"
     assert lab.text("#status") == "ready"
@@ -101,11 +100,11 @@ def test_play_trains_moons_to_95_percent_and_the_views_follow(browser, server):
         lab.wait_until(f"lab.point !== null && lab.point.index === {i}")
         if lab.js("lab.point.loss") > 0:
             break
-    lab.page.screenshot(path=str(ARTIFACTS / "lab-1280x720.png"))
+    lab.page.screenshot(path=str(artifacts / "lab-1280x720.png"))
     lab.page.check("input[name=edges][value=grads]")   # the gradient view draws too
     lab.page.set_viewport_size({"width": 900, "height": 1000})
     lab.page.wait_for_timeout(300)
-    lab.page.screenshot(path=str(ARTIFACTS / "lab-900.png"), full_page=True)
+    lab.page.screenshot(path=str(artifacts / "lab-900.png"), full_page=True)
     # at 900 px nothing spills sideways
     assert lab.js("document.documentElement.scrollWidth") <= 900
     # and a layer of 16 neurons' maps is one row, not 15 and a straggler
