@@ -105,9 +105,15 @@ def rounding_floor(y):
     return ULPS * EPS * magnitude(y)
 
 
-def floors(f, xs):
-    """Our rounding floors for f(*xs) and for each d f / d xs[i], each derivative taken as the
-    graph that computes it (create_graph), so its own rounding counts, the forward's included."""
+def floors(f, xs, order=1):
+    """Our rounding floors for f(*xs) and for every derivative up to `order`, as
+    {(): f, (i,): d f/d x_i, (i, j): d²f/d x_i d x_j, ...}: each derivative taken as the graph
+    that computes it (create_graph), so its own rounding counts, the forward's included."""
     leaves = [Value(x) for x in xs]
-    y = f(*leaves)
-    return rounding_floor(y), [rounding_floor(g) for g in grad(y, leaves, create_graph=True)]
+    level = {(): f(*leaves)}
+    out = dict(level)
+    for _ in range(order):
+        level = {idx + (i,): g for idx, y in level.items()
+                 for i, g in enumerate(grad(y, leaves, create_graph=True))}
+        out.update(level)
+    return {idx: rounding_floor(v) for idx, v in out.items()}
