@@ -52,6 +52,17 @@ def pytest_report_header(config):
             f"--hypothesis-seed={seed})")
 
 
+@pytest.hookimpl(tryfirst=True)     # before the test's fixtures, module-scoped ones included
+def pytest_runtest_setup(item):
+    """Every test starts from the same random state, whatever ran before it (-k, -m, -x, or
+    another worker): a model built without an explicit seed gets the same weights every run."""
+    random.seed(0)
+    for name, reseed in (("numpy", lambda m: m.random.seed(0)),
+                         ("torch", lambda m: m.manual_seed(0))):
+        if name in sys.modules:
+            reseed(sys.modules[name])
+
+
 # ---------------------------------------------------------------------------------------------
 # Markers (registered in pyproject.toml). `browser` follows from the fixture, so a new browser
 # test cannot be left in the fast tier by mistake; `notebook` and `slow` are written on the tests.
