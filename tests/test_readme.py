@@ -3,6 +3,7 @@ import pathlib
 import re
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
@@ -17,6 +18,7 @@ def test_readme_has_snippets():
     assert len(snippets()) >= 10
 
 
+@pytest.mark.slow   # two snippets train eagerly (100 and 160 examples, 100 steps)
 def test_every_readme_snippet_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__readme__"}

@@ -71,6 +71,7 @@ def test_fit_reproduces_the_demo_notebook_losses_exactly():
     assert not h.interrupted and h.stopped_reason is None and h.steps == 4
 
 
+@pytest.mark.slow
 def test_fit_is_the_notebook_loop_bit_for_bit_weights_too():
     X, y, model = demo_setup()
     h = demo_fit(model, X, y, steps=12)
