@@ -40,8 +40,10 @@ settings.load_profile(PROFILE)
 @pytest.hookimpl(tryfirst=True)     # before Hypothesis's own plugin reads --hypothesis-seed
 def pytest_configure(config):
     if PROFILE == "dev" and config.getoption("hypothesis_seed", None) is None:
-        # pytest-xdist hands the controller's options to its workers, so they share this seed
-        config.option.hypothesis_seed = str(random.SystemRandom().randrange(10 ** 6))
+        # drawn once, in the environment that pytest-xdist's workers inherit: one seed per run
+        seed = os.environ.setdefault("MICROGRAD_TEST_SEED",
+                                     str(random.SystemRandom().randrange(10 ** 6)))
+        config.option.hypothesis_seed = seed
 
 
 def pytest_report_header(config):
