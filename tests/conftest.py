@@ -73,6 +73,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
+    if config.getoption("dist", "no") != "no":
+        # pytest-xdist hands out whole files in this order: the long ones first, so that the
+        # short ones fill in around them and the run never ends on one long file alone
+        cost = {}
+        for item in items:
+            rank = 0 if item.get_closest_marker("slow") else \
+                1 if item.get_closest_marker("browser") or item.get_closest_marker("notebook") else 2
+            cost[item.path] = min(cost.get(item.path, 2), rank)
+        items.sort(key=lambda item: cost[item.path])        # stable: each file's order kept
 
 
 # ---------------------------------------------------------------------------------------------
