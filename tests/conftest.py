@@ -73,9 +73,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
-    if config.getoption("dist", "no") != "no":
-        # pytest-xdist hands out whole files in this order: the long ones first, so that the
-        # short ones fill in around them and the run never ends on one long file alone
+    if hasattr(config, "workerinput"):
+        # a pytest-xdist worker: the files are handed out in the order its workers collect them,
+        # so the long ones go first, the short ones fill in around them, and the run never ends
+        # on one long file alone
         cost = {}
         for item in items:
             rank = 0 if item.get_closest_marker("slow") else \
