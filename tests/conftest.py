@@ -79,8 +79,8 @@ def pytest_collection_modifyitems(config, items):
         # on one long file alone
         cost = {}
         for item in items:
-            rank = 0 if item.get_closest_marker("slow") else \
-                1 if item.get_closest_marker("browser") or item.get_closest_marker("notebook") else 2
+            marks = {m.name for m in item.iter_markers()}
+            rank = 0 if "slow" in marks else 1 if marks & {"browser", "notebook"} else 2
             cost[item.path] = min(cost.get(item.path, 2), rank)
         items.sort(key=lambda item: cost[item.path])        # stable: each file's order kept
 
