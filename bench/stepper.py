@@ -9,7 +9,9 @@ stepper's default cap), k=23 about 16,000, k=46 about 31,000. The build is given
 and as this process's CPU time (the fairer figure on a shared machine). A Step is timed in the page
 itself: the click, its DOM updates and the layout they force (getBoundingClientRect), over
 every step of a run from the start, three runs, the median and the worst of the best run
-reported. Needs numpy and
+reported. `--chains N...` adds deep graphs: N steps of `v = v*0.999 + w` (4N nodes, every
+leaf's cone reaching the root: the case where checking every leaf up front was quadratic; the
+checks now stop at micrograd.viz.nudge.NUDGE_BUDGET node visits). Needs numpy and
 scikit-learn (for the moons), and Playwright with Debian's Chromium for the browser part.
 """
 import argparse
@@ -19,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from micrograd.viz.lecture import moons_loss
+from micrograd.engine import Value
+from micrograd.lecture import moons_loss
 from micrograd.viz.stepper import stepper_html
 
 CHROMIUM = "/usr/bin/chromium"
@@ -42,8 +45,16 @@ STEP_TIMES = """(count) => {
 }"""
 
 
-def build(k):
-    root = moons_loss(n_samples=k)
+def chain(n):
+    """n steps of v = v*0.999 + w: 4n + 1 nodes in one long chain."""
+    v = Value(1.0, label="v0")
+    for k in range(n):
+        v = v * 0.999 + Value(0.001 * k, label=f"w{k}")
+    return v
+
+
+def build(k=None, root=None):
+    root = moons_loss(n_samples=k) if root is None else root
     n = len(root.topo())
     t, cpu = time.perf_counter(), time.process_time()
     page = stepper_html(root, max_nodes=n)
@@ -78,15 +89,18 @@ def step_times(page, steps):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--samples", type=int, nargs="+", default=[3, 23, 46],
+    parser.add_argument("--samples", type=int, nargs="*", default=[3, 23, 46],
                         help="moons per graph (default 3 23 46: about 3k, 16k, 31k nodes)")
+    parser.add_argument("--chains", type=int, nargs="*", default=[],
+                        help="also chains of N steps (3000: 12k nodes, 25000: 100k nodes)")
     parser.add_argument("--steps", type=int, default=300, help="Steps to time per page")
     parser.add_argument("--no-browser", action="store_true", help="time the Python build only")
     args = parser.parse_args(argv)
     print(f"{'nodes':>7}  {'build (s)':>9}  {'CPU (s)':>7}  {'page (MB)':>9}  {'load (s)':>8}  "
           f"{'Step median (ms)':>16}  {'Step worst (ms)':>15}")
-    for k in args.samples:
-        n, seconds, cpu, page = build(k)
+    graphs = [("moons", k) for k in args.samples] + [("chain", n) for n in args.chains]
+    for kind, k in graphs:
+        n, seconds, cpu, page = build(k) if kind == "moons" else build(root=chain(k))
         row = f"{n:>7,}  {seconds:>9.2f}  {cpu:>7.2f}  {len(page.encode()) / 1e6:>9.1f}"
         if not args.no_browser:
             load, times = step_times(page, args.steps)

@@ -1,8 +1,8 @@
 """Toy datasets for training small MLPs, and the plumbing to feed them to micrograd.
 
-This module needs numpy and scikit-learn (`pip install micrograd[datasets]`); the engine does
-not. Every dataset function returns `(X, y)`: X float64 of shape (n, d), y int64 of shape (n,)
-with classes 0..K-1. A micrograd model reads rows of plain floats: `as_rows(X)`.
+This module needs numpy and scikit-learn (`pip install -e ".[datasets]"` in the clone); the
+engine does not. Every dataset function returns `(X, y)`: X float64 of shape (n, d), y int64 of
+shape (n,) with classes 0..K-1. A micrograd model reads rows of plain floats: `as_rows(X)`.
 
 The 2-D sets are the classic ones for looking at decision boundaries: moons (the original
 micrograd demo), circles, blobs and the CS231n spiral; digits is sklearn's bundled 8x8 images.
@@ -14,7 +14,8 @@ import sklearn.datasets
 from sklearn.utils import check_random_state
 
 __all__ = ["make_moons", "make_circles", "make_blobs", "make_spiral", "load_digits",
-           "DATASETS", "load_dataset", "n_classes", "train_test_split", "batches", "as_rows"]
+           "DATASETS", "load_dataset", "n_classes", "train_test_split", "holdout", "batches",
+           "as_rows"]
 
 
 def _xy(X, y):
@@ -163,6 +164,14 @@ def train_test_split(X, y, test_fraction=0.2, seed=0, stratify=False):
         raise ValueError(f"test_fraction={test_fraction} of {n} samples leaves "
                          f"{len(train)} to train on and {len(test)} to test on")
     return X[train], X[test], y[train], y[test]
+
+
+def holdout(X, y, test_fraction, seed):
+    """The held-out split `micrograd train` and the lab make, so that both give the same
+    numbers: stratified and seeded; with test_fraction 0, no test set (X, None, y, None)."""
+    if test_fraction == 0:
+        return X, None, y, None
+    return train_test_split(X, y, test_fraction, seed=seed, stratify=True)
 
 
 def batches(X, y, batch_size=None, seed=None):

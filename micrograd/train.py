@@ -10,11 +10,8 @@ demo notebook does:
     model.zero_grad(); total_loss.backward()
     for p in model.parameters(): p.data -= learning_rate * p.grad
 
-Labels: `y` holds class numbers 0..K-1 (what micrograd.data gives); {-1, +1} is accepted for
-binary problems too. Each loss gets the targets it wants: hinge and binary mse get -1/+1, bce
-gets 0/1, cross_entropy gets the class numbers (and needs a model with K outputs), mse with
-K > 2 classes gets one-hot -1/+1 rows. Whatever the loss, a single-output model predicts class 1
-when its score is > 0, and a K-output model predicts the argmax.
+Labels and the targets each loss gets: see micrograd.labels. What runs between steps (logging,
+snapshots, the live picture in a notebook) is a callback: see micrograd.callbacks.
 
 Stopping: Ctrl-C stops after the current step and `fit` returns normally with
 `history.interrupted = True` (the model keeps what it learned); a loss that becomes NaN or
@@ -23,22 +20,21 @@ infinite raises `TrainingDiverged`, whose message names the step.
 import math
 import random
 import signal
-import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from numbers import Integral, Real
 
-from micrograd.engine import Value, no_grad
-from micrograd.viz.notebook import in_notebook, live_picture
+from micrograd.callbacks import Callback, as_callbacks
+from micrograd.engine import no_grad
+from micrograd.labels import (LOSS_NAMES, _accuracy, _class_of, _n_inputs, _rows, class_labels,
+                              loss_function, loss_targets, n_outputs, output_size)
+from micrograd.losses import l2
+from micrograd.progress import advance, print_summary, progress_bar
 
 __all__ = ["fit", "evaluate", "predict", "predict_scores", "History", "TrainingDiverged",
            "CompilerUnavailable", "output_size", "n_outputs", "loss_targets", "class_labels",
-           "make_schedule", "make_optimizer", "loss_function", "LOSS_NAMES"]
-
-LOSS_NAMES = ("hinge", "bce", "cross_entropy", "mse")
-BINARY_LOSSES = ("hinge", "bce")
-
+           "make_schedule", "make_optimizer", "loss_function", "LOSS_NAMES", "Callback"]
 
 class TrainingDiverged(ArithmeticError):
     """The loss became NaN or infinite. `.step` is the step, `.history` what ran before it."""
@@ -97,137 +93,6 @@ class History:
         if self.stopped_reason:
             text += f"; {self.stopped_reason}"
         return text
-
-
-# ---------------------------------------------------------------------------------------------
-# Labels and targets
-# ---------------------------------------------------------------------------------------------
-def _tolist(a):
-    return a.tolist() if hasattr(a, "tolist") else list(a)
-
-
-def _rows(X):
-    """X (numpy array or nested lists) -> list of lists of Python floats."""
-    rows = _tolist(X)
-    if rows and not isinstance(rows[0], (list, tuple)):
-        raise ValueError("X must be 2-D: one row of features per example")
-    out = []
-    for i, row in enumerate(rows):
-        try:
-            out.append([float(v) for v in row])
-        except (TypeError, ValueError):
-            raise ValueError(f"X row {i} is not a row of numbers: {row!r}") from None
-    return out
-
-
-def class_labels(y):
-    """Labels -> list of ints 0..K-1. Binary labels given as {-1, +1} become {0, 1}."""
-    ys = _tolist(y)
-    for i, v in enumerate(ys):
-        if isinstance(v, bool) or not isinstance(v, Real) or v != int(v):
-            raise ValueError(f"labels must be class numbers, got {v!r} at index {i}")
-    ys = [int(v) for v in ys]
-    if ys and min(ys) == -1 and set(ys) <= {-1, 1}:
-        return [(v + 1) // 2 for v in ys]
-    if ys and min(ys) < 0:
-        raise ValueError(f"labels must be 0..K-1 (or -1/+1), got {min(ys)}")
-    return ys
-
-
-def n_outputs(model):
-    """How many numbers the model outputs per example."""
-    layers = getattr(model, "layers", None)
-    if layers:
-        last = layers[-1]
-        neurons = getattr(last, "neurons", None)
-        if neurons is not None:
-            return len(neurons)
-    nin = _n_inputs(model)
-    if nin is None:
-        raise ValueError("cannot tell how many outputs the model has")
-    with no_grad():
-        out = model([0.0] * nin)
-    return 1 if isinstance(out, Value) else len(out)
-
-
-def _n_inputs(model):
-    try:
-        return len(model.layers[0].neurons[0].w)
-    except (AttributeError, IndexError, TypeError):
-        return None
-
-
-def output_size(loss, n_classes):
-    """The size of the output layer that `loss` needs for `n_classes` classes."""
-    _check_loss(loss)
-    if n_classes < 2:
-        raise ValueError(f"need at least 2 classes, got {n_classes}")
-    if loss in BINARY_LOSSES:
-        if n_classes != 2:
-            raise ValueError(f"loss {loss!r} is for two classes, the data has {n_classes}; "
-                             "use cross_entropy (or mse)")
-        return 1
-    if loss == "mse":
-        return 1 if n_classes == 2 else n_classes
-    return n_classes
-
-
-def _check_loss(loss):
-    if loss not in LOSS_NAMES:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSS_NAMES)}")
-    return loss
-
-
-def loss_targets(loss, labels, n_out):
-    """Class numbers -> the targets `loss` wants, for a model with `n_out` outputs."""
-    _check_loss(loss)
-    if n_out == 1:
-        if labels and max(labels) > 1:
-            raise ValueError(f"a model with one output can only separate two classes, "
-                             f"the labels go up to {max(labels)}")
-        if loss == "cross_entropy":
-            raise ValueError("cross_entropy needs a model with one output per class (>= 2)")
-        if loss == "bce":
-            return [float(v) for v in labels]
-        return [1.0 if v == 1 else -1.0 for v in labels]          # hinge, mse: -1/+1
-    if loss in BINARY_LOSSES:
-        raise ValueError(f"loss {loss!r} needs a model with a single output, "
-                         f"this one has {n_out}")
-    if labels and max(labels) >= n_out:
-        raise ValueError(f"the model has {n_out} outputs but the labels go up to {max(labels)}")
-    if loss == "cross_entropy":
-        return list(labels)
-    return [[1.0 if k == v else -1.0 for k in range(n_out)] for v in labels]   # mse one-hot
-
-
-def loss_function(loss):
-    """(name, fn): the loss `fit` minimises for the name `loss` (one of LOSS_NAMES).
-    `fn(scores, targets)` takes a list of per-example scores (a Value, or a list of K Values)
-    and `loss_targets(name, labels, K)` and returns the mean loss as one Value. mse with K
-    outputs counts every output as one prediction."""
-    from micrograd import losses
-    _check_loss(loss)
-    if loss != "mse":
-        return loss, losses.LOSSES[loss]
-
-    def mse(preds, targets):             # K outputs: every output is a prediction
-        if preds and not isinstance(preds[0], Value):
-            preds = [p for row in preds for p in row]
-            targets = [t for row in targets for t in row]
-        return losses.mse(preds, targets)
-    return loss, mse
-
-
-def _accuracy(scores, labels):
-    """Share of examples whose predicted class (score > 0, or argmax) is the label."""
-    return sum(_class_of(s) == y for s, y in zip(scores, labels)) / len(labels)
-
-
-def _class_of(score):
-    if isinstance(score, (list, tuple)):
-        vals = [float(s.data if hasattr(s, "data") else s) for s in score]
-        return max(range(len(vals)), key=vals.__getitem__)
-    return int(float(score.data if hasattr(score, "data") else score) > 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,16 +185,18 @@ def _positive_int(name, v):
 # ---------------------------------------------------------------------------------------------
 def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps=100,
         batch_size=None, alpha=1e-4, seed=0, progress=True, callback=None, compiled=False,
-        X_val=None, y_val=None, eval_every=None, optimizer_options=None, live=False):
+        X_val=None, y_val=None, eval_every=None, optimizer_options=None, live=False,
+        callbacks=()):
     """Train `model` on (X, y) for `steps` updates; return a `History`.
 
-    loss       'hinge' | 'bce' | 'cross_entropy' | 'mse' (see the module doc for the targets)
+    loss       'hinge' | 'bce' | 'cross_entropy' | 'mse' (micrograd.labels: what each wants)
     optimizer  'sgd' | 'adam' or an optimizer object; optimizer_options go to its constructor
     lr         the learning rate (the start of the schedule)
     schedule   None/'constant' | 'linear' | 'cosine' | 'step' | a callable k -> lr
     batch_size None = full batch (the demo); else shuffled mini-batches, reshuffled every epoch
     alpha      L2 regularisation: loss + alpha * sum(p*p) (the demo's 1e-4; 0 turns it off)
     callback   callback(k, model, history) after step k's update; returning True stops
+    callbacks  more of them: functions like `callback`, or micrograd.callbacks.Callback objects
     compiled   trace the step once with micrograd.compile and replay it; with a micrograd
                SGD or Adam, as a fused step (forward, backward and update in numpy; the
                model's Values are written back before every callback and evaluation, and at
@@ -337,25 +204,12 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
     X_val, y_val  evaluated every `eval_every` steps (default steps/20) and after the last one
     live       in Jupyter, one picture redrawn in place as training goes (the decision boundary
                for 2-D data, the loss and accuracy curves): True for every steps/10 steps, or
-               a number of steps. Outside a notebook it is ignored, with a warning.
+               a number of steps. Outside a notebook it is ignored, with a warning. (It is
+               micrograd.viz.notebook's LivePicture callback, added to `callbacks`.)
 
     With a progress bar, `fit` ends by printing one line: the steps, final loss and accuracy.
     """
-    steps = _positive_int("steps", steps)
-    if batch_size is not None:
-        batch_size = _positive_int("batch_size", batch_size)
-    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not alpha >= 0 \
-            or not math.isfinite(alpha):
-        raise ValueError(f"alpha (L2) must be a number >= 0, got {alpha!r}")
-    rows, labels = _rows(X), class_labels(y)
-    if not rows:
-        raise ValueError("no training data")
-    if len(rows) != len(labels):
-        raise ValueError(f"X has {len(rows)} rows but y has {len(labels)} labels")
-    nin = _n_inputs(model)
-    if nin is not None and nin != len(rows[0]):
-        raise ValueError(f"the model takes {nin} inputs but X has {len(rows[0])} features")
-
+    steps, batch_size, rows, labels = _checked(model, X, y, steps, batch_size, alpha)
     loss_name, loss_fn = loss_function(loss)
     n_out = n_outputs(model)
     targets = loss_targets(loss_name, labels, n_out)
@@ -366,8 +220,6 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
         val_rows, val_labels = _rows(X_val), class_labels(y_val)
         if eval_every is None:
             eval_every = max(1, steps // 20)
-
-    from micrograd.losses import l2
 
     def forward(Xb, Tb):                 # the demo's step: scores, data loss, L2
         scores = [model(list(x)) for x in Xb]
@@ -380,10 +232,14 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
     if compiled:
         step_fn, fused = _compiled(forward, loss_name, n_out, opt)
 
+    if callable(callbacks):             # one callback, not in a list
+        callbacks = [callbacks]
+    callbacks = as_callbacks(_live(live, model, X, y, steps), callback, *(callbacks or ()))
     history = History()
     batches = _batch_indices(len(rows), batch_size, seed)
-    bar = _progress_bar(steps, progress)
-    picture = live_picture(live, model, X, y, steps)
+    bar = progress_bar(steps, progress)
+    for c in callbacks:
+        c.start(model, history)
     start = time.perf_counter()
     k = 0
     try:
@@ -398,51 +254,12 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
                     Lb = [labels[i] for i in idx]
                 lr_k = lr_at(k)
                 opt.lr = lr_k
-                try:
-                    total, scores = step_fn(Xb, Tb)
-                except OverflowError as e:
-                    raise TrainingDiverged(f"loss became inf at step {k} ({e})", k, history) \
-                        from None
-                loss_k = float(total.data)
-                if not math.isfinite(loss_k):
-                    raise TrainingDiverged(f"loss became {loss_k} at step {k}", k, history)
-                acc_k = _accuracy(scores, Lb)
-                try:
-                    if fused is not None:
-                        fused.apply()           # backward and update, in the fused step
-                    else:
-                        opt.zero_grad()
-                        total.backward()
-                        opt.step()
-                except OverflowError as e:
-                    raise TrainingDiverged(f"gradient became inf at step {k} ({e})", k,
-                                           history) from None
-                history.loss.append(loss_k)
-                history.accuracy.append(acc_k)
+                loss_k, acc_k = _update(k, step_fn, fused, opt, Xb, Tb, Lb, history)
                 history.lr.append(lr_k)
                 if X_val is not None and ((k + 1) % eval_every == 0 or k == steps - 1):
-                    if fused is not None:
-                        fused.sync()            # the model's Values are stale until then
-                    try:
-                        vl, va = evaluate(model, val_rows, val_labels, loss_name)
-                    except (OverflowError, ValueError) as e:   # the model blew up on new data
-                        raise TrainingDiverged(f"held-out loss became inf at step {k} ({e})",
-                                               k, history) from None
-                    history.val_step.append(k)
-                    history.val_loss.append(vl)
-                    history.val_accuracy.append(va)
-                if bar is not None:
-                    post = {"loss": f"{loss_k:.4f}", "acc": f"{acc_k:.1%}"}
-                    if history.val_accuracy:
-                        post["val_acc"] = f"{history.val_accuracy[-1]:.1%}"
-                    bar.set_postfix(post, refresh=False)
-                    bar.update(1)
-                draw = picture is not None and picture.due(k)
-                if fused is not None and (callback is not None or draw):
-                    fused.sync()
-                if draw:
-                    picture.show(history)
-                if callback is not None and callback(k, model, history) is True:
+                    _held_out(k, model, fused, val_rows, val_labels, loss_name, history)
+                advance(bar, loss_k, acc_k, history.val_accuracy)
+                if _callbacks_stop(k, callbacks, model, fused, history):
                     history.stopped_reason = f"stopped by the callback after step {k}"
                     break
                 if ctrl_c.requested:
@@ -456,22 +273,92 @@ def fit(model, X, y, loss="hinge", optimizer="sgd", lr=1.0, schedule=None, steps
         history.seconds = time.perf_counter() - start
         if bar is not None:
             bar.close()
-    if picture is not None and picture.shown != history.steps:
-        picture.show(history)                   # the last step's picture
-    if bar is not None:                         # the bar may not survive in a saved notebook
-        print(f"fit took {history.seconds:.1f} s: {history.summary()}",
-              file=sys.stdout if in_notebook() else sys.stderr)
+    for c in callbacks:
+        c.end(model, history)                   # e.g. the last step's picture
+    if bar is not None:
+        print_summary(history)
     return history
 
 
-def _progress_bar(steps, progress):
-    if not progress:
-        return None
+def _checked(model, X, y, steps, batch_size, alpha):
+    """fit's arguments checked, each with a one-line error: (steps, batch_size, rows, labels)."""
+    steps = _positive_int("steps", steps)
+    if batch_size is not None:
+        batch_size = _positive_int("batch_size", batch_size)
+    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not alpha >= 0 \
+            or not math.isfinite(alpha):
+        raise ValueError(f"alpha (L2) must be a number >= 0, got {alpha!r}")
+    rows, labels = _rows(X), class_labels(y)
+    if not rows:
+        raise ValueError("no training data")
+    if len(rows) != len(labels):
+        raise ValueError(f"X has {len(rows)} rows but y has {len(labels)} labels")
+    nin = _n_inputs(model)
+    if nin is not None and nin != len(rows[0]):
+        raise ValueError(f"the model takes {nin} inputs but X has {len(rows[0])} features")
+    return steps, batch_size, rows, labels
+
+
+def _update(k, step_fn, fused, opt, Xb, Tb, Lb, history):
+    """Step k: forward, backward, the optimizer's update; its loss and accuracy (the batch's,
+    from before the update) recorded in `history` and returned. A NaN or inf loss or gradient
+    raises TrainingDiverged naming the step."""
     try:
-        from tqdm.auto import tqdm
-    except ImportError:
+        total, scores = step_fn(Xb, Tb)
+    except OverflowError as e:
+        raise TrainingDiverged(f"loss became inf at step {k} ({e})", k, history) from None
+    loss_k = float(total.data)
+    if not math.isfinite(loss_k):
+        raise TrainingDiverged(f"loss became {loss_k} at step {k}", k, history)
+    acc_k = _accuracy(scores, Lb)
+    try:
+        if fused is not None:
+            fused.apply()           # backward and update, in the fused step
+        else:
+            opt.zero_grad()
+            total.backward()
+            opt.step()
+    except OverflowError as e:
+        raise TrainingDiverged(f"gradient became inf at step {k} ({e})", k, history) from None
+    history.loss.append(loss_k)
+    history.accuracy.append(acc_k)
+    return loss_k, acc_k
+
+
+def _held_out(k, model, fused, rows, labels, loss_name, history):
+    """Evaluate on the held-out set after step k, into `history`."""
+    if fused is not None:
+        fused.sync()                # the model's Values are stale until then
+    try:
+        vl, va = evaluate(model, rows, labels, loss_name)
+    except (OverflowError, ValueError) as e:   # the model blew up on new data
+        raise TrainingDiverged(f"held-out loss became inf at step {k} ({e})", k,
+                               history) from None
+    history.val_step.append(k)
+    history.val_loss.append(vl)
+    history.val_accuracy.append(va)
+
+
+def _callbacks_stop(k, callbacks, model, fused, history):
+    """Run the callbacks due after step k (the model synced first); True if one says stop.
+    All of them run, then any may stop."""
+    due = [c for c in callbacks if c.due(k)]
+    if fused is not None and due:
+        fused.sync()
+    stop = False
+    for c in due:
+        stop = (c(k, model, history) is True) or stop
+    return stop
+
+
+def _live(live, model, X, y, steps):
+    """fit's `live` argument -> the notebook's live-picture callback, or None. The one place
+    training reaches up to the pictures, and only when asked: `import micrograd.train` loads
+    nothing of micrograd.viz (tests/test_architecture.py keeps it so)."""
+    if live is False or live is None:
         return None
-    return tqdm(total=steps, desc="training", unit="step", dynamic_ncols=True, leave=True)
+    from micrograd.viz.notebook import live_picture
+    return live_picture(live, model, X, y, steps)
 
 
 def _compiled(forward, loss_name, n_out, opt):

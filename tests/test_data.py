@@ -186,3 +186,12 @@ def test_as_rows():
     with pytest.raises(ValueError, match="2-D"):
         as_rows(np.zeros(3))
 
+
+
+def test_holdout_is_the_seeded_stratified_split_or_no_test_set():
+    from micrograd.data import holdout, load_dataset, train_test_split
+    X, y = load_dataset("moons", n_samples=50, seed=3)
+    got, want = holdout(X, y, 0.2, 7), train_test_split(X, y, 0.2, seed=7, stratify=True)
+    assert all(np.array_equal(a, b) for a, b in zip(got, want))
+    X_tr, X_te, y_tr, y_te = holdout(X, y, 0, 7)
+    assert X_tr is X and y_tr is y and X_te is None and y_te is None

@@ -141,3 +141,22 @@ def test_the_mistakes_module_runs_and_draws(tmp_path):
     right = (tmp_path / "mistake-1-right.svg").read_text()
     assert "grad 1.0000" in wrong and "grad 2.0000" in right
     assert "grad 54.0000" in (tmp_path / "mistake-2-wrong.svg").read_text()
+
+
+def test_mistakes_is_an_exercises_subcommand(capsys):
+    from micrograd.cli import main
+    assert main(["exercises", "mistakes"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1. = instead of += (gradients must accumulate: use +=)\n")
+    assert "a.grad:  right 2.0   wrong 1.0" in out and "a.grad:  right 24.0   wrong 54.0" in out
+    assert "3. no zero_grad" in out
+
+
+def test_mistakes_draw_without_dot_is_one_line(tmp_path, capsys, monkeypatch):
+    import micrograd.viz
+    from micrograd.cli import main
+    monkeypatch.setattr(micrograd.viz, "dot_available", lambda: False)
+    assert main(["exercises", "mistakes", "--draw", str(tmp_path / "d")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("micrograd: error: drawing needs Graphviz's dot program: ")
+    assert err.count("\n") == 1 and not (tmp_path / "d").exists()

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from micrograd.engine import Value
-from micrograd.viz import graph_command
-from micrograd.viz.graph_command import ExprError, build_expression
+from micrograd.cli import graph as graph_command
+from micrograd.cli.expression import ExprError, build_expression
 
 ROOT = Path(__file__).parent.parent
 
@@ -128,7 +128,7 @@ def test_expression_statements_name_the_nodes_like_the_lecture(tmp_path):
     assert run("--expr", "e = a*b; d = e + c; L = d*f", "-s", "a=2", "-s", "b=-3", "-s", "c=10",
                "-s", "f=-2", "-o", str(out)) == 0
     from micrograd.viz import dot_source
-    from micrograd.viz.lecture import lecture_expression
+    from micrograd.lecture import lecture_expression
     assert out.read_text() == dot_source(lecture_expression(backward=True))
 
 
@@ -245,7 +245,7 @@ def test_missing_dot_program(tmp_path, capsys, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 SCRIPT = """\
 import argparse, sys
-from micrograd.viz import graph_command
+from micrograd.cli import graph as graph_command
 p = argparse.ArgumentParser(prog="micrograd")
 sub = p.add_subparsers(dest="command", required=True)
 graph_command.add_parser(sub)

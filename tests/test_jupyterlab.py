@@ -24,11 +24,11 @@ from nbclient import NotebookClient
 from nbformat.sign import NotebookNotary
 
 from micrograd.viz import stepper_data
-from micrograd.viz.lecture import lecture_neuron
+from micrograd.lecture import lecture_neuron
 from test_stepper import IN_VIEW, replay
 
 CELL = ("from micrograd.viz import show_stepper\n"
-        "from micrograd.viz.lecture import lecture_neuron\n"
+        "from micrograd.lecture import lecture_neuron\n"
         "show_stepper(lecture_neuron())")
 NOTE = ("backward() through o: the backprop stepper is hidden because this notebook is not "
         "trusted. Run the cell to see the stepper.")

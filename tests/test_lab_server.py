@@ -2,6 +2,7 @@
 numbers are fit's numbers. The page itself is driven in Chromium in test_lab_browser.py."""
 import http.client
 import json
+import math
 import os
 import random
 import signal
@@ -16,8 +17,9 @@ import pytest
 from micrograd import io
 from micrograd.data import load_dataset, train_test_split
 from micrograd.lab.server import MAX_BODY, make_server
-from micrograd.lab.session import Session
-from micrograd.lab.settings import Settings, make_xor, parse_settings, reproduce
+from micrograd.lab.session import RequestError, Session
+from micrograd.lab.settings import (Settings, make_xor, parse_settings, reproduce,
+                                    step_work)
 from micrograd.nn import MLP
 from micrograd.train import fit
 
@@ -31,6 +33,7 @@ class Client:
     def __init__(self, server):
         self.port = server.server_address[1]
         self.token = server.token
+        self.server_session = server.session
 
     def request(self, method, path, body=None, headers=None, token=True, raw=False):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -211,6 +214,31 @@ BAD = [
     ("GET", "/api/nothing", None, 404, "no such page: GET /api/nothing"),
     ("GET", "/stepper/abc", None, 404, "this stepper page has expired: click the point again"),
     ("PUT", "/api/settings", b"{}", 405, "no such page: PUT /api/settings"),
+    # every number bounded, JSON parsed strictly, a step's work bounded (issue 20)
+    ("POST", "/api/control", b'{"action": "play", "speed": 1e-300}', 400,
+     "'speed' must be a number of steps per second from 0.1 to 1000, or 0 for as fast as "
+     "possible; got 1e-300"),
+    ("POST", "/api/control", b'{"action": "play", "speed": 1e-8}', 400,
+     "'speed' must be a number of steps per second from 0.1 to 1000, or 0 for as fast as "
+     "possible; got 1e-08"),
+    ("POST", "/api/control", b'{"action": "speed", "speed": 1e400}', 400,
+     "'speed' must be a number of steps per second from 0.1 to 1000, or 0 for as fast as "
+     "possible; got inf"),
+    ("POST", "/api/settings", b'{"seed": 1, "seed": 2}', 400,
+     "the body is not valid JSON (the key 'seed' appears twice)"),
+    ("POST", "/api/control", b'{"action": "pause", "action": "play"}', 400,
+     "the body is not valid JSON (the key 'action' appears twice)"),
+    ("POST", "/api/settings", b'{"layers": [32, 32, 32, 32, 32, 32], "samples": 500}', 400,
+     "5,409 weights on 500 points a step is 2.70 million weight uses; the lab allows 1.2 "
+     "million (about a second a step): use fewer points, a smaller batch, or fewer layers or "
+     "neurons"),
+    ("POST", "/api/settings", b'{"layers": [32, 32, 32, 32, 32, 32], "compiled": true}', 400,
+     "5,409 weights on 200 points a step is 1.08 million weight uses; the lab allows 0.6 "
+     "million compiled"),
+    ("POST", "/api/check", b'{"stepper": "gone", "node": 0}', 404,
+     "this stepper page has expired: click the point again"),
+    ("POST", "/api/check", b'{"stepper": "gone", "node": 1.5}', 400,
+     "'node' must be a leaf's node number, got 1.5"),
 ]
 
 
@@ -310,6 +338,8 @@ def fit_by_hand(dataset, samples, noise, seed, layers, steps, **kw):
     ({"dataset": "xor", "loss": "bce", "optimizer": "momentum", "lr": 0.3, "alpha": 0.0},
      {"loss": "bce", "optimizer": "sgd", "lr": 0.3, "schedule": "linear", "alpha": 0.0,
       "optimizer_options": {"momentum": 0.9}}),
+    ({"compiled": True},                # the trace goes through the lab's cancellable model
+     {"loss": "hinge", "optimizer": "sgd", "lr": 1.0, "schedule": "linear", "compiled": True}),
 ])
 def test_the_pages_loss_after_k_steps_is_fits(client, settings, by_hand):
     doc = {**SMALL, **settings}
@@ -626,7 +656,7 @@ def test_session_closes_a_running_trainer():
     session.control("play")
     time.sleep(0.3)
     session.close()
-    assert session.run.thread is None
+    assert session.run.thread is None and trainer_threads() == []
 
 
 def _ops(root):
@@ -654,3 +684,298 @@ def test_the_trainer_is_fused_and_a_points_graph_is_the_lectures():
     session.control("reset")
     assert fused(session.run) == {True}
     session.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# A lab that never piles up (issue 20): a new run cancels the old one's step at once, one
+# training thread, bounded memory, and a server that holds up under a crowd or a closed tab
+# ---------------------------------------------------------------------------------------------
+LIMIT = {"layers": [32] * 6, "samples": 200}          # 1.08 million weight uses a step
+
+
+def test_the_limits_allow_six_layers_of_32_on_200_points_and_a_small_net_on_everything():
+    assert parse_settings(LIMIT).layers == [32] * 6
+    mine = [[0.1 * (k % 10), 0.2, k % 2] for k in range(200)]
+    s = parse_settings({"layers": [16, 16], "samples": 500, "points": mine})
+    assert step_work(s) == (337, 700)
+    s = parse_settings({**LIMIT, "samples": 500, "batch_size": 50})    # a batch of 50 + 100
+    assert step_work(s) == (5409, 150)
+
+
+@pytest.mark.parametrize("where", ["forward", "backward"])
+def test_a_new_run_cancels_the_step_under_way(monkeypatch, where):
+    """The old run's step stops at the very next check (between two layers, or between two
+    data points' backward passes), not at the end of the step: it publishes nothing more."""
+    from micrograd.lab import runs
+    session = Session(parse_settings(LIMIT))
+    checks = []
+    real_check, real_grad = runs.Run.check, runs._Cancellable._through_grad
+
+    def check(run):
+        checks.append((run.id, where_now[0]))
+        if run.id == 1 and where_now[0] == where and \
+                sum(1 for c in checks if c == (1, where)) == 50:
+            session.apply_settings({"seed": 1})            # from inside the step: no race
+        real_check(run)
+
+    where_now = ["forward"]
+
+    def through_grad(self, out, x):
+        where_now[0] = "backward"
+        return real_grad(self, out, x)
+    monkeypatch.setattr(runs.Run, "check", check)
+    monkeypatch.setattr(runs._Cancellable, "_through_grad", through_grad)
+    old = session.run
+    session.control("step")
+    deadline = time.monotonic() + 120                      # a hang guard, not a timing
+    while session.run is old or old.thread is not None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    old_checks = [c for c in checks if c[0] == 1]           # the 50th saw the cancel: no more
+    assert old_checks.count((1, where)) == 50 and old_checks[-1] == (1, where)
+    assert old.step == 0 and old.curves["loss"] == [] and old.version == 1
+    assert session.run.id == 2 and session.run.status == "ready"
+    session.close()
+    assert not session._trainer._thread.is_alive()
+
+
+def trainer_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("micrograd-lab")]
+
+
+def test_one_training_thread_however_many_runs_are_replaced():
+    session = Session(parse_settings({**SMALL, "steps": 5000}))
+    session.control("play")
+    seen = set()
+    for seed in range(40):
+        session.apply_settings({"seed": seed})
+        if seed % 3 == 0:
+            session.control("reset")
+        if seed % 5 == 0:
+            session.add_point(0.5, 0.5, seed % 2)
+        threads = trainer_threads()
+        assert len(threads) <= 1
+        seen.update(threads)
+        time.sleep(0.01)
+    assert len(seen) == 1                                    # the same thread all along
+    s = session.state()
+    assert s["run"] == session.run.id and s["status"] == "playing"
+    session.close()
+    assert trainer_threads() == []
+
+
+class LabProcess:
+    """`micrograd lab` in a process of its own, seen from outside: its memory, threads, CPU."""
+
+    def __init__(self):
+        self.proc, line = start_lab()
+        url = line.split()[2]
+        self.port = int(url.split(":")[2].split("/")[0])
+        self.token = url.split("token=")[1]
+
+    def json(self, method, path, body=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        headers = {"X-Lab-Token": self.token}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=None if body is None else json.dumps(body),
+                     headers=headers)
+        r = conn.getresponse()
+        doc = json.loads(r.read())
+        conn.close()
+        return r.status, doc
+
+    def _proc(self, name):
+        return Path(f"/proc/{self.proc.pid}/{name}")
+
+    def rss_mb(self):
+        line = next(l for l in self._proc("status").read_text().splitlines()
+                    if l.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+
+    def threads(self):
+        return len(list(self._proc("task").iterdir()))
+
+    def cpu_seconds(self):
+        fields = self._proc("stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.communicate(timeout=30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+
+
+def test_a_hundred_settings_changes_at_the_limits_leave_nothing_behind():
+    lab = LabProcess()
+    try:
+        assert lab.json("POST", "/api/settings", LIMIT)[0] == 200
+        assert lab.json("POST", "/api/control", {"action": "play"})[0] == 200
+        time.sleep(0.5)
+        base_threads = lab.threads()                   # main, serve_forever's, the trainer
+        peak = 0
+        for seed in range(100):
+            assert lab.json("POST", "/api/settings", {"seed": seed + 1})[0] == 200
+            peak = max(peak, lab.rss_mb())
+        assert peak < 500, f"{peak:.0f} MB"
+        state = lab.json("GET", "/api/state")[1]
+        assert state["run"] == 102 and state["status"] == "playing"
+        # The page asks it to stop: pause, and a new run (which does not play): within 2 s,
+        # no step is under way, no thread is left behind, and no core is busy.
+        assert lab.json("POST", "/api/control", {"action": "pause"})[0] == 200
+        assert lab.json("POST", "/api/settings", {"seed": 0})[0] == 200
+        deadline = time.monotonic() + 2.0
+        while True:
+            before = lab.cpu_seconds()
+            time.sleep(0.25)
+            idle = lab.cpu_seconds() - before < 0.05
+            if idle and lab.threads() <= base_threads:
+                break
+            assert time.monotonic() < deadline, (lab.threads(), base_threads)
+        assert lab.rss_mb() < 500
+        out, err = lab.stop()
+    finally:
+        if lab.proc.poll() is None:
+            lab.proc.kill()
+    assert err == "" and out == "micrograd lab: stopped\n"
+
+
+def test_a_closed_tab_is_silent_in_the_terminal():
+    """Tabs that close while their answer is on its way (a reset connection, a broken pipe)
+    print nothing: the terminal may be on the projector."""
+    import socket
+    import struct
+    lab = LabProcess()
+    try:
+        assert lab.json("POST", "/api/settings", {"layers": [32] * 6, "samples": 100})[0] == 200
+        request = (f"GET /api/state?token={lab.token} HTTP/1.1\r\n"
+                   f"Host: 127.0.0.1:{lab.port}\r\n\r\n").encode()
+        for _ in range(30):
+            sock = socket.create_connection(("127.0.0.1", lab.port))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.sendall(request)
+            sock.close()                               # RST: gone before the 300 kB answer
+        assert lab.json("GET", "/api/state")[0] == 200           # still serving
+        out, err = lab.stop()
+    finally:
+        if lab.proc.poll() is None:
+            lab.proc.kill()
+    assert err == "" and out == "micrograd lab: stopped\n"
+
+
+def test_two_hundred_concurrent_inspects_get_their_answers(client):
+    """A real listen backlog: 200 clients at once are all answered (the default backlog of 5
+    reset 158 of them)."""
+    assert client.json("POST", "/api/settings", {"samples": 250})[0] == 200
+    results, barrier = [None] * 200, threading.Barrier(200)
+
+    def inspect(k):
+        barrier.wait()
+        try:
+            results[k] = client.json("POST", "/api/inspect", {"which": "train", "index": k})
+        except OSError as e:
+            results[k] = (type(e).__name__, str(e))
+    threads = [threading.Thread(target=inspect, args=(k,)) for k in range(200)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert [r[0] for r in results] == [200] * 200, [r for r in results if r[0] != 200][:3]
+    assert [r[1]["index"] for r in results] == list(range(200))
+
+
+def test_a_connection_that_never_finishes_its_headers_is_dropped(server, monkeypatch):
+    import socket
+    from micrograd.lab import server as lab_server
+    assert lab_server._Handler.timeout == lab_server.TIMEOUT == 10
+    monkeypatch.setattr(lab_server._Handler, "timeout", 0.5)
+    with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=60) as sock:
+        sock.sendall(b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\n")   # and no blank line
+        assert sock.recv(1000) == b""                  # closed by the server, with no answer
+    assert server.request_queue_size == lab_server.BACKLOG == 128
+
+
+def test_a_charset_other_than_utf8_is_refused(client):
+    body = json.dumps({"seed": 3}).encode("utf-16")
+    status, headers, data = client.request("POST", "/api/settings", body, raw=True, headers={
+        "Content-Type": "application/json; charset=utf-16"})
+    assert status == 415
+    assert json.loads(data) == {"error": "the body must be UTF-8 JSON; got charset 'utf-16'"}
+    status, _, _ = client.request("POST", "/api/settings", b'{"seed": 3}', raw=True, headers={
+        "Content-Type": "application/json; charset=UTF-8"})
+    assert status == 200 and client.state()["settings"]["seed"] == 3
+
+
+def test_a_model_file_is_bounded_before_it_is_read_at_length(client, monkeypatch):
+    """A file of 95,000 neurons is refused by its size; one of 20,000 that fits the size by
+    its outline, before io builds a single neuron."""
+    built = []
+    real = io.from_dict
+    monkeypatch.setattr(io, "from_dict", lambda *a, **k: built.append(1) or real(*a, **k))
+    neuron = {"w": [0, 0], "b": 0}
+    doc = lambda n: {"format": "micrograd.mlp", "version": 1, "nin": 2, "layers": [
+        {"activation": "relu", "neurons": [neuron] * n},
+        {"activation": "linear", "neurons": [{"w": [0] * n, "b": 0}]}]}
+    big = json.dumps(doc(95_000)).encode()        # 1.9 MB: the server refuses it unread (413,
+    assert len(big) > MAX_BODY                     # test_bodies_must_be_json_with_a_length...)
+    with pytest.raises(RequestError, match=f"big.json is larger than {MAX_BODY} bytes"):
+        client.server_session.load_model_bytes(big, "big.json")
+    wide = json.dumps(doc(20_000)).encode()
+    assert len(wide) < MAX_BODY
+    status, err = client.json("POST", "/api/model?name=wide.json", wide, raw=True)
+    assert (status, err) == (400, {"error": "wide.json: hidden layer 1 must have 1 to 32 "
+                                            "neurons; got 20,000"})
+    deep = {**doc(2), "layers": [{"activation": "relu", "neurons": [neuron]}] * 9}
+    status, err = client.json("POST", "/api/model?name=deep.json", deep)
+    assert (status, err) == (400, {"error": "deep.json: at most 6 hidden layers (a scalar engine "
+                                            "gets slow beyond); got 8"})
+    dup = b'{"format": "micrograd.mlp", "format": "micrograd.mlp"}'
+    status, err = client.json("POST", "/api/model?name=dup.json", dup, raw=True)
+    assert (status, err) == (400, {"error": "dup.json is not a micrograd model file: not valid "
+                                            "JSON (the key 'format' appears twice)"})
+    assert built == []
+
+
+def test_numbers_json_cannot_hold_are_sent_as_null_with_a_flag(client):
+    """A model of 1e308 weights: its heat maps and a point's forward pass overflow. The page
+    gets JSON it can parse, never a 500."""
+    huge = {"format": "micrograd.mlp", "version": 1, "nin": 2, "layers": [
+        {"activation": "relu", "neurons": [{"w": [1e308, 1e308], "b": 1e308}] * 2},
+        {"activation": "linear", "neurons": [{"w": [1e308, -1e308], "b": 0}]}]}
+    status, doc = client.json("POST", "/api/model?name=huge.json", huge)
+    assert status == 200, doc
+    state = client.state()
+    assert state["data"]["model_file"] == "huge.json"
+    status, doc = client.json("POST", "/api/inspect", {"which": "train", "index": 3})
+    assert status == 200 and doc["nonfinite"] is True    # 1e308 + 1e308 - ...: inf - inf
+    assert doc["loss"] is None and doc["layers"][1]["data"] == [None]
+    assert all(math.isfinite(v) for v in doc["layers"][0]["data"])
+    # a run that diverges: its state and a point's inspection are still JSON
+    client.json("POST", "/api/settings", {**SMALL, "loss": "mse", "lr": 10.0, "layers": [16, 16]})
+    client.json("POST", "/api/control", {"action": "play"})
+    client.wait(lambda s: s["status"] == "diverged")
+    status, doc = client.json("POST", "/api/inspect", {"which": "train", "index": 0})
+    assert status in (200, 400), doc
+    assert status == 400 or doc.get("nonfinite") is True or all(
+        isinstance(v, float) for v in doc["layers"][-1]["data"])
+
+
+def test_a_nudge_check_is_answered_on_request(client):
+    """What a stepper page asks for a check it left pending (over its budget): one leaf's."""
+    from micrograd.viz.stepper import stepper_data
+    client.json("POST", "/api/settings", {**SMALL, "layers": [3]})
+    status, doc = client.json("POST", "/api/inspect", {"which": "train", "index": 2})
+    assert status == 200 and doc["stepper"]
+    root, _ = client.server_session._steppers[doc["stepper"]]
+    rows = {c["node"]: c for c in stepper_data(root)["checks"]}
+    for leaf in list(rows)[:4]:
+        status, row = client.json("POST", "/api/check", {"stepper": doc["stepper"], "node": leaf})
+        assert status == 200
+        assert row == {k: rows[leaf][k] for k in ("node", "numeric", "numericFull", "grad", "ok")}
+    not_a_leaf = max(rows) + 1
+    status, err = client.json("POST", "/api/check", {"stepper": doc["stepper"],
+                                                     "node": not_a_leaf})
+    assert status == 400 and err["error"].startswith(f"node {not_a_leaf} is not a leaf")

@@ -16,7 +16,7 @@ from nbclient import NotebookClient
 
 from micrograd.nn import MLP
 from micrograd.viz import show_stepper, stepper_data, stepper_html
-from micrograd.viz.lecture import lecture_expression, lecture_mlp_loss, lecture_neuron
+from micrograd.lecture import lecture_expression, lecture_mlp_loss, lecture_neuron
 from test_stepper import IN_VIEW
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -335,7 +335,7 @@ def exported(tmp_path_factory):
     from nbconvert import HTMLExporter
     tmp = tmp_path_factory.mktemp("exported")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from micrograd.viz import show_stepper\nfrom micrograd.viz.lecture import "
+        "from micrograd.viz import show_stepper\nfrom micrograd.lecture import "
         "lecture_neuron\nshow_stepper(lecture_neuron())")])
     execute(nb, tmp)
     pages = {}

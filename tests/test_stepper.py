@@ -11,7 +11,7 @@ import pytest
 
 from micrograd.engine import Value
 from micrograd.viz import stepper_data, stepper_html, write_stepper
-from micrograd.viz.lecture import lecture_expression, lecture_mlp_loss, lecture_neuron
+from micrograd.lecture import lecture_expression, lecture_mlp_loss, lecture_neuron
 
 ASSETS = Path(__file__).parent.parent / "micrograd" / "viz"
 
@@ -97,7 +97,7 @@ def test_neuron_steps_explain_the_chain_rule():
     assert term["formula"] == "1 - o²" and term["local"] == "0.5000"
     assert (term["product"], term["before"], term["after"]) == ("0.5000", "0.0000", "0.5000")
     mul = steps["x1*w1"]
-    assert mul["forward"] == "(x1*w1) = x1 · w1"            # the engine's FORMULAS["*"]
+    assert mul["forward"] == "(x1*w1) = x1 · w1"            # the engine's OPS["*"].formula
     assert [(t["formula"], t["local"], t["after"]) for t in mul["terms"]] == [
         ("w1", "-3.0000", "-1.5000"), ("x1", "2.0000", "1.0000")]
 
@@ -631,3 +631,112 @@ def test_a_node_without_an_op_and_a_none_label():
     assert [n["name"] for n in data["nodes"]] == ["2", "sq(…)", "1", "sq(…)·1"]
     assert [c["numericFull"] for c in data["checks"]] == [
         repr(0.0), repr(whole_graph_nudge(sq * 1.0, 2, 1e-6))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Linear in the graph: the nudge checks stop at a budget of work, the rest on request
+# ---------------------------------------------------------------------------------------------
+def decay_chain(n):
+    """n steps of v = v*0.999 + w: 4n + 1 nodes, and every leaf's cone reaches the root."""
+    v = Value(1.0, label="v0")
+    for k in range(n):
+        v = v * 0.999 + Value(0.001 * k, label=f"w{k}")
+    return v
+
+
+def count_forwards(monkeypatch):
+    """Count every op's forward evaluation (what a nudge costs, per node it recomputes)."""
+    from micrograd.engine import OPS
+    calls = [0]
+    for op in set(OPS.values()):
+        def counted(*xs, _f=op.forward):
+            calls[0] += 1
+            return _f(*xs)
+        monkeypatch.setattr(op, "forward", counted)
+    return calls
+
+
+def test_a_deep_chains_page_is_built_with_linear_work(monkeypatch):
+    from micrograd.viz.nudge import NUDGE_BUDGET
+    roots = {n: decay_chain(n) for n in (1500, 3000)}       # 6k and 12k nodes
+    calls = count_forwards(monkeypatch)
+    work = {}
+    for n, root in roots.items():
+        calls[0] = 0
+        data = stepper_data(root, max_nodes=20_000)
+        work[n] = calls[0]
+        assert len(data["nodes"]) == 4 * n + 1
+        # every leaf has a row; the nearest the root are computed, the rest wait for a request
+        assert len(data["checks"]) == 2 * n + 1
+        pending = [c for c in data["checks"] if c.get("pending")]
+        assert data["pendingChecks"] == len(pending) and 0 < len(pending) < 2 * n + 1
+        assert all((c["numeric"], c["ok"]) == ("", False) for c in pending)
+        # two forward evaluations per node visit, at most the budget of visits
+        assert work[n] <= 2 * NUDGE_BUDGET
+    # (checking every leaf up front was quadratic: 18 million visits for the 12k-node chain)
+    monkeypatch.undo()
+    root = roots[1500]
+    data = stepper_data(root, max_nodes=20_000)
+    near = [c for c in data["checks"] if not c.get("pending")]
+    assert data["nodes"][near[-1]["node"]]["label"] == "w1499"       # the last step's w
+    for c in near[-3:]:
+        assert c["ok"] and c["numericFull"] == repr(whole_graph_nudge(root, c["node"], 1e-6))
+
+
+def test_a_pending_check_is_computed_on_request_with_one_forward_pass(monkeypatch):
+    from micrograd.viz.stepper import stepper_check
+    root = decay_chain(1500)
+    far = next(i for i, v in enumerate(root.topo()) if v.label == "w0")   # the longest cone
+    calls = count_forwards(monkeypatch)
+    row = stepper_check(root, far, max_nodes=20_000)
+    assert calls[0] <= 2 * (4 * 1500 + 1)                      # at most one pass, both ways
+    monkeypatch.undo()
+    expected = whole_graph_nudge(root, far, 1e-6)
+    assert row["numericFull"] == repr(expected) and row["ok"]
+    assert row["grad"] == "%.4f" % 0.999 ** 1499
+    with pytest.raises(ValueError, match="node 2 is not a leaf"):
+        stepper_check(lecture_neuron(), 2)                        # x1*w1
+
+
+def test_the_page_shows_checks_over_its_budget_as_not_nudged(browser, tmp_path, artifacts):
+    """A leaf the budget did not reach shows "…" and no verdict (not a false ✗); the intro
+    says why; the leaves that were nudged are judged as before."""
+    from micrograd.viz.stepper import stepper_page
+    data = stepper_data(lecture_neuron(), nudge_budget=3)
+    assert data["pendingChecks"] == 4                # only b (next to n) fits 3 visits
+    path = tmp_path / "budget.html"
+    path.write_text(stepper_page(data), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 900, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(path.resolve().as_uri())
+        page.keyboard.press("End")
+        rows = page.eval_on_selector_all("#check-body tr", """rs => rs.map(r =>
+            [...r.children].map(td => td.textContent))""")
+        assert rows == [["x1", "2.0000", "…", "-1.5000", ""], ["w1", "-3.0000", "…", "1.0000", ""],
+                        ["x2", "0.0000", "…", "0.5000", ""], ["w2", "1.0000", "…", "0.0000", ""],
+                        ["b", "6.8814", "0.5000", "0.5000", "✓"]]
+        intro = page.text_content("#check-intro")
+        assert "4 leaves farthest from o were not nudged up front (…)" in intro
+        page.locator("#check").screenshot(path=str(artifacts / "stepper-checks-budget-900.png"))
+        assert errors == []
+    finally:
+        page.close()
+
+
+def test_no_budget_checks_every_leaf_and_the_visits_are_counted():
+    from micrograd.viz.nudge import nudge_checks
+    from micrograd.viz.stepper import _graph
+    root = decay_chain(100)
+    data = stepper_data(root, nudge_budget=None)
+    assert data["pendingChecks"] == 0 and all(c["ok"] for c in data["checks"])
+    topo, _, kids, parents, rules = _graph(root, 10_000)
+    grads = [0.0] * len(topo)
+    _, spent = nudge_checks(parents, kids, rules, [v.data for v in topo], grads, 1e-6, None)
+    # v0's cone is every * and + node; step k's 0.999 feeds its *, w_k its +
+    cones = [2 * 100] + [2 * (100 - k) for k in range(100)] + \
+        [2 * (100 - k) - 1 for k in range(100)]
+    assert spent == sum(cones)
+    _, spent = nudge_checks(parents, kids, rules, [v.data for v in topo], grads, 1e-6, 500)
+    assert spent == 500

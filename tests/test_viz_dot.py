@@ -19,7 +19,7 @@ from micrograd.nn import MLP
 from micrograd.viz import (GraphvizNotFound, INSTALL_HINT, dot_available, dot_source, draw_dot,
                            render)
 from micrograd.viz.dot import RenderTimeout
-from micrograd.viz.lecture import (lecture_expression, lecture_mlp_loss, lecture_neuron,
+from micrograd.lecture import (lecture_expression, lecture_mlp_loss, lecture_neuron,
                                    moons_loss)
 
 SVG_NS = "{http://www.w3.org/2000/svg}"

@@ -6,7 +6,7 @@
     micrograd eval --model M
     micrograd graph ...                 draw an expression's graph (micrograd.viz)
     micrograd lab                       train live in the browser (a local page)
-    micrograd exercises list|start|check  write micrograd yourself, with feedback
+    micrograd exercises list|start|check|mistakes  write micrograd yourself, with feedback
 
 Every subcommand has --help. Errors are one line on stderr and a non-zero exit status:
 2 for a malformed command line, 1 for anything else (a missing or invalid file, a dataset that
@@ -16,18 +16,17 @@ trained so far is still written, first; a second Ctrl-C skips only its plots).
 import re
 import sys
 
-from micrograd.cli import demo, evaluate, exercises, lab, predict, train
+from micrograd.cli import demo, evaluate, exercises, graph, lab, predict, train
 from micrograd.cli.common import EXIT_INTERRUPTED, CLIError, Parser
 
 __all__ = ["main", "build_parser"]
 
 # One module per subcommand, each with add_parser(subparsers) and run(args).
-SUBCOMMANDS = [demo, train, predict, evaluate, lab, exercises]
+SUBCOMMANDS = [demo, train, predict, evaluate, lab, exercises, graph]
 
 
 def build_parser():
     from micrograd import __version__
-    from micrograd.viz import graph_command       # stdlib-only until it draws
     parser = Parser(
         prog="micrograd",
         description="A scalar autograd engine and a tiny neural-net library: train, look, "
@@ -37,7 +36,6 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in SUBCOMMANDS:
         command.add_parser(sub)
-    graph_command.add_parser(sub)
     return parser
 
 
@@ -84,7 +82,7 @@ def main(argv=None):
         return 1
     except ImportError as e:
         hint = "" if "micrograd.compiler" in str(e) else \
-            " (pip install 'micrograd[all]' for plots, datasets and progress bars)"
+            " (pip install -e '.[all]' in micrograd's clone: plots, datasets, progress bars)"
         _error(f"{e}{hint}")
         return 1
     except (ValueError, CLIError, ArithmeticError) as e:

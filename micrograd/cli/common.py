@@ -97,7 +97,7 @@ def describe(model):
 
 
 def snapshotter(model, every, total):
-    from micrograd.viz.plots import get_weights
+    from micrograd.weights import get_weights
     snaps = [(0, get_weights(model))]
 
     def take(k, model, history):
@@ -160,6 +160,7 @@ def write_plots(out, model, X, y, history, snapshots=None, written=None):
     a temp file and renamed, so a Ctrl-C mid-plot leaves no half picture; `written` grows as
     each file lands."""
     from micrograd.viz import plots as P
+    from micrograd.weights import get_weights
     written = [] if written is None else written
     if X is not None and X.shape[1] == 2:
         written.append(_atomic(os.path.join(out, "decision_boundary.png"),
@@ -169,7 +170,7 @@ def write_plots(out, model, X, y, history, snapshots=None, written=None):
                                lambda p: P.plot_history(history, p)))
     if snapshots and X is not None and X.shape[1] == 2:
         if snapshots[-1][0] != history.steps:          # interrupted between two snapshots
-            snapshots.append((history.steps, P.get_weights(model)))
+            snapshots.append((history.steps, get_weights(model)))
         written.append(_atomic(os.path.join(out, "training.gif"),
                                lambda p: P.animate_decision_boundary(snapshots, X, y, p,
                                                                      model=model)))

@@ -3,6 +3,7 @@
     micrograd exercises list                   the exercises, one per line
     micrograd exercises start value [FILE]     write a starter file (never overwrites one)
     micrograd exercises check value FILE.py    check your file; exit 0 when every check passes
+    micrograd exercises mistakes [--draw DIR]  the lecture's classic mistakes, wrong beside right
 """
 import os
 
@@ -41,6 +42,14 @@ def add_parser(subparsers):
                        metavar="SECONDS",
                        help=f"stop your code after this long (default {DEFAULT_TIMEOUT:g})")
     check.set_defaults(func=run_check)
+    mistakes = sub.add_parser(
+        "mistakes", help="the lecture's classic mistakes, each beside the right version",
+        description="Run the lecture's classic mistakes (= instead of +=, no topological "
+                    "sort, no zero_grad), each next to the right version: the wrong number "
+                    "beside the right one.")
+    mistakes.add_argument("--draw", metavar="DIR", help="also draw each graph, right and "
+                          "wrong, as SVG files in DIR (needs Graphviz's dot)")
+    mistakes.set_defaults(func=run_mistakes)
     return p
 
 
@@ -68,3 +77,18 @@ def run_check(args):
     result = exercises.check(args.name, args.file, timeout=args.timeout)
     print(result.feedback)
     return 0 if result.passed else 1
+
+
+def run_mistakes(args):
+    from micrograd.exercises import mistakes
+    if args.draw:
+        from micrograd.viz import INSTALL_HINT, dot_available
+        if not dot_available():
+            raise CLIError(f"drawing needs Graphviz's dot program: {INSTALL_HINT}")
+        os.makedirs(args.draw, exist_ok=True)
+    for i, demo in enumerate(mistakes.demos(), 1):
+        print(demo, end="\n\n")
+        if args.draw and demo.graphs:
+            paths = mistakes.draw(demo, args.draw, i)
+            print("  drawn: " + ", ".join(str(p) for p in paths), end="\n\n")
+    return 0

@@ -7,6 +7,8 @@ from micrograd.cli.common import (AUTO_BATCH_ABOVE, DATASET_NAMES, EXIT_INTERRUP
                                   describe, float_arg, int_arg, layers_arg, output_names,
                                   save_model_file, say_interrupted, say_stopped, snapshotter,
                                   write_plots)
+from micrograd.labels import LOSS_NAMES
+from micrograd.nn import HIDDEN_ACTIVATIONS
 
 
 def add_parser(subparsers):
@@ -31,9 +33,9 @@ def add_parser(subparsers):
                    help="share of the data held out for testing, 0 for none (default: 0.2)")
     p.add_argument("--layers", type=layers_arg, default=[16, 16], metavar="SIZES",
                    help="hidden layer sizes, comma separated (default: 16,16)")
-    p.add_argument("--activation", default="relu", choices=("relu", "tanh", "sigmoid"),
+    p.add_argument("--activation", default="relu", choices=HIDDEN_ACTIVATIONS,
                    help="hidden-layer activation (default: relu); the output layer is linear")
-    p.add_argument("--loss", default=None, choices=("hinge", "bce", "cross_entropy", "mse"),
+    p.add_argument("--loss", default=None, choices=LOSS_NAMES,
                    help="default: hinge for two classes, cross_entropy for more")
     p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"),
                    help="default: sgd")
@@ -79,15 +81,11 @@ def run(args):
     classes = data.n_classes(y)
     loss = args.loss or ("hinge" if classes == 2 else "cross_entropy")
     n_out = output_size(loss, classes)
-    if args.test_fraction > 0:
-        try:
-            X_tr, X_te, y_tr, y_te = data.train_test_split(X, y, args.test_fraction,
-                                                           seed=args.seed, stratify=True)
-        except ValueError as e:
-            raise CLIError(f"--test-fraction {args.test_fraction} of --samples {len(y)}: "
-                           f"too few samples to hold some out of every class ({e})") from None
-    else:
-        X_tr, X_te, y_tr, y_te = X, None, y, None
+    try:
+        X_tr, X_te, y_tr, y_te = data.holdout(X, y, args.test_fraction, args.seed)
+    except ValueError as e:
+        raise CLIError(f"--test-fraction {args.test_fraction} of --samples {len(y)}: "
+                       f"too few samples to hold some out of every class ({e})") from None
     if args.gif and X.shape[1] != 2:
         raise CLIError(f"--gif needs 2-D data; {args.dataset} has {X.shape[1]} features")
     lr = args.lr

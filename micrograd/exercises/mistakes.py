@@ -1,16 +1,17 @@
 """The lecture's classic mistakes, each run next to the right version: the wrong number beside the
 right one.
 
-    python -m micrograd.exercises.mistakes              print the three
-    python -m micrograd.exercises.mistakes --draw DIR   also draw each graph, right and wrong,
-                                                        with draw_dot (needs Graphviz's dot)
+    micrograd exercises mistakes              print the three
+    micrograd exercises mistakes --draw DIR   also draw each graph, right and wrong, with
+                                              draw_dot (needs Graphviz's dot)
+
+(`python -m micrograd.exercises.mistakes` is the same command.)
 
 1. `=` instead of `+=` in a _backward: b = a + a gives a.grad = 1, not 2 (the lecture's own bug).
 2. No topological sort: recursing from the root runs a shared node's _backward too early, and
    more than once (the "fix" proposed most often in the original micrograd's issues).
 3. No zero_grad: every backward() adds to the gradients left by the last step.
 """
-import argparse
 import os
 import sys
 import textwrap
@@ -22,7 +23,7 @@ from micrograd.exercises.expressions import SHARED
 from micrograd.exercises.topo import recursive_backward
 from micrograd.exercises.training import XS, YS, lecture_model
 
-__all__ = ["Demo", "demos", "main"]
+__all__ = ["Demo", "demos", "draw"]
 
 
 @dataclass
@@ -122,24 +123,6 @@ def draw(demo, directory, index):
     return paths
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m micrograd.exercises.mistakes",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--draw", metavar="DIR", help="also draw each graph, right and wrong, "
-                        "as SVG files in DIR (needs Graphviz's dot)")
-    args = parser.parse_args(argv)
-    if args.draw:
-        from micrograd.viz import INSTALL_HINT, dot_available
-        if not dot_available():
-            print(f"error: drawing needs Graphviz's dot program: {INSTALL_HINT}", file=sys.stderr)
-            return 1
-        os.makedirs(args.draw, exist_ok=True)
-    for i, demo in enumerate(demos(), 1):
-        print(demo, end="\n\n")
-        if args.draw and demo.graphs:
-            print("  drawn: " + ", ".join(str(p) for p in draw(demo, args.draw, i)), end="\n\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":          # the older spelling of `micrograd exercises mistakes`
+    from micrograd.cli import main
+    sys.exit(main(["exercises", "mistakes", *sys.argv[1:]]))

@@ -10,6 +10,7 @@ import random
 from micrograd.engine import Value as EngineValue
 from micrograd.exercises.checking import (Checklist, Mistake, close, num, number_of, pair, require,
                                           starter)
+from micrograd.lecture import NEURON_B, NEURON_W, NEURON_X
 
 NAME = "neuron"
 SUMMARY = ("Write the lecture's Neuron: random weights w and bias b, tanh(w·x + b) when called, "
@@ -42,7 +43,7 @@ STARTER = starter("neuron", "one neuron, tanh(w · x + b).", IMPORTS + NEURON_CL
 
 checks = Checklist()
 CHECKS = checks
-LECTURE_W, LECTURE_B, LECTURE_X = [-3.0, 1.0], 6.8813735870195432, [2.0, 0.0]
+LECTURE_W, LECTURE_B, LECTURE_X = NEURON_W, NEURON_B, NEURON_X
 
 
 def make(learner, cls_name, *args):

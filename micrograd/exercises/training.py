@@ -13,6 +13,7 @@ import math
 import random
 
 from micrograd.exercises.checking import Checklist, Mistake, num, number_of, require, starter
+from micrograd.lecture import LECTURE_XS, LECTURE_YS
 from micrograd.nn import MLP
 
 NAME = "training"
@@ -40,8 +41,7 @@ model.parameters() lists its weights and biases.
 ''')
 
 # The lecture's four examples and their targets.
-XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
-YS = [1.0, -1.0, -1.0, 1.0]
+XS, YS = LECTURE_XS, LECTURE_YS
 SEED = 1
 TINY = 1e-6            # a learning rate small enough that the gradient barely changes
 

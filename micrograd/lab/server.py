@@ -7,14 +7,19 @@ Who may talk to it:
   - the Host header must name this server (127.0.0.1:PORT or localhost:PORT), which defeats
     DNS rebinding; an Origin header, if sent, must be this server's, and a browser's
     `Sec-Fetch-Site: cross-site` is refused, which defeats cross-site requests;
-  - a POST must say Content-Type: application/json and give a Content-Length under the limit.
-Every body is parsed as JSON (no NaN, no Infinity) and checked field by field by the session;
-a bad one gets a 4xx and a one-line JSON error, and the server carries on. Pages are served
-with a strict Content-Security-Policy: only the package's own script and style run.
+  - a POST must say Content-Type: application/json (in UTF-8, if it names a charset) and give
+    a Content-Length under the limit.
+Every body is parsed as strict JSON (UTF-8, no NaN or Infinity, no key twice) and checked field
+by field by the session; a bad one gets a 4xx and a one-line JSON error, and the server carries
+on. Every answer is JSON a browser can parse: a number JSON cannot hold (a diverged run's inf or
+NaN) is sent as null, with "nonfinite": true beside it. A closed tab is not an error: nothing is
+printed. Connections are bounded in time (TIMEOUT seconds per read, for headers or a body that
+never come) and the listen backlog is real (BACKLOG). Pages are served with a strict
+Content-Security-Policy: only the package's own script and style run. docs/lab-server.md has
+the limits.
 """
-import base64
-import hashlib
 import json
+import math
 import re
 import secrets
 import sys
@@ -25,11 +30,15 @@ from importlib import resources
 from urllib.parse import parse_qs, urlsplit
 
 from micrograd.lab.session import MAX_MODEL_BYTES, RequestError, Session
-from micrograd.lab.settings import SettingsError
+from micrograd.lab.settings import SettingsError, check_speed, parse_json
+from micrograd.viz.stepper import stepper_csp
 
-__all__ = ["LabServer", "make_server", "MAX_BODY"]
+__all__ = ["LabServer", "make_server", "MAX_BODY", "TIMEOUT", "BACKLOG"]
 
 MAX_BODY = MAX_MODEL_BYTES           # the largest body: a model file being loaded
+TIMEOUT = 10                         # seconds a connection may stay silent mid-request or idle
+BACKLOG = 128                        # connections the kernel queues before the server takes them
+GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 STATIC = {"lab.css": "text/css; charset=utf-8", "lab.js": "text/javascript; charset=utf-8"}
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
             "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -45,25 +54,33 @@ def _asset(name):
     return resources.files("micrograd.lab").joinpath("static", name).read_bytes()
 
 
-def _inline_csp(page):
-    """A CSP for a page whose one script and one style are inline (the stepper): exactly
-    those, by their sha256, and nothing else."""
-    def hashes(tag):
-        found = re.findall(rf"<{tag}>(.*?)</{tag}>", page, flags=re.S)
-        return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(t.encode()).digest()).decode()}'"
-                        for t in found)
-    return (f"default-src 'none'; script-src {hashes('script')}; style-src {hashes('style')}; "
-            f"img-src data:; base-uri 'none'; form-action 'none'")
+def _stepper_csp():
+    """The stepper page's own CSP (its one style and script, by hash), sent as a header too."""
+    return f"{stepper_csp()}; img-src data:; base-uri 'none'; form-action 'none'"
 
 
 def _json_body(raw):
-    def no_constant(name):
-        raise ValueError(f"{name} is not a number JSON allows")
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise _Refused(400, f"the body is not valid JSON ({' '.join(str(e).split())[:120]})") \
-            from None
+        return parse_json(raw)
+    except ValueError as e:
+        raise _Refused(400, f"the body is not valid JSON ({e})") from None
+
+
+def _finite(obj):
+    """(obj with every non-finite float made None, whether there was one)."""
+    found = False
+
+    def walk(x):
+        nonlocal found
+        if isinstance(x, float) and not math.isfinite(x):
+            found = True
+            return None
+        if isinstance(x, dict):
+            return {k: walk(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [walk(v) for v in x]
+        return x
+    return walk(obj), found
 
 
 def _field(doc, name, kinds, what):
@@ -79,6 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "micrograd-lab"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    timeout = TIMEOUT                  # socket timeout: a request that stalls is dropped
 
     # -- plumbing -------------------------------------------------------------------------------
     def log_message(self, format, *args):       # a quiet server: the terminal shows the URL
@@ -99,8 +117,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, obj, status=200, headers=()):
-        body = json.dumps(obj, allow_nan=False, separators=(",", ":")).encode()
-        self._send(status, body, "application/json", headers)
+        try:
+            text = json.dumps(obj, allow_nan=False, separators=(",", ":"))
+        except ValueError:                     # inf or NaN somewhere: null, and say so
+            obj, _ = _finite(obj)
+            if isinstance(obj, dict):
+                obj["nonfinite"] = True
+            text = json.dumps(obj, allow_nan=False, separators=(",", ":"))
+        self._send(status, text.encode(), "application/json", headers)
 
     def _error(self, status, message):
         self._json({"error": " ".join(str(message).split())}, status)
@@ -131,11 +155,17 @@ class _Handler(BaseHTTPRequestHandler):
         return query
 
     def _body(self):
-        ctype = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        ctype, *params = [p.strip().lower()
+                          for p in self.headers.get("Content-Type", "").split(";")]
         if ctype != "application/json":
             raise _Refused(415, "the body must be sent as Content-Type: application/json")
+        for p in params:
+            key, _, value = p.partition("=")
+            if key.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
+                raise _Refused(415, f"the body must be UTF-8 JSON; got charset "
+                                    f"{value.strip()[:20]!r}")
         length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
+        if length is None or not re.fullmatch(r"[0-9]{1,12}", length):
             raise _Refused(411, "a Content-Length is required")
         if int(length) > MAX_BODY:
             raise _Refused(413, f"the body is larger than {MAX_BODY} bytes")
@@ -152,14 +182,22 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Refused(404 if method == "GET" else 405, f"no such page: {method} {path}")
             body = self._body() if method == "POST" else None
             route(self, query, body)
+        except GONE:                                 # the tab closed, or the client stalled
+            self.close_connection = True
         except _Refused as e:
             if method != "GET":
                 self.close_connection = True     # its body may be unread: end the connection
-            self._error(e.status, e)
+            self._answer_error(e.status, e)
         except (SettingsError, RequestError) as e:
-            self._error(400, e)
+            self._answer_error(400, e)
         except Exception as e:                       # a bug: say so, keep serving
-            self._error(500, f"internal error: {type(e).__name__}: {e}")
+            self._answer_error(500, f"internal error: {type(e).__name__}: {e}")
+
+    def _answer_error(self, status, message):
+        try:
+            self._error(status, message)
+        except GONE:
+            self.close_connection = True
 
     def do_GET(self):
         self._handle("GET")
@@ -204,10 +242,8 @@ class _Handler(BaseHTTPRequestHandler):
         doc = _json_body(body)
         action = _field(doc, "action", (str,), "one of play, pause, step, speed, reset")
         speed = doc.get("speed")
-        if speed is not None and (isinstance(speed, bool) or not isinstance(speed, (int, float))
-                                  or not 0 <= speed <= 1000):
-            raise _Refused(400, f"'speed' must be a number of steps per second from 0 (as fast "
-                                f"as possible) to 1000, got {json.dumps(speed)[:40]}")
+        if speed is not None:
+            speed = check_speed(speed)
         self.server.session.control(action, speed)
         self._json({"ok": True})
 
@@ -235,7 +271,17 @@ class _Handler(BaseHTTPRequestHandler):
         except KeyError:
             raise _Refused(404, "this stepper page has expired: click the point again") from None
         self._send(200, page.encode("utf-8"), "text/html; charset=utf-8",
-                   [("Content-Security-Policy", _inline_csp(page))])
+                   [("Content-Security-Policy", _stepper_csp())])
+
+    def check(self, query, body):
+        """A nudge check the stepper page left pending: {"stepper": page id, "node": leaf}."""
+        doc = _json_body(body)
+        page_id = _field(doc, "stepper", (str,), "a stepper page's id")
+        node = _field(doc, "node", (int,), "a leaf's node number")
+        try:
+            self._json(self.server.session.stepper_check(page_id, node))
+        except KeyError:
+            raise _Refused(404, "this stepper page has expired: click the point again") from None
 
     def save_model(self, query, body):
         name, doc = self.server.session.model_document()
@@ -253,11 +299,13 @@ class _Handler(BaseHTTPRequestHandler):
               ("GET", "/static/lab.js"): static, ("GET", "/api/state"): state,
               ("POST", "/api/settings"): settings, ("POST", "/api/control"): control,
               ("POST", "/api/points"): points, ("POST", "/api/inspect"): inspect,
+              ("POST", "/api/check"): check,
               ("GET", "/api/model"): save_model, ("POST", "/api/model"): load_model}
 
 
 class LabServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = BACKLOG
 
     def __init__(self, port=0, session=None, token=None):
         self.token = token or secrets.token_urlsafe(24)
@@ -267,6 +315,14 @@ class LabServer(ThreadingHTTPServer):
     @property
     def url(self):
         return f"http://127.0.0.1:{self.server_address[1]}/?token={self.token}"
+
+    def handle_error(self, request, client_address):
+        """A connection that fails outside a handler: a closed tab is nothing to report; any
+        other failure is one line, not a traceback (the terminal may be on a projector)."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, GONE):
+            print(f"micrograd lab: a request failed: {type(error).__name__}: {error}",
+                  file=sys.stderr, flush=True)
 
     def stop(self):
         self.session.close(wait=False)

@@ -1,47 +1,38 @@
-"""The lab's training session: one run at a time, trained by `fit` itself in a thread.
+"""The lab's session: what the page may ask of the current run, answered under one lock.
 
-The run's model is trained by `micrograd.train.fit`, so the page shows exactly the numbers a
-`fit(...)` call with the same settings gives. Its callback, called after every step, is where
-the page gets its say: it publishes a snapshot (weights, grads, curves), then waits as long as
-the page wants (paused, or pacing the play speed), or returns True to end the run (Reset).
+Run control (the one training thread, cancelling a replaced run at once, pacing) is in
+`runs`; what the page is shown of a run (heat maps, the network) in `views`. Here: new settings,
+play/pause/step/reset, the learner's own points, the state the page polls, one data point's
+forward and backward pass and its stepper page, and model files.
 
-One lock, `_cond`, guards all session state; every method of Session takes it. The trainer
-takes it only inside the callback, between steps, so the page's requests never wait for a step
-to finish. Nothing else needs guarding: the trainer's model is its own (the page sees the
-snapshot), a point's graph is built on a copy, and the engine's grad mode is per thread, so
-the trainer's `no_grad` evaluation does not reach a request's thread.
+One lock, `_cond`, guards all session state; every method of Session takes it. The trainer takes
+it only between steps, so the page's requests never wait for a step to finish. A point's graph
+is built on a copy of the snapshot, and the engine's grad mode is per thread, so the trainer's
+`no_grad` evaluation does not reach a request's thread.
 
 The trainer's model is fused (`fused=True`: one node per neuron's w . x + b, the same numbers
 as the lecture's graph, several times faster); nobody sees its graph. A point's graph, which
 the learner opens in the stepper, is the lecture's: a * and a + node per input.
-
-Everything the page is shown (heat maps, the network) comes from the snapshot, with numpy, via
-micrograd.viz.plots' vectorised forward pass.
 """
-import base64
-import math
-import os
 import secrets
-import tempfile
 import threading
-import time
 from collections import OrderedDict
-from types import SimpleNamespace
-
-import numpy as np
 
 from micrograd import io
 from micrograd.engine import Value
 from micrograd.lab import settings as lab_settings
-from micrograd.lab.settings import Settings, SettingsError, parse_settings
-from micrograd.train import TrainingDiverged, fit, loss_function, loss_targets
+from micrograd.lab import views
+from micrograd.lab.runs import ENDED, Run, Trainer
+from micrograd.lab.settings import Settings, SettingsError, check_speed, parse_settings
+from micrograd.train import loss_function, loss_targets
 from micrograd.viz import plots
 
-__all__ = ["Session", "RequestError", "BOUNDARY_GRID", "NEURON_GRID", "MAX_MODEL_BYTES"]
+__all__ = ["Session", "RequestError", "MAX_MODEL_BYTES", "BOUNDARY_GRID", "NEURON_GRID"]
 
-BOUNDARY_GRID = 64        # the decision boundary is evaluated on 64 x 64 points
-NEURON_GRID = 24          # each hidden neuron on 24 x 24
-MAX_MODEL_BYTES = 2 * 1024 * 1024     # a 6 x 32 model file is about 150 kB
+BOUNDARY_GRID, NEURON_GRID = views.BOUNDARY_GRID, views.NEURON_GRID
+# The largest model the lab trains (6 x 32) is about 150 kB as io writes it (indent=1): a
+# model file may be 512 kB, and its layers and neurons are counted before any is built.
+MAX_MODEL_BYTES = 512 * 1024
 STEPPER_PAGES = 8         # the last few inspected points keep their stepper page
 
 
@@ -49,159 +40,32 @@ class RequestError(ValueError):
     """A request the session refuses (the server answers 400 with this message)."""
 
 
-class _Run:
-    """One training run: its settings, data and model, what the page has seen of it."""
-
-    def __init__(self, run_id, settings, model=None, model_file=None):
-        self.id = run_id
-        self.settings = settings
-        self.X_train, self.X_test, self.y_train, self.y_test = lab_settings.load_data(settings)
-        self.model = model if model is not None else lab_settings.make_model(settings)
-        self.model_file = model_file
-        self.initial_doc = io.to_dict(self.model) if model_file else None   # for Reset
-        self.view_model = io.from_dict(io.to_dict(self.model))   # snapshots are drawn with it
-        self.curves = {"loss": [], "accuracy": [], "test_loss": [], "test_accuracy": []}
-        self.step = 0
-        self.status, self.message = "ready", ""
-        self.playing, self.budget, self.stop, self.thread = False, 0, False, None
-        self.step_began, self.step_seconds = None, None     # how long the engine takes
-        self.stepping = False          # the engine is in the middle of a step
-        self.version, self.view = 0, None
-        self.publish(self.model)
-        lo, hi = self._bounds()
-        self.bounds = [lo[0], hi[0], lo[1], hi[1]]
-
-    def _bounds(self):
-        """A square around the dataset's points with a margin (the learner's own points do
-        not move it: the plane stays put while one clicks)."""
-        X = self.X_train[:len(self.X_train) - len(self.settings.points)]
-        if self.X_test is not None:
-            X = np.concatenate([X, self.X_test])
-        lo, hi = X.min(axis=0), X.max(axis=0)
-        half = max(float(max(hi - lo)) / 2 * 1.15, 0.5)
-        mid = (lo + hi) / 2
-        return mid - half, mid + half
-
-    def publish(self, model):
-        params = model.parameters()
-        self.weights = plots.get_weights(model)
-        self.grads = [p.grad for p in params]
-        self.version += 1
-
-
-def _bytes(a):
-    """Values in [-1, 1] as base64 bytes 0..255 (what the page paints)."""
-    q = np.clip(np.rint((np.asarray(a, dtype=np.float64) + 1) * 127.5), 0, 255)
-    return base64.b64encode(q.astype(np.uint8).tobytes()).decode("ascii")
-
-
-def _grid(bounds, n):
-    x0, x1, y0, y1 = bounds
-    xs = x0 + (np.arange(n) + 0.5) * (x1 - x0) / n
-    ys = y1 - (np.arange(n) + 0.5) * (y1 - y0) / n           # row 0 at the top
-    xx, yy = np.meshgrid(xs, ys)
-    return np.column_stack([xx.ravel(), yy.ravel()])
-
-
-def _finite_list(values):
-    return [v if math.isfinite(v) else None for v in map(float, values)]
-
-
 class Session:
     """The lab's state: the current run and the learner's settings (thread-safe)."""
 
     def __init__(self, settings=None):
         self._cond = threading.Condition()
+        self._trainer = Trainer(self._cond)
         self._run_ids = 0
-        self._steppers = OrderedDict()
-        self.speed = 0.0                 # steps per second; 0: as fast as the engine goes
+        self._steppers = OrderedDict()       # page id -> (the loss's root, title)
+        self._pages = {}                     # page id -> its HTML, made once
+        self._build_lock = threading.Lock()  # one point's graph or stepper page made at a time
         with self._cond:
             self._new_run(settings or Settings())
 
-    # -- runs ---------------------------------------------------------------------------------
+    @property
+    def run(self):
+        return self._trainer.run
+
+    @property
+    def speed(self):
+        return self._trainer.speed
+
     def _new_run(self, settings, model=None, model_file=None):
-        """Start a fresh run. The old one is told to stop and left to finish its step on its
-        own model (a step at the bounds takes seconds; the page should not wait for it)."""
-        old = getattr(self, "run", None)
-        playing = bool(old and old.playing)
-        run = _Run(self._run_ids + 1, settings, model, model_file)   # may refuse the settings
-        if old is not None:
-            self._stop(old, wait=False)
+        """Start a fresh run; the old one is cancelled within a layer of its step."""
+        run = Run(self._run_ids + 1, settings, model, model_file)   # may refuse the settings
         self._run_ids += 1
-        self.run = run
-        if playing:
-            self._play(self.run)
-
-    def _stop(self, run, wait=True):
-        run.stop, run.playing = True, False
-        self._cond.notify_all()
-        if wait:
-            self._cond.wait_for(lambda: run.thread is None or not run.thread.is_alive(),
-                                timeout=30)
-
-    def _start(self, run):
-        if run.thread is None and run.status == "ready":
-            run.thread = threading.Thread(target=self._train, args=(run,), daemon=True,
-                                          name=f"micrograd-lab-run-{run.id}")
-            run.thread.start()
-
-    def _play(self, run):
-        if run.status in ("ready", "paused", "playing"):
-            run.playing = True
-            self._start(run)
-            run.status = "playing"
-            self._cond.notify_all()
-
-    def _train(self, run):
-        s = run.settings
-        with self._cond:
-            run.step_began = time.monotonic()
-            run.stepping = True
-        try:
-            fit(run.model, run.X_train, run.y_train, **lab_settings.fit_arguments(s),
-                progress=False, callback=lambda k, model, h: self._after_step(run, k, h),
-                X_val=run.X_test, y_val=run.y_test, eval_every=1)
-            end = ("done", f"finished: {s.steps} steps")
-        except TrainingDiverged as e:
-            end = ("diverged", f"training diverged: {e}; try a smaller learning rate")
-        except Exception as e:           # shown on the page; the server keeps running
-            end = ("error", f"training stopped: {type(e).__name__}: {e}")
-        with self._cond:
-            if not run.stop:
-                run.status, run.message = end
-            run.playing = run.stepping = False
-            run.thread = None
-            self._cond.notify_all()
-
-    def _after_step(self, run, k, history):
-        """fit's callback: publish step k, then wait until the page wants the next step."""
-        with self._cond:
-            run.stepping = False
-            run.step_seconds = time.monotonic() - run.step_began
-            c = run.curves
-            c["loss"].append(history.loss[-1])
-            c["accuracy"].append(history.accuracy[-1])
-            if history.val_step and history.val_step[-1] == k:
-                c["test_loss"].append(history.val_loss[-1])
-                c["test_accuracy"].append(history.val_accuracy[-1])
-            run.step = k + 1
-            run.publish(run.model)
-            run.budget = max(0, run.budget - 1)
-            deadline = time.monotonic() + (1.0 / self.speed if self.speed else 0.0)
-            while not run.stop:
-                if run.playing:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    self._cond.wait(left)
-                elif run.budget > 0:
-                    break
-                else:
-                    run.status = "paused"
-                    self._cond.wait()
-            run.stepping = not run.stop
-            run.step_began = time.monotonic()
-            return True if run.stop else None
+        self._trainer.replace(run)
 
     # -- what the page asks for ----------------------------------------------------------------
     def apply_settings(self, doc):
@@ -220,24 +84,21 @@ class Session:
         if action not in ("play", "pause", "step", "speed", "reset"):
             raise RequestError(f"unknown action {action!r}; use play, pause, step, speed or "
                                f"reset")
+        if speed is not None:
+            speed = check_speed(speed)
         with self._cond:
             run = self.run
-            if action in ("play", "step") and run.status in ("done", "diverged", "error"):
+            if action in ("play", "step") and run.status in ENDED:
                 raise RequestError(f"the run has ended ({run.message}); press Reset to start "
                                    f"again")
             if speed is not None:
-                self.speed = float(speed)
+                self._trainer.speed = speed
             if action == "play":
-                self._play(run)
+                self._trainer.play()
             elif action == "pause":
-                run.playing = False
-                if run.status == "playing":
-                    run.status = "paused"
-            elif action == "step":                  # one more step, then wait
-                run.playing = False
-                run.budget += 1
-                self._start(run)
-                run.status = "paused"
+                self._trainer.pause()
+            elif action == "step":
+                self._trainer.step()
             elif action == "reset":
                 self._new_run(run.settings, *self._loaded_model(run))
             self._cond.notify_all()
@@ -276,12 +137,12 @@ class Session:
                    "speed": self.speed, "version": run.version, "since": since,
                    "step_seconds": run.step_seconds, "stepping": run.stepping,
                    "settings": run.settings.to_dict(),
-                   "curves": {k: _finite_list(v[since:]) for k, v in run.curves.items()}}
+                   "curves": {k: views.finite_list(v[since:]) for k, v in run.curves.items()}}
             if new:
                 out["data"] = self._data(run)
                 out["reproduce"] = lab_settings.reproduce(run.settings, run.model_file)
             if new or have != run.version:
-                out["view"] = self._view(run)
+                out["view"] = views.view(run)
             return out
 
     def _data(self, run):
@@ -294,58 +155,16 @@ class Session:
                 "model_file": run.model_file, "noise_defaults": lab_settings.DATASET_NOISE,
                 "dataset_classes": lab_settings.DATASET_CLASSES}
 
-    def _view(self, run):
-        """Heat maps and the network at the last published step (cached per version)."""
-        if run.view is not None and run.view["version"] == run.version:
-            return run.view
-        model = run.view_model
-        plots.set_weights(model, run.weights)
-        with np.errstate(all="ignore"):
-            Z = plots.numpy_forward(model, _grid(run.bounds, BOUNDARY_GRID))
-            pts = _grid(run.bounds, NEURON_GRID)
-            hidden = [plots.numpy_forward(SimpleNamespace(layers=model.layers[:i + 1]), pts)
-                      for i in range(len(model.layers) - 1)]
-        if Z.shape[1] == 1:                      # one score: its sign is the class
-            cls = (Z[:, 0] > 0).astype(float)
-            strength = np.abs(np.tanh(Z[:, 0]))
-        else:                                    # K scores: the argmax, and how sure it is
-            p = np.exp(Z - Z.max(axis=1, keepdims=True))
-            p /= p.sum(axis=1, keepdims=True)
-            cls = p.argmax(axis=1).astype(float)
-            k = Z.shape[1]
-            strength = (p.max(axis=1) - 1 / k) / (1 - 1 / k)
-        strength = np.nan_to_num(strength)
-        neurons = []
-        for A in hidden:
-            for j in range(A.shape[1]):
-                a = np.nan_to_num(A[:, j], posinf=0.0, neginf=0.0)
-                top = float(np.max(np.abs(a)))
-                neurons.append({"img": _bytes(a / top if top > 0 else a),
-                                "range": [float(a.min()), float(a.max())]})
-        run.view = {"version": run.version, "step": run.step,
-                    "boundary": {"n": BOUNDARY_GRID, "cls": _bytes(cls * 2 / 255 - 1),
-                                 "strength": _bytes(strength * 2 - 1)},
-                    "neurons": {"n": NEURON_GRID, "maps": neurons},
-                    "network": self._network(run)}
-        return run.view
-
-    @staticmethod
-    def _network(run):
-        """Layer sizes and every weight and grad, per layer as [neuron][input..., bias]."""
-        sizes = [2] + [len(layer.neurons) for layer in run.view_model.layers]
-        w, g, i = [], [], 0
-        for nin, nout in zip(sizes, sizes[1:]):
-            n = nout * (nin + 1)
-            w.append(_finite_list(run.weights[i:i + n]))
-            g.append(_finite_list(run.grads[i:i + n]))
-            i += n
-        acts = [layer.neurons[0].activation for layer in run.view_model.layers]
-        return {"sizes": sizes, "activations": acts, "weights": w, "grads": g}
-
     # -- one data point, all the way down --------------------------------------------------------
     def inspect(self, which, index):
         """The forward pass of one data point at the current weights, every neuron's data and
-        grad after that point's backward, and a stepper page for its loss."""
+        grad after that point's backward, and a stepper page for its loss. The session's lock
+        is held only to copy the snapshot; the graph is built under the build lock (a crowd of
+        requests builds one graph at a time, not all side by side)."""
+        with self._build_lock:
+            return self._inspect(which, index)
+
+    def _inspect(self, which, index):
         from micrograd.viz.stepper import MAX_NODES
         with self._cond:
             run = self.run
@@ -355,10 +174,12 @@ class Session:
             if not 0 <= index < len(X):
                 raise RequestError(f"the {which} set has {len(X)} points; there is no point "
                                    f"{index}")
-            model = self._labelled_copy(run)
-            s = run.settings
-            x = [Value(float(v), label=f"x{i + 1}") for i, v in enumerate(X[index])]
-            label = int(y[index])
+            plots.set_weights(run.view_model, run.weights)
+            doc, step, s = io.to_dict(run.view_model), run.step, run.settings
+            point, label = [float(v) for v in X[index]], int(y[index])
+        model = _labelled_model(doc)
+        x = [Value(v, label=f"x{i + 1}") for i, v in enumerate(point)]
+        try:
             outs, a = [], x
             for li, layer in enumerate(model.layers):
                 a = layer.forward(a)
@@ -366,56 +187,70 @@ class Session:
                     v.label = f"h{li + 1}.{j + 1}" if li < len(model.layers) - 1 else \
                         f"out{j + 1}" if len(a) > 1 else "score"
                 outs.append(a)
-            scores = a[0] if len(a) == 1 else a
             name, loss_fn = loss_function(s.loss)
-            target = loss_targets(name, [label], len(a))
-            loss = loss_fn([scores], target)
+            loss = loss_fn([a[0] if len(a) == 1 else a], loss_targets(name, [label], len(a)))
             loss.label = "loss"
             loss.backward()
-            n_nodes = len(loss.topo())
-            stepper, stepper_error = None, None
-            if n_nodes > MAX_NODES:
-                stepper_error = (f"this point's graph has {n_nodes:,} nodes; the stepper "
-                                 f"shows at most {MAX_NODES:,}: use fewer or narrower layers")
-            else:
-                stepper = secrets.token_urlsafe(9)
-                title = f"backward() through the loss of {which} point #{index} " \
-                        f"at step {run.step}"
+        except (ValueError, OverflowError, ZeroDivisionError) as e:
+            raise RequestError(f"this point's forward or backward pass has no finite result "
+                               f"at these weights ({e}); the run may have diverged: press "
+                               f"Reset") from None
+        n_nodes = len(loss.topo())
+        stepper, stepper_error = None, None
+        if n_nodes > MAX_NODES:
+            stepper_error = (f"this point's graph has {n_nodes:,} nodes; the stepper "
+                             f"shows at most {MAX_NODES:,}: use fewer or narrower layers")
+        else:
+            stepper = secrets.token_urlsafe(9)
+            title = f"backward() through the loss of {which} point #{index} at step {step}"
+            with self._cond:
                 self._steppers[stepper] = (loss, title)
                 while len(self._steppers) > STEPPER_PAGES:
-                    self._steppers.popitem(last=False)
-            layers = [{"name": f"hidden {i + 1} ({model.layers[i].neurons[0].activation})"
-                       if i < len(outs) - 1 else "output",
-                       "data": [v.data for v in vs], "grad": [v.grad for v in vs]}
-                      for i, vs in enumerate(outs)]
-            predicted = int(a[0].data > 0) if len(a) == 1 else \
-                max(range(len(a)), key=lambda k: a[k].data)
-            return {"which": which, "index": index, "x": [v.data for v in x],
-                    "x_grad": [v.grad for v in x], "label": label, "predicted": predicted,
-                    "loss": loss.data, "loss_name": name, "step": run.step, "layers": layers,
-                    "nodes": n_nodes, "stepper": stepper, "stepper_error": stepper_error}
+                    gone, _ = self._steppers.popitem(last=False)
+                    self._pages.pop(gone, None)
+        layers = [{"name": f"hidden {i + 1} ({model.layers[i].neurons[0].activation})"
+                   if i < len(outs) - 1 else "output",
+                   "data": [v.data for v in vs], "grad": [v.grad for v in vs]}
+                  for i, vs in enumerate(outs)]
+        predicted = int(a[0].data > 0) if len(a) == 1 else \
+            max(range(len(a)), key=lambda k: a[k].data)
+        return {"which": which, "index": index, "x": [v.data for v in x],
+                "x_grad": [v.grad for v in x], "label": label, "predicted": predicted,
+                "loss": loss.data, "loss_name": name, "step": step, "layers": layers,
+                "nodes": n_nodes, "stepper": stepper, "stepper_error": stepper_error}
 
-    @staticmethod
-    def _labelled_copy(run):
-        """A copy of the model at the snapshot's weights, each parameter named for the
-        stepper: w2.3.1 is layer 2, neuron 3, input 1. Its graph is the lecture's (a * and a
-        + node per input, not one fused node): the one the learner has seen drawn."""
-        plots.set_weights(run.view_model, run.weights)
-        model = io.from_dict(io.to_dict(run.view_model), fused=False)
-        for li, layer in enumerate(model.layers):
-            for j, n in enumerate(layer.neurons):
-                for i, w in enumerate(n.w):
-                    w.label = f"w{li + 1}.{j + 1}.{i + 1}"
-                n.b.label = f"b{li + 1}.{j + 1}"
-        return model
-
-    def stepper_page(self, page_id):
-        from micrograd.viz.stepper import stepper_html
+    def _stepper_root(self, page_id):
         with self._cond:
             if page_id not in self._steppers:
                 raise KeyError(page_id)
-            root, title = self._steppers[page_id]
-        return stepper_html(root, title=title)
+            return self._steppers[page_id]
+
+    def stepper_page(self, page_id):
+        """The stepper page of an inspected point, made once (and one at a time: a burst of
+        requests for pages does not make them side by side)."""
+        from micrograd.viz.stepper import stepper_html
+        with self._build_lock:
+            page = self._pages.get(page_id)
+            if page is None:
+                root, title = self._stepper_root(page_id)
+                try:
+                    page = stepper_html(root, title=title)
+                except ValueError as e:
+                    raise RequestError(f"this point's stepper page cannot be made: {e}") \
+                        from None
+                with self._cond:
+                    if page_id in self._steppers:
+                        self._pages[page_id] = page
+            return page
+
+    def stepper_check(self, page_id, node):
+        """A nudge check the stepper page left pending (over its budget): one leaf's."""
+        from micrograd.viz.stepper import stepper_check
+        root, _ = self._stepper_root(page_id)
+        try:
+            return stepper_check(root, node)
+        except ValueError as e:
+            raise RequestError(str(e)) from None
 
     # -- model files ---------------------------------------------------------------------------
     def model_document(self):
@@ -428,18 +263,23 @@ class Session:
                 io.to_dict(run.view_model, meta=meta)
 
     def load_model_bytes(self, raw, name="model.json"):
-        """Start a run from a model file's bytes, checked by io.load_model; the file's lab
-        settings (if it has them) come with it."""
+        """Start a run from a model file's bytes: at most MAX_MODEL_BYTES, strict JSON, its
+        layers and neurons counted against the lab's limits before any is built, then checked
+        by io; the file's lab settings (if it has them) come with it."""
         if len(raw) > MAX_MODEL_BYTES:
-            raise RequestError(f"{name} is larger than {MAX_MODEL_BYTES} bytes")
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "model.json")
-            with open(path, "wb") as f:
-                f.write(raw)
-            try:
-                model, meta = io.load_model(path, with_meta=True, fused=True)
-            except io.ModelFileError as e:
-                raise RequestError(str(e).replace(path, name)) from None
+            raise RequestError(f"{name} is larger than {MAX_MODEL_BYTES} bytes (the lab's "
+                               f"largest model is about 150 kB)")
+        try:
+            doc = lab_settings.parse_json(raw)
+        except ValueError as e:
+            raise RequestError(f"{name} is not a micrograd model file: not valid JSON ({e})") \
+                from None
+        _check_model_size(doc, name)
+        try:
+            model = io.from_dict(doc, source=name, fused=True)
+        except io.ModelFileError as e:
+            raise RequestError(str(e)) from None
+        meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
         with self._cond:
             s = self._settings_for(model, meta, name)
             self._new_run(s, model, name)
@@ -478,8 +318,43 @@ class Session:
         return s
 
     def close(self, wait=True):
-        """End the run. wait=False does not wait for the step under way (the server, on
-        its way out, leaves that to the daemon thread's end)."""
+        """Cancel the run and end the training thread (wait=True: until it has ended, which
+        is within a layer of the step under way)."""
         with self._cond:
-            self._stop(self.run, wait)
+            self._trainer.close(wait)
 
+
+def _labelled_model(doc):
+    """The model of an io document, each parameter named for the stepper: w2.3.1 is layer 2,
+    neuron 3, input 1. Its graph is the lecture's (a * and a + node per input, not one fused
+    node): the one the learner has seen drawn."""
+    model = io.from_dict(doc, fused=False)
+    for li, layer in enumerate(model.layers):
+        for j, n in enumerate(layer.neurons):
+            for i, w in enumerate(n.w):
+                w.label = f"w{li + 1}.{j + 1}.{i + 1}"
+            n.b.label = f"b{li + 1}.{j + 1}"
+    return model
+
+
+def _check_model_size(doc, name):
+    """Refuse a model bigger than the lab trains from its outline alone, before io builds a
+    neuron of it: LIMITS' hidden layers of LIMITS' neurons, and an output per class at most."""
+    limits = lab_settings.LIMITS
+    layers = doc.get("layers") if isinstance(doc, dict) else None
+    if not isinstance(layers, list) or not layers:
+        return                                         # io names what is wrong
+    hidden, out = layers[:-1], layers[-1]
+    if len(hidden) > limits["layers"]:
+        raise RequestError(f"{name}: at most {limits['layers']} hidden layers (a scalar engine "
+                           f"gets slow beyond); got {len(hidden)}")
+    size = lambda layer: len(layer["neurons"]) if isinstance(layer, dict) and \
+        isinstance(layer.get("neurons"), list) else 0
+    for i, layer in enumerate(hidden):
+        if size(layer) > limits["neurons"]:
+            raise RequestError(f"{name}: hidden layer {i + 1} must have 1 to "
+                               f"{limits['neurons']} neurons; got {size(layer):,}")
+    most = max(lab_settings.DATASET_CLASSES.values())
+    if size(out) > most:
+        raise RequestError(f"{name}: the output layer has {size(out):,} neurons; the lab's "
+                           f"models have at most {most} (one per class)")

@@ -6,6 +6,7 @@ dataset from `seed`, a stratified train/test split from `seed`, `random.seed(see
 MLP, then `fit(..., seed=seed)`. So the page, the Python snippet and the command line give the
 same numbers. The learner's own points (clicked onto the plane) join the training set.
 """
+import json
 import math
 import random
 from dataclasses import asdict, dataclass, field
@@ -15,26 +16,36 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from micrograd import data as datasets
-from micrograd.nn import MLP
+from micrograd.labels import LOSS_NAMES
+from micrograd.nn import HIDDEN_ACTIVATIONS, MLP
 from micrograd.train import output_size
 
 __all__ = ["Settings", "SettingsError", "parse_settings", "load_data", "make_model",
-           "fit_arguments", "reproduce", "make_xor", "DATASETS", "DATASET_NOISE", "LIMITS"]
+           "fit_arguments", "reproduce", "make_xor", "step_work", "check_speed",
+           "parse_json", "DATASETS", "DATASET_NOISE", "LIMITS"]
 
 DATASETS = ("moons", "circles", "spiral", "blobs", "xor")
 DATASET_NOISE = {"moons": 0.1, "circles": 0.1, "spiral": 0.2, "blobs": 1.0, "xor": 0.1}
 DATASET_CLASSES = {"moons": 2, "circles": 2, "spiral": 3, "blobs": 3, "xor": 2}
-ACTIVATIONS = ("relu", "tanh", "sigmoid")
-LOSSES = ("hinge", "bce", "cross_entropy", "mse")
+ACTIVATIONS = HIDDEN_ACTIVATIONS
+LOSSES = LOSS_NAMES
 OPTIMIZERS = ("sgd", "momentum", "adam")
 SCHEDULES = ("constant", "linear", "cosine", "step")
 MOMENTUM = 0.9                 # what the "momentum" optimizer means: SGD(momentum=0.9)
 
-# The bounds keep one step of the scalar engine well under a second.
+# The bounds keep one step of the scalar engine under about a second. A step costs about 0.5 to
+# 0.8 microseconds of one core per weight per data point it touches (measured here, CPU time of
+# the training thread: 6 layers of 32 on 600 + 100 points 1.7-2.0 s, 6 of 16 on 700 points
+# 0.6-0.7 s, 6 of 32 on 184 + 46 points 0.5-0.65 s), so "step_work" bounds weights x points at
+# 1.2 million: about a second, 6 layers of 32 on up to 220 points or [16, 16] on all 700.
+# With `compiled`, the first step traces and compiles, about 1 microsecond per weight-use (6 of
+# 32 on 230 points: 1.25 s; on 90: 0.52 s), and a cancel cannot stop the compile half of it: so
+# "compiled_work" is half as much, 0.6 million, about 0.6 s of compiling.
 LIMITS = {"layers": 6, "neurons": 32, "samples": (10, 500), "noise": (0.0, 3.0),
           "test_fraction": (0.0, 0.5), "seed": (0, 2**31 - 1), "lr": (1e-6, 10.0),
           "steps": (1, 5000), "batch_size": (1, 500), "alpha": (0.0, 1.0), "own_points": 200,
-          "coordinate": 1e3}
+          "coordinate": 1e3, "step_work": 1_200_000, "compiled_work": 600_000,
+          "speed": (0.1, 1000.0)}
 
 
 class SettingsError(ValueError):
@@ -110,6 +121,37 @@ def _layers(v):
     return [int(n) for n in v]
 
 
+def check_speed(v):
+    """A play speed in steps per second: 0 (as fast as the engine goes) or within the limits."""
+    low, high = LIMITS["speed"]
+    if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v) \
+            or not (v == 0 or low <= v <= high):
+        raise SettingsError(f"'speed' must be a number of steps per second from {low:g} to "
+                            f"{high:g}, or 0 for as fast as possible; got {_show(v)}")
+    return float(v)
+
+
+def parse_json(raw):
+    """A request body's JSON, strictly: UTF-8, no NaN or Infinity, no key given twice (which
+    of two values a reader keeps differs from reader to reader). ValueError says what is wrong,
+    in one line."""
+    def no_constant(name):
+        raise ValueError(f"{name} is not a number JSON allows")
+
+    def no_duplicates(pairs):
+        doc = {}
+        for k, v in pairs:
+            if k in doc:
+                raise ValueError(f"the key {_show(k)} appears twice")
+            doc[k] = v
+        return doc
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=no_constant,
+                          object_pairs_hook=no_duplicates)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ValueError(" ".join(str(e).split())[:120]) from None
+
+
 def _points(v):
     if not isinstance(v, list):
         raise SettingsError(f"points must be a list of [x1, x2, class] rows; got {_show(v)}")
@@ -159,7 +201,27 @@ def parse_settings(doc, base=None):
     except ValueError as e:
         raise SettingsError(f"{s.dataset} has {DATASET_CLASSES[s.dataset]} classes: {e}") \
             from None
+    weights, points = step_work(s)
+    most = LIMITS["compiled_work" if s.compiled else "step_work"]
+    if weights * points > most:
+        raise SettingsError(f"{weights:,} weights on {points:,} points a step is "
+                            f"{weights * points / 1e6:.2f} million weight uses; the lab allows "
+                            f"{most / 1e6:g} million{' compiled' if s.compiled else ''} (about "
+                            f"a second a step): use fewer points, a smaller batch, or fewer "
+                            f"layers or neurons")
     return s
+
+
+def step_work(s):
+    """(the model's weights, the data points one step touches: its batch, or the whole
+    training set, plus the test set evaluated after it)."""
+    sizes = [2] + s.layers + [n_outputs(s)]
+    weights = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    rows = s.samples + len(s.points)
+    if s.batch_size is not None:
+        test = math.ceil(s.samples * s.test_fraction)
+        rows = min(rows, s.batch_size + test)
+    return weights, rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,15 +249,11 @@ def load_data(s):
     """(X_train, X_test, y_train, y_test), as `micrograd train` splits them; the test set is
     None when test_fraction is 0. The learner's points are appended to the training set."""
     X, y = _dataset(s)
-    if s.test_fraction > 0:
-        try:
-            X_tr, X_te, y_tr, y_te = datasets.train_test_split(X, y, s.test_fraction,
-                                                               seed=s.seed, stratify=True)
-        except ValueError as e:
-            raise SettingsError(f"a test fraction of {s.test_fraction:g} of {s.samples} "
-                                f"points leaves a side empty ({e})") from None
-    else:
-        X_tr, X_te, y_tr, y_te = X, None, y, None
+    try:
+        X_tr, X_te, y_tr, y_te = datasets.holdout(X, y, s.test_fraction, s.seed)
+    except ValueError as e:
+        raise SettingsError(f"a test fraction of {s.test_fraction:g} of {s.samples} "
+                            f"points leaves a side empty ({e})") from None
     if s.points:
         own = np.array(s.points, dtype=np.float64)
         X_tr = np.concatenate([X_tr, own[:, :2]])

@@ -10,10 +10,11 @@ strips the iframe and the script; what remains is a line saying to run the cell.
 imports IPython until it is needed in a running notebook.
 """
 import html
-import sys
 import uuid
 import warnings
 
+from micrograd.callbacks import Callback
+from micrograd.progress import in_notebook
 from micrograd.viz.stepper import stepper_data, stepper_page
 
 __all__ = ["show_stepper", "StepperView", "in_notebook", "LivePicture"]
@@ -28,14 +29,6 @@ PANEL_BELOW_PX = 420
 MIN_HEIGHT_PX = 420
 # What the page may report; anything else is not its message.
 REPORTED_PX = (100, 20_000)
-
-
-def in_notebook():
-    """True inside a running Jupyter kernel (JupyterLab, classic, nbclient, VS Code)."""
-    if "IPython" not in sys.modules:         # a kernel has always imported it already
-        return False
-    from IPython import get_ipython
-    return getattr(get_ipython(), "kernel", None) is not None
 
 
 class StepperView:
@@ -105,25 +98,37 @@ def show_stepper(root, **options):
     return StepperView(root, **options)
 
 
-class LivePicture:
+class LivePicture(Callback):
     """One notebook output that fit(..., live=...) redraws in place: the decision boundary (for
     2-D data) and the loss/accuracy curves, as a PNG through a display handle (no widget, so
-    it also works in nbclient/nbconvert runs and stays in the saved notebook)."""
+    it also works in nbclient/nbconvert runs and stays in the saved notebook). A fit callback:
+    `fit(model, X, y, callbacks=[LivePicture(model, X, y, every=20)])` is `live=20`."""
 
     def __init__(self, model, X, y, every):
-        from IPython.display import display
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a number of steps >= 1, got {every!r}")
         try:
             import matplotlib  # noqa: F401
             import numpy  # noqa: F401
         except ImportError as e:             # say so before training, not at the first picture
             raise ImportError(f"fit(live=...) draws with matplotlib and numpy: pip install "
-                              f"'micrograd[plots,fast]' ({e})") from None
+                              f"-e '.[plots,fast]' in micrograd's clone ({e})") from None
         self.model, self.X, self.y, self.every = model, X, y, every
-        self.handle = display(display_id=True)
-        self.shown = -1
+        self.handle, self.shown = None, -1
+
+    def start(self, model, history):
+        from IPython.display import display
+        self.handle = display(display_id=True)      # below fit's progress bar
 
     def due(self, k):
         return k % self.every == 0
+
+    def __call__(self, k, model, history):
+        self.show(history)
+
+    def end(self, model, history):
+        if self.shown != history.steps:
+            self.show(history)                  # the last step's picture
 
     def show(self, history):
         from micrograd.viz.plots import figure_png, plot_training
@@ -152,7 +157,7 @@ def live_picture(live, model, X, y, steps):
         return None
     if not in_notebook():
         warnings.warn("fit(live=...) draws only in a Jupyter notebook; training without "
-                      "pictures (plot_history(history) draws one afterwards)", stacklevel=3)
+                      "pictures (plot_history(history) draws one afterwards)", stacklevel=4)
         return None
     return LivePicture(model, X, y, every)
 

@@ -1,7 +1,7 @@
 """Pictures of training: the decision boundary, loss/accuracy curves, and an animated GIF.
 
-Needs matplotlib (and pillow for the GIF): `pip install micrograd[plots]`. Figures are drawn on
-matplotlib's object API with the Agg renderer, never through pyplot's global state, so these
+Needs matplotlib (and pillow for the GIF): `pip install -e ".[plots]"` in the clone. Figures are
+drawn on matplotlib's object API with the Agg renderer, never through pyplot's global state, so these
 functions work headless and leave an interactive session's backend alone. Give `ax=` to draw
 into an axes of your own (e.g. from pyplot in a notebook).
 
@@ -18,6 +18,7 @@ import io
 import math
 
 from micrograd.engine import no_grad
+from micrograd.weights import get_weights, numpy_forward, set_weights  # noqa: F401 (also here)
 
 __all__ = ["plot_decision_boundary", "plot_history", "plot_training", "animate_decision_boundary",
            "decision_grid", "numpy_forward", "get_weights", "set_weights", "figure_png"]
@@ -77,19 +78,6 @@ def _boundary_figsize(X, width):
     return width, (width - 0.85) * ratio + 0.95
 
 
-def get_weights(model):
-    """All parameters' values, in model.parameters() order (a snapshot for later)."""
-    return [p.data for p in model.parameters()]
-
-
-def set_weights(model, weights):
-    params = model.parameters()
-    if len(params) != len(weights):
-        raise ValueError(f"the model has {len(params)} parameters, the snapshot {len(weights)}")
-    for p, w in zip(params, weights):
-        p.data = float(w)
-
-
 def decision_grid(model, X, h=None, margin=None):
     """The model's output over a mesh covering X: (xx, yy, Z) with Z of shape xx.shape (one
     output) or xx.shape + (K,) (K outputs). Evaluated under no_grad, no graph is built."""
@@ -117,34 +105,6 @@ def decision_grid(model, X, h=None, margin=None):
         Z = Z[:, 0]
     Z = Z.reshape(xx.shape + Z.shape[1:])
     return xx, yy, Z
-
-
-def numpy_forward(model, pts):
-    """An nn.MLP's forward pass on many points at once, with numpy (a picture needs tens of
-    thousands of evaluations): `pts` is an (n, nin) array, the result the (n, nout) array of
-    the last layer's outputs. Give it the first few layers (any object with `.layers`) to get
-    the hidden neurons' outputs instead. None if the model is not a plain MLP of known
-    activations. The numbers are numpy's float64 matrix products, equal to the engine's up to
-    rounding (not bit for bit: a picture does not need that, training does)."""
-    np = _np()
-    acts = {"relu": lambda a: np.where(a > 0, a, 0.0), "tanh": np.tanh,
-            "sigmoid": lambda a: 0.5 * (1 + np.tanh(a / 2)), "linear": lambda a: a}
-    try:
-        a = pts
-        for layer in model.layers:
-            neurons = layer.neurons
-            W = np.array([[w.data for w in n.w] for n in neurons], dtype=float)
-            b = np.array([n.b.data for n in neurons], dtype=float)
-            if W.shape[1] != a.shape[1]:
-                return None
-            fs = {n.activation for n in neurons}
-            if len(fs) != 1 or not fs <= acts.keys():
-                return None
-            with np.errstate(all="ignore"):
-                a = acts[fs.pop()](a @ W.T + b)
-        return a
-    except (AttributeError, TypeError):
-        return None
 
 
 def _draw_boundary(ax, model, X, y, h=None, title=None):

@@ -142,7 +142,9 @@
   $("check-intro").textContent =
     "The lecture's check: nudge one leaf by h = " + D.h + ", run the forward pass again, and " +
     "see how much " + D.rootName + " moves: (" + D.rootName + "(x+h) − " + D.rootName +
-    "(x−h)) / 2h. Each leaf gets a ✓ once backprop has filled in its grad and the two agree.";
+    "(x−h)) / 2h. Each leaf gets a ✓ once backprop has filled in its grad and the two agree." +
+    (D.pendingChecks ? " This graph is deep: " + D.pendingChecks + " leaves farthest from " +
+     D.rootName + " were not nudged up front (…), to keep the page quick." : "");
   D.checks.forEach(function (c) {
     var tr = el("tr");
     tr.id = "check-" + c.node;
@@ -151,8 +153,9 @@
     who.title = n.label ? n.label : n.name;
     tr.appendChild(who);
     tr.appendChild(el("td", null, n.data));
-    var num = el("td", "numeric", c.numeric);
-    num.title = c.numericFull;
+    var num = el("td", "numeric", c.pending ? "…" : c.numeric);
+    num.title = c.pending ? "not computed: over the page's budget for checks (a deep graph)"
+                          : c.numericFull;
     tr.appendChild(num);
     var bp = el("td", "backprop pending", D.zero);
     tr.appendChild(bp);
@@ -245,6 +248,7 @@
     r.bp.title = gradFull[i];
     var final = pos > r.c.lastStep;
     r.bp.classList.toggle("pending", !final);
+    final = final && !r.c.pending;       // a check over the page's budget is not judged
     r.mark.textContent = final ? (r.c.ok ? "✓" : "✗") : "";
     r.mark.className = "mark" + (final ? (r.c.ok ? " ok" : " bad") : "");
     r.mark.title = final ? (r.c.ok ? "backprop and the nudge agree" :

@@ -1,14 +1,15 @@
 """The backprop stepper: one self-contained HTML page that runs backward() one node at a time.
 
     from micrograd.viz import write_stepper
-    from micrograd.viz.lecture import lecture_neuron
+    from micrograd.lecture import lecture_neuron
     write_stepper(lecture_neuron(), "neuron.html")      # open it in any browser, from disk
 
 The page shows the graph with every value's data. "Step" (or the right arrow key) applies the
 chain rule at the next node in reverse topological order, the order backward() uses: the node
 is highlighted, and the panel shows its operation, its local derivative(s) and the product it
 adds into each input's grad. "Back", "Reset", "Play" undo, restart and animate. A second panel
-checks every leaf's gradient the lecture's way: nudge the leaf by h, re-evaluate, rise over run.
+checks every leaf's gradient the lecture's way: nudge the leaf by h, re-evaluate, rise over run
+(within a budget of work, nearest the root first; see micrograd.viz.nudge).
 
 Everything the page shows is computed here, in Python, and embedded as JSON: the layout (a
 layered left-to-right layout, so neither Graphviz nor a network is needed), every grad after
@@ -26,16 +27,16 @@ label is named by its formula over its inputs' names ("x1·w1").
 """
 import base64
 import hashlib
-import heapq
 import json
-import math
 import re
 from importlib import resources
 from pathlib import Path
 
-from micrograd.engine import Op
+from micrograd.engine import Op, backpropagate, grad, local_grads
+from micrograd.viz.nudge import NUDGE_BUDGET, nudge_check, nudge_checks
 
-__all__ = ["stepper_data", "stepper_html", "stepper_page", "write_stepper", "MAX_NODES"]
+__all__ = ["stepper_data", "stepper_html", "stepper_page", "stepper_check", "write_stepper",
+           "MAX_NODES"]
 
 FMT = "%.4f"
 MAX_NODES = 3000
@@ -266,46 +267,6 @@ def _layout(kids, parents, card_w, op_w):
 # ---------------------------------------------------------------------------------------------
 # The data the page shows
 # ---------------------------------------------------------------------------------------------
-def _nudged_roots(parents, kids, rules, data, leaf, h):
-    """The root's data with one leaf moved up by h, and down by h. Only what changes is
-    recomputed: the leaf's users, then theirs, in topological order, stopping wherever a
-    node's value comes out the same both ways (a dead ReLU, a sum that rounds back). Both
-    nudges go in one pass. The graph itself is not touched."""
-    up, down = {leaf: data[leaf] + h}, {leaf: data[leaf] - h}
-    pop, push = heapq.heappop, heapq.heappush
-    heap = sorted(set(parents[leaf]))
-    queued = set(heap)
-    while heap:
-        i = pop(heap)
-        rule = rules[i]
-        if rule is None:                              # no Op to recompute it by: it stays
-            continue
-        u = rule.forward(*[up.get(c, data[c]) for c in kids[i]])
-        d = rule.forward(*[down.get(c, data[c]) for c in kids[i]])
-        same = data[i]
-        if u != same or u != u:                       # changed (NaN always counts as changed)
-            up[i] = u
-        if d != same or d != d:
-            down[i] = d
-        if i in up or i in down:
-            for p in parents[i]:
-                if p not in queued:
-                    queued.add(p)
-                    push(heap, p)
-    root = len(data) - 1
-    return up.get(root, data[root]), down.get(root, data[root])
-
-
-def _check(parents, kids, rules, data, leaf, h):
-    """The lecture's numerical derivative of the root by this leaf, or None where it fails."""
-    try:
-        up, down = _nudged_roots(parents, kids, rules, data, leaf, h)
-        numeric = (up - down) / (2 * h)
-    except (ValueError, ZeroDivisionError, OverflowError, TypeError):
-        return None
-    return numeric if math.isfinite(numeric) else None
-
-
 def _rules(topo):
     """The Op that made each node (None for a leaf); a hand-written _backward is refused."""
     rules = []
@@ -319,8 +280,8 @@ def _rules(topo):
     return rules
 
 
-def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
-    """Everything the stepper page shows, as a JSON-ready dict (see the module doc)."""
+def _graph(root, max_nodes):
+    """(topo, index, kids, parents, rules): the graph as indices, the root last."""
     topo = root.topo()
     n = len(topo)
     if n > max_nodes:
@@ -333,30 +294,35 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
     for i, ks in enumerate(kids):
         for c in ks:
             parents[c].append(i)
-    rules = _rules(topo)
+    return topo, index, kids, parents, _rules(topo)
+
+
+def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None, nudge_budget=NUDGE_BUDGET):
+    """Everything the stepper page shows, as a JSON-ready dict (see the module doc).
+    `nudge_budget`: node visits the nudge checks may spend; leaves past it come "pending"
+    (stepper_check computes one)."""
+    topo, index, kids, parents, rules = _graph(root, max_nodes)
+    n = len(topo)
     names, refs = _names(topo, kids, rules)
     root_name = refs[-1]
 
-    # Replay backward(): the same float operations in the same order as the engine.
-    grads = [0.0] * n
+    # Replay backward(): the engine's own loop and local derivatives, the same operations in
+    # the same order, recorded step by step.
+    grads = [0] * n
     zero = _fmt(0.0)
     steps = []
-    grads[-1] += 1.0
+    grads[-1] += 1
     steps.append({"node": n - 1, "kind": "seed", "outGrad": _fmt(grads[-1]),
                   "terms": [{"child": n - 1, "before": zero, "after": _fmt(grads[-1]),
-                             "beforeFull": repr(0.0), "afterFull": repr(grads[-1])}]})
+                             "beforeFull": repr(0), "afterFull": repr(grads[-1])}]})
     touched = [[] for _ in range(n)]              # steps that change each node's grad
     touched[-1].append(0)
-    for i in range(n - 1, -1, -1):
-        v, rule = topo[i], rules[i]
-        if rule is None:
-            continue
-        xs = [topo[c].data for c in kids[i]]
-        try:
-            local = list(rule.local_grads(v.data, *xs))
-        except (ValueError, ZeroDivisionError, OverflowError) as e:
-            raise ValueError(f"backward through {v._op} at node #{i}: the derivative at "
-                             f"{', '.join(map(repr, xs))} is not finite ({e})") from None
+
+    def replay(v, rule):
+        i = index[v]
+        if rules[i] is None:
+            return
+        local = local_grads(v, rule, [topo[c].data for c in kids[i]])
         child_refs = [refs[c] for c in kids[i]]
         formulas = _derivatives(rule, child_refs, refs[i])
         g = grads[i]
@@ -373,19 +339,13 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
                       "forward": f"{refs[i]} = {_formula(rule, child_refs)}",
                       "terms": terms})
 
-    # The lecture's check: nudge each leaf by h and watch the root move.
-    data = [v.data for v in topo]
-    checks = []
-    for i, v in enumerate(topo):
-        if v._prev:
-            continue
-        numeric = _check(parents, kids, rules, data, i, h)
-        g = grads[i]
-        ok = numeric is not None and math.isfinite(g) and abs(numeric - g) <= 1e-4 + 1e-3 * abs(g)
-        checks.append({"node": i, "numeric": "n/a" if numeric is None else _fmt(numeric),
-                       "numericFull": "n/a" if numeric is None else repr(numeric),
-                       "grad": _fmt(g), "ok": ok,
-                       "lastStep": touched[i][-1] if touched[i] else -1})
+    backpropagate(topo, replay)
+
+    # The lecture's check: nudge each leaf by h and watch the root move (within a budget).
+    checks, _ = nudge_checks(parents, kids, rules, [v.data for v in topo], grads, h,
+                             nudge_budget, FMT)
+    for c in checks:
+        c["lastStep"] = touched[c["node"]][-1] if touched[c["node"]] else -1
 
     # Sizes and layout.
     card_w, op_w = [], []
@@ -408,7 +368,19 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None):
     return {"title": title or f"backward() through {root_name}", "root": n - 1,
             "rootName": root_name, "zero": zero, "h": repr(h), "nodes": nodes, "steps": steps,
             "checks": checks, "final": final, "finalFull": [repr(g) for g in grads],
-            "width": round(width), "height": round(height), "format": FMT}
+            "width": round(width), "height": round(height), "format": FMT,
+            "pendingChecks": sum(1 for c in checks if c.get("pending"))}
+
+
+def stepper_check(root, node, h=1e-6, max_nodes=MAX_NODES):
+    """The nudge check of one leaf (its index in root.topo()), for a check the page left
+    pending: {"node", "numeric", "numericFull", "grad", "ok"}. One nudge, linear in the graph."""
+    topo, index, kids, parents, rules = _graph(root, max_nodes)
+    if isinstance(node, bool) or not isinstance(node, int) or not 0 <= node < len(topo) \
+            or kids[node]:
+        raise ValueError(f"node {node!r} is not a leaf of this graph of {len(topo)} nodes")
+    grads = {node: grad(root, [topo[node]])[0].data}       # backward()'s, the same float ops
+    return nudge_check(parents, kids, rules, [v.data for v in topo], grads, node, h, FMT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -426,10 +398,22 @@ def _asset(name):
     return resources.files("micrograd.viz").joinpath(name).read_text(encoding="utf-8")
 
 
-def _csp_hash(text):
+def csp_hash(text):
     """The CSP source that allows exactly this inline element ('sha256-...')."""
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+def _inline_assets():
+    """The page's one style and one script, exactly as inlined (the CSP hashes these)."""
+    return "\n" + _asset("stepper.css") + "\n", "\n" + _asset("stepper.js") + "\n"
+
+
+def stepper_csp():
+    """The stepper page's Content-Security-Policy: nothing but its own style and script, by
+    their hashes. The page carries it in a meta tag; the lab also sends it as a header."""
+    style, script = _inline_assets()
+    return f"default-src 'none'; style-src {csp_hash(style)}; script-src {csp_hash(script)}"
 
 
 def stepper_html(root, title=None, h=1e-6, max_nodes=MAX_NODES):
@@ -443,8 +427,8 @@ def stepper_html(root, title=None, h=1e-6, max_nodes=MAX_NODES):
 def stepper_page(data):
     """The stepper page for data already made by stepper_data (for a caller that reads the
     data too, such as show_stepper, so that it is made once)."""
-    style, script = "\n" + _asset("stepper.css") + "\n", "\n" + _asset("stepper.js") + "\n"
-    csp = f"default-src 'none'; style-src {_csp_hash(style)}; script-src {_csp_hash(script)}"
+    style, script = _inline_assets()
+    csp = stepper_csp()
     page = _asset("stepper.html")
     for marker, text in (("@CSP@", csp), ("<style>@CSS@</style>", f"<style>{style}</style>"),
                          ("<script>@JS@</script>", f"<script>{script}</script>")):

@@ -1,6 +1,7 @@
-"""The lecture's example graphs, built exactly as in the lecture, for drawings, tests and docs.
+"""The lecture's example graphs, built exactly as in the lecture, for drawings, exercises, tests
+and docs. Its numbers live here and nowhere else in the package.
 
-    from micrograd.viz.lecture import lecture_expression, lecture_neuron, lecture_mlp_loss
+    from micrograd.lecture import lecture_expression, lecture_neuron, lecture_mlp_loss
     L = lecture_expression(backward=True)     # L = (a*b + c) * f = -8, a.grad = 6
     o = lecture_neuron(backward=True)         # o = tanh(n) = 0.7071, x1.grad = -1.5
 
@@ -12,10 +13,12 @@ from micrograd.engine import Value
 from micrograd.nn import MLP
 
 __all__ = ["EXAMPLES", "lecture_expression", "lecture_neuron", "lecture_mlp_loss", "moons_loss",
-           "LECTURE_XS", "LECTURE_YS"]
+           "LECTURE_XS", "LECTURE_YS", "NEURON_X", "NEURON_W", "NEURON_B"]
 
 LECTURE_XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
 LECTURE_YS = [1.0, -1.0, -1.0, 1.0]
+# the neuron's inputs, weights and bias (the bias makes o = tanh(n) come out at 0.7071)
+NEURON_X, NEURON_W, NEURON_B = [2.0, 0.0], [-3.0, 1.0], 6.8813735870195432
 
 
 def _done(root, backward):
@@ -41,11 +44,11 @@ def lecture_neuron(backward=False):
     """The lecture's neuron: o = tanh(x1*w1 + x2*w2 + b) with x1=2, x2=0, w1=-3, w2=1 and
     b=6.8813735870195432, so o = 0.7071. After backward: x1.grad -1.5, w1.grad 1.0,
     x2.grad 0.5, w2.grad 0.0, n.grad 0.5."""
-    x1 = Value(2.0, label="x1")
-    x2 = Value(0.0, label="x2")
-    w1 = Value(-3.0, label="w1")
-    w2 = Value(1.0, label="w2")
-    b = Value(6.8813735870195432, label="b")
+    x1 = Value(NEURON_X[0], label="x1")
+    x2 = Value(NEURON_X[1], label="x2")
+    w1 = Value(NEURON_W[0], label="w1")
+    w2 = Value(NEURON_W[1], label="w2")
+    b = Value(NEURON_B, label="b")
     x1w1 = x1 * w1; x1w1.label = "x1*w1"
     x2w2 = x2 * w2; x2w2.label = "x2*w2"
     x1w1x2w2 = x1w1 + x2w2; x1w1x2w2.label = "x1*w1 + x2*w2"
