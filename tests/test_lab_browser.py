@@ -30,7 +30,8 @@ class Lab:
         self.errors = []
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        self.page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
+        self.page.on("requestfailed",
+                     lambda r: self.errors.append(f"failed: {r.url} ({r.failure})"))
         self.page.goto(server.url)
         self.wait_until("window.lab && lab.view && lab.view.boundaryImage")
 
@@ -77,8 +78,13 @@ def test_play_trains_moons_to_95_percent_and_the_views_follow(browser, server, a
     before = lab.plane()
     lab.page.click("#play")
     lab.wait_until("lab.step >= 5")
+    before_reload = len(lab.errors)
     lab.page.reload()                                  # a reload mid-training: it carries on
     lab.wait_until("window.lab && lab.view && lab.view.boundaryImage && lab.step >= 5")
+    # a poll in flight when the reload came is cut off by it (how often depends on the machine's
+    # speed): that is the reload's doing, not an error of the page
+    lab.errors[before_reload:] = [e for e in lab.errors[before_reload:]
+                                  if not (e.startswith("failed: ") and "net::ERR_ABORTED" in e)]
     assert lab.js("lab.playing") is True
     lab.wait_until("lab.step >= 30 && lab.curves.test_accuracy[lab.step - 1] >= 0.95",
                    timeout=120)
