@@ -8,7 +8,6 @@ import time
 import pytest
 
 from micrograd.lab.server import make_server
-from test_stepper import ARTIFACTS, browser  # noqa: F401 - the stepper tests' Chromium
 
 
 @pytest.fixture
@@ -31,7 +30,8 @@ class Lab:
         self.errors = []
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        self.page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
+        self.page.on("requestfailed",
+                     lambda r: self.errors.append(f"failed: {r.url} ({r.failure})"))
         self.page.goto(server.url)
         self.wait_until("window.lab && lab.view && lab.view.boundaryImage")
 
@@ -69,7 +69,7 @@ class Lab:
         self.context.close()
 
 
-def test_play_trains_moons_to_95_percent_and_the_views_follow(browser, server):
+def test_play_trains_moons_to_95_percent_and_the_views_follow(browser, server, artifacts):
     lab = Lab(browser, server)
     assert lab.text("#counter") == "step 0 / 300"
     assert lab.text("#status") == "ready"
@@ -78,8 +78,13 @@ def test_play_trains_moons_to_95_percent_and_the_views_follow(browser, server):
     before = lab.plane()
     lab.page.click("#play")
     lab.wait_until("lab.step >= 5")
+    before_reload = len(lab.errors)
     lab.page.reload()                                  # a reload mid-training: it carries on
     lab.wait_until("window.lab && lab.view && lab.view.boundaryImage && lab.step >= 5")
+    # a poll in flight when the reload came is cut off by it (how often depends on the machine's
+    # speed): that is the reload's doing, not an error of the page
+    lab.errors[before_reload:] = [e for e in lab.errors[before_reload:]
+                                  if not (e.startswith("failed: ") and "net::ERR_ABORTED" in e)]
     assert lab.js("lab.playing") is True
     lab.wait_until("lab.step >= 30 && lab.curves.test_accuracy[lab.step - 1] >= 0.95",
                    timeout=120)
@@ -101,11 +106,11 @@ def test_play_trains_moons_to_95_percent_and_the_views_follow(browser, server):
         lab.wait_until(f"lab.point !== null && lab.point.index === {i}")
         if lab.js("lab.point.loss") > 0:
             break
-    lab.page.screenshot(path=str(ARTIFACTS / "lab-1280x720.png"))
+    lab.page.screenshot(path=str(artifacts / "lab-1280x720.png"))
     lab.page.check("input[name=edges][value=grads]")   # the gradient view draws too
     lab.page.set_viewport_size({"width": 900, "height": 1000})
     lab.page.wait_for_timeout(300)
-    lab.page.screenshot(path=str(ARTIFACTS / "lab-900.png"), full_page=True)
+    lab.page.screenshot(path=str(artifacts / "lab-900.png"), full_page=True)
     # at 900 px nothing spills sideways
     assert lab.js("document.documentElement.scrollWidth") <= 900
     # and a layer of 16 neurons' maps is one row, not 15 and a straggler

@@ -17,7 +17,7 @@ from nbclient import NotebookClient
 from micrograd.nn import MLP
 from micrograd.viz import show_stepper, stepper_data, stepper_html
 from micrograd.lecture import lecture_expression, lecture_mlp_loss, lecture_neuron
-from test_stepper import ARTIFACTS, IN_VIEW, browser  # noqa: F401 (browser: a fixture)
+from test_stepper import IN_VIEW
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ["01_derivatives_and_backprop", "02_neuron", "03_mlp_training", "04_moons_live",
@@ -99,6 +99,7 @@ def test_the_notebook_extra_is_in_all_and_the_test_tools_in_dev():
     assert {"nbclient", "nbformat", "jupyterlab", "playwright"} <= names["dev"]
 
 
+@pytest.mark.notebook
 def test_derivatives_and_manual_backprop(tmp_path):
     nb = run_notebook("01_derivatives_and_backprop", tmp_path)
     assert result(code_cell(nb, "def f(x)"))["text/plain"] == "20.0"
@@ -128,6 +129,7 @@ def test_derivatives_and_manual_backprop(tmp_path):
     assert printed(code_cell(nb, "step = 0.01")) == "-7.286496\n"          # the lecture's
 
 
+@pytest.mark.notebook
 def test_neuron_stepper_and_pytorch(tmp_path):
     nb = run_notebook("02_neuron", tmp_path)
     grads = "{'x1': -1.5, 'w1': 1.0, 'x2': 0.5, 'w2': 0.0, 'b': 0.5}\n"
@@ -158,6 +160,7 @@ def test_neuron_stepper_and_pytorch(tmp_path):
                                              ["w2", "0.000000", "0.000000"]]
 
 
+@pytest.mark.notebook
 def test_mlp_and_the_training_loop(tmp_path):
     nb = run_notebook("03_mlp_training", tmp_path)
     # the same run, here: the lecture's loop with the notebook's seed
@@ -186,6 +189,7 @@ def test_mlp_and_the_training_loop(tmp_path):
         repr([round(y.data, 4) for y in ypred])
 
 
+@pytest.mark.notebook
 def test_moons_with_live_training(tmp_path):
     nb = run_notebook("04_moons_live", tmp_path)
     from micrograd.data import load_dataset
@@ -253,6 +257,7 @@ def test_microgpt(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # In a kernel: the plots, live training
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.notebook
 def test_plots_show_once_with_or_without_pyplot_and_plt_show_shows_nothing(tmp_path):
     setup = ("import random, sys\nfrom micrograd.nn import MLP\nfrom micrograd.train import fit\n"
              "from micrograd.viz.plots import plot_history, plot_decision_boundary\n"
@@ -274,6 +279,7 @@ def test_plots_show_once_with_or_without_pyplot_and_plt_show_shows_nothing(tmp_p
     assert pictures(cells[5]) == ["image/png"]                # into pyplot's own axes: pyplot shows it
 
 
+@pytest.mark.notebook
 def test_live_training_updates_one_output_in_place(tmp_path):
     cells = run_cells([
         "import random\nfrom micrograd.nn import MLP\nfrom micrograd.train import fit\n"
@@ -378,10 +384,11 @@ def exported(tmp_path_factory):
     return pages
 
 
+@pytest.mark.notebook                      # `exported` runs the cell in a kernel
 @pytest.mark.parametrize("template", ["classic", "lab"])
 @pytest.mark.parametrize("width", [900, 1440])
 def test_an_exported_notebook_shows_the_whole_stepper_at_its_height(browser, exported,
-                                                                    template, width):
+                                                                    template, width, artifacts):
     page = browser.new_page(viewport={"width": width, "height": 900})
     try:
         page.goto(exported[template].resolve().as_uri())
@@ -406,7 +413,6 @@ def test_an_exported_notebook_shows_the_whole_stepper_at_its_height(browser, exp
             assert seen["boxes"][-1]["inside"], seen     # and the pane scrolls to the leaves
             assert frame.evaluate("(p => p.scrollWidth > p.clientWidth)"
                                   "(document.getElementById('graph-pane'))")
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"exported-{template}-stepper-{width}.png"))
+        page.screenshot(path=str(artifacts / f"exported-{template}-stepper-{width}.png"))
     finally:
         page.close()

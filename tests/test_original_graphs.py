@@ -34,6 +34,7 @@ from micrograd.engine import Value
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RTOL = 1e-12
+pytestmark = pytest.mark.slow     # the first run makes the original's virtualenv, from PyPI
 
 
 def original_python():
