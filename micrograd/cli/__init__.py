@@ -7,6 +7,7 @@
     micrograd graph ...                 draw an expression's graph (micrograd.viz)
     micrograd lab                       train live in the browser (a local page)
     micrograd exercises list|start|check  write micrograd yourself, with feedback
+    micrograd site OUT/                 the stepper and exercises as a static site
 
 Every subcommand has --help. Errors are one line on stderr and a non-zero exit status:
 2 for a malformed command line, 1 for anything else (a missing or invalid file, a dataset that
@@ -16,13 +17,13 @@ trained so far is still written, first; a second Ctrl-C skips only its plots).
 import re
 import sys
 
-from micrograd.cli import demo, evaluate, exercises, lab, predict, train
+from micrograd.cli import demo, evaluate, exercises, lab, predict, site, train
 from micrograd.cli.common import EXIT_INTERRUPTED, CLIError, Parser
 
 __all__ = ["main", "build_parser"]
 
 # One module per subcommand, each with add_parser(subparsers) and run(args).
-SUBCOMMANDS = [demo, train, predict, evaluate, lab, exercises]
+SUBCOMMANDS = [demo, train, predict, evaluate, lab, exercises, site]
 
 
 def build_parser():

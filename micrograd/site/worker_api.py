@@ -1,0 +1,190 @@
+"""What the site's Web Worker asks of micrograd, running in Pyodide: one `handle(kind, args)`.
+
+The page never sees Python: it posts {kind, args} to the worker, the worker calls
+`handle(kind, json_text)` and posts back its JSON text, {"ok": true, "result": ...} or
+{"ok": false, "error": "one line"}. The same functions run in CPython too (the tests compare
+them with the command line there), so nothing here may need more than the standard library
+and micrograd's pure-Python parts (engine, nn, viz.stepper, exercises).
+
+  lecture   {name}          the stepper page of a lecture graph ("expr", "neuron", "mlp")
+  run       {code}          run a learner's snippet; its Values, what it printed, and the
+                            stepper page of one Value (the one with the largest graph)
+  value     {name}          the stepper page of another Value of the last snippet
+  exercises {}              the exercises: name and summary, in order
+  starter   {name}          an exercise's starter file
+  check     {name, code}    the exercise's checks on the learner's code: the same feedback text
+                            as `micrograd exercises check`
+"""
+import contextlib
+import io
+import json
+import math
+import os
+import tempfile
+import traceback
+
+from micrograd.engine import Value
+
+__all__ = ["handle", "SNIPPET"]
+
+SNIPPET = "<your code>"          # the file name a snippet's traceback shows
+OUTPUT_KEPT = 20_000             # characters of printed output sent back to the page
+
+
+class Refused(ValueError):
+    """A request the page should not have sent (an unknown name): one line back."""
+
+
+def _printed(buffer):
+    text = buffer.getvalue()
+    return text if len(text) <= OUTPUT_KEPT else "…\n" + text[-OUTPUT_KEPT:]
+
+
+def _number(x):
+    return x if isinstance(x, float) and math.isfinite(x) else repr(x)
+
+
+def _stepper(root, title):
+    from micrograd.viz.stepper import stepper_html
+    return stepper_html(root, title=title)
+
+
+# ---------------------------------------------------------------------------------------------
+# The stepper: the lecture's graphs, and any Value a learner's snippet makes
+# ---------------------------------------------------------------------------------------------
+def lecture(name):
+    from micrograd.viz.lecture import EXAMPLES
+    if name not in EXAMPLES:
+        raise Refused(f"no lecture graph called {name!r}; choose one of {', '.join(EXAMPLES)}")
+    make, title = EXAMPLES[name]
+    return {"name": name, "title": title, "html": _stepper(make(), title)}
+
+
+_last = {}                 # the last snippet's Values by name (for "value")
+
+
+def _snippet_error(exc, code):
+    """The learner's error as they read it: type and message, then only their own lines."""
+    if isinstance(exc, SyntaxError) and exc.filename == SNIPPET:
+        where = f" (line {exc.lineno})" if exc.lineno else ""
+        lines = [f"your code does not parse: {exc.msg}{where}"]
+        if exc.text:
+            lines.append("    " + exc.text.strip())
+        return "\n".join(lines)
+    source = code.splitlines()
+    lines = [f"{type(exc).__name__}" + (f": {exc}" if str(exc) else "")]
+    for f in traceback.extract_tb(exc.__traceback__):
+        if f.filename == SNIPPET and f.lineno and f.lineno <= len(source):
+            lines.append(f"  line {f.lineno}: {source[f.lineno - 1].strip()}")
+    return "\n".join(lines)
+
+
+def run(code):
+    """Run a learner's snippet in a fresh namespace; every top-level name bound to a Value is
+    offered to the stepper, the one with the largest graph first (the lecture's L, a loss)."""
+    from micrograd.viz.stepper import MAX_NODES
+    if not isinstance(code, str):
+        raise Refused("code must be text")
+    namespace = {"__name__": "__main__"}
+    printed = io.StringIO()
+    error = None
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        try:
+            exec(compile(code, SNIPPET, "exec"), namespace)
+        except BaseException as e:          # their exception, SystemExit, even exit()
+            error = _snippet_error(e, code)
+    values = {k: v for k, v in namespace.items() if isinstance(v, Value) and not k.startswith("_")}
+    _last.clear()
+    _last.update(values)
+    sizes = {k: len(v.topo()) for k, v in values.items()}
+    listed = [{"name": k, "nodes": sizes[k], "data": _number(values[k].data)} for k in values]
+    fits = [k for k in values if sizes[k] <= MAX_NODES]
+    chosen = max(fits, key=lambda k: sizes[k], default=None)    # the first of the largest
+    out = {"output": _printed(printed), "error": error, "values": listed, "chosen": chosen,
+           "html": None, "note": None}
+    if chosen is not None:
+        try:
+            out["html"] = _stepper(values[chosen], f"backward() from {chosen}")
+        except ValueError as e:             # a nan or inf the page's JSON cannot carry
+            out["note"] = f"the stepper cannot show {chosen}: {e}"
+    elif values:
+        out["note"] = (f"every Value has more than {MAX_NODES:,} nodes in its graph; the stepper "
+                       f"shows at most {MAX_NODES:,}")
+    elif error is None:
+        out["note"] = ("your code made no Value at the top level: assign one to a name "
+                       "(L = d * f) to step through its graph")
+    return out
+
+
+def value(name):
+    if name not in _last:
+        raise Refused(f"the last run made no Value called {name!r}")
+    return {"name": name, "html": _stepper(_last[name], f"backward() from {name}")}
+
+
+# ---------------------------------------------------------------------------------------------
+# The exercises: the checker's own child and result, run in this process
+# ---------------------------------------------------------------------------------------------
+def exercises():
+    from micrograd.exercises import EXERCISES
+    return [{"name": name, "summary": m.SUMMARY} for name, m in EXERCISES.items()]
+
+
+def starter(name):
+    from micrograd.exercises import exercise
+    return {"name": name, "code": exercise(name).STARTER}
+
+
+def check(name, code):
+    """The checks `micrograd exercises check NAME FILE` runs, on `code` written to NAME.py in
+    a folder of its own; the feedback names the file NAME.py (the page's file). A loop that
+    never ends is the page's to stop: it ends the worker after the checker's time limit."""
+    from micrograd.exercises import child, exercise, runner
+    exercise(name)
+    if not isinstance(code, str):
+        raise Refused("code must be text")
+    shown = f"{name}.py"
+    with tempfile.TemporaryDirectory(prefix="micrograd-exercise-") as folder:
+        path, events = os.path.join(folder, shown), os.path.join(folder, "events.jsonl")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(code)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            try:
+                child.main(name, path, events)
+            except SystemExit:              # a learner's exit() at import is caught in main;
+                pass                        # one inside a check too: what ran still counts
+            finally:
+                import sys
+                sys.modules.pop("learner_solution", None)
+                if sys.path and sys.path[0] == folder:
+                    sys.path.pop(0)
+        result = runner._result(name, shown, runner._read_events(events), _printed(printed),
+                                False, runner.DEFAULT_TIMEOUT, 0)
+    return {"name": name, "passed": result.passed, "feedback": result.feedback,
+            "output": result.output,
+            "outcomes": [{"title": o.title, "status": o.status} for o in result.outcomes]}
+
+
+HANDLERS = {"lecture": lecture, "run": run, "value": value, "exercises": exercises,
+            "starter": starter, "check": check}
+
+
+def handle(kind, args_json):
+    """One request from the page: JSON text in, JSON text out, never an exception."""
+    try:
+        if kind not in HANDLERS:
+            raise Refused(f"unknown request {kind!r}")
+        args = json.loads(args_json)
+        if not isinstance(args, dict):
+            raise Refused("the arguments must be a JSON object")
+        try:
+            result = HANDLERS[kind](**args)
+        except TypeError as e:
+            if "argument" in str(e) and e.__traceback__.tb_next is None:
+                raise Refused(f"{kind}: {e}") from None
+            raise
+        return json.dumps({"ok": True, "result": result}, allow_nan=False)
+    except Exception as e:
+        text = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+        return json.dumps({"ok": False, "error": " ".join(text.split())})
