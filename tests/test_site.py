@@ -1,0 +1,361 @@
+"""`micrograd site OUT/`: the static site, built for real (Pyodide from the npm registry, cached),
+served from 127.0.0.1 by the standard library's http.server, and driven in Debian's Chromium
+with every request to any other host refused: the stepper's lecture graphs and the editor, and
+an exercise checked wrong then right, with the command line's own feedback beside it.
+
+Without a browser: the builder refuses a folder that is not a site, keeps what is not its own,
+packs the package as it is; the worker's Python answers the same as the command line.
+"""
+import base64
+import csv
+import functools
+import hashlib
+import http.server
+import json
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from micrograd.site import MARKER, SiteError, build_site
+from micrograd.site import worker_api
+from micrograd.viz.lecture import lecture_neuron
+
+ROOT = Path(__file__).parent.parent
+SOLUTIONS = Path(__file__).parent / "exercise_solutions"
+
+# The lecture's L expression with a made-up twist, as a learner types it into the editor.
+SNIPPET = """from micrograd.engine import Value
+a = Value(2.0, label="a")
+b = Value(-3.0, label="b")
+c = Value(10.0, label="c")
+e = a * b; e.label = "e"
+d = e + c; d.label = "d"
+f = Value(-2.0, label="f")
+L = (d * f).tanh(); L.label = "L"
+print("L is", L.data)
+"""
+
+
+def snippet_grads():
+    """The grads backward() gives the snippet's L, in the stepper's "%.4f"."""
+    namespace = {}
+    exec(SNIPPET, namespace)
+    L = namespace["L"]
+    L.backward()
+    return sorted(f"grad {v.grad:.4f}" for v in L.topo())
+
+
+def cli_feedback(code, tmp_path):
+    """`micrograd exercises check value value.py` on `code`: its printed feedback, with the file
+    named as the page names it (value.py, not the temporary folder's whole path)."""
+    folder = tmp_path / f"cli-{hashlib.sha256(code.encode()).hexdigest()[:8]}"
+    folder.mkdir()
+    path = folder / "value.py"
+    path.write_text(code, encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "micrograd", "exercises", "check", "value",
+                          str(path)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    return run.stdout.rstrip("\n").replace(str(path), "value.py")
+
+
+RIGHT = (SOLUTIONS / "value_lecture.py").read_text(encoding="utf-8")
+WRONG = RIGHT.replace("self.grad += (1 - t**2) * out.grad", "self.grad += (1 - t) * out.grad")
+assert WRONG != RIGHT
+
+
+# ---------------------------------------------------------------------------------------------
+# The builder
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site") / "out"
+    done = build_site(out)
+    return out, done
+
+
+def test_the_site_holds_the_pages_pyodide_and_the_wheel(site):
+    out, done = site
+    for name in ("index.html", "stepper.html", "exercises.html", "worker.js", "site.json",
+                 "engine-client.js", "pyodide/pyodide.mjs", "pyodide/pyodide.asm.wasm",
+                 "pyodide/python_stdlib.zip", "pyodide/pyodide-lock.json", done["wheel"]):
+        assert (out / name).is_file(), name
+    files = json.loads((out / MARKER).read_text())["files"]
+    assert sorted(files) == sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
+                                   if p.is_file() and p.name != MARKER)
+    assert done["bytes"] == sum((out / f).stat().st_size for f in files)
+    assert done["bytes"] < 30e6, f"the site is {done['bytes'] / 1e6:.1f} MB"
+    text = " ".join((out / p).read_text() for p in ("index.html", "stepper.html",
+                                                    "exercises.html", "worker.js"))
+    assert "http://" not in text and "https://" not in text and "cdn" not in text.lower()
+
+
+def test_the_wheel_is_this_package_as_it_is(site):
+    out, done = site
+    with zipfile.ZipFile(out / done["wheel"]) as whl:
+        names = whl.namelist()
+        assert whl.read("micrograd/engine.py") == (ROOT / "micrograd/engine.py").read_bytes()
+        assert whl.read("micrograd/viz/stepper.js") == (ROOT / "micrograd/viz/stepper.js").read_bytes()
+        assert not any("__pycache__" in n or n.startswith("micrograd/site/static/") for n in names)
+        dist = next(n.split("/")[0] for n in names if n.endswith(".dist-info/WHEEL"))
+        rows = list(csv.reader(whl.read(f"{dist}/RECORD").decode().splitlines()))
+        assert sorted(r[0] for r in rows) == sorted(names)
+        for name, digest, size in rows:
+            if name.endswith("RECORD"):
+                continue
+            data = whl.read(name)
+            want = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            assert (digest, int(size)) == (f"sha256={want}", len(data)), name
+
+
+def test_a_folder_that_is_not_a_site_is_refused_and_left_alone(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes")
+    with pytest.raises(SiteError, match=r"is not empty and is not a micrograd site"):
+        build_site(mine)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(SiteError, match="exists and is not a folder"):
+        build_site(a_file)
+    run = subprocess.run([sys.executable, "-m", "micrograd", "site", str(mine)],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr == (f"micrograd: error: {mine} is not empty and is not a micrograd site "
+                          f"(no {MARKER}); refusing to write into it: give a new or empty "
+                          f"folder\n")
+
+
+def test_a_rebuild_replaces_its_own_files_and_keeps_the_others(site, tmp_path):
+    out = tmp_path / "again"
+    build_site(out)
+    (out / "CNAME").write_text("micrograd.example\n")
+    (out / "pyodide" / "extra.txt").write_text("kept")
+    files = json.loads((out / MARKER).read_text())["files"]
+    files.append("old-page.html")                   # a page an older build wrote
+    (out / "old-page.html").write_text("old")
+    (out / MARKER).write_text(json.dumps({"files": files}))
+    (out / "index.html").write_text("changed by hand")
+    run = subprocess.run([sys.executable, "-m", "micrograd", "site", str(out)],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"wrote {out}: 15 files, ")
+    assert (out / "CNAME").read_text() == "micrograd.example\n"
+    assert (out / "pyodide" / "extra.txt").read_text() == "kept"
+    assert not (out / "old-page.html").exists()
+    assert (out / "index.html").read_text() == (site[0] / "index.html").read_text()
+    assert not any(p.name.startswith(".building-") for p in out.iterdir())
+
+
+# ---------------------------------------------------------------------------------------------
+# The worker's Python, in CPython
+# ---------------------------------------------------------------------------------------------
+def call(kind, **args):
+    return json.loads(worker_api.handle(kind, json.dumps(args)))
+
+
+def test_the_worker_runs_a_snippet_and_offers_its_values():
+    r = call("run", code=SNIPPET)
+    assert r["ok"]
+    got = r["result"]
+    namespace = {}
+    exec(SNIPPET.replace("print(", "said = ("), namespace)
+    assert got["output"] == f"L is {namespace['L'].data}\n"
+    assert [v["name"] for v in got["values"]] == ["a", "b", "c", "e", "d", "f", "L"]
+    assert got["chosen"] == "L" and got["error"] is None
+    assert '"title":"backward() from L"' in got["html"]
+    assert call("value", name="e")["result"]["name"] == "e"
+    assert call("value", name="zz") == {"ok": False,
+                                        "error": "the last run made no Value called 'zz'"}
+
+
+def test_the_worker_reports_a_learners_error_in_their_own_lines():
+    got = call("run", code="from micrograd.engine import Value\nx = Value(1.0)\ny = 1 / 0\n")
+    assert got["result"]["error"] == "ZeroDivisionError: division by zero\n  line 3: y = 1 / 0"
+    assert got["result"]["values"][0]["name"] == "x"
+    bad = call("run", code="x = (1\n")["result"]
+    assert bad["error"] == "your code does not parse: '(' was never closed (line 1)\n    x = (1"
+    assert call("nope") == {"ok": False, "error": "unknown request 'nope'"}
+    assert call("lecture", name="zz")["error"] == \
+        "no lecture graph called 'zz'; choose one of expr, neuron, mlp"
+
+
+def test_the_worker_checks_an_exercise_like_the_command_line(tmp_path):
+    for code, passed in ((WRONG, False), (RIGHT, True)):
+        got = call("check", name="value", code=code)["result"]
+        assert got["passed"] is passed
+        assert got["feedback"] == cli_feedback(code, tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# In Chromium, served from 127.0.0.1, nothing else reachable
+# ---------------------------------------------------------------------------------------------
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(site):
+    out, _ = site
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                          functools.partial(_Quiet, directory=str(out)))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/"
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    from test_stepper import CHROMIUM, CHROMIUM_ARGS
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class SitePage:
+    """A page of the site in a fresh browser context: requests to any host but 127.0.0.1 are
+    aborted and recorded, and so are page errors."""
+
+    def __init__(self, chromium, url, width=1440, height=900):
+        self.context = chromium.new_context(viewport={"width": width, "height": height})
+        self.refused, self.errors = [], []
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        began = time.monotonic()
+        self.page.goto(url)
+        self.wait_for_python()
+        self.load_seconds = time.monotonic() - began
+
+    def _route(self, route):
+        host = urlsplit(route.request.url).hostname
+        if host == "127.0.0.1" or route.request.url.startswith(("about:", "data:")):
+            route.continue_()
+        else:
+            self.refused.append(route.request.url)
+            route.abort()
+
+    def wait_for_python(self, timeout=120):
+        self.wait_until("document.getElementById('engine-status').className !== 'loading'",
+                        timeout)
+        assert self.page.get_attribute("#engine-status", "class") == "ready", \
+            self.page.text_content("#engine-status")
+
+    def wait_until(self, condition, timeout=60):
+        """Poll a JS condition (the pages' CSP forbids eval: no wait_for_function)."""
+        deadline = time.monotonic() + timeout
+        while not self.page.evaluate(f"() => {condition}"):
+            assert time.monotonic() < deadline, f"timed out waiting for {condition}"
+            self.page.wait_for_timeout(50)
+
+    def frame_grads(self):
+        frame = self.page.frame_locator("#stepper")
+        frame.locator("#end").click()
+        return sorted(frame.locator(".node .grad").all_text_contents())
+
+    def shot(self, name, width):
+        from test_stepper import ARTIFACTS
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.set_viewport_size({"width": width, "height": 900})
+        self.page.wait_for_timeout(300)
+        self.page.screenshot(path=str(ARTIFACTS / f"site-{name}-{width}.png"))
+
+    def close(self):
+        assert self.refused == [], f"requests outside 127.0.0.1: {self.refused}"
+        assert self.errors == []
+        self.context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_stepper_page_steps_the_lecture_graphs_and_a_learners_code(chromium, served, site):
+    p = SitePage(chromium, served + "stepper.html")
+    frame = p.page.frame_locator("#stepper")
+    # the lecture's neuron, from its button: the grads backward() gives
+    p.page.click("button[data-graph=neuron]")
+    frame.locator("#counter").wait_for()
+    o = lecture_neuron()
+    o.backward()
+    assert p.frame_grads() == sorted(f"grad {v.grad:.4f}" for v in o.topo())
+    # the learner's snippet: what it printed, its Values, and its L's graph stepped to the end
+    p.page.fill("#code", SNIPPET)
+    p.page.click("#run")
+    p.wait_until("document.getElementById('output').textContent.startsWith('L is')")
+    assert p.page.text_content("#output") == call("run", code=SNIPPET)["result"]["output"].rstrip()
+    assert p.page.eval_on_selector_all("#values option", "os => os.map(o => o.textContent)") == \
+        ["a (1 node)", "b (1 node)", "c (1 node)", "e (3 nodes)", "d (5 nodes)", "f (1 node)",
+         "L (8 nodes)"]
+    assert frame.locator("#title").text_content() == "backward() from L"
+    assert p.frame_grads() == snippet_grads()
+    assert frame.locator("#counter").text_content() == "step 7 / 7"
+    # another Value of the same run
+    p.page.select_option("#values", "d")
+    p.wait_until("document.getElementById('stepper').srcdoc.includes('backward() from d')")
+    assert frame.locator("#title").text_content() == "backward() from d"
+    p.shot("stepper", 1440)
+    p.shot("stepper", 900)
+    _record_load(site, p.load_seconds)
+    p.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_an_exercise_checked_wrong_then_right_shows_the_command_lines_feedback(
+        chromium, served, tmp_path):
+    p = SitePage(chromium, served + "exercises.html", width=900)
+    p.wait_until("document.getElementById('code').value.includes('TODO')")
+    assert p.page.text_content("#ex-name") == "value"
+    for code, verdict in ((WRONG, "not yet"), (RIGHT, "every check passes")):
+        p.page.fill("#code", code)
+        p.page.click("#check")
+        p.wait_until(f"document.getElementById('verdict').textContent === {json.dumps(verdict)}")
+        assert p.page.text_content("#feedback") == cli_feedback(code, tmp_path)
+        if verdict == "not yet":
+            p.shot("exercises-wrong", 900)
+    p.shot("exercises", 1440)
+    # progress is the browser's: after a reload the code and the pass are still there
+    p.page.reload()
+    p.wait_for_python()
+    p.wait_until("document.getElementById('code').value.length > 0")
+    assert p.page.input_value("#code") == RIGHT
+    assert p.page.text_content("#exercise-list button[data-name=value] .mark") == "✓ passes"
+    p.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_snippet_that_never_ends_is_stopped_and_python_restarts(chromium, served):
+    p = SitePage(chromium, served + "stepper.html", width=900)
+    p.page.fill("#code", "while True:\n    pass\n")
+    p.page.click("#run")
+    p.wait_until("!document.getElementById('stop').hidden")
+    p.page.click("#stop")
+    p.wait_until("document.getElementById('output').textContent.startsWith('stopped')")
+    p.wait_for_python()
+    p.page.fill("#code", SNIPPET)
+    p.page.click("#run")
+    p.wait_until("document.getElementById('output').textContent.startsWith('L is')")
+    p.close()
+
+
+def _record_load(site, seconds):
+    """The first load's time and the site's size, for the report (not asserted: no timed
+    assertions in tests)."""
+    from test_stepper import ARTIFACTS
+    out, done = site
+    ARTIFACTS.mkdir(exist_ok=True)
+    note = {"first_load_seconds": round(seconds, 2), "site_bytes": done["bytes"],
+            "site_files": done["files"]}
+    (ARTIFACTS / "site-load.json").write_text(json.dumps(note, indent=1))
+    print(f"\nsite: first load to Python ready {seconds:.1f} s, {done['bytes'] / 1e6:.1f} MB")
