@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-__all__ = ["VERSION", "FILES", "fetch", "PyodideUnavailable"]
+__all__ = ["VERSION", "FILES", "fetch", "main", "PyodideUnavailable"]
 
 # Python 3.14.2 (the package needs >= 3.10). A new pin needs its integrity from
 # `npm view pyodide@X dist.integrity`, and the runtime file names checked (FILES).
@@ -97,3 +97,12 @@ def fetch(out=None):
             shutil.rmtree(folder)
         unpacked.rename(folder)
     return folder
+
+
+def main():
+    """scripts/setup.sh dev: fetch once (a no-op when cached), say where it is."""
+    import sys
+    try:
+        print(f"pyodide@{VERSION}: {fetch(out=sys.stderr)}")
+    except PyodideUnavailable as e:
+        sys.exit(f"pyodide: {e}")
