@@ -363,3 +363,45 @@ def _record_load(site, seconds):
             "site_files": done["files"]}
     (ARTIFACTS / "site-load.json").write_text(json.dumps(note, indent=1))
     print(f"\nsite: first load to Python ready {seconds:.1f} s, {done['bytes'] / 1e6:.1f} MB")
+
+
+# ---------------------------------------------------------------------------------------------
+# The lab's data without numpy: the same floats as numpy and scikit-learn
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", [0, 1, 1337, 2**31 - 1, 2**40 + 3])
+def test_the_pure_python_streams_are_numpys(seed):
+    import numpy as np
+
+    from micrograd.site import lab_data
+    legacy, mine = np.random.RandomState(seed % 2**32), lab_data.RandomState(seed % 2**32)
+    assert legacy.random_sample(7).tolist() == [mine.random_sample() for _ in range(7)]
+    assert legacy.randn(9).tolist() == mine.randn(9)                  # odd: the cached one
+    assert legacy.uniform(-3.0, 2.0, size=(4, 2)).tolist() == mine.uniform(-3.0, 2.0, 4, 2)
+    order = np.arange(1000)
+    legacy.shuffle(order)
+    assert order.tolist() == mine.shuffle(list(range(1000)))
+    rng, gen = np.random.default_rng(seed), lab_data.Generator(seed)
+    assert rng.bit_generator.random_raw(5).tolist() == [gen.next64() for _ in range(5)]
+    assert rng.permutation(300).tolist() == gen.permutation(300)
+    assert rng.permutation(np.arange(5, 40)).tolist() == gen.permutation(range(5, 40))
+
+
+@pytest.mark.parametrize("dataset", ["moons", "circles", "spiral", "blobs", "xor"])
+def test_the_lab_data_is_the_python_labs_float_for_float(dataset):
+    import itertools
+
+    from micrograd.lab import settings as lab_settings
+    from micrograd.site import lab_data
+    loss = "cross_entropy" if dataset in ("spiral", "blobs") else "hinge"
+    compared = 0
+    for seed, samples, noise, test_fraction in itertools.product(
+            (0, 7, 2**31 - 1), (10, 37, 200), (0.0, 0.1, 0.73), (0.0, 0.2, 0.5)):
+        s = lab_settings.parse_settings({"dataset": dataset, "seed": seed, "samples": samples,
+                                         "noise": noise, "test_fraction": test_fraction,
+                                         "loss": loss, "points": [[0.5, -0.25, 1]]})
+        want = lab_settings.load_data(s)
+        got = lab_data.lab_data(s.dataset, s.samples, s.noise, s.seed, s.test_fraction,
+                                s.points)
+        assert list(got) == [None if a is None else a.tolist() for a in want], s
+        compared += 1
+    assert compared == 81
