@@ -31,7 +31,9 @@ __all__ = ["build_site", "SiteError", "MARKER", "PAGES"]
 
 MARKER = ".micrograd-site"
 PAGES = ("index.html", "stepper.html", "exercises.html")
-ASSETS = ("site.css", "engine-client.js", "stepper-page.js", "exercises-page.js", "worker.js")
+ASSETS = ("site.css", "engine-client.js", "stepper-page.js", "exercises-page.js", "worker.js",
+          "lab-site.js")
+LAB_ASSETS = ("lab.css", "lab.js")        # micrograd/lab/static, copied as they are into lab/
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)          # a fixed date: the same package, the same wheel bytes
 
 
@@ -119,6 +121,34 @@ def _write_pages(folder):
         (folder / name).write_text(text.replace("@CSP@", csp), encoding="utf-8")
     for name in ASSETS:
         (folder / name).write_bytes(_static(name))
+    _write_lab(folder, csp)
+
+
+def _write_lab(folder, csp):
+    """lab.html: `micrograd lab`'s own page and script, unchanged but for where its files are
+    (lab/) and one script before lab.js, lab-site.js, which answers its /api/ requests from
+    the worker."""
+    lab = resources.files("micrograd.lab").joinpath("static")
+    (folder / "lab").mkdir()
+    for name in LAB_ASSETS:
+        (folder / "lab" / name).write_bytes(lab.joinpath(name).read_bytes())
+    page = lab.joinpath("index.html").read_text(encoding="utf-8")
+    edits = [('<link rel="stylesheet" href="/static/lab.css?token=@TOKEN@">',
+              '<link rel="stylesheet" href="lab/lab.css">'),
+             ('<script src="/static/lab.js?token=@TOKEN@" defer></script>',
+              '<script type="module" src="lab-site.js"></script>\n'
+              '<script src="lab/lab.js" defer></script>'),
+             ('<meta charset="utf-8">',
+              f'<meta charset="utf-8">\n<meta http-equiv="Content-Security-Policy" content="{csp}">'),
+             ("?token=@TOKEN@", "")]
+    for old, new in edits:
+        if old not in page:
+            raise RuntimeError(f"micrograd/lab/static/index.html has changed: no {old!r}; "
+                               f"update micrograd/site/build.py's _write_lab")
+        page = page.replace(old, new)
+    if "@TOKEN@" in page:
+        raise RuntimeError("micrograd/lab/static/index.html has a @TOKEN@ the site cannot place")
+    (folder / "lab.html").write_text(page, encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -188,3 +188,50 @@ def handle(kind, args_json):
     except Exception as e:
         text = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
         return json.dumps({"ok": False, "error": " ".join(text.split())})
+
+
+# ---------------------------------------------------------------------------------------------
+# The lab: the lab page's /api/... requests, answered by a LabSession
+# ---------------------------------------------------------------------------------------------
+_lab = {}
+
+
+def lab_setup(sleep, wait_wake):
+    """In the worker: `sleep(ms)` and `wait_wake()` are JavaScript functions returning Promises;
+    the trainer awaits them through run_sync (JSPI), so the page is answered between steps."""
+    from pyodide.ffi import run_sync
+    from micrograd.site.lab_session import LabSession
+    _lab["session"] = LabSession(wait=lambda seconds: run_sync(sleep(seconds * 1000)),
+                                 wait_wake=lambda: run_sync(wait_wake()))
+
+
+def _lab_session():
+    if "session" not in _lab:
+        from micrograd.site.lab_session import LabSession
+        _lab["session"] = LabSession()
+    return _lab["session"]
+
+
+def lab(method, path, query=None, body=None):
+    """One request of the lab page: {"status", "body"} as the lab's server answers it, or
+    {"status", "html"} for a point's stepper page."""
+    session = _lab_session()
+    if method == "GET" and path.startswith("/stepper/"):
+        from micrograd.site.lab_session import RequestError
+        try:
+            return {"status": 200, "html": session.stepper_page(path[len("/stepper/"):])}
+        except RequestError as e:
+            return {"status": 404, "body": {"error": str(e)}}
+    status, answer = session.request(method, path, query or {}, body)
+    return {"status": status, "body": answer}
+
+
+def lab_trainer_wanted():
+    return "session" in _lab and _lab["session"].trainer_wanted()
+
+
+def lab_train():
+    _lab["session"].train()
+
+
+HANDLERS["lab"] = lab
