@@ -81,7 +81,8 @@ def site(tmp_path_factory):
 
 def test_the_site_holds_the_pages_pyodide_and_the_wheel(site):
     out, done = site
-    for name in ("index.html", "stepper.html", "exercises.html", "worker.js", "site.json",
+    for name in ("index.html", "stepper.html", "exercises.html", "lab.html", "lab/lab.js",
+                 "lab/lab.css", "lab-site.js", "worker.js", "site.json",
                  "engine-client.js", "pyodide/pyodide.mjs", "pyodide/pyodide.asm.wasm",
                  "pyodide/python_stdlib.zip", "pyodide/pyodide-lock.json", done["wheel"]):
         assert (out / name).is_file(), name
@@ -145,7 +146,7 @@ def test_a_rebuild_replaces_its_own_files_and_keeps_the_others(site, tmp_path):
     run = subprocess.run([sys.executable, "-m", "micrograd", "site", str(out)],
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith(f"wrote {out}: 15 files, ")
+    assert run.stdout.startswith(f"wrote {out}: {len(files) - 1} files, ")
     assert (out / "CNAME").read_text() == "micrograd.example\n"
     assert (out / "pyodide" / "extra.txt").read_text() == "kept"
     assert not (out / "old-page.html").exists()
@@ -405,3 +406,95 @@ def test_the_lab_data_is_the_python_labs_float_for_float(dataset):
         assert list(got) == [None if a is None else a.tolist() for a in want], s
         compared += 1
     assert compared == 81
+
+
+# ---------------------------------------------------------------------------------------------
+# The lab: the same run as micrograd lab's
+# ---------------------------------------------------------------------------------------------
+LAB_SETTINGS = {"seed": 3, "steps": 50, "batch_size": 64}
+
+
+def python_lab(settings, points=()):
+    """micrograd lab's own Session (numpy, threads) run to the end of `settings`: its state,
+    and its inspect() of each (which, index) in `points`."""
+    from micrograd.lab.session import Session
+    session = Session()
+    try:
+        session.apply_settings(settings)
+        session.control("play", 0)
+        deadline = time.monotonic() + 300
+        while session.state()["status"] in ("playing", "ready"):
+            assert time.monotonic() < deadline, "the Python lab did not finish"
+            time.sleep(0.05)
+        return session.state(), [session.inspect(*point) for point in points]
+    finally:
+        session.close()
+
+
+def test_the_sites_lab_session_answers_as_the_python_lab_does():
+    from micrograd.lab.session import Session
+    from micrograd.site.lab_session import LabSession
+    mine = LabSession()
+    assert mine.request("POST", "/api/settings", {}, LAB_SETTINGS) == (200, {"ok": True})
+    theirs = Session()
+    theirs.apply_settings(LAB_SETTINGS)
+    a, b = mine.state(), theirs.state()
+    assert a["data"] == b["data"] and a["reproduce"] == b["reproduce"]
+    assert a["view"]["boundary"] == b["view"]["boundary"]
+    assert a["view"]["network"] == b["view"]["network"]
+    assert mine.request("POST", "/api/control", {}, {"action": "play", "speed": 0}) == \
+        (200, {"ok": True})
+    mine.train()                          # in CPython nothing waits: the whole run at once
+    points = [("train", 0), ("test", 7)]
+    want, inspected = python_lab(LAB_SETTINGS, points)
+    got = mine.state()
+    assert (got["status"], got["step"]) == ("done", 50)
+    assert got["curves"] == want["curves"]
+    for point, theirs_point in zip(points, inspected):
+        mine_point = mine.inspect(*point)
+        assert {k: v for k, v in mine_point.items() if k != "stepper"} == \
+            {k: v for k, v in theirs_point.items() if k != "stepper"}
+    page = mine.stepper_page(mine_point["stepper"])
+    assert "backward() through the loss of test point #7 at step 50" in page
+    assert mine.request("POST", "/api/control", {}, {"action": "jump"}) == \
+        (400, {"error": "unknown action 'jump'; use play, pause, step, speed or reset"})
+    assert mine.request("POST", "/api/settings", {}, {"samples": 5})[0] == 400
+    theirs.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_lab_page_trains_the_python_labs_numbers_and_pauses_and_resets_at_once(
+        chromium, served):
+    p = SitePage(chromium, served + "lab.html", width=1440)
+    page = p.page
+    p.wait_until("window.lab && lab.view && lab.view.boundaryImage && lab.pending === 0")
+    run = page.evaluate("() => lab.run")
+    for selector, value in (("#seed", "3"), ("#steps", "50"), ("#batch", "64")):
+        page.fill(selector, value)
+        page.dispatch_event(selector, "change")
+    p.wait_until(f"lab.run > {run} && lab.pending === 0 && lab.settings.steps === 50 && "
+                 f"lab.settings.seed === 3 && lab.settings.batch_size === 64")
+    # Play, then Pause: the worker answers between two steps, so it stops after at most one
+    page.click("#play")
+    p.wait_until("lab.step >= 3")
+    page.click("#play")                                   # now "❚❚ Pause"
+    p.wait_until("lab.status === 'paused' && !lab.playing")
+    paused_at = page.evaluate("() => lab.step")
+    page.wait_for_timeout(1500)
+    p.wait_until("lab.pending === 0")
+    assert page.evaluate("() => lab.step") == paused_at
+    # Reset: a fresh run at step 0, at once
+    run = page.evaluate("() => lab.run")
+    page.click("#reset")
+    p.wait_until(f"lab.run > {run} && lab.step === 0 && lab.curves.loss.length === 0")
+    # Play to the end: every curve equals the Python lab's for the same settings
+    page.click("#play")
+    p.wait_until("lab.status === 'done'", timeout=300)
+    p.shot("lab", 1440)
+    p.shot("lab", 900)
+    got = page.evaluate("() => lab.curves")
+    want = python_lab(LAB_SETTINGS)[0]["curves"]
+    assert len(got["loss"]) == 50
+    assert got == want
+    p.close()
