@@ -249,6 +249,12 @@ class SitePage:
             route.abort()
 
     def wait_for_python(self, timeout=120):
+        if self.page.query_selector("#engine-status") is None:      # the lab's own page
+            self.wait_until("window.micrograd_engine && (micrograd_engine.state.ready || "
+                            "micrograd_engine.state.failed)", timeout)
+            assert self.page.evaluate("() => micrograd_engine.state.ready"), \
+                self.page.evaluate("() => micrograd_engine.state.status")
+            return
         self.wait_until("document.getElementById('engine-status').className !== 'loading'",
                         timeout)
         assert self.page.get_attribute("#engine-status", "class") == "ready", \
@@ -498,3 +504,39 @@ def test_the_lab_page_trains_the_python_labs_numbers_and_pauses_and_resets_at_on
     assert len(got["loss"]) == 50
     assert got == want
     p.close()
+
+
+def test_the_sites_sin_and_cos_are_glibcs_at_every_angle_of_the_moons_and_circles():
+    """In Pyodide lab_data takes sin and cos from micrograd.site.libm: correctly rounded, but
+    glibc's (numpy's here) where glibc rounds the other way, from its table."""
+    import math
+
+    from micrograd.site import lab_data, libm
+    angles = libm.lab_angles()
+    assert len(angles) == 29678          # n = 1 .. 250, both kinds of linspace
+    assert [libm.sin(x) for x in angles] == [math.sin(x) for x in angles]
+    assert [libm.cos(x) for x in angles] == [math.cos(x) for x in angles]
+    assert libm.make_table() == {k: v for k, v in json.loads(
+        (ROOT / "micrograd/site/glibc_sincos.json").read_text()).items() if k != "made_by"}
+    import random
+    r = random.Random(7)
+    xs = [r.uniform(-40, 40) for _ in range(3000)]
+    for x in xs:                         # correctly rounded: within half an ulp of the truth
+        for mine, theirs in ((libm.correct_sin, math.sin), (libm.correct_cos, math.cos)):
+            assert abs(mine(x) - theirs(x)) <= math.ulp(theirs(x))
+    lab_data.sin, lab_data.cos = libm.sin, libm.cos           # as in Pyodide
+    try:
+        for seed in (0, 5):
+            for n in (10, 77, 500):
+                assert lab_data.make_moons(n, 0.1, seed) == _numpy_rows(
+                    "moons", n, 0.1, seed)
+                assert lab_data.make_circles(n, 0.1, random_state=seed) == _numpy_rows(
+                    "circles", n, 0.1, seed)
+    finally:
+        lab_data.sin, lab_data.cos = math.sin, math.cos
+
+
+def _numpy_rows(name, n, noise, seed):
+    from micrograd import data
+    X, y = data.load_dataset(name, n_samples=n, noise=noise, seed=seed)
+    return X.tolist(), y.tolist()

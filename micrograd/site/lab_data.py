@@ -15,14 +15,22 @@ are the same streams in pure Python, so that the page's Python gets the very sam
 On those, the datasets (moons, circles, blobs as scikit-learn writes them; micrograd's spiral;
 the lab's xor) and micrograd.data.train_test_split, as lists: X a list of [x1, x2] rows of
 floats, y a list of ints. tests/test_site.py compares every element with numpy's and
-scikit-learn's, over many seeds, sizes and noises. sin, cos, log and sqrt are the C library's
-in both (numpy calls libm for float64 here); Pyodide's libm is musl's.
+scikit-learn's, over many seeds, sizes and noises. log and sqrt are the C library's in both
+(numpy calls libm for float64 here), and musl's (Pyodide's) give glibc's numbers; sin and cos
+do not, so in Pyodide they come from micrograd.site.libm (glibc's numbers for every angle the
+moons and circles use; the spiral's noisy angles may differ in a last bit).
 """
 import math
 import random
+import sys
 
 __all__ = ["RandomState", "Generator", "linspace", "make_moons", "make_circles", "make_blobs",
            "make_spiral", "make_xor", "load_dataset", "train_test_split", "lab_data"]
+
+if sys.platform == "emscripten":      # Pyodide: musl's sin and cos are not glibc's (see libm.py)
+    from micrograd.site.libm import cos, sin
+else:                                 # here they are numpy's own
+    from math import cos, sin
 
 M32 = 0xFFFFFFFF
 M64 = 0xFFFFFFFFFFFFFFFF
@@ -216,8 +224,8 @@ def make_moons(n_samples=100, noise=None, random_state=None):
     n_in = n_samples - n_out
     rng = RandomState(random_state)
     t_out, t_in = linspace(0, math.pi, n_out), linspace(0, math.pi, n_in)
-    X = [[math.cos(t), math.sin(t)] for t in t_out] + \
-        [[1 - math.cos(t), 1 - math.sin(t) - 0.5] for t in t_in]
+    X = [[cos(t), sin(t)] for t in t_out] + \
+        [[1 - cos(t), 1 - sin(t) - 0.5] for t in t_in]
     y = [0] * n_out + [1] * n_in
     X, y = _shuffled(rng, X, y)
     return _add_noise(rng, X, noise), y
@@ -229,8 +237,8 @@ def make_circles(n_samples=100, noise=None, factor=0.5, random_state=None):
     rng = RandomState(random_state)
     t_out = linspace(0, 2 * math.pi, n_out, endpoint=False)
     t_in = linspace(0, 2 * math.pi, n_in, endpoint=False)
-    X = [[math.cos(t), math.sin(t)] for t in t_out] + \
-        [[math.cos(t) * factor, math.sin(t) * factor] for t in t_in]
+    X = [[cos(t), sin(t)] for t in t_out] + \
+        [[cos(t) * factor, sin(t) * factor] for t in t_in]
     y = [0] * n_out + [1] * n_in
     X, y = _shuffled(rng, X, y)
     return _add_noise(rng, X, noise), y
@@ -255,7 +263,7 @@ def make_spiral(n_samples=100, n_classes=3, noise=0.2, random_state=None):
         n = n_samples // n_classes + (j < n_samples % n_classes)
         r = linspace(0.0, 1, n)
         t = [a + g * noise for a, g in zip(linspace(j * 4, (j + 1) * 4, n), rng.randn(n))]
-        X += [[ri * math.sin(ti), ri * math.cos(ti)] for ri, ti in zip(r, t)]
+        X += [[ri * sin(ti), ri * cos(ti)] for ri, ti in zip(r, t)]
         y += [j] * n
     return X, y
 
