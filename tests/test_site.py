@@ -464,7 +464,11 @@ def test_the_sites_lab_session_answers_as_the_python_lab_does():
     assert "backward() through the loss of test point #7 at step 50" in page
     assert mine.request("POST", "/api/control", {}, {"action": "jump"}) == \
         (400, {"error": "unknown action 'jump'; use play, pause, step, speed or reset"})
-    assert mine.request("POST", "/api/settings", {}, {"samples": 5})[0] == 400
+    assert mine.request("POST", "/api/settings", {}, {"samples": 5}) == \
+        (400, {"error": "samples must be a whole number from 10 to 500; got 5"})
+    assert mine.request("POST", "/api/settings", {}, {"compiled": True}) == \
+        (400, {"error": "the compiled step needs numpy, which the site's Python does not "
+                        "have: run `micrograd lab` for it"})
     theirs.close()
 
 
@@ -500,9 +504,30 @@ def test_the_lab_page_trains_the_python_labs_numbers_and_pauses_and_resets_at_on
     p.shot("lab", 1440)
     p.shot("lab", 900)
     got = page.evaluate("() => lab.curves")
-    want = python_lab(LAB_SETTINGS)[0]["curves"]
+    want, (point,) = python_lab(LAB_SETTINGS, [("train", 7)])
     assert len(got["loss"]) == 50
-    assert got == want
+    assert got == want["curves"]
+    # a point, all the way down, and its stepper page in a window of its own
+    x, y, _ = page.evaluate("() => lab.data.train[7]")
+    px, py = page.evaluate(f"() => {{ const r = document.getElementById('plane')"
+                           f".getBoundingClientRect(); const [a, b] = toPixel({x}, {y}, r.width, "
+                           f"r.height); return [r.left + a, r.top + b]; }}")
+    page.mouse.click(px, py)
+    p.wait_until("lab.point !== null && lab.point.index === 7")
+    mine = page.evaluate("() => lab.point")
+    assert {k: v for k, v in mine.items() if k != "stepper"} == \
+        {k: v for k, v in point.items() if k != "stepper"}
+    with p.context.expect_page() as popup:
+        page.click("#open-stepper")
+    stepper = popup.value
+    stepper.wait_for_load_state()
+    stepper.wait_for_selector("#title")
+    assert stepper.text_content("#title") == \
+        "backward() through the loss of train point #7 at step 50"
+    assert stepper.evaluate("() => document.querySelectorAll('.node').length") == mine["nodes"]
+    stepper.click("#step")
+    assert stepper.text_content("#counter").startswith("step 1 /")
+    stepper.close()
     p.close()
 
 

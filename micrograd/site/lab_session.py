@@ -204,6 +204,9 @@ class LabSession:
     # -- the page's requests ------------------------------------------------------------------
     def apply_settings(self, doc):
         s = parse_settings(doc, base=self.run.settings)
+        if s.compiled:
+            raise SettingsError("the compiled step needs numpy, which the site's Python does "
+                                "not have: run `micrograd lab` for it")
         try:
             self._new_run(s)
         except SettingsError:
