@@ -565,3 +565,23 @@ def _numpy_rows(name, n, noise, seed):
     from micrograd import data
     X, y = data.load_dataset(name, n_samples=n, noise=noise, seed=seed)
     return X.tolist(), y.tolist()
+
+
+def test_the_sites_lab_saves_a_model_and_loads_it_back():
+    from micrograd.site.lab_session import LabSession
+    lab = LabSession()
+    lab.request("POST", "/api/settings", {}, {"steps": 3, "layers": [4], "seed": 2})
+    lab.request("POST", "/api/control", {}, {"action": "play"})
+    lab.train()
+    status, saved = lab.request("GET", "/api/model", {}, None)
+    assert status == 200 and saved["name"] == "lab-moons-step3.json"
+    text = json.dumps(saved["document"])
+    other = LabSession()
+    assert other.request("POST", "/api/model", {"name": "mine.json"}, text) == (200, {"ok": True})
+    state = other.state()
+    assert state["data"]["model_file"] == "mine.json"
+    assert state["settings"]["layers"] == [4] and state["settings"]["seed"] == 2
+    assert state["view"]["network"]["weights"] == lab.state()["view"]["network"]["weights"]
+    assert other.request("POST", "/api/model", {"name": "bad.json"}, "{nope") == (400, {
+        "error": "bad.json is not a micrograd model file: not valid JSON (Expecting property "
+                 "name enclosed in double quotes: line 1 column 2 (char 1))"})

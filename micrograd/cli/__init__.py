@@ -7,7 +7,7 @@
     micrograd graph ...                 draw an expression's graph (micrograd.viz)
     micrograd lab                       train live in the browser (a local page)
     micrograd exercises list|start|check  write micrograd yourself, with feedback
-    micrograd site OUT/                 the stepper and exercises as a static site
+    micrograd site OUT/                 the lab, stepper and exercises as a static site
 
 Every subcommand has --help. Errors are one line on stderr and a non-zero exit status:
 2 for a malformed command line, 1 for anything else (a missing or invalid file, a dataset that

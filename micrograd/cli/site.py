@@ -1,11 +1,12 @@
-"""`micrograd site OUT/`: the stepper and the exercises as a static site (micrograd.site)."""
+"""`micrograd site OUT/`: the lab, the stepper and the exercises as a static site
+(micrograd.site)."""
 
 
 def add_parser(subparsers):
     p = subparsers.add_parser(
-        "site", help="build the static site: the stepper and exercises, nothing to install",
-        description="Write a static site into OUT: the backprop stepper and the exercises, "
-                    "running this micrograd in the browser (Pyodide, fetched once from the npm "
+        "site", help="build the static site: lab, stepper and exercises, nothing to install",
+        description="Write a static site into OUT: the lab, the backprop stepper and the "
+                    "exercises, running this micrograd in the browser (Pyodide, fetched once from the npm "
                     "registry and copied into OUT). Serve OUT with any static host, e.g. "
                     "'python -m http.server -d OUT'. OUT must be new, empty, or a site built "
                     "before; any other folder is refused.")
