@@ -585,3 +585,28 @@ def test_the_sites_lab_saves_a_model_and_loads_it_back():
     assert other.request("POST", "/api/model", {"name": "bad.json"}, "{nope") == (400, {
         "error": "bad.json is not a micrograd model file: not valid JSON (Expecting property "
                  "name enclosed in double quotes: line 1 column 2 (char 1))"})
+
+
+def test_without_npm_or_a_cache_the_build_says_what_to_do_in_one_line(tmp_path):
+    from micrograd.site import pyodide_dist
+    env = {"PATH": str(tmp_path / "no-bin"), "MICROGRAD_CACHE": str(tmp_path / "cache"),
+           "HOME": str(tmp_path)}
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "micrograd", "site", str(out)], env=env,
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr == (f"micrograd: error: npm is needed once to fetch pyodide@"
+                          f"{pyodide_dist.VERSION} (apt-get install npm), or set "
+                          f"MICROGRAD_PYODIDE_DIR to a folder with "
+                          f"{', '.join(pyodide_dist.FILES)}\n")
+    assert not out.exists()
+    half = tmp_path / "half"
+    half.mkdir()
+    (half / "pyodide.mjs").write_text("")
+    run = subprocess.run([sys.executable, "-m", "micrograd", "site", str(out)],
+                         env={**env, "MICROGRAD_PYODIDE_DIR": str(half)},
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert run.returncode == 1
+    assert run.stderr == (f"micrograd: error: MICROGRAD_PYODIDE_DIR={half} lacks "
+                          f"pyodide.asm.mjs, pyodide.asm.wasm, python_stdlib.zip, "
+                          f"pyodide-lock.json\n")
