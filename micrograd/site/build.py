@@ -33,7 +33,6 @@ MARKER = ".micrograd-site"
 PAGES = ("index.html", "stepper.html", "exercises.html")
 ASSETS = ("site.css", "engine-client.js", "stepper-page.js", "exercises-page.js", "worker.js",
           "lab-site.js")
-LAB_ASSETS = ("lab.css", "lab.js")        # micrograd/lab/static, copied as they are into lab/
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)          # a fixed date: the same package, the same wheel bytes
 
 
@@ -96,9 +95,11 @@ def _stepper_hashes():
     from micrograd.viz.stepper import stepper_html
     page = stepper_html(Value(1.0))
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page).group(1)
-    style = re.search(r"style-src ('sha256-[^']+')", csp).group(1)
-    script = re.search(r"script-src ('sha256-[^']+')", csp).group(1)
-    return style, script
+    sources = {}
+    for directive in csp.split(";"):
+        name, *values = directive.split()
+        sources[name] = " ".join(v for v in values if v.startswith("'sha256-"))
+    return sources.get("style-src", ""), sources.get("script-src", "")
 
 
 def page_csp():
@@ -125,29 +126,24 @@ def _write_pages(folder):
 
 
 def _write_lab(folder, csp):
-    """lab.html: `micrograd lab`'s own page and script, unchanged but for where its files are
-    (lab/) and one script before lab.js, lab-site.js, which answers its /api/ requests from
-    the worker."""
+    """lab.html: `micrograd lab`'s own page and files, unchanged but for where the files are
+    (lab/, not the server's /static/ with its token) and one module script before the page's
+    own, lab-site.js, which answers its /api/ requests from the worker."""
     lab = resources.files("micrograd.lab").joinpath("static")
     (folder / "lab").mkdir()
-    for name in LAB_ASSETS:
-        (folder / "lab" / name).write_bytes(lab.joinpath(name).read_bytes())
-    page = lab.joinpath("index.html").read_text(encoding="utf-8")
-    edits = [('<link rel="stylesheet" href="/static/lab.css?token=@TOKEN@">',
-              '<link rel="stylesheet" href="lab/lab.css">'),
-             ('<script src="/static/lab.js?token=@TOKEN@" defer></script>',
-              '<script type="module" src="lab-site.js"></script>\n'
-              '<script src="lab/lab.js" defer></script>'),
-             ('<meta charset="utf-8">',
-              f'<meta charset="utf-8">\n<meta http-equiv="Content-Security-Policy" content="{csp}">'),
-             ("?token=@TOKEN@", "")]
-    for old, new in edits:
-        if old not in page:
-            raise RuntimeError(f"micrograd/lab/static/index.html has changed: no {old!r}; "
-                               f"update micrograd/site/build.py's _write_lab")
-        page = page.replace(old, new)
-    if "@TOKEN@" in page:
-        raise RuntimeError("micrograd/lab/static/index.html has a @TOKEN@ the site cannot place")
+    for item in lab.iterdir():
+        if item.is_file() and item.name != "index.html":
+            (folder / "lab" / item.name).write_bytes(item.read_bytes())
+    page = lab.joinpath("index.html").read_text(encoding="utf-8").replace("?token=@TOKEN@", "")
+    page = re.sub(r'(src|href)="/static/', r'\1="lab/', page)
+    head, script, rest = page.partition("<script")
+    charset = '<meta charset="utf-8">'
+    if not script or charset not in head or "@TOKEN@" in page:
+        raise RuntimeError("micrograd/lab/static/index.html has changed in a way the site's "
+                           "builder does not know: update micrograd/site/build.py's _write_lab")
+    head = head.replace(charset, f'{charset}\n<meta http-equiv="Content-Security-Policy" '
+                                 f'content="{csp}">', 1)
+    page = head + '<script type="module" src="lab-site.js"></script>\n' + script + rest
     (folder / "lab.html").write_text(page, encoding="utf-8")
 
 
