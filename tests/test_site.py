@@ -52,16 +52,17 @@ def snippet_grads():
     return sorted(f"grad {v.grad:.4f}" for v in L.topo())
 
 
-def cli_feedback(code, tmp_path):
-    """`micrograd exercises check value value.py` on `code`: its printed feedback, with the file
-    named as the page names it (value.py, not the temporary folder's whole path)."""
+def cli_feedback(code, tmp_path, name="value", *options):
+    """`micrograd exercises check NAME NAME.py` on `code`: its printed feedback, with the file
+    named as the page names it (NAME.py, not the temporary folder's whole path)."""
     folder = tmp_path / f"cli-{hashlib.sha256(code.encode()).hexdigest()[:8]}"
     folder.mkdir()
-    path = folder / "value.py"
+    path = folder / f"{name}.py"
     path.write_text(code, encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "micrograd", "exercises", "check", "value",
-                          str(path)], capture_output=True, text=True, timeout=120, cwd=ROOT)
-    return run.stdout.rstrip("\n").replace(str(path), "value.py")
+    run = subprocess.run([sys.executable, "-m", "micrograd", "exercises", "check", name,
+                          str(path), *options], capture_output=True, text=True, timeout=120,
+                         cwd=ROOT)
+    return run.stdout.rstrip("\n").replace(str(path), f"{name}.py")
 
 
 RIGHT = (SOLUTIONS / "value_lecture.py").read_text(encoding="utf-8")
@@ -341,6 +342,26 @@ def test_an_exercise_checked_wrong_then_right_shows_the_command_lines_feedback(
     p.wait_until("document.getElementById('code').value.length > 0")
     assert p.page.input_value("#code") == RIGHT
     assert p.page.text_content("#exercise-list button[data-name=value] .mark") == "✓ passes"
+    p.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_check_that_never_ends_is_stopped_and_reported_as_the_command_line_does(
+        chromium, served, tmp_path):
+    code = "def build_topo(root):\n    while True:\n        pass\n"
+    p = SitePage(chromium, served + "exercises.html?timeout=3", width=900)
+    p.wait_until("document.getElementById('code').value.length > 0")
+    p.page.click("#exercise-list button[data-name=topo]")
+    p.wait_until("document.getElementById('ex-name').textContent === 'topo'")
+    p.page.fill("#code", code)
+    p.page.click("#check")
+    p.wait_until("document.getElementById('verdict').textContent === 'stopped'", timeout=120)
+    feedback = p.page.text_content("#feedback")
+    assert feedback == cli_feedback(code, tmp_path, "topo", "--timeout", "3")
+    assert "stopped after 3 seconds while running the check 'build_topo: the lecture's L" in \
+        " ".join(feedback.split())
+    p.wait_for_python()                             # a fresh worker, ready for the next check
     p.close()
 
 

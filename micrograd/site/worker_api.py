@@ -13,13 +13,16 @@ and micrograd's pure-Python parts (engine, nn, viz.stepper, exercises).
   exercises {}              the exercises: name and summary, in order
   starter   {name}          an exercise's starter file
   check     {name, code}    the exercise's checks on the learner's code: the same feedback text
-                            as `micrograd exercises check`
+                            as `micrograd exercises check`; the page runs the same in steps,
+                            check_begin, check_step per check, check_report, so that its time
+                            limit can name the check that did not finish
 """
 import contextlib
 import io
 import json
 import math
 import os
+import sys
 import tempfile
 import traceback
 
@@ -127,7 +130,8 @@ def value(name):
 # ---------------------------------------------------------------------------------------------
 def exercises():
     from micrograd.exercises import EXERCISES
-    return [{"name": name, "summary": m.SUMMARY} for name, m in EXERCISES.items()]
+    return [{"name": name, "summary": m.SUMMARY, "titles": [t for t, _ in m.CHECKS]}
+            for name, m in EXERCISES.items()]
 
 
 def starter(name):
@@ -135,39 +139,113 @@ def starter(name):
     return {"name": name, "code": exercise(name).STARTER}
 
 
-def check(name, code):
-    """The checks `micrograd exercises check NAME FILE` runs, on `code` written to NAME.py in
-    a folder of its own; the feedback names the file NAME.py (the page's file). A loop that
-    never ends is the page's to stop: it ends the worker after the checker's time limit."""
-    from micrograd.exercises import child, exercise, runner
-    exercise(name)
+_checking = {}          # the check under way: its learner module, events and printed output
+
+
+def check_begin(name, code):
+    """Import the learner's `code` as NAME.py (in a folder of its own), as the checker's child
+    does; returns the events so far (a fatal one if the import failed) and the checks' titles.
+    The page then runs the checks one by one (check_step), so that a check still running when
+    the time limit comes is known to it, as the command line knows it."""
+    from micrograd.exercises import child, exercise
+    from micrograd.exercises.checking import learner_error
+    ex = exercise(name)
     if not isinstance(code, str):
         raise Refused("code must be text")
-    shown = f"{name}.py"
-    with tempfile.TemporaryDirectory(prefix="micrograd-exercise-") as folder:
-        path, events = os.path.join(folder, shown), os.path.join(folder, "events.jsonl")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(code)
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-            try:
-                child.main(name, path, events)
-            except SystemExit:              # a learner's exit() at import is caught in main;
-                pass                        # one inside a check too: what ran still counts
-            finally:
-                import sys
-                sys.modules.pop("learner_solution", None)
-                if sys.path and sys.path[0] == folder:
-                    sys.path.pop(0)
-        result = runner._result(name, shown, runner._read_events(events), _printed(printed),
-                                False, runner.DEFAULT_TIMEOUT, 0)
+    _check_cleanup()
+    folder = tempfile.mkdtemp(prefix="micrograd-exercise-")
+    path = os.path.join(folder, f"{name}.py")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(code)
+    state = _checking.update(name=name, folder=folder, printed=io.StringIO(), events=[],
+                             module=None) or _checking
+    sys.path.insert(0, folder)                 # so that their own helper modules import
+    with _captured(state["printed"]):
+        try:
+            state["module"] = child._import_file(path)
+        except BaseException as e:             # SyntaxError, their exception, even exit()
+            state["events"].append({"fatal": "importing your file failed: "
+                                             + learner_error(e, folder)})
+    return {"events": state["events"], "titles": [t for t, _ in ex.CHECKS],
+            "output": _printed(state["printed"])}
+
+
+def check_step(index):
+    """Run check number `index` on the module check_begin imported: its events."""
+    from micrograd.exercises import EXERCISES
+    from micrograd.exercises.checking import Mistake, learner_error
+    state = _checking
+    if state.get("module") is None:
+        raise Refused("no exercise is being checked (check_begin first)")
+    checks = EXERCISES[state["name"]].CHECKS
+    if not isinstance(index, int) or not 0 <= index < len(checks):
+        raise Refused(f"there is no check number {index!r}")
+    title, fn = checks[index]
+    events = [{"start": title}]
+    with _captured(state["printed"]):
+        try:
+            note = fn(state["module"])
+        except Mistake as m:
+            events.append({"title": title, "status": "fail", "message": str(m)})
+        except BaseException as e:
+            events.append({"title": title, "status": "error",
+                           "message": learner_error(e, state["folder"])})
+        else:
+            events.append({"title": title, "status": "pass", "message": note or ""})
+    state["events"] += events
+    return {"events": events, "output": _printed(state["printed"])}
+
+
+def check_report(name, events, output="", timed_out=False, timeout=None):
+    """The feedback `micrograd exercises check` prints for these events (the file named
+    NAME.py), with the checker's own words when the time limit stopped it."""
+    from micrograd.exercises import exercise, runner
+    exercise(name)
+    _check_cleanup()
+    if not all(isinstance(e, dict) for e in events):
+        raise Refused("events must be a list of objects")
+    events = list(events) + ([] if timed_out else [{"end": True}])
+    result = runner._result(name, f"{name}.py", events, output, bool(timed_out),
+                            runner.DEFAULT_TIMEOUT if timeout is None else timeout, 0)
     return {"name": name, "passed": result.passed, "feedback": result.feedback,
             "output": result.output,
             "outcomes": [{"title": o.title, "status": o.status} for o in result.outcomes]}
 
 
+def check(name, code):
+    """Everything at once (what the tests compare with the command line): begin, every check,
+    the report."""
+    begun = check_begin(name, code)
+    events = list(begun["events"])
+    output = begun["output"]
+    if not events:
+        for i in range(len(begun["titles"])):
+            step = check_step(i)
+            events += step["events"]
+            output = step["output"]
+    return check_report(name, events, output)
+
+
+@contextlib.contextmanager
+def _captured(buffer):
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        yield
+
+
+def _check_cleanup():
+    import shutil
+    folder = _checking.get("folder")
+    sys.modules.pop("learner_solution", None)
+    if folder:
+        while folder in sys.path:
+            sys.path.remove(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+    _checking.clear()
+
+
 HANDLERS = {"lecture": lecture, "run": run, "value": value, "exercises": exercises,
-            "starter": starter, "check": check}
+            "starter": starter, "check": check, "check_begin": check_begin,
+            "check_step": check_step, "check_report": check_report}
 
 
 def handle(kind, args_json):

@@ -4,7 +4,9 @@
 import { EngineClient, showState } from "./engine-client.js";
 
 const STORE = "micrograd-site:exercises";
-const TIME_LIMIT_S = 20;          // the checker's default --timeout
+// The checker's --timeout: 20 s by default, as on the command line; ?timeout=S sets it.
+const asked = Number(new URLSearchParams(location.search).get("timeout"));
+const TIME_LIMIT_S = asked > 0 ? asked : 20;
 const $ = (id) => document.getElementById(id);
 const engine = new EngineClient();
 showState(engine, $("engine-status"));
@@ -63,25 +65,47 @@ $("code").addEventListener("input", () => {
   drawList();
 });
 
+// The checks run one by one (check_begin, then check_step for each), so that when the time
+// limit ends the worker the page knows which check was running, and check_report (in a fresh
+// worker) words it as `micrograd exercises check` does.
 let timer = null;
 async function check() {
   if (!current || !$("stop").hidden) return;
-  const name = current;
+  const name = current, code = $("code").value;
+  const titles = exercises.find((e) => e.name === name).titles;
   $("check").disabled = true;
   $("stop").hidden = false;
   $("verdict").textContent = "checking…";
   $("verdict").className = "";
   await engine.ready.catch(() => {});
-  // A loop that never ends is stopped the way the command line stops it: after the time limit.
-  timer = setTimeout(() => engine.restart(
-    `stopped after ${TIME_LIMIT_S} seconds: your code did not finish. Does a loop never end?`),
-    TIME_LIMIT_S * 1000);
+  const events = [];
+  let output = "", timedOut = false;
+  timer = setTimeout(() => {
+    timedOut = true;
+    engine.restart(`stopped after ${TIME_LIMIT_S} seconds`);
+  }, TIME_LIMIT_S * 1000);
   try {
-    const r = await engine.call("check", { name, code: $("code").value });
-    saved[name] = { code: $("code").value, passed: r.passed };
+    try {
+      const begun = await engine.call("check_begin", { name, code });
+      events.push(...begun.events);
+      output = begun.output;
+      for (let i = 0; i < titles.length && !begun.events.length; i++) {
+        events.push({ start: titles[i] });
+        const step = await engine.call("check_step", { index: i });
+        events.push(...step.events.slice(1));
+        output = step.output;
+      }
+    } catch (e) {
+      if (!timedOut) throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+    const r = await engine.call("check_report", { name, events, output, timed_out: timedOut,
+                                                  timeout: TIME_LIMIT_S });
+    saved[name] = { code, passed: r.passed };
     save();
     $("feedback").textContent = r.feedback;
-    $("verdict").textContent = r.passed ? "every check passes" : "not yet";
+    $("verdict").textContent = r.passed ? "every check passes" : timedOut ? "stopped" : "not yet";
     $("verdict").className = r.passed ? "pass" : "fail";
     $("printed").textContent = r.output;
     $("printed-box").hidden = !r.output;
@@ -90,7 +114,6 @@ async function check() {
     $("verdict").textContent = "stopped";
     $("verdict").className = "fail";
   } finally {
-    clearTimeout(timer);
     $("check").disabled = false;
     $("stop").hidden = true;
     drawList();
