@@ -102,7 +102,8 @@ def test_the_wheel_is_this_package_as_it_is(site):
     with zipfile.ZipFile(out / done["wheel"]) as whl:
         names = whl.namelist()
         assert whl.read("micrograd/engine.py") == (ROOT / "micrograd/engine.py").read_bytes()
-        assert whl.read("micrograd/viz/stepper.js") == (ROOT / "micrograd/viz/stepper.js").read_bytes()
+        stepper_js = (ROOT / "micrograd/viz/stepper.js").read_bytes()
+        assert whl.read("micrograd/viz/stepper.js") == stepper_js
         assert not any("__pycache__" in n or n.startswith("micrograd/site/static/") for n in names)
         dist = next(n.split("/")[0] for n in names if n.endswith(".dist-info/WHEEL"))
         rows = list(csv.reader(whl.read(f"{dist}/RECORD").decode().splitlines()))

@@ -274,7 +274,8 @@ def _sign(v):
 
 def make_xor(n_samples=100, noise=0.1, random_state=None):
     rng = RandomState(random_state)
-    X = [[a + _sign(a) * 0.05, b + _sign(b) * 0.05] for a, b in rng.uniform(-1.0, 1.0, n_samples, 2)]
+    X = [[a + _sign(a) * 0.05, b + _sign(b) * 0.05]
+         for a, b in rng.uniform(-1.0, 1.0, n_samples, 2)]
     y = [int(a * b > 0) for a, b in X]
     g = rng.randn(2 * n_samples)
     X = [[a + g[2 * i] * noise, b + g[2 * i + 1] * noise] for i, (a, b) in enumerate(X)]

@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 
 from micrograd import io
-from micrograd.engine import Value, no_grad
+from micrograd.engine import Value
 from micrograd.lab import settings as lab_settings
 from micrograd.lab.settings import Settings, SettingsError, parse_settings
 from micrograd.site import lab_data
