@@ -7,9 +7,9 @@ def add_parser(subparsers):
         "site", help="build the static site: lab, stepper and exercises, nothing to install",
         description="Write a static site into OUT: the lab, the backprop stepper and the "
                     "exercises, running this micrograd in the browser (Pyodide, fetched once "
-                    "from the npm registry and copied into OUT). Serve OUT with any static host, e.g. "
-                    "'python -m http.server -d OUT'. OUT must be new, empty, or a site built "
-                    "before; any other folder is refused.")
+                    "from the npm registry and copied into OUT). Serve OUT with any static "
+                    "host, e.g. 'python -m http.server -d OUT'. OUT must be new, empty, or a "
+                    "site built before; any other folder is refused.")
     p.add_argument("out", metavar="OUT", help="the folder to write the site into")
     p.set_defaults(func=run)
     return p
