@@ -36,6 +36,7 @@ LAYERS = [
     ("bridges", ["micrograd.bridge"]),
     ("viz", ["micrograd.viz"]),
     ("lab, exercises", ["micrograd.lab", "micrograd.exercises"]),
+    ("site", ["micrograd.site"]),
     ("cli", ["micrograd.cli", "micrograd.__main__"]),
 ]
 
@@ -220,6 +221,7 @@ def test_the_layer_table_places_modules_by_their_longest_name():
     assert level("micrograd.gpt") == level("micrograd.gpt_train") == level("micrograd.gpt.model")
     assert level("micrograd.train") > level("micrograd.gpt")
     assert level("micrograd.labels") < level("micrograd.train") < level("micrograd.viz.notebook")
+    assert level("micrograd.lab") < level("micrograd.site") < level("micrograd.cli")
     assert level("micrograd.cli.graph") == len(LAYERS) - 1 and level("micrograd.nope") is None
 
 
