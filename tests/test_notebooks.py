@@ -202,7 +202,9 @@ def test_moons_with_live_training(tmp_path):
                      ("display_data", ["image/png", "text/plain"]),   # one picture, redrawn
                      ("stream", [])]
     assert live.outputs[1].data["image/png"]                          # base64 of a PNG
-    assert live.outputs[1].data["text/plain"] == f"training: {history.summary()}"
+    assert live.outputs[1].data["text/plain"] == (
+            f"Trained {history.steps} steps: the last step's loss {history.loss[-1]:.4g}, "
+            f"training accuracy {history.accuracy[-1]:.1%}")
     summary = printed(live)
     assert re.fullmatch(rf"fit took \d+\.\d s: {re.escape(history.summary())}\n", summary)
     assert history.summary() == "100 steps, final loss 0.01098, accuracy 100.0%"
@@ -256,6 +258,49 @@ def test_live_training_updates_one_output_in_place(tmp_path):
     assert printed(cells[1]) == "[1, 6, 11, 12]\n"            # after steps 0, 5, 10 and the end
     assert [o.output_type for o in cells[2].outputs] == ["display_data", "stream"]
     assert printed(cells[2]) == "[1, 7, 12]\n"       # compiled: the model is synced to draw
+
+
+def test_live_picture_titles_say_the_step_reached_then_trained():
+    import random
+
+    from micrograd.nn import MLP
+    from micrograd.train import fit
+    from micrograd.viz import notebook
+    X = [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]
+    y = [0, 1, 1, 0]
+    pictures = []
+    live = notebook.LivePicture(MLP(2, [4, 1]), X, y, every=5, steps=12)
+    live.start = lambda model, history: setattr(live, "handle", type(
+        "Handle", (), {"update": lambda self, p: pictures.append(p)})())
+    random.seed(0)
+    live.model = MLP(2, [4, 1])
+    h = fit(live.model, X, y, steps=12, progress=False, callbacks=[live])
+    titles = [repr(p) for p in pictures]
+    at = lambda k: (f"loss {h.loss[k]:.4g}, training accuracy {h.accuracy[k]:.1%}")
+    assert titles == [f"Training, step 1 of 12: {at(0)}", f"Training, step 6 of 12: {at(5)}",
+                      f"Training, step 11 of 12: {at(10)}",
+                      f"Trained 12 steps: the last step's {at(11)}"]
+    assert not any("final" in t for t in titles)
+    assert all(p.png[:8] == b"\x89PNG\r\n\x1a\n" for p in pictures)
+
+
+def test_live_training_first_frame_has_a_step_axis_and_a_visible_point():
+    import random
+
+    from micrograd.nn import MLP
+    from micrograd.train import fit
+    from micrograd.viz.plots import plot_training
+    X = [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]
+    y = [0, 1, 1, 0]
+    random.seed(0)
+    model = MLP(2, [4, 1])
+    h = fit(model, X, y, steps=1, progress=False)
+    fig = plot_training(model, X, y, h, steps=40)
+    loss_ax, acc_ax = fig.axes[1], fig.axes[2]
+    assert loss_ax.get_xlim()[1] >= 39 and acc_ax.get_xlim()[1] >= 39
+    assert loss_ax.get_ylim() == (0, 1.2 * h.loss[0])
+    line = loss_ax.get_lines()[0]
+    assert list(line.get_ydata()) == [h.loss[0]] and line.get_marker() == "o"
 
 
 def test_live_true_draws_ten_times_a_run():
