@@ -4,6 +4,7 @@ draw_dot, image/png for the plots, text/html for the stepper). Also, in a real k
 display once with and without pyplot, fit(live=...) updates one output in place, and
 show_stepper's HTML and text; and the executed notebook exported by nbconvert, in Chromium: the
 stepper's iframe as tall as its page."""
+import base64
 import html
 import random
 import re
@@ -62,6 +63,19 @@ def pictures(cell):
     return [k for o in cell.outputs for k in o.get("data", {}) if k in kinds]
 
 
+# draw_dot's output: the SVG, and the HTML that fits it to the output's width (the same SVG)
+GRAPH = ["image/svg+xml", "text/html"]
+
+
+def fitted_svg(data):
+    """The SVG inside a draw_dot output's HTML wrapper (checked to be the bundle's SVG)."""
+    src = re.search(r'<img alt="the computation graph" src="data:image/svg\+xml;base64,'
+                    r'([A-Za-z0-9+/=]+)">', data["text/html"]).group(1)
+    svg = base64.b64decode(src).decode("utf-8")
+    assert svg == data["image/svg+xml"]
+    return svg
+
+
 def svg_values(svg):
     """{label: (data, grad)} of the value boxes in a draw_dot SVG."""
     boxes = {}
@@ -115,8 +129,8 @@ def test_derivatives_and_manual_backprop(tmp_path):
              ("c.grad = d.grad", "Ldfce"), ("a.grad = e.grad", "Ldfceab")]
     for start, filled in steps:
         cell = code_cell(nb, start)
-        assert pictures(cell) == ["image/svg+xml"]
-        shown = svg_values(result(cell)["image/svg+xml"])
+        assert pictures(cell) == GRAPH
+        shown = svg_values(fitted_svg(result(cell)))
         assert shown == {v.label: (f"data {v.data:.4f}",
                                    f"grad {final[v.label] if v.label in filled else 0.0:.4f}")
                          for v in L.topo()}, start
@@ -130,12 +144,12 @@ def test_derivatives_and_manual_backprop(tmp_path):
 def test_neuron_stepper_and_pytorch(tmp_path):
     nb = run_notebook("02_neuron", tmp_path)
     grads = "{'x1': -1.5, 'w1': 1.0, 'x2': 0.5, 'w2': 0.0, 'b': 0.5}\n"
-    assert pictures(code_cell(nb, "from micrograd import Value")) == ["image/svg+xml"]
+    assert pictures(code_cell(nb, "from micrograd import Value")) == GRAPH
     assert printed(code_cell(nb, "o.grad = 1.0")) == "n.grad = 0.5000\n"
     assert "grad 0.5000" in result(code_cell(nb, "o.grad = 1.0"))["image/svg+xml"]
-    assert pictures(code_cell(nb, "v['n']._backward()")) == ["image/svg+xml"]
+    assert pictures(code_cell(nb, "v['n']._backward()")) == GRAPH
     by_hand = code_cell(nb, "v['x1w1']._backward()")
-    assert printed(by_hand) == grads and pictures(by_hand) == ["image/svg+xml"]
+    assert printed(by_hand) == grads and pictures(by_hand) == GRAPH
     assert printed(code_cell(nb, "o, v = neuron()\no.backward()")) == grads
 
     stepper = code_cell(nb, "show_stepper(")
@@ -147,7 +161,7 @@ def test_neuron_stepper_and_pytorch(tmp_path):
 
     exp_cell = code_cell(nb, "x1, x2 = Value(2.0")
     assert printed(exp_cell) == "o = 0.7071 {'x1': -1.5, 'w1': 1.0, 'x2': 0.5, 'w2': 0.0}\n"
-    assert pictures(exp_cell) == ["image/svg+xml"]
+    assert pictures(exp_cell) == GRAPH
     assert "exp" in result(exp_cell)["image/svg+xml"]
     rows = printed(code_cell(nb, "import torch")).splitlines()
     assert rows[1].split() == ["o", "0.707107", "0.707107"]
@@ -178,7 +192,11 @@ def test_mlp_and_the_training_loop(tmp_path):
     made = code_cell(nb, "import random")
     assert printed(made) == "41 parameters\n"
     assert result(made)["text/plain"] == repr(first)
-    assert pictures(code_cell(nb, "draw_dot(n(")) == ["image/svg+xml"]
+    drawn = code_cell(nb, "draw_dot(n(")
+    assert pictures(drawn) == GRAPH
+    # 125 values: drawn with each neuron as one box by default, and the caption says so
+    assert "125 values, each neuron drawn as one box; pass collapse=False to see every " \
+           "value" in fitted_svg(result(drawn))
     assert printed(code_cell(nb, "for k in range(20)")) == "".join(lines)
     assert float(lines[-1].split()[1]) < 0.05
     assert result(code_cell(nb, "[round(y.data"))["text/plain"] == \

@@ -86,6 +86,7 @@ const control = (action) => act(() => api("POST", "/api/control",
 
 async function poll() {
   clearTimeout(lab.pollTimer);
+  if (lab.leaving) return;          // the page is going away: no new request to be cut off
   if (!lab.busy) {
     lab.busy = true;
     try {
@@ -101,7 +102,7 @@ async function poll() {
       lab.busy = false;
     }
   }
-  lab.pollTimer = setTimeout(poll, lab.playing ? 150 : 1000);
+  if (!lab.leaving) lab.pollTimer = setTimeout(poll, lab.playing ? 150 : 1000);
 }
 
 function absorb(s) {
@@ -637,6 +638,9 @@ function start() {
     frame = requestAnimationFrame(drawAll);
   });
   for (const id of ["plane", "net", "loss-chart", "acc-chart"]) redraw.observe($(id));
+  // leaving (a reload, a link, a closed tab): stop polling; back from the cache: poll again
+  window.addEventListener("pagehide", () => { lab.leaving = true; clearTimeout(lab.pollTimer); });
+  window.addEventListener("pageshow", (ev) => { if (ev.persisted) { lab.leaving = false; poll(); } });
   poll();
 }
 
