@@ -152,7 +152,7 @@ def parse_json(raw):
         raise ValueError(" ".join(str(e).split())[:120]) from None
 
 
-def _points(v):
+def _points(v, classes=2):
     if not isinstance(v, list):
         raise SettingsError(f"points must be a list of [x1, x2, class] rows; got {_show(v)}")
     if len(v) > LIMITS["own_points"]:
@@ -164,7 +164,7 @@ def _points(v):
             raise SettingsError(f"points[{i}] must be [x1, x2, class]; got {_show(p)}")
         x1 = _float(f"points[{i}] x1", p[0], -big, big)
         x2 = _float(f"points[{i}] x2", p[1], -big, big)
-        rows.append([x1, x2, _int(f"points[{i}] class", p[2], 0, 1)])
+        rows.append([x1, x2, _int(f"points[{i}] class", p[2], 0, classes - 1)])
     return rows
 
 
@@ -179,6 +179,7 @@ def parse_settings(doc, base=None):
         raise SettingsError(f"unknown setting {unknown[0]!r}")
     d = {**base.to_dict(), **doc}
     batch = d["batch_size"]
+    dataset = _choice("dataset", d["dataset"], DATASETS)
     s = Settings(
         dataset=_choice("dataset", d["dataset"], DATASETS),
         noise=_float("noise", d["noise"], *LIMITS["noise"]),
@@ -195,7 +196,7 @@ def parse_settings(doc, base=None):
         batch_size=None if batch is None else _int("batch_size", batch, *LIMITS["batch_size"]),
         alpha=_float("alpha", d["alpha"], *LIMITS["alpha"]),
         compiled=_bool("compiled", d["compiled"]),
-        points=_points(d["points"]))
+        points=_points(d["points"], DATASET_CLASSES[dataset]))
     try:                                   # the loss must suit the number of classes
         output_size(s.loss, DATASET_CLASSES[s.dataset])
     except ValueError as e:
