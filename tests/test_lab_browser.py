@@ -453,9 +453,9 @@ def test_a_point_beyond_the_margin_says_why_its_grads_are_zero(browser):
 @pytest.mark.browser
 def test_three_classes_get_a_third_add_button_and_weights_their_own_colours(browser, server):
     lab = Lab(browser, server)
-    assert lab.js("document.getElementById('add2-label').hidden") is True
+    assert not lab.page.is_visible("#add2-label")
     lab.change(lambda: lab.page.select_option("#dataset", "spiral"))
-    assert lab.js("document.getElementById('add2-label').hidden") is False
+    assert lab.page.is_visible("#add2-label")
     n = lab.js("lab.data.train.length")
     lab.page.check("input[name=mode][value=add2]")
     lab.click_data(0.1, 0.2)
@@ -466,7 +466,7 @@ def test_three_classes_get_a_third_add_button_and_weights_their_own_colours(brow
     # back to two classes: the class-2 point goes with the third button
     lab.change(lambda: lab.page.select_option("#dataset", "moons"))
     assert lab.js("lab.settings.points") == []
-    assert lab.js("document.getElementById('add2-label').hidden") is True
+    assert not lab.page.is_visible("#add2-label")
     assert lab.js("document.querySelector('input[name=mode]:checked').value") == "inspect"
     # the network's edges: weight signs in colours no class has
     classes = {tuple(c) for c in lab.js("COLORS")}
