@@ -336,6 +336,11 @@
   // content's, which it posts to its parent ({type: "micrograd-stepper:height", height}) so
   // that an embedder can size the iframe to it.
   var NARROW = 1100, READABLE = 0.67;    // the smallest text is 12 px: 0.67 keeps it >= 8 px
+  // Embedded in a narrow output (450 px: JupyterLab at 900 px with its file browser open),
+  // the readable zoom shows only the part around the root: there the whole graph, from 0.4
+  // (the + button zooms in), beats a part of it. Just under READABLE (from 0.6) the readable
+  // zoom still shows about all of it, as before.
+  var WHOLE = [0.4, 0.6];
   var embedded = (function () { try { return window.self !== window.top; } catch (e) { return true; } })();
   var flow = false, zoomedByHand = false;
   function paneCap() {                   // the tallest the graph pane gets in flow mode
@@ -360,7 +365,8 @@
   function byHand(s) { zoomedByHand = true; zoom(s); }
   function initialZoom() {               // the whole graph if its text stays readable, else
     var s = fitScale();                  // readable text around the root
-    zoom(s >= READABLE ? s : Math.max(READABLE, Math.min(0.85, s)));
+    var whole = s >= READABLE || (embedded && s >= WHOLE[0] && s < WHOLE[1]);
+    zoom(whole ? s : Math.max(READABLE, Math.min(0.85, s)));
   }
   function layoutMode() {
     flow = embedded || window.innerWidth < NARROW;
