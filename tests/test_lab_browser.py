@@ -480,3 +480,42 @@ def test_three_classes_get_a_third_add_button_and_weights_their_own_colours(brow
     assert "106,61,154" in edge_pixels or "194,24,91" in edge_pixels
     assert lab.errors == []
     lab.close()
+
+
+@pytest.mark.browser
+def test_the_served_stepper_computes_a_pending_check_when_its_row_is_clicked(browser):
+    from test_stepper import decay_chain
+    session = Session()
+    root = decay_chain(600)                   # 2,401 nodes: its far leaves over the budget
+    # (a point's graph from the lab's own networks stays within the budget: this one is put
+    # where inspect puts a point's loss, under a page id of its own)
+    with session._cond:
+        session._steppers["deep-chain"] = (root, "a deep chain")
+    srv = start_server(session)
+    try:
+        lab = Lab(browser, srv)
+        page = lab.context.new_page()
+        page.goto(srv.url.replace("/?token=", "/stepper/deep-chain?token="))
+        page.wait_for_selector("#check-body tr")
+        assert page.text_content("#check-intro").endswith("Click one's row to nudge it.")
+        pending = page.eval_on_selector_all(
+            "#check-body td.numeric", "els => els.map((e, i) => [i, e.textContent])"
+            ".filter(([i, t]) => t === '…').map(([i]) => i)")
+        assert pending
+        row = page.locator("#check-body tr").nth(pending[-1])
+        node = int(row.get_attribute("id")[len("check-"):])
+        from micrograd.viz.stepper import stepper_check
+        want = stepper_check(root, node)
+        row.click()
+        page.wait_for_function(f"() => document.querySelector('#check-{node} td.numeric')"
+                               f".textContent !== 'checking…' && document.querySelector("
+                               f"'#check-{node} td.numeric').textContent !== '…'")
+        assert page.text_content(f"#check-{node} td.numeric") == want["numeric"]
+        assert page.get_attribute(f"#check-{node} td.numeric", "title") == want["numericFull"]
+        page.click("#end")                                   # backprop done: judged now
+        assert page.text_content(f"#check-{node} td.mark") == ("✓" if want["ok"] else "✗")
+        page.close()
+        assert lab.errors == []
+        lab.close()
+    finally:
+        stop_server(srv)

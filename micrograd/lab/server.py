@@ -57,7 +57,7 @@ def _asset(name):
 
 def _stepper_csp():
     """The stepper page's own CSP (its one style and script, by hash), sent as a header too."""
-    return (f"{stepper_csp()}; img-src data:; base-uri 'none'; form-action 'none'; "
+    return (f"{stepper_csp(served=True)}; img-src data:; base-uri 'none'; form-action 'none'; "
             f"frame-ancestors 'self'")   # the lab page shows it inline
 
 

@@ -234,7 +234,7 @@ class Session:
             if page is None:
                 root, title = self._stepper_root(page_id)
                 try:
-                    page = stepper_html(root, title=title)
+                    page = stepper_html(root, title=title, served=True)
                 except ValueError as e:
                     raise RequestError(f"this point's stepper page cannot be made: {e}") \
                         from None

@@ -138,13 +138,15 @@
   }
 
   // ---- the nudge check ----
+  var SERVED = /^https?:$/.test(location.protocol) && /^\/stepper\/[\w-]+$/.test(location.pathname);
   var checkOf = {};                      // leaf -> its row in the table
   $("check-intro").textContent =
     "The lecture's check: nudge one leaf by h = " + D.h + ", run the forward pass again, and " +
     "see how much " + D.rootName + " moves: (" + D.rootName + "(x+h) − " + D.rootName +
     "(x−h)) / 2h. Each leaf gets a ✓ once backprop has filled in its grad and the two agree." +
     (D.pendingChecks ? " This graph is deep: " + D.pendingChecks + " leaves farthest from " +
-     D.rootName + " were not nudged up front (…), to keep the page quick." : "");
+     D.rootName + " were not nudged up front (…), to keep the page quick." +
+     (SERVED ? " Click one's row to nudge it." : "") : "");
   D.checks.forEach(function (c) {
     var tr = el("tr");
     tr.id = "check-" + c.node;
@@ -154,17 +156,41 @@
     tr.appendChild(who);
     tr.appendChild(el("td", null, n.data));
     var num = el("td", "numeric", c.pending ? "…" : c.numeric);
-    num.title = c.pending ? "not computed: over the page's budget for checks (a deep graph)"
+    num.title = c.pending ? (SERVED ? "not computed yet (a deep graph): click to nudge this leaf"
+                                    : "not computed: over the page's budget for checks (a deep graph)")
                           : c.numericFull;
     tr.appendChild(num);
     var bp = el("td", "backprop pending", D.zero);
     tr.appendChild(bp);
     var mark = el("td", "mark", "");
     tr.appendChild(mark);
-    tr.addEventListener("click", function () { spotlight(c.node); });
+    checkOf[c.node] = { c: c, bp: bp, mark: mark, num: num };
+    tr.addEventListener("click", function () { spotlight(c.node); askCheck(checkOf[c.node]); });
     $("check-body").appendChild(tr);
-    checkOf[c.node] = { c: c, bp: bp, mark: mark };
   });
+
+  // Served by the lab (/stepper/<id>?token=...), a check left pending is computed when the
+  // learner clicks its row: one leaf, one request to the lab's /api/check.
+  function askCheck(r) {
+    if (!SERVED || !r.c.pending || r.asking) return;
+    r.asking = true;
+    r.num.textContent = "checking…";
+    var token = new URLSearchParams(location.search).get("token") || "";
+    fetch("/api/check", { method: "POST", body: JSON.stringify({
+        stepper: decodeURIComponent(location.pathname.slice("/stepper/".length)), node: r.c.node }),
+      headers: { "Content-Type": "application/json", "X-Lab-Token": token } })
+      .then(function (res) {
+        return res.json().then(function (d) { if (!res.ok) throw new Error(d.error || res.status); return d; });
+      })
+      .then(function (d) {
+        r.c.pending = false; r.c.ok = d.ok; r.c.numeric = d.numeric;
+        r.num.textContent = d.numeric;
+        r.num.title = d.numericFull;
+        renderCheck(r);
+      })
+      .catch(function (e) { r.num.textContent = "…"; r.num.title = "the check failed: " + e.message; })
+      .then(function () { r.asking = false; });
+  }
 
   // ---- stepping ----
   function apply(k) {
