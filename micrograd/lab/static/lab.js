@@ -162,6 +162,7 @@ function renderSettings() {
   $("batch").value = s.batch_size ?? "";
   $("compiled").checked = s.compiled;
   $("own-count").textContent = s.points.length;
+  for (const box of document.querySelectorAll("#features input")) box.checked = s.features.includes(box.value);
   $("clear-own").disabled = s.points.length === 0;
   const box = $("layers");
   box.replaceChildren();
@@ -229,6 +230,18 @@ function wireSettings() {
     send({layers: l.concat([l.length ? l[l.length - 1] : 8])});
   });
   $("clear-own").addEventListener("click", () => send({points: []}));
+  for (const [id, name] of FEATURES) {
+    const label = document.createElement("label"), box = document.createElement("input");
+    box.type = "checkbox";
+    box.value = id;
+    box.id = `feature-${id}`;
+    box.addEventListener("change", () => {
+      const on = [...document.querySelectorAll("#features input:checked")].map((b) => b.value);
+      send({features: on});
+    });
+    label.append(box, ` ${name}`);
+    $("features").append(label);
+  }
 }
 
 function renderRun(s) {
@@ -293,6 +306,10 @@ function decodeView(v) {
   const cls = bytes(v.boundary.cls), strength = bytes(v.boundary.strength);
   v.boundaryImage = image(v.boundary.n, (i) => mix(COLORS[cls[i]] || COLORS[2],
     0.12 + 0.55 * (strength[i] / 255)));
+  v.inputImages = v.inputs.map((m) => {
+    const a = bytes(m.img);
+    return image(v.neurons.n, (i) => diverging(a[i] / 127.5 - 1));
+  });
   v.neuronImages = v.neurons.maps.map((m) => {
     const a = bytes(m.img);
     return image(v.neurons.n, (i) => diverging(a[i] / 127.5 - 1));
@@ -381,16 +398,8 @@ function edgeValues(layer) {
   return (lab.edges === "grads" ? net.grads : net.weights)[layer];
 }
 
-const inputImages = [];
-function inputImage(j) {            // x1 grows to the right, x2 upwards: the inputs as pictures
-  if (!inputImages[j]) {
-    const n = 16;
-    inputImages[j] = image(n, (i) => {
-      const t = j === 0 ? (i % n) / (n - 1) : 1 - Math.floor(i / n) / (n - 1);
-      return diverging(2 * t - 1);
-    });
-  }
-  return inputImages[j];
+function inputImage(j) {            // each input over the plane, as the server computed it
+  return lab.view.inputImages[j];
 }
 
 function drawNetwork() {
@@ -400,7 +409,7 @@ function drawNetwork() {
   const fk = fontScale(12), top = 22 * fk, bottom = h - 6;
   const biggest = Math.max(...sizes);
   const node = Math.max(6, Math.min(34, (bottom - top) / biggest * 0.78));
-  const xs = sizes.map((_, l) => 30 * fk + node / 2 + l * (w - 80 * fk - node) / Math.max(1, L - 1));
+  const xs = sizes.map((_, l) => 50 * fk + node / 2 + l * (w - 100 * fk - node) / Math.max(1, L - 1));
   const ys = sizes.map((n) => Array.from({length: n},
     (_, j) => top + (bottom - top) * (j + 0.5) / n));
   let max = 1e-12;
@@ -437,7 +446,7 @@ function drawNetwork() {
       else { g.fillStyle = "#f4f4f4"; g.fillRect(x, y, node, node); }
       g.fillStyle = "#333";
       g.textAlign = l === 0 ? "right" : "left";
-      if (l === 0) g.fillText(`x${j + 1}`, x - 4, ys[l][j] + 4);
+      if (l === 0) g.fillText(net.features[j], x - 4, ys[l][j] + 4);
       if (l === L - 1) g.fillText(sizes[l] > 1 ? `class ${j}` : "score", x + node + 4, ys[l][j] + 4);
       g.textAlign = "center";
       g.strokeStyle = "#666"; g.lineWidth = 1;
@@ -576,7 +585,7 @@ function renderPoint() {
     col.append(t);
     return col;
   };
-  table.append(column("input", p.x, p.x_grad, (j) => `x${j + 1}`));
+  table.append(column("input", p.inputs, p.x_grad, (j) => p.input_names[j]));
   p.layers.forEach((layer, i) => table.append(column(layer.name, layer.data, layer.grad,
     (j) => i < p.layers.length - 1 ? `h${i + 1}.${j + 1}` : layer.data.length > 1 ? `out${j + 1}` : "score")));
   box.append(table);
@@ -662,13 +671,17 @@ function renderClasses() {          // a class picker for every class the datase
 // The link: every setting in the URL's hash, so that a shared link opens the same run
 // ---------------------------------------------------------------------------------------------
 const LINKED = ["dataset", "noise", "samples", "test_fraction", "seed", "layers", "activation",
-  "loss", "optimizer", "lr", "schedule", "steps", "batch_size", "alpha", "compiled", "points"];
+  "loss", "optimizer", "lr", "schedule", "steps", "batch_size", "alpha", "compiled", "points",
+  "features"];
+// the network's inputs, as TF Playground has them (the server computes them: settings.py)
+const FEATURES = [["x1", "x1"], ["x2", "x2"], ["x1sq", "x1²"], ["x2sq", "x2²"],
+  ["x1x2", "x1·x2"], ["sinx1", "sin x1"], ["sinx2", "sin x2"]];
 
 function linkText(s) {
   const q = new URLSearchParams();
   for (const k of LINKED) {
     const v = s[k];
-    q.set(k, k === "layers" ? v.join(",") : k === "points" ? JSON.stringify(v)
+    q.set(k, k === "layers" || k === "features" ? v.join(",") : k === "points" ? JSON.stringify(v)
       : k === "compiled" ? (v ? "1" : "0") : v === null ? "" : String(v));
   }
   if (lab.present) q.set("present", "1");
@@ -681,6 +694,7 @@ function readLink() {               // the hash's settings, as the server takes 
     if (!q.has(k)) continue;
     const v = q.get(k);
     if (k === "layers") out[k] = v === "" ? [] : v.split(",").map((x) => number({value: x}));
+    else if (k === "features") out[k] = v.split(",");
     else if (k === "points") { try { out[k] = JSON.parse(v); } catch (e) { out[k] = v; } }
     else if (k === "compiled") out[k] = v === "1" || v === "true";
     else if (k === "batch_size") out[k] = v === "" || v === "all" ? null : number({value: v});
