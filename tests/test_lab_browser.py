@@ -519,3 +519,30 @@ def test_the_served_stepper_computes_a_pending_check_when_its_row_is_clicked(bro
         lab.close()
     finally:
         stop_server(srv)
+
+
+@pytest.mark.browser
+def test_input_features_are_chosen_in_the_page_and_drawn_in_the_network(browser, server):
+    lab = Lab(browser, server, width=1440, height=900)
+    assert lab.page.eval_on_selector_all("#features label", "els => els.map(e => "
+                                         "e.textContent.trim())") == \
+        ["x1", "x2", "x1²", "x2²", "x1·x2", "sin x1", "sin x2"]
+    assert lab.page.is_checked("#feature-x1") and not lab.page.is_checked("#feature-sinx1")
+    lab.change(lambda: lab.page.check("#feature-sinx1"))
+    lab.change(lambda: lab.page.check("#feature-x1x2"))
+    assert lab.js("lab.settings.features") == ["x1", "x2", "x1x2", "sinx1"]
+    lab.wait_until("lab.view.network.sizes[0] === 4")
+    assert lab.js("lab.view.network.features") == ["x1", "x2", "x1·x2", "sin x1"]
+    assert lab.js("lab.view.inputImages.length") == 4
+    assert "features=x1%2Cx2%2Cx1x2%2Csinx1" in lab.js("location.hash")
+    lab.page.click("#step")
+    lab.wait_until("lab.step === 1")
+    x, y, _ = lab.js("lab.data.train[5]")
+    lab.click_data(x, y)
+    lab.wait_until("lab.point !== null")
+    names = lab.page.eval_on_selector_all(".point-layer:nth-child(1) td:first-child",
+                                          "els => els.map(e => e.textContent)")
+    assert names == ["x1", "x2", "x1·x2", "sin x1"]
+    lab.page.locator("#net-panel").screenshot(path=str(ARTIFACTS / "lab-features-network.png"))
+    assert lab.errors == []
+    lab.close()
