@@ -194,8 +194,8 @@ def test_mlp_and_the_training_loop(tmp_path):
     assert result(made)["text/plain"] == repr(first)
     drawn = code_cell(nb, "draw_dot(n(")
     assert pictures(drawn) == GRAPH
-    # 125 values: drawn with each neuron as one box by default, and the caption says so
-    assert "125 values, each neuron drawn as one box; pass collapse=False to see every " \
+    # 126 values: drawn with each neuron as one box by default, and the caption says so
+    assert "126 values, each neuron drawn as one box; pass collapse=False to see every " \
            "value" in fitted_svg(result(drawn))
     assert printed(code_cell(nb, "for k in range(20)")) == "".join(lines)
     assert float(lines[-1].split()[1]) < 0.05

@@ -546,7 +546,7 @@ def test_in_a_450px_output_the_whole_neuron_shows_and_no_gap_above_the_check(bro
                 assert frame_box["x"] <= r["x"] and r["x"] + r["width"] <= \
                     frame_box["x"] + frame_box["width"], (i, r)
         scale = inner.evaluate("window.microgradStepper.scale()")
-        assert 0.4 <= scale < 0.6
+        assert 0.4 <= scale < 0.5
         gap = inner.evaluate("""(() => {
             const kids = [...document.getElementById('explain').children];
             const last = Math.max(...kids.map(e => e.getBoundingClientRect().bottom));

@@ -364,9 +364,9 @@
   var NARROW = 1100, READABLE = 0.67;    // the smallest text is 12 px: 0.67 keeps it >= 8 px
   // Embedded in a narrow output (450 px: JupyterLab at 900 px with its file browser open),
   // the readable zoom shows only the part around the root: there the whole graph, from 0.4
-  // (the + button zooms in), beats a part of it. Just under READABLE (from 0.6) the readable
-  // zoom still shows about all of it, as before.
-  var WHOLE = [0.4, 0.6];
+  // (the + button zooms in), beats a part of it. From 0.5 (a 620 px classic output) the
+  // readable zoom shows the root and most of the graph, the pane scrolling to the rest.
+  var WHOLE = [0.4, 0.5];
   var embedded = (function () { try { return window.self !== window.top; } catch (e) { return true; } })();
   var flow = false, zoomedByHand = false;
   function paneCap() {                   // the tallest the graph pane gets in flow mode
