@@ -393,7 +393,8 @@ def exported(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("exported")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "from micrograd.viz import show_stepper\nfrom micrograd.lecture import "
-        "lecture_neuron\nshow_stepper(lecture_neuron())")])
+        "lecture_neuron\nshow_stepper(lecture_neuron())"), nbformat.v4.new_code_cell(
+        "from micrograd.viz import draw_dot\ndraw_dot(lecture_neuron())")])
     execute(nb, tmp)
     pages = {}
     for template in ("classic", "lab"):
@@ -433,5 +434,32 @@ def test_an_exported_notebook_shows_the_whole_stepper_at_its_height(browser, exp
                                   "(document.getElementById('graph-pane'))")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"exported-{template}-stepper-{width}.png"))
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("template", ["classic", "lab"])
+@pytest.mark.parametrize("width", [560, 1440])
+def test_an_exported_notebooks_graph_fits_its_output(browser, exported, template, width):
+    """draw_dot's picture in the classic and the lab template: within its output's width at
+    1440 px and in a narrow window (an output of about 450 px), its natural size on a click."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.goto(exported[template].resolve().as_uri())
+        img = page.wait_for_selector("img[alt='the computation graph']")
+        img.scroll_into_view_if_needed()
+        out, box, natural = img.evaluate("""i => {
+            const o = i.closest('.output_subarea, .jp-OutputArea-output').getBoundingClientRect();
+            const r = i.getBoundingClientRect();
+            return [[o.left, o.right], [r.left, r.right, r.width], i.naturalWidth]; }""")
+        assert out[0] - 0.5 <= box[0] and box[1] <= out[1] + 0.5, (out, box)
+        assert box[1] <= width
+        assert box[2] < natural                   # the lecture's neuron: wider than any output
+        if width < 1000:
+            assert out[1] - out[0] < 520
+        page.screenshot(path=str(ARTIFACTS / f"exported-{template}-graph-{width}.png"))
+        img.click()
+        assert img.evaluate("i => i.getBoundingClientRect().width") == pytest.approx(natural, abs=1)
     finally:
         page.close()
