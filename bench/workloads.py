@@ -145,8 +145,10 @@ def w1_fused(exact=True, fused=True):
 
 def jax_params(model_mg, jnp):
     """The micrograd model's initial weights as JAX arrays: [(W (nin, nout), b (nout,)), ...]."""
-    return [(jnp.array([[w.data for w in n.w] for n in layer.neurons]).T,
-             jnp.array([n.b.data for n in layer.neurons])) for layer in model_mg.layers]
+    # float64 even where the weights are ints (a fresh bias is Value(0), as in the original)
+    return [(jnp.array([[w.data for w in n.w] for n in layer.neurons], dtype=jnp.float64).T,
+             jnp.array([n.b.data for n in layer.neurons], dtype=jnp.float64))
+            for layer in model_mg.layers]
 
 
 def jax_mlp(params, X, jax):

@@ -1,7 +1,38 @@
 """`python -m micrograd ...` is the `micrograd` command."""
+import os
+import signal
 import sys
 
-from micrograd.cli import main
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
+def entry():
+    """The command, with Ctrl-C handled from before its imports (they take a while): one line
+    and exit status 130 at any moment, never a traceback."""
+    try:
+        signal.signal(signal.SIGINT, _interrupted)
+        from micrograd.cli import main
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # one Ctrl-C ends it; more are ignored
+        print("micrograd: error: interrupted", file=sys.stderr)
+        code = 130
+    else:
+        code = main()
+    if code == 130:
+        # A KeyboardInterrupt that passed through code a C extension ran while being imported
+        # (PyRun_String) leaves CPython's "unhandled Ctrl-C" flag set even though it was
+        # handled, and the interpreter would then end by killing itself with SIGINT (exit
+        # status -2). Everything is written and closed by now: leave with the status we chose.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):          # a closed pipe: nothing more to say
+                pass
+        os._exit(code)
+    return code
+
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -4,10 +4,15 @@ This module needs numpy and scikit-learn (`pip install -e ".[datasets]"` in the 
 engine does not. Every dataset function returns `(X, y)`: X float64 of shape (n, d), y int64 of
 shape (n,) with classes 0..K-1. A micrograd model reads rows of plain floats: `as_rows(X)`.
 
+Text for sequence models (micrograd.gpt): `names()` is makemore's 32,033 names, shipped in the
+package (no download); `load_documents(path)` reads any UTF-8 text file, one document per line.
+
 The 2-D sets are the classic ones for looking at decision boundaries: moons (the original
 micrograd demo), circles, blobs and the CS231n spiral; digits is sklearn's bundled 8x8 images.
 """
 import math
+import os
+import stat
 
 import numpy as np
 import sklearn.datasets
@@ -15,7 +20,8 @@ from sklearn.utils import check_random_state
 
 __all__ = ["make_moons", "make_circles", "make_blobs", "make_spiral", "load_digits",
            "DATASETS", "load_dataset", "n_classes", "train_test_split", "holdout", "batches",
-           "as_rows"]
+           "as_rows", "names", "load_documents", "parse_documents", "MAX_DOCUMENTS",
+           "MAX_DOCUMENT_CHARS", "MAX_TEXT_BYTES"]
 
 
 def _xy(X, y):
@@ -198,3 +204,66 @@ def as_rows(X):
     if X.ndim != 2:
         raise ValueError(f"as_rows needs a 2-D array, got shape {X.shape}")
     return X.tolist()
+
+
+# ---------------------------------------------------------------------------------------------
+# Text: one document per line (microgpt's dataset). Standard library only.
+# ---------------------------------------------------------------------------------------------
+MAX_TEXT_BYTES = 64 * 1024 * 1024    # names.txt is 228 kB; a scalar engine reads far less
+MAX_DOCUMENTS = 1_000_000
+MAX_DOCUMENT_CHARS = 1_000           # a "document" is a name, a word, a line: not a book
+NAMES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "datasets", "names.txt")
+
+
+def names():
+    """makemore's names.txt (MIT, Andrej Karpathy; see micrograd/datasets/names.LICENSE):
+    32,033 lowercase names, in the file's order, read offline from the package."""
+    return load_documents(NAMES_FILE)
+
+
+def load_documents(path):
+    """The documents of a UTF-8 text file, one per line, stripped, blank lines skipped (as
+    microgpt reads its input). Refuses, in one line naming the file: an empty file, a file that
+    is not UTF-8, a line longer than MAX_DOCUMENT_CHARS, more than MAX_DOCUMENTS lines, more
+    than MAX_TEXT_BYTES, anything but a regular file (a FIFO would block)."""
+    name = os.fspath(path)
+    # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below)
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, "rb") as f:
+        mode = os.fstat(f.fileno()).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "Is a directory", name)
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"{name}: not a regular file")
+        raw = f.read(MAX_TEXT_BYTES + 1)
+    if len(raw) > MAX_TEXT_BYTES:
+        raise ValueError(f"{name}: larger than {MAX_TEXT_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ValueError(f"{name}: not UTF-8 text (line {line}, byte {e.start}: "
+                         f"{raw[e.start:e.start + 1]!r})") from None
+    return parse_documents(text, name)
+
+
+def parse_documents(text, source="text"):
+    """Documents from a string: one per line (\\n, \\r\\n or \\r ends a line, as Python's text
+    files read), stripped, blank lines skipped; bounded as load_documents."""
+    if text.startswith("\ufeff"):          # a byte-order mark is not part of the first name
+        text = text[1:]
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    docs = []
+    for i, line in enumerate(lines, 1):
+        doc = line.strip()
+        if not doc:
+            continue
+        if len(doc) > MAX_DOCUMENT_CHARS:
+            raise ValueError(f"{source}: line {i} has {len(doc)} characters; a document is one "
+                             f"line of at most {MAX_DOCUMENT_CHARS}")
+        if len(docs) == MAX_DOCUMENTS:
+            raise ValueError(f"{source}: more than {MAX_DOCUMENTS} documents")
+        docs.append(doc)
+    if not docs:
+        raise ValueError(f"{source}: no documents (the file is empty or blank)")
+    return docs

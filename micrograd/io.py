@@ -90,8 +90,8 @@ def _finite(x, where):
 
 def save_model(model, path, meta=None):
     """Write `model` (and a free-form JSON dict `meta`) to `path`, atomically. A file it
-    replaces keeps its permissions. An OSError names `path`, never the hidden temp file it is
-    written through."""
+    replaces keeps its permissions. An OSError (a full disk included) names `path`, never the
+    hidden temp file it is written through; the file at `path` is then as it was."""
     doc = to_dict(model, meta)
     path = os.fspath(path)
     if not os.path.basename(path):
@@ -99,8 +99,10 @@ def save_model(model, path, meta=None):
     try:
         _write_atomically(path, doc)
     except OSError as e:
-        if e.filename is not None:          # the temp file's name means nothing to the user
-            e.filename, e.filename2 = path, None
+        # The temp file's name means nothing to the user, and a failed write (a full disk)
+        # names no file at all: name the one being saved, which is left as it was.
+        if e.errno is not None and e.strerror:        # OSError(...) picks the subclass
+            raise OSError(e.errno, e.strerror, path) from e
         raise
     remove_stale_temp_files(path)
 

@@ -38,10 +38,22 @@ class Module:
 
     def zero_grad(self):
         for p in self.parameters():
-            p.grad = 0.0
+            p.grad = 0
 
     def parameters(self):
         return []
+
+    def summary(self):
+        """One line, however big: MLP(2 → 16 → 16 → 1, relu, 337 parameters)."""
+        return repr(self)
+
+    # Notebooks show the summary; print() and repr() show the original's text.
+    def _repr_pretty_(self, p, cycle):
+        p.text(self.summary())
+
+    def _repr_html_(self):
+        import html
+        return f"<code>{html.escape(self.summary())}</code>"
 
 
 class Neuron(Module):
@@ -57,7 +69,7 @@ class Neuron(Module):
         # The original starts biases at 0 (ReLU nets); the lecture draws them like the weights.
         if random_bias is None:
             random_bias = activation != "relu"
-        self.b = Value(random.uniform(-1, 1) if random_bias else 0.0)
+        self.b = Value(random.uniform(-1, 1) if random_bias else 0)
         self.fused = fused
 
     @property
@@ -68,7 +80,7 @@ class Neuron(Module):
     def __call__(self, x):
         if not hasattr(x, "__len__"):
             raise TypeError(f"{self!r} takes a list of {len(self.w)} inputs, got {x!r}")
-        if len(x) != len(self.w):
+        if len(x) != len(self.w):       # the original's zip would silently drop the extra
             raise ValueError(f"{self!r} expects {len(self.w)} inputs, got {len(x)}")
         if self.fused:
             act = linear(self.w, x, self.b)
@@ -84,6 +96,8 @@ class Neuron(Module):
         """The original's: ReLUNeuron(2), LinearNeuron(16)."""
         kind = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": "Linear"}
         return f"{kind[self.activation]}Neuron({len(self.w)})"
+
+    _repr_pretty_ = Module._repr_pretty_     # IPython takes the most specific of the two
 
 
 class Layer(Module):
@@ -105,6 +119,12 @@ class Layer(Module):
         return [p for n in self.neurons for p in n.parameters()]
 
     def __repr__(self):
+        """The original's: Layer of [ReLUNeuron(2), ReLUNeuron(2)]."""
+        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+
+    _repr_pretty_ = Module._repr_pretty_
+
+    def summary(self):
         """One line, however wide: Layer(2 → 16, relu, 48 parameters)."""
         first = self.neurons[0]
         fused = ", fused" if first.fused else ""
@@ -147,6 +167,12 @@ class MLP(Module):
         return [p for layer in self.layers for p in layer.parameters()]
 
     def __repr__(self):
+        """The original's: MLP of [Layer of [ReLUNeuron(2), ...], Layer of [...]]."""
+        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
+
+    _repr_pretty_ = Module._repr_pretty_
+
+    def summary(self):
         """One line, however deep: MLP(2 → 16 → 16 → 1, relu, 337 parameters). The output
         layer's activation is named only where it is not the default for `activation`."""
         neurons = [layer.neurons[0] for layer in self.layers]

@@ -3,6 +3,7 @@
 Several front ends need these (the plots, the lab, the CLI's GIF snapshots), so they live here,
 below all of them. numpy is imported only by `numpy_forward`.
 """
+from micrograd.engine import OPS
 from micrograd.nn import ACTIVATIONS
 
 __all__ = ["get_weights", "set_weights", "numpy_forward"]
@@ -22,11 +23,12 @@ def set_weights(model, weights):
         p.data = float(w)
 
 
-def _numpy_activations(np):
-    """nn.ACTIVATIONS, each on a numpy array (sigmoid as the engine writes it, through tanh)."""
-    table = {"relu": lambda a: np.where(a > 0, a, 0.0), "tanh": np.tanh,
-             "sigmoid": lambda a: 0.5 * (1 + np.tanh(a / 2)), "linear": lambda a: a}
-    return {name: table[name] for name in ACTIVATIONS}
+def _numpy_activations():
+    """nn.ACTIVATIONS, each the engine's own row run on a numpy array (one rule per op: the
+    primitives give a plain array numpy's exp/tanh/where)."""
+    rows = {"relu": OPS["ReLU"].forward, "tanh": OPS["tanh"].forward,
+            "sigmoid": OPS["sigmoid"].forward, "linear": lambda a: a}
+    return {name: rows[name] for name in ACTIVATIONS}
 
 
 def numpy_forward(model, pts):
@@ -37,7 +39,7 @@ def numpy_forward(model, pts):
     activations. The numbers are numpy's float64 matrix products, equal to the engine's up to
     rounding (not bit for bit: a picture does not need that, training does)."""
     import numpy as np
-    acts = _numpy_activations(np)
+    acts = _numpy_activations()
     try:
         a = pts
         for layer in model.layers:

@@ -115,6 +115,58 @@ def lecture_neuron(mg):
     return o, [x1, x2, w1, w2, b]
 
 
+def lecture_neuron_exp(mg):
+    """The lecture's neuron with tanh written through exp: o = (e - 1) / (e + 1), e = exp(2n)."""
+    def V(x, label):
+        v = mg.Value(x)
+        v.label = label
+        return v
+    x1, x2 = V(2.0, 'x1'), V(0.0, 'x2')
+    w1, w2 = V(-3.0, 'w1'), V(1.0, 'w2')
+    b = V(6.8813735870195432, 'b')
+    x1w1 = x1*w1; x1w1.label = 'x1*w1'
+    x2w2 = x2*w2; x2w2.label = 'x2*w2'
+    x1w1x2w2 = x1w1 + x2w2; x1w1x2w2.label = 'x1*w1 + x2*w2'
+    n = x1w1x2w2 + b; n.label = 'n'
+    e = (2*n).exp(); e.label = 'e'
+    o = (e - 1) / (e + 1); o.label = 'o'
+    o.backward()
+    return o, [x1, x2, w1, w2, b]
+
+
+def division_heavy(mg):
+    """A random expression, mostly divisions, that uses each leaf at most twice (so a leaf's
+    grad is the same sum in any order of its two terms: its bits can be compared)."""
+    rng = random.Random(18)
+    leaves = [mg.Value(rng.uniform(0.5, 2.0) * rng.choice([-1, 1])) for _ in range(12)]
+    pool = leaves + leaves
+    rng.shuffle(pool)
+    nodes = [pool.pop() for _ in range(4)]
+    while pool:
+        x, y = nodes.pop(0), pool.pop()
+        kind = rng.choice(["/", "/", "/", "r/", "c/", "*", "-", "+", "**-1"])
+        if kind == "/":
+            z = x / y
+        elif kind == "r/":
+            z = rng.choice([1.0, 3.0, 10.0]) / x + y
+        elif kind == "c/":
+            z = x / rng.choice([3.0, 7.0, 0.1]) - y
+        elif kind == "*":
+            z = x * y
+        elif kind == "-":
+            z = x - y
+        elif kind == "+":
+            z = -x + y
+        else:
+            z = x ** -1 + y
+        nodes.append(z)
+    root = nodes[0]
+    for z in nodes[1:]:
+        root = root / z
+    root.backward()
+    return root, leaves
+
+
 def demo_loss(mg):
     """The original demo's loss at step 0 (bench/workloads.py's W1), after backward."""
     sys.path.insert(0, BENCH)
@@ -129,8 +181,37 @@ def demo_loss(mg):
     return total, [v for row in inputs for v in row] + model.parameters()
 
 
-CASES = [trace_graph_neuron, test_sanity_check, test_more_ops, lecture_neuron, demo_loss]
-DRAWN = {"trace_graph_neuron", "test_sanity_check", "lecture_neuron"}    # small enough to draw
+CASES = [trace_graph_neuron, test_sanity_check, test_more_ops, lecture_neuron,
+         lecture_neuron_exp, division_heavy, demo_loss]
+DRAWN = {"trace_graph_neuron", "test_sanity_check", "test_more_ops", "lecture_neuron",
+         "lecture_neuron_exp"}                                    # small enough to draw
+
+
+def facts(mg):
+    """What code written for the original prints: reprs, types, and a few numbers' bits."""
+    random.seed(1337)
+    y = mg.Value(2.0) * mg.Value(3)
+    y.backward()
+    a, b = mg.Value(3), mg.Value(4)
+    ints = a * b + 1
+    ints.backward()
+    return {
+        "repr Value(3)": repr(mg.Value(3)),
+        "repr Value(1.0)": repr(mg.Value(1.0)),
+        "repr after backward": repr(y),
+        "repr Neuron": [repr(mg.Neuron(2)), repr(mg.Neuron(3, nonlin=False))],
+        "repr Layer": repr(mg.Layer(2, 3)),
+        "repr MLP": repr(mg.MLP(2, [16, 16, 1])),
+        "print MLP": str(mg.MLP(3, [4, 1])),
+        "type Value(3).data": type(mg.Value(3).data).__name__,
+        "type Value(3).grad": type(mg.Value(3).grad).__name__,
+        "an int graph": [repr(ints), repr(a), repr(b)],
+        "10.0 / Value(3.0)": repr((10.0 / mg.Value(3.0)).data),
+        "Value(10.0) / 3.0": repr((mg.Value(10.0) / 3.0).data),
+        "Value(1.0) / Value(3.0)": repr((mg.Value(1.0) / mg.Value(3.0)).data),
+        "Neuron(2).b.data": repr(mg.Neuron(2).b.data),
+        "Neuron(2).b.data type": type(mg.Neuron(2).b.data).__name__,
+    }
 
 
 def serialize(root, user_leaves, draw=False):
@@ -155,6 +236,7 @@ def run_all(mg):
     for case in CASES:
         root, leaves = case(mg)
         out[case.__name__] = serialize(root, leaves, draw=case.__name__ in DRAWN)
+    out["facts"] = facts(mg)
     return out
 
 
@@ -177,6 +259,16 @@ def _the_lectures_additions(Value):
         return out
     Value.tanh = tanh
 
+    def exp(self):                      # the lecture's exp
+        x = self.data
+        out = Value(math.exp(x), (self, ), 'exp')
+
+        def _backward():
+            self.grad += out.data * out.grad
+        out._backward = _backward
+        return out
+    Value.exp = exp
+
 
 def main():
     from importlib.metadata import version
@@ -189,7 +281,7 @@ def main():
     if version("micrograd") != "0.1.0" or "site-packages" not in where:
         raise SystemExit(f"needs the PyPI micrograd 0.1.0, found {version('micrograd')} at {where}")
     _the_lectures_additions(Value)
-    mg = types.SimpleNamespace(Value=Value, Neuron=nn.Neuron, MLP=nn.MLP)
+    mg = types.SimpleNamespace(Value=Value, Neuron=nn.Neuron, Layer=nn.Layer, MLP=nn.MLP)
     json.dump(run_all(mg), sys.stdout)
 
 

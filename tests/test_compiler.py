@@ -182,8 +182,9 @@ def test_random_graphs_match_eager(program, n_params):
 @SETTINGS
 @given(programs(max_inputs=5, max_steps=14), st.integers(1, 4))
 def test_the_traces_walk_is_the_engines_topological_order(program, n_roots):
-    """trace.topo_graph walks the graph once: the engine's order (several roots sharing one
-    visited set), every node's inputs as positions in it, and a 'w·x+b' node's many inputs."""
+    """trace.topo_graph: the engine's one walk (several roots sharing one visited set), every
+    node's inputs as positions in it, a 'w·x+b' node's many inputs, and positions of Values
+    (-1 for one outside the graph)."""
     from micrograd.compiler.trace import topo_graph
     from micrograd.engine import topological_order
     xs, steps = program
@@ -194,12 +195,14 @@ def test_the_traces_walk_is_the_engines_topological_order(program, n_roots):
         pool.append(fn(*(pool[i] for i in args)))
     pool.append(linear(pool[:2], pool[-2:], pool[-1]))         # 2 weights, 2 inputs, a bias
     roots = pool[-n_roots:] + pool[:1]
-    order, nch, chl, pos = topo_graph(roots)
+    order, nch, chl, position = topo_graph(roots)
     expected = topological_order(*roots)
     assert [id(v) for v in order] == [id(v) for v in expected]
-    assert nch == [len(v._prev) for v in expected]
-    assert chl == [pos[c] for v in expected for c in v._prev]
-    assert [pos[v] for v in order] == list(range(len(order)))
+    index = {v: i for i, v in enumerate(expected)}
+    assert nch.tolist() == [len(v._prev) for v in expected]
+    assert chl.tolist() == [index[c] for v in expected for c in v._prev]
+    assert position(order).tolist() == list(range(len(order)))
+    assert position([Value(1.0), order[-1]]).tolist() == [-1, len(order) - 1]
 
 
 @st.composite
@@ -566,13 +569,23 @@ def test_domain_errors_are_eagers_errors(name, fn, ok, bad):
 
 
 def test_division_at_a_tiny_divisor_differentiates_as_eager():
-    """d(a/b)/db = -out/b: finite where the old -a/(b*b) divided by an underflowed 0, and as
-    large as eager's where it overflows (no error in either)."""
+    """a.div(b), one node with d/db = -out/b: finite where -a/(b*b) would divide by an
+    underflowed 0, and as large as eager's where it overflows (no error in either). The
+    lecture's a / b, a * b**-1: b**-1's derivative -1 * b**-2 overflows at b = 1e-200, and the
+    compiled backward raises eager's error."""
     p = Value(1.5)
-    check(lambda x: p / (x * 1e-200), [p], 1e200)
-    check(lambda x: p / (x * 1e-200), [p], 1.0)
+    check(lambda x: p.div(x * 1e-200), [p], 1e200)
+    check(lambda x: p.div(x * 1e-200), [p], 1.0)
     q = Value(1e-170)
-    check(lambda x: q / (x * 1e-170), [q], 1.0)
+    check(lambda x: q.div(x * 1e-170), [q], 1.0)
+    check(lambda x: p / (x * 1e-200), [p], 1e200)
+    lecture = lambda x: p / (x * 1e-200)                   # noqa: E731
+    want = eager_error(lecture, [1.0])
+    assert "backward through **-1" in str(want)
+    for backend in ("c", "numpy"):
+        with pytest.raises(type(want)) as got:
+            micrograd.compile(lecture, backend=backend)(1.0).backward()
+        assert str(got.value) == str(want)
 
 
 def test_nan_and_inf_flow_through_as_in_eager():

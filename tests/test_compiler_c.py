@@ -16,7 +16,7 @@ import micrograd
 from micrograd import optim
 from micrograd.compiler import CompileError, cbuild, cgen
 from micrograd.data import make_moons
-from micrograd.engine import MAX, Value, linear
+from micrograd.engine import MAX, Op, Value, linear
 from micrograd.nn import MLP
 
 
@@ -171,10 +171,14 @@ def test_without_a_compiler_numpy_takes_over_with_the_same_numbers(cache, monkey
 
 
 def test_ops_without_a_c_kernel_and_big_programs_stay_on_numpy(cache):
-    sq = micrograd.compile(lambda x: x ** 2 + 1.0)
-    assert sq(3.0).data == 10.0
+    """A row that calls math.* itself has no C kernel: numpy, element by element, and why."""
+    cube = Op("cube", lambda a: math.pow(a, 3), lambda out, a: (3 * math.pow(a, 2),))
+    sq = micrograd.compile(lambda x: cube(x) + 1.0)
+    assert sq(3.0).data == 28.0
     assert sq.stats()[0]["backend"] == "numpy"
-    assert sq.stats()[0]["backend_note"] == "op '**2' has no C kernel"
+    assert sq.stats()[0]["backend_note"] == (
+        "no C kernel for op 'cube': float() or a math.* function of an input (write the row "
+        "with arithmetic, comparisons and micrograd.primitives' exp/log/tanh/where)")
     deep = micrograd.compile(lambda x: _chain(x, cgen.MAX_GROUPS + 1))
     assert deep(0.5).data == _chain(Value(0.5), cgen.MAX_GROUPS + 1).data
     assert "more than 64" in deep.stats()[0]["backend_note"]

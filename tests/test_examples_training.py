@@ -4,6 +4,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -23,6 +25,7 @@ def test_lecture_mlp_reaches_a_small_loss():
     assert losses[0] > 1 and losses[-1] < 0.01
 
 
+@pytest.mark.slow
 def test_moons_demo_prints_the_notebook_and_draws(tmp_path):
     proc = run("05_moons_demo.py", tmp_path / "boundary.png", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

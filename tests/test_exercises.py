@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from micrograd import exercises
-from micrograd.engine import FORMULAS
+from micrograd.engine import OPS
 
 SOLUTIONS = pathlib.Path(__file__).parent / "exercise_solutions"
 LECTURE = {"value": "value", "topo": "topo", "neuron": "mlp", "mlp": "mlp",
@@ -124,7 +124,7 @@ def test_a_wrong_local_derivative_is_reported_by_op_with_both_numbers(tmp_path):
     assert tanh.status == "fail"
     assert tanh.message.startswith("wrong local derivative of 'tanh'")
     assert "a.grad: expected 0.5, yours 0.292893" in tanh.message
-    assert FORMULAS["tanh"][1][0].format(out="out") + " = 0.5" in tanh.message  # the op table's
+    assert OPS["tanh"].derivatives[0].format(out="out") + " = 0.5" in tanh.message  # the op table's
     neuron = result.outcome("the lecture's neuron").message
     assert "x1.grad: expected -1.5, yours -0.87868" in neuron
     assert "nudging x1 by 1e-06 in your own Value: slope -1.5" in neuron
@@ -363,7 +363,7 @@ def test_a_wrong_custom_derivative_quotes_the_op_table(tmp_path):
     sig = result.outcome("sigmoid: its forward").message
     assert sig.startswith("wrong local derivative of sigmoid")
     assert "x.grad: expected 0.244458, yours 0.425557" in sig
-    assert FORMULAS["sigmoid"][1][0].format(out="out") + " = 0.244458" in sig
+    assert OPS["sigmoid"].derivatives[0].format(out="out") + " = 0.244458" in sig
     assert result.outcome("relu: its forward").passed
 
 

@@ -22,6 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOBODY = 65534
+pytestmark = pytest.mark.notebook     # JupyterLab servers
 
 
 def free_port():

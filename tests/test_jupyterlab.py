@@ -22,11 +22,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbformat.sign import NotebookNotary
-from playwright.sync_api import sync_playwright
 
 from micrograd.viz import stepper_data
 from micrograd.lecture import lecture_neuron
-from test_stepper import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, IN_VIEW, replay
+from test_stepper import IN_VIEW, replay
 
 CELL = ("from micrograd.viz import show_stepper\n"
         "from micrograd.lecture import lecture_neuron\n"
@@ -40,6 +39,7 @@ LIVE = ("import random\nfrom micrograd.data import load_dataset\nfrom micrograd.
         "history = fit(MLP(2, [16, 16, 1]), X, y, steps=60, compiled=True, live=20)")
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 LECTURE_NOTEBOOKS = ("01_derivatives_and_backprop", "02_neuron", "03_mlp_training")
+pytestmark = pytest.mark.notebook     # a JupyterLab server and its kernels
 SLOW = 180_000          # ms: JupyterLab's first load and a kernel start, on a busy machine
 
 
@@ -147,14 +147,6 @@ def lab(tmp_path_factory):
         assert not left, f"kernels left running after the server stopped: {left}"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + ["--disable-quic"])
-        yield b
-        b.close()
-
-
 def open_notebook_fresh(browser, lab, name, width=1440):
     """A new browser context on JupyterLab with only `name` open."""
     context = browser.new_context(viewport={"width": width, "height": 900})
@@ -206,7 +198,8 @@ def leaves_and_root_in_view(page, frame, data):
 
 
 @pytest.mark.parametrize("width", [1440, 900])
-def test_a_trusted_notebook_shows_the_stepper_inline_and_it_steps(browser, lab, width):
+def test_a_trusted_notebook_shows_the_stepper_inline_and_it_steps(browser, lab, width,
+                                                                  artifacts):
     data = stepper_data(lecture_neuron())
     S = len(data["steps"])
     context, page = open_notebook(browser, lab, "trusted.ipynb", width)
@@ -224,8 +217,7 @@ def test_a_trusted_notebook_shows_the_stepper_inline_and_it_steps(browser, lab, 
         want, got = settled_height(page, frame)
         assert abs(want - got) <= 1, (want, got)
         assert frame.evaluate("document.scrollingElement.scrollHeight <= innerHeight + 1")
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"jupyterlab-stepper-{width}-load.png"))
+        page.screenshot(path=str(artifacts / f"jupyterlab-stepper-{width}-load.png"))
         # on load: the neuron from its leaves to its root in view, its text readable
         assert len(leaves_and_root_in_view(page, frame, data)) == 6
         assert all(leaves_and_root_in_view(page, frame, data)), frame.evaluate(IN_VIEW)
@@ -245,7 +237,7 @@ def test_a_trusted_notebook_shows_the_stepper_inline_and_it_steps(browser, lab, 
         want, got = settled_height(page, frame)              # still no scrollbar inside
         assert abs(want - got) <= 1, (want, got)
         page.wait_for_timeout(300)
-        shot = ARTIFACTS / f"jupyterlab-stepper-{width}.png"
+        shot = artifacts / f"jupyterlab-stepper-{width}.png"
         page.screenshot(path=str(shot))
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     finally:
@@ -253,7 +245,7 @@ def test_a_trusted_notebook_shows_the_stepper_inline_and_it_steps(browser, lab, 
 
 
 def test_an_untrusted_notebook_says_to_run_the_cell_and_running_it_shows_the_stepper(
-        browser, lab):
+        browser, lab, artifacts):
     context, page = open_notebook(browser, lab, "untrusted.ipynb", 1440)
     try:
         output = page.locator(".jp-OutputArea-output").first
@@ -264,7 +256,7 @@ def test_an_untrusted_notebook_says_to_run_the_cell_and_running_it_shows_the_ste
         try:
             frame = stepper_frame(page)
         except Exception:
-            page.screenshot(path=str(ARTIFACTS / "jupyterlab-run-failed.png"))
+            page.screenshot(path=str(artifacts / "jupyterlab-run-failed.png"))
             raise
         assert re.fullmatch(r"step 0 / \d+", frame.text_content("#counter"))
         assert not page.locator(".jp-OutputArea-output .micrograd-untrusted").is_visible()
@@ -279,7 +271,7 @@ def run_first_cell(page):
     page.keyboard.press("Shift+Enter")
 
 
-def test_live_training_redraws_one_picture_under_the_progress_bar(browser, lab):
+def test_live_training_redraws_one_picture_under_the_progress_bar(browser, lab, artifacts):
     context, page = open_notebook_fresh(browser, lab, "live.ipynb")
     try:
         run_first_cell(page)
@@ -299,7 +291,7 @@ def test_live_training_redraws_one_picture_under_the_progress_bar(browser, lab):
         assert "60/60" in bar.inner_text()                       # the bar stays, complete
         assert re.fullmatch(r"fit took \d+\.\d s: 60 steps, final loss [\d.e-]+, accuracy "
                             r"[\d.]+%", outputs.nth(2).inner_text().strip())
-        page.screenshot(path=str(ARTIFACTS / "jupyterlab-live.png"))
+        page.screenshot(path=str(artifacts / "jupyterlab-live.png"))
     finally:
         context.close()
 
@@ -333,7 +325,7 @@ def graph_boxes(page, n):
 @pytest.mark.parametrize("name,n", [("01_derivatives_and_backprop", 5), ("02_neuron", 5),
                                     ("03_mlp_training", 1)])
 @pytest.mark.parametrize("width", [1440, 900])
-def test_the_lecture_graphs_fit_their_output(browser, lab, name, n, width):
+def test_the_lecture_graphs_fit_their_output(browser, lab, name, n, width, artifacts):
     """At 1440 px, and at 900 px with the file browser open (an output about 450 px wide):
     every graph wholly inside its output, as wide as it fits; a click shows its natural
     size (scrolling inside the output), another fits it again."""
@@ -351,8 +343,7 @@ def test_the_lecture_graphs_fit_their_output(browser, lab, name, n, width):
         widths = [b["out"][1] - b["out"][0] for b in boxes]
         if width == 900:
             assert max(widths) < 520                 # the narrow output the issue measured
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"jupyterlab-{name[:2]}-graphs-{width}.png"))
+        page.screenshot(path=str(artifacts / f"jupyterlab-{name[:2]}-graphs-{width}.png"))
         # natural size on a click, fitted again on the next
         img = page.locator("img[alt='the computation graph']").first
         img.scroll_into_view_if_needed()

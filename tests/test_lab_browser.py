@@ -9,7 +9,6 @@ import pytest
 
 from micrograd.lab.server import make_server
 from micrograd.lab.session import Session
-from test_stepper import ARTIFACTS, browser  # noqa: F401 - the stepper tests' Chromium
 
 
 @pytest.fixture
@@ -87,7 +86,7 @@ class Lab:
         self.context.close()
 
 
-def test_play_trains_moons_to_95_percent_and_the_views_follow(browser, server):
+def test_play_trains_moons_to_95_percent_and_the_views_follow(browser, server, artifacts):
     lab = Lab(browser, server)
     assert lab.text("#counter") == "step 0 / 300"
     assert lab.text("#status") == "ready"
@@ -119,11 +118,11 @@ def test_play_trains_moons_to_95_percent_and_the_views_follow(browser, server):
         lab.wait_until(f"lab.point !== null && lab.point.index === {i}")
         if lab.js("lab.point.loss") > 0:
             break
-    lab.page.screenshot(path=str(ARTIFACTS / "lab-1280x720.png"))
+    lab.page.screenshot(path=str(artifacts / "lab-1280x720.png"))
     lab.page.check("input[name=edges][value=grads]")   # the gradient view draws too
     lab.page.set_viewport_size({"width": 900, "height": 1000})
     lab.page.wait_for_timeout(300)
-    lab.page.screenshot(path=str(ARTIFACTS / "lab-900.png"), full_page=True)
+    lab.page.screenshot(path=str(artifacts / "lab-900.png"), full_page=True)
     # at 900 px nothing spills sideways
     assert lab.js("document.documentElement.scrollWidth") <= 900
     # and a layer of 16 neurons' maps is one row, not 15 and a straggler
@@ -287,14 +286,14 @@ READABLE = ("[...document.querySelectorAll('h1, h2, button, label, select, input
 
 
 @pytest.mark.browser
-def test_presentation_mode_at_1920_by_1080_has_20px_text_and_big_charts(browser, server):
+def test_presentation_mode_at_1920_by_1080_has_20px_text_and_big_charts(browser, server, artifacts):
     lab = Lab(browser, server, width=1920, height=1080)
     # plain, at 1920: the layout uses the width (the charts grow beyond 150 px)
     plain_chart = lab.js("document.getElementById('loss-chart').getBoundingClientRect().height")
     assert plain_chart >= 230
     assert lab.js("document.documentElement.scrollWidth") <= 1920
     assert min(size for _, size in lab.js(READABLE)) < 20          # a desk, not a room
-    lab.page.screenshot(path=str(ARTIFACTS / "lab-1920.png"))
+    lab.page.screenshot(path=str(artifacts / "lab-1920.png"))
     lab.close()
 
     lab = Lab(browser, server, width=1920, height=1080, url_end="&present=1")
@@ -311,7 +310,7 @@ def test_presentation_mode_at_1920_by_1080_has_20px_text_and_big_charts(browser,
     assert lab.js("document.documentElement.scrollWidth") <= 1920
     lab.page.click("#step")
     lab.wait_until("lab.step === 1")
-    lab.page.screenshot(path=str(ARTIFACTS / "lab-1920-present.png"))
+    lab.page.screenshot(path=str(artifacts / "lab-1920-present.png"))
     # the button turns it off again, and the link says which
     lab.page.click("#present")
     assert lab.js("document.body.classList.contains('present')") is False
@@ -366,7 +365,7 @@ def test_a_shared_link_opens_the_same_run_with_the_same_numbers(browser):
 
 
 @pytest.mark.browser
-def test_the_clicked_points_stepper_is_inline_and_follows_training(browser, server):
+def test_the_clicked_points_stepper_is_inline_and_follows_training(browser, server, artifacts):
     lab = Lab(browser, server, width=1440, height=900)
     lab.page.click("#step")
     lab.wait_until("lab.step === 1")
@@ -405,7 +404,7 @@ def test_the_clicked_points_stepper_is_inline_and_follows_training(browser, serv
     assert lab.text(".point-summary").endswith(f"(weights of step {step}).")
     lab.page.click("#play")
     lab.wait_until("lab.status === 'paused' && lab.pending === 0")
-    lab.page.screenshot(path=str(ARTIFACTS / "lab-1440-inline-stepper.png"), full_page=True)
+    lab.page.screenshot(path=str(artifacts / "lab-1440-inline-stepper.png"), full_page=True)
     assert lab.errors == []
     lab.close()
 
@@ -522,7 +521,7 @@ def test_the_served_stepper_computes_a_pending_check_when_its_row_is_clicked(bro
 
 
 @pytest.mark.browser
-def test_input_features_are_chosen_in_the_page_and_drawn_in_the_network(browser, server):
+def test_input_features_are_chosen_in_the_page_and_drawn_in_the_network(browser, server, artifacts):
     lab = Lab(browser, server, width=1440, height=900)
     assert lab.page.eval_on_selector_all("#features label", "els => els.map(e => "
                                          "e.textContent.trim())") == \
@@ -543,6 +542,6 @@ def test_input_features_are_chosen_in_the_page_and_drawn_in_the_network(browser,
     names = lab.page.eval_on_selector_all(".point-layer:nth-child(1) td:first-child",
                                           "els => els.map(e => e.textContent)")
     assert names == ["x1", "x2", "x1·x2", "sin x1"]
-    lab.page.locator("#net-panel").screenshot(path=str(ARTIFACTS / "lab-features-network.png"))
+    lab.page.locator("#net-panel").screenshot(path=str(artifacts / "lab-features-network.png"))
     assert lab.errors == []
     lab.close()

@@ -3,15 +3,27 @@ framed by the lab page (and by no other), own points may be of any class the dat
 the network's inputs may be TF Playground's features of the points.
 The page itself: tests/test_lab_browser.py."""
 import math
+import threading
 
 import numpy as np
 import pytest
 
 from micrograd.lab.settings import SettingsError, featurize, parse_settings
-from test_lab_server import SMALL, Client, run_steps, server  # noqa: F401 (server: a fixture)
+from micrograd.lab.server import make_server
+from test_lab_server import SMALL, Client, run_steps
 
 
-def test_only_the_stepper_page_may_be_framed_and_only_by_the_lab(server):   # noqa: F811
+@pytest.fixture
+def server():
+    srv = make_server()
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.stop()
+
+
+def test_only_the_stepper_page_may_be_framed_and_only_by_the_lab(server):
     client = Client(server)
     status, headers, _ = client.request("GET", "/")
     assert status == 200 and headers["X-Frame-Options"] == "DENY"
@@ -55,7 +67,7 @@ def test_features_are_checked_and_computed_from_the_points():
             parse_settings({"features": bad})
 
 
-def test_a_run_on_features_trains_draws_and_reproduces(server):   # noqa: F811
+def test_a_run_on_features_trains_draws_and_reproduces(server):
     client = Client(server)
     doc = {**SMALL, "dataset": "circles", "features": ["x1sq", "x2sq", "x1x2"]}
     status, err = client.json("POST", "/api/settings", doc)

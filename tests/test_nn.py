@@ -33,17 +33,39 @@ def test_lecture_network_draws_random_biases_and_uses_tanh_everywhere():
     assert -1 < model(XS[0]).data < 1
 
 
-def test_reprs():
+def test_reprs_are_the_originals():
     random.seed(0)
     assert repr(Neuron(2)) == "ReLUNeuron(2)"
     assert repr(Neuron(2, nonlin=False)) == "LinearNeuron(2)"
-    assert repr(MLP(2, [16, 16, 1])) == "MLP(2 → 16 → 16 → 1, relu, 337 parameters)"
-    assert repr(MLP(3, [4, 4, 1], activation="tanh")) == "MLP(3 → 4 → 4 → 1, tanh, 41 parameters)"
-    assert repr(MLP(3, [1], activation="tanh")) == "MLP(3 → 1, tanh, 4 parameters)"
-    assert repr(MLP(2, [8, 1], output_activation="sigmoid", fused=True)) == (
+    assert repr(Layer(2, 2)) == "Layer of [ReLUNeuron(2), ReLUNeuron(2)]"
+    assert repr(MLP(2, [2, 1])) == ("MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2)], "
+                                    "Layer of [LinearNeuron(2)]]")
+    assert str(MLP(2, [16, 16, 1])) == repr(MLP(2, [16, 16, 1]))
+
+
+def test_summaries_are_one_line_and_what_notebooks_show():
+    random.seed(0)
+    assert MLP(2, [16, 16, 1]).summary() == "MLP(2 → 16 → 16 → 1, relu, 337 parameters)"
+    assert MLP(3, [4, 4, 1], activation="tanh").summary() == (
+        "MLP(3 → 4 → 4 → 1, tanh, 41 parameters)")
+    assert MLP(3, [1], activation="tanh").summary() == "MLP(3 → 1, tanh, 4 parameters)"
+    assert MLP(2, [8, 1], output_activation="sigmoid", fused=True).summary() == (
         "MLP(2 → 8 → 1, relu, sigmoid output, 33 parameters, fused)")
-    assert repr(Layer(2, 16)) == "Layer(2 → 16, relu, 48 parameters)"
-    assert repr(MLP(2, [16, 16, 1]).layers[-1]) == "Layer(16 → 1, linear, 17 parameters)"
+    assert Layer(2, 16).summary() == "Layer(2 → 16, relu, 48 parameters)"
+    assert MLP(2, [16, 16, 1]).layers[-1].summary() == "Layer(16 → 1, linear, 17 parameters)"
+    assert Neuron(3).summary() == "ReLUNeuron(3)"
+    model = MLP(2, [16, 16, 1])
+    assert model._repr_html_() == "<code>MLP(2 → 16 → 16 → 1, relu, 337 parameters)</code>"
+    from IPython.lib.pretty import pretty          # what IPython and Jupyter print
+    assert pretty(model) == "MLP(2 → 16 → 16 → 1, relu, 337 parameters)"
+
+
+def test_a_fresh_bias_is_the_int_zero_as_in_the_original():
+    n = Neuron(2)
+    assert n.b.data == 0 and type(n.b.data) is int and type(n.b.grad) is int
+    n([1.0, 2.0]).backward()
+    n.zero_grad()
+    assert [type(p.grad) for p in n.parameters()] == [int] * 3
 
 
 def test_hidden_layer_of_one_neuron_works():
@@ -90,7 +112,7 @@ def test_sizes_may_be_numpy_integers_and_generators():
     import numpy as np
     random.seed(0)
     model = MLP(np.int64(2), (n for n in np.array([16, 1])))
-    assert repr(model) == "MLP(2 → 16 → 1, relu, 65 parameters)" and len(model.layers) == 2
+    assert model.summary() == "MLP(2 → 16 → 1, relu, 65 parameters)" and len(model.layers) == 2
     assert isinstance(model([1.0, 2.0]), Value)
 
 

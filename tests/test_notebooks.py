@@ -18,10 +18,11 @@ from nbclient import NotebookClient
 from micrograd.nn import MLP
 from micrograd.viz import show_stepper, stepper_data, stepper_html
 from micrograd.lecture import lecture_expression, lecture_mlp_loss, lecture_neuron
-from test_stepper import ARTIFACTS, IN_VIEW, browser  # noqa: F401 (browser: a fixture)
+from test_stepper import IN_VIEW
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ["01_derivatives_and_backprop", "02_neuron", "03_mlp_training", "04_moons_live"]
+NAMES = ["01_derivatives_and_backprop", "02_neuron", "03_mlp_training", "04_moons_live",
+         "05_microgpt"]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -112,6 +113,7 @@ def test_the_notebook_extra_is_in_all_and_the_test_tools_in_dev():
     assert {"nbclient", "nbformat", "jupyterlab", "playwright"} <= names["dev"]
 
 
+@pytest.mark.notebook
 def test_derivatives_and_manual_backprop(tmp_path):
     nb = run_notebook("01_derivatives_and_backprop", tmp_path)
     assert result(code_cell(nb, "def f(x)"))["text/plain"] == "20.0"
@@ -141,6 +143,7 @@ def test_derivatives_and_manual_backprop(tmp_path):
     assert printed(code_cell(nb, "step = 0.01")) == "-7.286496\n"          # the lecture's
 
 
+@pytest.mark.notebook
 def test_neuron_stepper_and_pytorch(tmp_path):
     nb = run_notebook("02_neuron", tmp_path)
     grads = "{'x1': -1.5, 'w1': 1.0, 'x2': 0.5, 'w2': 0.0, 'b': 0.5}\n"
@@ -171,6 +174,7 @@ def test_neuron_stepper_and_pytorch(tmp_path):
                                              ["w2", "0.000000", "0.000000"]]
 
 
+@pytest.mark.notebook
 def test_mlp_and_the_training_loop(tmp_path):
     nb = run_notebook("03_mlp_training", tmp_path)
     # the same run, here: the lecture's loop with the notebook's seed
@@ -203,6 +207,7 @@ def test_mlp_and_the_training_loop(tmp_path):
         repr([round(y.data, 4) for y in ypred])
 
 
+@pytest.mark.notebook
 def test_moons_with_live_training(tmp_path):
     nb = run_notebook("04_moons_live", tmp_path)
     from micrograd.data import load_dataset
@@ -232,9 +237,47 @@ def test_moons_with_live_training(tmp_path):
     assert pictures(code_cell(nb, "plot_history(")) == ["image/png"]
 
 
+def test_microgpt(tmp_path):
+    """The model from its pieces, one head's graph (SVG) and stepper (HTML), live training (one
+    PNG redrawn in place), names: the numbers those of the same calls made here."""
+    nb = run_notebook("05_microgpt", tmp_path)
+    from micrograd import data, gpt
+    docs = data.names()
+    rng = random.Random(42)
+    rng.shuffle(docs)
+    tok = gpt.CharTokenizer.from_documents(docs)
+    model = gpt.GPT(gpt.GPTConfig(tok.vocab_size), rng)
+
+    first = code_cell(nb, "import random")
+    assert printed(first).startswith(f"32033 names, e.g. {docs[:5]}\n")
+    assert result(first)["text/plain"] == repr(model)
+    head = code_cell(nb, "from micrograd.engine import Value")
+    scope = {"random": random, "gpt": gpt}
+    exec(head.source, scope)                                   # the same graph, built here
+    assert printed(head) == f"{len(scope['out'].topo())} values in the graph\n"
+    assert pictures(head) == ["image/svg+xml"]
+    boxes = svg_values(result(head)["image/svg+xml"])
+    assert {"head0[0]", "q[0]", "k0[1]", "v1[0]", "x1[3]", "wq[0][0]"} <= set(boxes)
+    assert boxes["head0[0]"][1] == "grad 1.0000"
+    assert pictures(code_cell(nb, "show_stepper(out)")) == ["text/html"]
+
+    live = code_cell(nb, "from micrograd.viz.live_loss import LiveLoss")
+    kinds = [(o.output_type, sorted(o.get("data", {}))) for o in live.outputs]
+    assert kinds == [("display_data", ["image/png", "text/plain"]), ("stream", [])]
+    losses = gpt.train(model, tok, docs, steps=150)
+    assert live.outputs[0].data["text/plain"] == \
+        f"training: 150 steps, last loss {losses[-1]:.4f}"
+    assert printed(live) == (f"first loss {losses[0]:.4f}, mean of the last 50 "
+                             f"{sum(losses[-50:]) / 50:.4f}\n")
+    assert losses[0] == 3.3659669475848504               # microgpt's first loss ("3.3660")
+    names = [gpt.sample(model, tok, rng, temperature=0.5) for _ in range(10)]
+    assert printed(code_cell(nb, "for i in range(10)")) == "".join(f"{n}\n" for n in names)
+
+
 # ---------------------------------------------------------------------------------------------
 # In a kernel: the plots, live training
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.notebook
 def test_plots_show_once_with_or_without_pyplot_and_plt_show_shows_nothing(tmp_path):
     setup = ("import random, sys\nfrom micrograd.nn import MLP\nfrom micrograd.train import fit\n"
              "from micrograd.viz.plots import plot_history, plot_decision_boundary\n"
@@ -256,6 +299,7 @@ def test_plots_show_once_with_or_without_pyplot_and_plt_show_shows_nothing(tmp_p
     assert pictures(cells[5]) == ["image/png"]                # into pyplot's own axes: pyplot shows it
 
 
+@pytest.mark.notebook
 def test_live_training_updates_one_output_in_place(tmp_path):
     cells = run_cells([
         "import random\nfrom micrograd.nn import MLP\nfrom micrograd.train import fit\n"
@@ -404,10 +448,11 @@ def exported(tmp_path_factory):
     return pages
 
 
+@pytest.mark.notebook                      # `exported` runs the cell in a kernel
 @pytest.mark.parametrize("template", ["classic", "lab"])
 @pytest.mark.parametrize("width", [900, 1440])
 def test_an_exported_notebook_shows_the_whole_stepper_at_its_height(browser, exported,
-                                                                    template, width):
+                                                                    template, width, artifacts):
     page = browser.new_page(viewport={"width": width, "height": 900})
     try:
         page.goto(exported[template].resolve().as_uri())
@@ -432,8 +477,7 @@ def test_an_exported_notebook_shows_the_whole_stepper_at_its_height(browser, exp
             assert seen["boxes"][-1]["inside"], seen     # and the pane scrolls to the leaves
             assert frame.evaluate("(p => p.scrollWidth > p.clientWidth)"
                                   "(document.getElementById('graph-pane'))")
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"exported-{template}-stepper-{width}.png"))
+        page.screenshot(path=str(artifacts / f"exported-{template}-stepper-{width}.png"))
     finally:
         page.close()
 
@@ -441,7 +485,7 @@ def test_an_exported_notebook_shows_the_whole_stepper_at_its_height(browser, exp
 @pytest.mark.browser
 @pytest.mark.parametrize("template", ["classic", "lab"])
 @pytest.mark.parametrize("width", [560, 1440])
-def test_an_exported_notebooks_graph_fits_its_output(browser, exported, template, width):
+def test_an_exported_notebooks_graph_fits_its_output(browser, exported, template, width, artifacts):
     """draw_dot's picture in the classic and the lab template: within its output's width at
     1440 px and in a narrow window (an output of about 450 px), its natural size on a click."""
     page = browser.new_page(viewport={"width": width, "height": 900})
@@ -458,7 +502,7 @@ def test_an_exported_notebooks_graph_fits_its_output(browser, exported, template
         assert box[2] < natural                   # the lecture's neuron: wider than any output
         if width < 1000:
             assert out[1] - out[0] < 520
-        page.screenshot(path=str(ARTIFACTS / f"exported-{template}-graph-{width}.png"))
+        page.screenshot(path=str(artifacts / f"exported-{template}-graph-{width}.png"))
         img.click()
         assert img.evaluate("i => i.getBoundingClientRect().width") == pytest.approx(natural, abs=1)
     finally:

@@ -5,6 +5,8 @@ A snippet marked ```python notebook``` needs a running Jupyter kernel and is the
 skipped here (tests/test_notebooks.py runs the same calls in one). Any other word after
 ```python is an error, so nothing is left out by accident.
 """
+import contextlib
+import io
 import pathlib
 import re
 
@@ -17,6 +19,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 NOT_RUN = {"notebook"}          # ```python notebook: needs a running kernel
+TOUR = ROOT / "docs" / "tour.md"
 
 
 def snippets(page):
@@ -65,18 +68,34 @@ def test_the_readme_taste_runs_and_prints_the_originals_numbers(tmp_path, monkey
     assert "loss 0.0125" in out
 
 
-@pytest.mark.parametrize("page", PAGES[1:], ids=lambda p: p.name)
-def test_every_docs_snippet_runs(page, tmp_path, monkeypatch, capsys):
-    ran = run_page(page, tmp_path, monkeypatch)
+@pytest.fixture(scope="module")
+def tour(tmp_path_factory):
+    """docs/tour.md run once for the two tests that need it (it trains: the slowest page)."""
+    out, mp = io.StringIO(), pytest.MonkeyPatch()
+    try:
+        with contextlib.redirect_stdout(out):
+            ran = run_page(TOUR, tmp_path_factory.mktemp("tour"), mp)
+    finally:
+        mp.undo()
+    return ran, out.getvalue()
+
+
+@pytest.mark.parametrize("page", [pytest.param(p, marks=pytest.mark.slow) if p == TOUR else p
+                                  for p in PAGES[1:]], ids=lambda p: p.name)
+def test_every_docs_snippet_runs(page, tmp_path, monkeypatch, capsys, request):
+    if page == TOUR:
+        ran = request.getfixturevalue("tour")[0]
+    else:
+        ran = run_page(page, tmp_path, monkeypatch)
     assert ran >= 1 or not snippets(page), page.name
     if page.name == "jupyter.md":
         assert capsys.readouterr().out == ("History(100 steps, final loss 0.01315, accuracy "
                                            "100.0%, held-out accuracy 95.0%)\n")
 
 
-def test_the_tour_prints_the_lectures_numbers(tmp_path, monkeypatch, capsys):
-    run_page(ROOT / "docs" / "tour.md", tmp_path, monkeypatch)
-    out = capsys.readouterr().out
+@pytest.mark.slow
+def test_the_tour_prints_the_lectures_numbers(tour):
+    out = tour[1]
     assert "24.7041" in out and "0.7864477329659274" in out and "1.414213562373095" in out
     assert "step 25: loss 0.0248\nstep 50: loss 0.0127\n" in out
 

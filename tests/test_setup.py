@@ -295,7 +295,8 @@ def test_demo_and_test_scripts_run_the_environments_python_with_their_arguments(
     assert r.returncode == 0, r.stderr
     assert machine.pip_installs() == [
         f"pip {env}/bin/python install -q --disable-pip-version-check -e .[dev]"]
-    assert machine.calls[-1] == f"pytest {env}/bin/python -q tests/test_nn.py -k relu"
+    assert machine.calls[-1] == (f"pytest {env}/bin/python -q -n auto --dist loadfile "
+                                 "--no-loadscope-reorder tests/test_nn.py -k relu")
 
 
 def test_dev_holds_every_other_extra():

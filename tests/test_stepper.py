@@ -8,16 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from micrograd.engine import Value
 from micrograd.viz import stepper_data, stepper_html, write_stepper
 from micrograd.lecture import lecture_expression, lecture_mlp_loss, lecture_neuron
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-ARTIFACTS = Path(__file__).parent / "artifacts"
 ASSETS = Path(__file__).parent.parent / "micrograd" / "viz"
 
 
@@ -102,7 +97,7 @@ def test_neuron_steps_explain_the_chain_rule():
     assert term["formula"] == "1 - o²" and term["local"] == "0.5000"
     assert (term["product"], term["before"], term["after"]) == ("0.5000", "0.0000", "0.5000")
     mul = steps["x1*w1"]
-    assert mul["forward"] == "(x1*w1) = x1 · w1"            # the engine's FORMULAS["*"]
+    assert mul["forward"] == "(x1*w1) = x1 · w1"            # the engine's OPS["*"].formula
     assert [(t["formula"], t["local"], t["after"]) for t in mul["terms"]] == [
         ("w1", "-3.0000", "-1.5000"), ("x1", "2.0000", "1.0000")]
 
@@ -203,14 +198,6 @@ def test_write_stepper(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # In a real browser
 # ---------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 class Page:
     """A stepper page open in Chromium, recording errors, dialogs and network requests."""
 
@@ -243,7 +230,7 @@ class Page:
         self.page.close()
 
 
-def test_click_through_the_lectures_neuron(browser, tmp_path):
+def test_click_through_the_lectures_neuron(browser, tmp_path, artifacts):
     root = lecture_neuron()
     data = stepper_data(root)
     S = len(data["steps"])
@@ -319,9 +306,8 @@ def test_click_through_the_lectures_neuron(browser, tmp_path):
         for _ in range(4):
             p.page.click("#step")
         p.page.wait_for_timeout(400)
-        ARTIFACTS.mkdir(exist_ok=True)
-        p.page.screenshot(path=str(ARTIFACTS / "stepper.png"))
-        assert (ARTIFACTS / "stepper.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        p.page.screenshot(path=str(artifacts / "stepper.png"))
+        assert (artifacts / "stepper.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
         assert p.errors == [] and p.dialogs == []
         assert all(u.startswith("file:") for u in p.requests)
@@ -460,7 +446,7 @@ IN_VIEW = """() => {
 
 
 @pytest.mark.parametrize("width", [900, 1440])
-def test_the_neuron_is_wholly_in_view_and_readable(browser, tmp_path, width):
+def test_the_neuron_is_wholly_in_view_and_readable(browser, tmp_path, width, artifacts):
     path = write_stepper(lecture_neuron(), tmp_path / "neuron.html")
     page = browser.new_page(viewport={"width": width, "height": 760})
     errors = []
@@ -473,8 +459,7 @@ def test_the_neuron_is_wholly_in_view_and_readable(browser, tmp_path, width):
         assert seen["smallest"] >= 8 and seen["smallestHtml"] >= 8
         assert seen["panelBelow"] == (width < 1100)             # the panel moves below
         assert seen["barHeight"] < 60                            # the toolbar does not wrap
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"stepper-{width}.png"), full_page=True)
+        page.screenshot(path=str(artifacts / f"stepper-{width}.png"), full_page=True)
         assert errors == []                                      # no CSP violation either
     finally:
         page.close()
@@ -494,7 +479,7 @@ addEventListener("message", e => {{
 
 
 @pytest.mark.parametrize("width", [900, 1440])
-def test_in_an_iframe_the_page_is_as_tall_as_its_content(browser, tmp_path, width):
+def test_in_an_iframe_the_page_is_as_tall_as_its_content(browser, tmp_path, width, artifacts):
     write_stepper(lecture_neuron(), tmp_path / "neuron.html")
     (tmp_path / "host.html").write_text(HOST.format(src="neuron.html", width=width))
     page = browser.new_page(viewport={"width": width + 40, "height": 700})
@@ -521,13 +506,13 @@ def test_in_an_iframe_the_page_is_as_tall_as_its_content(browser, tmp_path, widt
             assert svg <= pane <= max(svg + 40, 560)
         seen = inner.evaluate(IN_VIEW)
         assert all(b["inside"] for b in seen["boxes"]) and seen["smallest"] >= 8
-        page.screenshot(path=str(ARTIFACTS / f"stepper-iframe-{width}.png"), full_page=True)
+        page.screenshot(path=str(artifacts / f"stepper-iframe-{width}.png"), full_page=True)
     finally:
         page.close()
 
 
 @pytest.mark.browser
-def test_in_a_450px_output_the_whole_neuron_shows_and_no_gap_above_the_check(browser, tmp_path):
+def test_in_a_450px_output_the_whole_neuron_shows_and_no_gap_above_the_check(browser, tmp_path, artifacts):
     """JupyterLab at 900 px with its file browser open leaves about 450 px for an output:
     there the page shows the whole graph (leaves and root inside the frame's width; + zooms
     in), and the explanation is as tall as its text (no empty band above "Check by nudging")."""
@@ -552,7 +537,7 @@ def test_in_a_450px_output_the_whole_neuron_shows_and_no_gap_above_the_check(bro
             const last = Math.max(...kids.map(e => e.getBoundingClientRect().bottom));
             return document.getElementById('check').getBoundingClientRect().top - last; })()""")
         assert 0 <= gap <= 24, gap                          # the panel's own 14 px gap
-        page.screenshot(path=str(ARTIFACTS / "stepper-iframe-450.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "stepper-iframe-450.png"), full_page=True)
         inner.click("#zoom-in")                             # readable on demand
         assert inner.evaluate("window.microgradStepper.scale()") > scale
     finally:
@@ -746,7 +731,7 @@ def test_a_pending_check_is_computed_on_request_with_one_forward_pass(monkeypatc
         stepper_check(lecture_neuron(), 2)                        # x1*w1
 
 
-def test_the_page_shows_checks_over_its_budget_as_not_nudged(browser, tmp_path):
+def test_the_page_shows_checks_over_its_budget_as_not_nudged(browser, tmp_path, artifacts):
     """A leaf the budget did not reach shows "…" and no verdict (not a false ✗); the intro
     says why; the leaves that were nudged are judged as before."""
     from micrograd.viz.stepper import stepper_page
@@ -767,7 +752,7 @@ def test_the_page_shows_checks_over_its_budget_as_not_nudged(browser, tmp_path):
                         ["b", "6.8814", "0.5000", "0.5000", "✓"]]
         intro = page.text_content("#check-intro")
         assert "4 leaves farthest from o were not nudged up front (…)" in intro
-        page.locator("#check").screenshot(path=str(ARTIFACTS / "stepper-checks-budget-900.png"))
+        page.locator("#check").screenshot(path=str(artifacts / "stepper-checks-budget-900.png"))
         assert errors == []
     finally:
         page.close()
@@ -779,7 +764,7 @@ def test_no_budget_checks_every_leaf_and_the_visits_are_counted():
     root = decay_chain(100)
     data = stepper_data(root, nudge_budget=None)
     assert data["pendingChecks"] == 0 and all(c["ok"] for c in data["checks"])
-    topo, kids, parents, rules = _graph(root, 10_000)
+    topo, _, kids, parents, rules = _graph(root, 10_000)
     grads = [0.0] * len(topo)
     _, spent = nudge_checks(parents, kids, rules, [v.data for v in topo], grads, 1e-6, None)
     # v0's cone is every * and + node; step k's 0.999 feeds its *, w_k its +

@@ -71,6 +71,7 @@ def test_fit_reproduces_the_demo_notebook_losses_exactly():
     assert not h.interrupted and h.stopped_reason is None and h.steps == 4
 
 
+@pytest.mark.slow
 def test_fit_is_the_notebook_loop_bit_for_bit_weights_too():
     X, y, model = demo_setup()
     h = demo_fit(model, X, y, steps=12)
@@ -364,6 +365,7 @@ def test_callback_can_stop_training():
     assert h.steps == 3 and not h.interrupted and "callback" in h.stopped_reason
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_the_step_in_the_message(monkeypatch):
     real_hinge = losses.LOSSES["hinge"]
     calls = []
@@ -409,6 +411,7 @@ def test_evaluate_matches_the_training_loss_and_builds_no_graph():
         evaluate(model, [], [], "hinge")
 
 
+@pytest.mark.slow
 def test_predict_matches_scores():
     X, y, model = demo_setup()
     demo_fit(model, X, y, steps=20)

@@ -7,22 +7,27 @@
     micrograd graph ...                 draw an expression's graph (micrograd.viz)
     micrograd lab                       train live in the browser (a local page)
     micrograd exercises list|start|check|mistakes  write micrograd yourself, with feedback
+    micrograd gpt train|sample          microgpt: a tiny GPT trained on names, new names
 
 Every subcommand has --help. Errors are one line on stderr and a non-zero exit status:
 2 for a malformed command line, 1 for anything else (a missing or invalid file, a dataset that
-does not exist, a training run that diverged); 130 when Ctrl-C stopped a training run (the model
-trained so far is still written, first; a second Ctrl-C skips only its plots).
+does not exist, a training run that diverged); 130 when Ctrl-C stopped a command, at any moment
+(a training run's model is still written, first; a second Ctrl-C skips only its plots; presses
+while the first is being handled are ignored, so the exit status stays 130).
 """
 import re
+import signal
 import sys
+import threading
+import time
 
-from micrograd.cli import demo, evaluate, exercises, graph, lab, predict, train
+from micrograd.cli import demo, evaluate, exercises, gpt, graph, lab, predict, train
 from micrograd.cli.common import EXIT_INTERRUPTED, CLIError, Parser
 
 __all__ = ["main", "build_parser"]
 
 # One module per subcommand, each with add_parser(subparsers) and run(args).
-SUBCOMMANDS = [demo, train, predict, evaluate, lab, exercises, graph]
+SUBCOMMANDS = [demo, train, predict, evaluate, lab, exercises, graph, gpt]
 
 
 def build_parser():
@@ -58,7 +63,47 @@ def _glue_negative_inputs(argv):
     return out
 
 
+class FirstPress:
+    """The command's SIGINT handler: a press raises KeyboardInterrupt, and presses in the
+    GRACE seconds after it are ignored, as the first is being handled (one raised inside that
+    handling, say in a `finally:` that stops a child process, would cut the cleanup short, or
+    escape as a traceback or exit status -2). After GRACE a press raises again: Python drops a
+    KeyboardInterrupt raised inside a __del__ or a weakref callback ('Exception ignored in'),
+    and the command must still stop on the next press."""
+    GRACE = 2.0
+
+    def __init__(self):
+        self.at = None
+
+    def __call__(self, signum, frame):
+        now = time.monotonic()
+        if self.at is None or now - self.at > self.GRACE:
+            self.at = now
+            raise KeyboardInterrupt
+
+
 def main(argv=None):
+    """The `micrograd` command; returns its exit status. Called without argv (as the command),
+    it leaves Ctrl-C ignored on return, as the process is about to exit with that status;
+    called with argv (from Python), it restores the caller's SIGINT handler."""
+    guard = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, FirstPress()) if guard else None
+    if previous is None:               # a handler set outside Python: restore Python's own
+        previous = signal.default_int_handler
+    try:
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:
+            if guard:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            _error("interrupted")
+            return EXIT_INTERRUPTED
+    finally:
+        if guard:
+            signal.signal(signal.SIGINT, signal.SIG_IGN if argv is None else previous)
+
+
+def _main(argv):
     parser = build_parser()
     argv = _glue_negative_inputs(list(sys.argv[1:] if argv is None else argv))
     try:
@@ -71,9 +116,6 @@ def main(argv=None):
     except TrainingDiverged as e:
         _error(f"training diverged: {e}; try a smaller --lr")
         return 1
-    except KeyboardInterrupt:
-        _error("interrupted")
-        return EXIT_INTERRUPTED
     except OSError as e:
         if e.filename is not None and e.strerror:
             _error(f"{e.filename}: {e.strerror}")

@@ -4,7 +4,8 @@ import random
 import time
 
 from micrograd.cli.common import (EXIT_INTERRUPTED, CtrlC, chain_callbacks, check_writable,
-                                  describe, int_arg, output_names, save_model_file,
+                                  describe, finite_metrics, int_arg, output_names,
+                                  save_model_file,
                                   say_interrupted, say_stopped, snapshotter, write_plots)
 
 
@@ -33,7 +34,7 @@ def run(args):
 
     from micrograd import __version__, data, optim
     from micrograd.nn import MLP
-    from micrograd.train import evaluate, fit
+    from micrograd.train import fit
 
     check_writable(args.out, output_names(2, gif=not args.no_gif))
     # The notebook, cell for cell; its model fused (one node per neuron's w·x+b, the same
@@ -68,10 +69,10 @@ def run(args):
         written = [save_model_file(args.out, model, meta)]
         try:
             ctrl_c.saved(history)
-            data_loss, acc = evaluate(model, X, y, "hinge")
+            data_loss, acc = finite_metrics(model, X, y, "hinge", "the moons data")
             meta["train_accuracy"] = acc
             with ctrl_c.deferred():
-                save_model_file(args.out, model, meta)
+                save_model_file(args.out, model, meta, update=True)
             if history.steps:
                 # Both numbers on the final weights: the step lines' loss is measured before
                 # their step's update, so the last of them is one update behind this line.

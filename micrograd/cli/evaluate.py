@@ -3,7 +3,7 @@ import math
 from numbers import Real
 
 from micrograd.cli.common import (DATASET_NAMES, MAX_SAMPLES, MAX_SEED, CLIError, float_arg,
-                                  int_arg)
+                                  finite_metrics, int_arg)
 from micrograd.cli.predict import _load
 
 
@@ -64,7 +64,7 @@ def _meta(meta, key, path, flag):
 
 def run(args):
     from micrograd import data
-    from micrograd.train import evaluate, n_outputs
+    from micrograd.train import n_outputs
 
     model, meta = _load(args.model)
     dataset = args.dataset or _meta(meta, "dataset", args.model, "--dataset")
@@ -96,7 +96,9 @@ def run(args):
     nin = len(model.layers[0].neurons[0].w)
     if X.shape[1] != nin:
         raise CLIError(f"the model takes {nin} features, {dataset} has {X.shape[1]}")
-    value, acc = evaluate(model, X, y, loss)
+    noise_source = None if noise is None else \
+        f"--noise {args.noise:g}" if args.noise is not None else f"its meta 'noise' {noise!r}"
+    value, acc = finite_metrics(model, X, y, loss, f"{dataset} ({part})", noise_source)
     print(f"{dataset} ({part}, {len(y)} samples, seed {seed}): {loss} loss {value:.6f}, "
           f"accuracy {acc:.1%}")
     return 0

@@ -74,8 +74,15 @@ def run_start(args):
 
 def run_check(args):
     from micrograd import exercises
-    result = exercises.check(args.name, args.file, timeout=args.timeout)
+    from micrograd.exercises.runner import OUTPUT_KEPT
+    try:
+        result = exercises.check(args.name, args.file, timeout=args.timeout)
+    except exercises.CheckerError as e:       # the checker's own failure, not the learner's
+        raise CLIError(f"{e}; your file was not checked") from None
     print(result.feedback)
+    if result.output_dropped:
+        print(f"(your code printed {result.output_dropped} bytes more than the checker keeps, "
+              f"{OUTPUT_KEPT} bytes: they were counted and dropped)")
     return 0 if result.passed else 1
 
 

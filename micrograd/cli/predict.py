@@ -2,7 +2,7 @@
 import csv
 import math
 
-from micrograd.cli.common import CLIError, numbers_arg
+from micrograd.cli.common import CLIError, numbers_arg, open_regular
 
 
 def add_parser(subparsers):
@@ -34,7 +34,7 @@ def _read_csv(path):
     Bounded: a line over MAX_CSV_LINE characters (a line-less file) or more than
     MAX_CSV_ROWS rows is refused rather than read into memory."""
     rows = []
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    with open_regular(path, "a CSV file", newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(_bounded_lines(f, path))
         try:
             for rec in reader:

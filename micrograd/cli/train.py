@@ -4,7 +4,8 @@ import random
 
 from micrograd.cli.common import (AUTO_BATCH_ABOVE, DATASET_NAMES, EXIT_INTERRUPTED,
                                   MAX_SAMPLES, MAX_SEED, CLIError, CtrlC, check_writable,
-                                  describe, float_arg, int_arg, layers_arg, output_names,
+                                  describe, finite_metrics, float_arg, int_arg, layers_arg,
+                                  output_names,
                                   save_model_file, say_interrupted, say_stopped, snapshotter,
                                   write_plots)
 from micrograd.labels import LOSS_NAMES
@@ -69,7 +70,7 @@ def add_parser(subparsers):
 def run(args):
     from micrograd import __version__, data, io
     from micrograd.nn import MLP
-    from micrograd.train import evaluate, fit, output_size
+    from micrograd.train import fit, output_size
 
     if args.dataset == "digits" and args.noise is not None:
         raise CLIError("--noise does not apply to digits (the images are what they are)")
@@ -141,13 +142,18 @@ def run(args):
         written = [save_model_file(args.out, model, meta)]
         try:
             ctrl_c.saved(history)
-            train_loss, train_acc = evaluate(model, X_tr, y_tr, loss)
-            test_loss, test_acc = evaluate(model, X_te, y_te, loss) if y_te is not None \
-                else (None, None)
+            noise = None if args.noise is None else f"--noise {args.noise:g}"
+            try:
+                train_loss, train_acc = finite_metrics(model, X_tr, y_tr, loss,
+                                                       "the training data", noise)
+                test_loss, test_acc = (None, None) if y_te is None else \
+                    finite_metrics(model, X_te, y_te, loss, "the held-out data", noise)
+            except CLIError as e:
+                raise CLIError(f"{e} (wrote {written[0]}, without a loss or accuracy)") from None
             meta.update(train_loss=train_loss, train_accuracy=train_acc, test_loss=test_loss,
                         test_accuracy=test_acc)
             with ctrl_c.deferred():
-                save_model_file(args.out, model, meta)
+                save_model_file(args.out, model, meta, update=True)
             line = f"{history.steps} steps in {history.seconds:.1f} s: training data loss " \
                    f"(no L2) {train_loss:.4f}, training accuracy {train_acc:.1%}"
             if test_acc is not None:

@@ -19,12 +19,16 @@ function runs once eagerly on fresh leaf Values, one per number in the arguments
 "inputs"). The graph it builds becomes a flat program over one float64 array: nodes are
 level-scheduled (a node's level is one more than its deepest input), the nodes of one level
 and one operation form a group, and each group runs as one loop nest (C) or one vectorized
-numpy operation. A left-nested chain of `+`/`-` (what `sum(...)` builds) becomes one n-ary
-sum; such a chain over products that only it reads, sum((wi*xi for ...), b) (a neuron built the
-lecture's way, nn's fused=False), becomes a fused neuron ('w·x+b'), so both kinds of model
+numpy operation. Every operation is its row of the op table, interpreted (rows.py): the
+row's own forward and local_grads run on numpy arrays, or write the C source, so the compiler
+holds no op's math of its own, and an `Op` of yours compiles like a built-in one. A
+left-nested chain of `+` (what `sum(...)` builds) becomes one n-ary sum; such a chain over
+products that only it reads, sum((wi*xi for ...), b) (a neuron built the lecture's way, nn's
+fused=False), becomes a fused neuron ('w·x+b'), so both kinds of model
 compile to the same program; a group of fused neurons whose weights and inputs vary along
 different axes (a layer over a batch) runs as one contraction. Later calls with the same
-structure copy the new numbers in, re-read the parameters' `.data`, and replay. `.backward()` on a result runs
+structure copy the new numbers in, re-read the parameters' `.data`, and replay (a function
+traced before one of its ops' rows was replaced traces again). `.backward()` on a result runs
 the chain rule group by group, from the last level down, and adds into every parameter's
 `.grad`. `cfn.stats()` tells the size of each traced graph, its backend and where the compile
 time went.
@@ -32,11 +36,13 @@ time went.
 Backends ("auto", the default, picks by itself; `backend=` forces one): "c" writes each
 program out as C (cgen.py: a loop nest per group over contiguous slots, affine operands as
 constants, others through an index table) and builds it with the system's C compiler at
--O2 -ffp-contract=off, no -ffast-math, into a per-user private cache (cbuild.py); the
-same libm exp/log/tanh as Python's math. "numpy" is used without a compiler, for ops without
-a C kernel (powers, custom Ops), for programs of more than cgen.MAX_GROUPS groups, and with
-exact=False. Both give the same bits; where a C kernel meets what eager would refuse (a
-division by 0, exp overflowing, log of 0), it hands over to numpy, which raises eager's error.
+-O2 -ffp-contract=off -fno-builtin-pow, no -ffast-math, into a per-user private cache
+(cbuild.py); the same libm exp/log/tanh/pow as Python's math. "numpy" is used without a
+compiler, for an op whose row is not written with arithmetic, comparisons and
+micrograd.primitives (one that calls math.* itself: `stats()` names it), for programs of more
+than cgen.MAX_GROUPS groups, and with exact=False. Both give the same bits; where a C kernel
+meets what eager would refuse (a division by 0, exp or a power overflowing, log of 0), it
+hands over to numpy, which raises eager's error.
 
 Exactness: the replay gives the eager engine's numbers *bit for bit* (up to the sign of a zero
 gradient), so a training run compiled and eager ends in the same weights. Every sum adds in
@@ -44,9 +50,11 @@ eager's order: forward sums left to right, every gradient in the order eager's b
 the consumers (reversed topological order, then input position), with order-preserving
 reductions only (a numpy reduction or einsum is used only after checking, on operands of the
 same memory layout, that numpy adds one term after the other; never BLAS, never pairwise sums).
-The operations numpy cannot reproduce bit for bit (exp, log, tanh, sigmoid, powers, any custom
-`Op`) are evaluated element by element with the op table's own functions; their derivatives,
-plain arithmetic on the op's output, are vectorized.
+On numpy, the functions numpy cannot reproduce bit for bit (exp, log, tanh, **) go element
+by element through Python's math; a row that is not written for arrays runs element by
+element. A compiled program computes in float64: where eager keeps an int (int arithmetic on
+int data), the compiled value is the same number as a float (so 0, not -0.0, may differ in
+sign).
 
 Errors are eager's: log of 0, overflow in exp or in a power, 0 ** -1, a negative base to a
 fractional power, division by 0 raise the same exception with the same message as eager (if
@@ -95,9 +103,10 @@ The fused training step
 call replays the forward, refuses a NaN/infinite loss (NonFiniteLoss, nothing applied), runs
 the backward of the loss with every gradient starting at 0.0 (on the C backend, one kernel
 each), and applies the optimizer's update on a float64 array of the parameters that the step
-owns, with no per-parameter Python work at all. The parameters live there while training: the model's Values and the optimizer's
-state are stale until `step.sync()` (or the next trace, or the step being dropped), and a
-change to them counts only if made after a sync. Bit for bit eager's numbers, as above.
+owns, with no per-parameter Python work at all. The parameters live there while training:
+the model's Values and the optimizer's state are stale until `step.sync()` (or the next
+trace, or the step being dropped), and a change to them counts only if made after a sync.
+Bit for bit eager's numbers, as above.
 
 exact=False (here or for a plain compiled function) gives up bit-for-bit for speed: a layer of
 neurons is a BLAS matrix product (in a fused step, its weight gradients too), exp/log/tanh are
@@ -109,15 +118,18 @@ Where things are
     function.py     CompiledFunction (a program per argument structure) and Result
     arguments.py    arguments -> structure key + flat numbers, and back; the outputs' structure
     trace.py        running fn on leaf Values; the graph as integer arrays (inputs, parameters,
-                    constants)
+                    constants), in engine.topological_order
+    rows.py         the op table's rows interpreted: on numpy arrays (Arr), as C (CExpr);
+                    which rows read as a + b, a * b, b + w·x (sums, neurons)
     schedule.py     levels, groups (one operation each; lecture-style neurons fused), slots
     program.py      Program: a traced structure, its backend, forward replay, backward programs
-    forward.py      the forward instruction of each kind of group
+    forward.py      the forward instruction of each kind of group (an op's: its row on arrays)
     backward.py     the backward replay: gradient contributions in eager's order, blocks
-    derivatives.py  the backward instruction of each kind of group
+    derivatives.py  the backward instruction of each kind of group (an op's: its row's
+                    local_grads on arrays)
     fusions.py      a layer's input gradients as one contraction
     kernels.py      exact numpy helpers: sequential sums, strided views, contractions
-    elementwise.py  ops evaluated element by element; errors.py: CompileError, eager's errors
+    elementwise.py  rows run element by element; errors.py: CompileError, eager's errors
     cgen.py         the C backend's source: forward and backward loop nests, same layout
     cbuild.py       finding the C compiler, the private kernel cache, loading (ctypes)
     train_step.py   TrainStep, the fused training step; optimizers.py: SGD and Adam on arrays

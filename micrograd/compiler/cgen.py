@@ -4,32 +4,33 @@ Each group becomes a loop nest over its instances (in the shape the group runs i
 (S, P)); an operand whose slots form an affine pattern is read as `v[base + i*s + ...]` with
 the constants written into the source, any other is read through an index table (`I`, handed
 over at run time, so the source stays proportional to the number of groups, not of nodes).
-Every value is computed as eager computes it: the same operations in the same order, one
-rounding each (the library is built with -ffp-contract=off, no -ffast-math), exp/log/tanh from
-the same libm as Python's math. A sum over the terms of a fused neuron or an n-ary sum keeps
-its terms' order: the loop over terms is the outer loop, the instances inside it.
+Every value is computed as eager computes it: an op's group runs the C statements its own row
+writes when run on rows.CExpr operands (its forward; its local_grads times out.grad), the same
+operations in the same order, one rounding each (the library is built with -ffp-contract=off,
+no -ffast-math, no built-in pow: see cbuild.FLAGS), exp/log/tanh/pow from the same libm as
+Python's math. A sum over the terms of a fused neuron or an n-ary sum keeps its terms' order:
+the loop over terms is the outer loop, the instances inside it.
 
 The backward follows backward.py's layout exactly (the same destinations for every gradient
 contribution, the same blocks, reduced row after row), so its numbers are the numpy backend's,
 bit for bit.
 
-Where eager would raise (a division by 0, exp overflowing, log of a number <= 0; with the
-older division rule, b*b == 0 in the backward), the kernel returns 1, and the caller runs the
-numpy backend, which raises eager's own error (or, where eager does not visit the node, gives
-the numbers).
+Where eager would raise (a division by 0, exp or a power overflowing, log of a number <= 0,
+in a forward or in a local derivative), the kernel returns 1, and the caller runs the numpy
+backend, which raises eager's own error (or, where eager does not visit the node, gives the
+numbers).
 """
+import re
+
 import numpy as np
 
-from micrograd.compiler import derivatives
 from micrograd.compiler import trace as kinds
 from micrograd.compiler.kernels import affine
+from micrograd.compiler.rows import as_double, row
 
 HEADER = """#include <math.h>
 #include <stdint.h>
 """
-
-_BINARY = {kinds.K_ADD: "+", kinds.K_SUB: "-", kinds.K_MUL: "*", kinds.K_DIV: "/"}
-
 
 # Up to this many groups a program is compiled to C. The C compiler's time grows with the
 # number of loop nests (a second or more for a few hundred): beyond this, numpy's replay
@@ -38,16 +39,28 @@ MAX_GROUPS = 64
 
 
 def supports(groups):
-    """Can every group run in C? (exp, log, tanh, sigmoid are the only element-by-element ops
-    it knows; any other Op, powers included, keeps the program on numpy, as does a program of
+    """Can every group run in C? (Every op whose row is written with arithmetic, comparisons
+    and the primitives can; one that is not keeps the program on numpy, as does a program of
     more than MAX_GROUPS groups.) -> (ok, why not)"""
     if len(groups) > MAX_GROUPS:
         return False, (f"{len(groups)} groups (more than {MAX_GROUPS}: the C compiler would "
                        f"take longer than it saves)")
     for g in groups:
-        if g.kind == kinds.K_PY and id(g.rule) not in kinds.PY_VEC_GRAD:
-            return False, f"op {g.rule.name!r} has no C kernel"
+        if g.kind == kinds.K_OP:
+            r = row(g.rule, len(g.roles))
+            if not r.ok:
+                return False, f"no C kernel for {r.why}"
     return True, ""
+
+
+def _uses(name, text):
+    return re.search(r"\b" + name + r"\b", text) is not None
+
+
+def _loads(names_refs, text):
+    """`double x0_ = ..., o_ = ...;` for the row's variables the statements use."""
+    loads = [f"{n} = {ref()}" for n, ref in names_refs if _uses(n, text)]
+    return f"double {', '.join(loads)};" if loads else ""
 
 
 class Tables:
@@ -204,30 +217,12 @@ def _forward_group(g, t):
     y = one.ref("v", inst, store=True)
     k = g.kind
     srcs = [_rows(r, g) for r in g.roles]
-    if k in _BINARY:
-        a, b = one.ref("v", srcs[0][0]), one.ref("v", srcs[1][0])
-        lines = [f"  {one.open()} double a = {a}, b = {b};"]
-        if k == kinds.K_DIV:
-            lines.append("    if (b == 0.0) err = 1;")
-        lines.append(f"    {y} = a {_BINARY[k]} b; }}")
-        return lines
-    if k in (kinds.K_NEG, kinds.K_ABS, kinds.K_RELU, kinds.K_PY):
-        a = one.ref("v", srcs[0][0])
-        if k == kinds.K_NEG:
-            expr = "-a"
-        elif k == kinds.K_ABS:
-            expr = "fabs(a)"
-        elif k == kinds.K_RELU:
-            expr = "a <= 0.0 ? 0.0 : a"                  # eager's: NaN stays, -0.0 -> 0.0
-        else:
-            return _forward_elementwise(kinds.PY_VEC_GRAD[id(g.rule)], one, a, y)
-        return [f"  {one.open()} double a = {a}; {y} = {expr}; }}"]
-    if k == kinds.K_MAX:                            # Python's max: replaced only by a greater one
-        lines = [f"  {one.open()} double m = {one.ref('v', srcs[0][0])};"]
-        for r in srcs[1:]:
-            lines.append(f"    {{ double x = {one.ref('v', r[0])}; if (x > m) m = x; }}")
-        lines.append(f"    {y} = m; }}")
-        return lines
+    if k == kinds.K_OP:                         # the row's forward, as C statements
+        blk, res = row(g.rule, len(srcs)).forward()
+        text, out = blk.text(), as_double(res)
+        loads = _loads([(f"x{i}_", lambda r=r: one.ref("v", r[0])) for i, r in enumerate(srcs)],
+                       text + " " + out)
+        return [f"  {one.open()} {loads} {text} {y} = {out}; }}"]
     if k == kinds.K_LIN:
         B, W, X = srcs
         lines = [f"  {one.open()} {y} = {one.ref('v', B[0])}; }}"]
@@ -238,33 +233,12 @@ def _forward_group(g, t):
         return lines
     if k == kinds.K_SUM:
         T = srcs[0]
-        signs = g.signs.reshape(T.shape)
         lines = [f"  {one.open()} {y} = {one.ref('v', T[0])}; }}"]
         rest = Nest((T.shape[0] - 1,) + g.ishape, t)
         yy = rest.ref("v", np.broadcast_to(inst, rest.shape), store=True)
-        term = rest.ref("v", T[1:])
-        if (signs[1:] > 0).all():
-            lines.append("  " + rest.accumulate(yy, "+=", term))
-        elif (signs[1:] < 0).all():
-            lines.append("  " + rest.accumulate(yy, "-=", term))
-        else:                                   # x + (-t) is x - t, bit for bit
-            off = t.doubles(signs[1:])
-            lines.append(f"  {rest.open()} {yy} += D[{off}L + {rest.flat()}] * {term}; }}")
+        lines.append("  " + rest.accumulate(yy, "+=", rest.ref("v", T[1:])))
         return lines
     raise AssertionError(k)                                  # pragma: no cover
-
-
-def _forward_elementwise(name, nest, a, y):
-    if name == "exp":                          # math.exp raises where the result overflows
-        body = "double r = exp(a); if (isinf(r) && !isinf(a)) err = 1;"
-    elif name == "log":                        # math.log raises at a <= 0 (NaN: no error)
-        body = "if (a <= 0.0) err = 1; double r = log(a);"
-    elif name == "tanh":
-        body = "double r = tanh(a);"
-    else:                                      # engine._sigmoid, as written there
-        body = ("double r; if (a >= 0.0) r = 1.0 / (1.0 + exp(-a)); "
-                "else { double e = exp(a); r = e / (1.0 + e); }")
-    return [f"  {nest.open()} double a = {a}; {body} {y} = r; }}"]
 
 
 # ------------------------------------------------------------------------------ backward ----
@@ -370,77 +344,52 @@ def _mac(prog, block, seg, t):
         return np.flip(arr, ax) if flip else arr
     nest = Nest(shape, t)
     out = nest.ref("b", tgt, store=True)
-    G, expr = _edge(g, ri, nest, prep, t)
+    G, pre, expr = _edge(g, ri, nest, prep)
     return [f"  /* group {gi}, role {ri}: rows {r0}..{r1 - 1} */",
-            "  " + nest.accumulate(out, "+=", expr, pre=f"double g_ = {G};")]
+            "  " + nest.accumulate(out, "+=", expr, pre=f"double g_ = {G}; {pre}")]
 
 
 def _contributions(g, dests, check, t):
-    """Each edge's d(out)/d(input) * out.grad, written to its destination in b."""
-    srcs = [_rows(r, g) for r in g.roles]
+    """Each edge's d(out)/d(input) * out.grad, written to its destination in b; `check`: the
+    row's local derivatives may fail where eager's backward visits, and are evaluated (for
+    their err) even if no edge needs them."""
     lines = []
-    one = Nest(g.ishape, t)
-    if g.kind == kinds.K_DIV and check:            # the older rule: eager fails where b*b == 0
-        bb = one.ref("v", srcs[1][0])
-        lines.append(f"  {one.open()} double b_ = {bb}; if (b_ * b_ == 0.0) err = 1; }}")
     for ri, d in enumerate(dests):
         if d is None:
             continue
         nest = Nest(d.shape, t)
         out = nest.ref("b", d, store=True)
-        G, expr = _edge(g, ri, nest, lambda arr, shape=d.shape: np.broadcast_to(arr, shape), t)
-        lines.append(f"  {nest.open()} double g_ = {G}; {out} = {expr}; }}")
+        G, pre, expr = _edge(g, ri, nest, lambda arr, shape=d.shape: np.broadcast_to(arr, shape))
+        lines.append(f"  {nest.open()} double g_ = {G}; {pre} {out} = {expr}; }}")
+    if check and not lines:
+        nest = Nest(g.ishape, t)
+        pre, _ = _row_derivative(g, 0, lambda arr: nest.ref("v", np.broadcast_to(arr, g.ishape)))
+        lines.append(f"  {nest.open()} {pre} }}")
     return lines
 
 
-def _edge(g, ri, nest, prep, t):
-    """(reference to out.grad, the contribution's expression) for the edges of role ri."""
+def _edge(g, ri, nest, prep):
+    """(reference to out.grad, statements, the contribution's expression) for the edges of
+    role ri."""
+    G = nest.ref("b", prep(_inst(g)))
+    val = (lambda arr: nest.ref("v", prep(arr)))
+    if g.kind == kinds.K_OP:
+        pre, d = _row_derivative(g, ri, val)
+        return G, pre, f"{d} * g_"
+    if g.kind == kinds.K_SUM or (g.kind == kinds.K_LIN and ri == 0):
+        return G, "", "g_"
+    if g.kind == kinds.K_LIN:                           # d/dw = x, d/dx = w
+        srcs = [_rows(r, g) for r in g.roles]
+        return G, "", f"{val(srcs[2 if ri == 1 else 1])} * g_"
+    raise AssertionError(g.kind)                                      # pragma: no cover
+
+
+def _row_derivative(g, ri, val):
+    """(statements, expression) of d(out)/d(input ri): the row's local_grads as C, its
+    operands (o_ the output, x0_, x1_, ... the inputs) read through `val`."""
     srcs = [_rows(r, g) for r in g.roles]
-    inst = _inst(g)
-    G = nest.ref("b", prep(inst))
-    signs = g.signs.reshape(srcs[0].shape) if g.kind == kinds.K_SUM else None
-    expr = _derivative(g, ri, srcs, inst, lambda arr: nest.ref("v", prep(arr)),
-                       lambda: nest.ref_doubles(prep(signs)), t)
-    return G, expr
-
-
-def _derivative(g, ri, srcs, inst, val, sign, t):
-    """The C expression of role ri's contribution, local derivative * g_, as eager's rule."""
-    k = g.kind
-    if k == kinds.K_ADD or (k == kinds.K_SUB and ri == 0) or (k == kinds.K_LIN and ri == 0):
-        return "g_"
-    if (k == kinds.K_SUB and ri == 1) or k == kinds.K_NEG:
-        return "-g_"
-    if k == kinds.K_MUL:
-        return f"{val(srcs[1 - ri][0])} * g_"
-    if k == kinds.K_DIV:
-        if ri == 0:
-            return f"(1.0 / {val(srcs[1][0])}) * g_"
-        if derivatives.DIVIDES_BY_OUT:             # the engine's rule, read when generating
-            return f"(-{val(inst)} / {val(srcs[1][0])}) * g_"         # -out / b
-        a, b = val(srcs[0][0]), val(srcs[1][0])
-        return f"(-{a} / ({b} * {b})) * g_"                           # -a / (b * b)
-    if k == kinds.K_RELU:
-        return f"({val(srcs[0][0])} > 0.0 ? 1.0 : 0.0) * g_"
-    if k == kinds.K_ABS:
-        a = val(srcs[0][0])
-        return f"(double)(({a} > 0.0) - ({a} < 0.0)) * g_"
-    if k == kinds.K_LIN:                                # d/dw = x, d/dx = w
-        return f"{val(srcs[2 if ri == 1 else 1])} * g_"
-    if k == kinds.K_SUM:
-        if (g.signs > 0).all():
-            return "g_"
-        return f"{sign()} * g_"
-    if k == kinds.K_MAX:                                # the shift cancels
-        return "0.0 * g_"
-    if k == kinds.K_PY:
-        name = kinds.PY_VEC_GRAD[id(g.rule)]
-        y = val(inst)
-        if name == "exp":
-            return f"{y} * g_"
-        if name == "log":
-            return f"(1.0 / {val(srcs[0][0])}) * g_"
-        if name == "tanh":
-            return f"(1.0 - {y} * {y}) * g_"
-        return f"({y} * (1.0 - {y})) * g_"                            # sigmoid
-    raise AssertionError(k)                                           # pragma: no cover
+    blk, grads = row(g.rule, len(srcs)).local()
+    text, d = blk.text(), as_double(grads[ri])
+    refs = [("o_", lambda: val(_inst(g)))] + [
+        (f"x{i}_", lambda r=r: val(r[0])) for i, r in enumerate(srcs)]
+    return f"{_loads(refs, text + ' ' + d)} {text}", d

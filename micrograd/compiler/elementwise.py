@@ -1,45 +1,11 @@
-"""Operations numpy cannot reproduce bit for bit (exp, log, tanh, sigmoid, powers, any custom
-`Op`): evaluated element by element with the op table's own Python functions.
-
-With exact=False, exp, log and tanh are numpy's (within an ulp or so of math's); where numpy's
-result is not finite, the group is computed again element by element, so that the errors
-(overflow, log of 0) and the infinities are eager's.
+"""Ops run element by element with their rows' own Python functions: rows not written for
+arrays (rows.NotSymbolic), and groups where an element would raise (rows.Suspect), so that
+the error is eager's own.
 """
-import math
-
 import numpy as np
 
-from micrograd import engine
 from micrograd.compiler.errors import raise_eager_backward, raise_eager_forward
-
-# forwards that return a float for every float (or raise): no check of the results' types;
-# and their numpy versions
-_FLOAT_FORWARDS = {id(math.exp): np.exp, id(math.log): np.log, id(math.tanh): np.tanh}
-
-
-def py_forward_fn(op, arrs, Y, exact=True):
-    """A function computing Y from arrs with op.forward element by element (exact=False:
-    numpy's exp, log, tanh, checked)."""
-    if len(arrs) == 1 and id(op.forward) in _FLOAT_FORWARDS and Y.flags.c_contiguous:
-        f, A, Yf, m = op.forward, arrs[0], Y.reshape(-1), Y.size
-        fromiter, f8 = np.fromiter, np.float64
-
-        def run():
-            try:
-                Yf[:] = fromiter(map(f, A.reshape(-1).tolist()), f8, m)
-            except Exception:
-                raise_eager_forward(op, arrs)
-                raise
-        if exact:
-            return run
-        uf, isfinite = _FLOAT_FORWARDS[id(f)], np.isfinite
-
-        def fast():
-            uf(A, out=Y)
-            if not isfinite(Y).all():
-                run()
-        return fast
-    return lambda: py_forward(op, arrs, Y)
+from micrograd.scalars import as_number
 
 
 def py_forward(op, arrs, Y):
@@ -52,7 +18,7 @@ def py_forward(op, arrs, Y):
         raise
     if not all([type(x) is float for x in res]):
         try:
-            res = [x if type(x) is float else engine._as_float(x, "") for x in res]
+            res = [as_number(x, "") for x in res]
         except TypeError:
             raise_eager_forward(op, arrs)
             raise

@@ -26,18 +26,14 @@ def raise_eager_forward(op, arrs, active=None):
     for j, xs in enumerate(zip(*cols)):
         if active is not None and not active[j]:
             continue
-        vs = [Value(x) for x in xs]
-        if len(vs) == 2 and op.name in ("+", "-", "*", "/"):
-            op.binary(*vs)
-        else:
-            op(*vs)
+        op(*[Value(x) for x in xs])
 
 
 def raise_eager_backward(op, out, xs):
     """Eager's backward through one node of `op` with inputs xs (raises where eager does)."""
     vs = [Value(x) for x in xs]
     v = engine._node(out, tuple(vs), op)
-    engine._chain_rule(v)
+    engine._chain_rule(v, op)
 
 
 def raise_backward_at(op, Y, arrs, mask):

@@ -2,13 +2,23 @@
 
 Each group reads its operands as strided views of the value array where their slots form an
 affine pattern (else it gathers them first) and writes its outputs to its own contiguous slots.
-Fused neurons over a batch become one einsum contraction; sums add their terms in eager's order.
-With exact=False, the contraction is a BLAS matrix product, and exp/log/tanh numpy's own.
+An op's group runs the op's own row on numpy arrays (rows.Arr): the same operations as eager,
+element by element where numpy's would round differently. Fused neurons over a batch become one
+einsum contraction; sums add their terms in eager's order. With exact=False, the contraction
+is a BLAS matrix product, and exp/log/tanh/** numpy's own.
 """
 import numpy as np
 
-from micrograd.compiler.elementwise import py_forward_fn
-from micrograd.compiler.errors import raise_eager_forward
+from micrograd.compiler.elementwise import py_forward
+from micrograd.compiler.rows import (
+    Arr,
+    NotSymbolic,
+    Suspect,
+    array_of,
+    is_plain_add,
+    is_plain_mul,
+    row,
+)
 from micrograd.compiler.kernels import (
     Src,
     affine,
@@ -21,19 +31,7 @@ from micrograd.compiler.kernels import (
     product,
     seqsum,
 )
-from micrograd.compiler.trace import (
-    K_ABS,
-    K_ADD,
-    K_DIV,
-    K_LIN,
-    K_MAX,
-    K_MUL,
-    K_NEG,
-    K_PY,
-    K_RELU,
-    K_SUB,
-    K_SUM,
-)
+from micrograd.compiler.trace import K_LIN, K_OP, K_SUM
 
 
 def set_shapes(groups):
@@ -76,40 +74,10 @@ def _forward_op(g, val, exact):
     take = np.take
     kind = g.kind
     ops = []
-    if kind in (K_ADD, K_SUB, K_MUL, K_DIV):
-        A, B = g.srcs[0].arr[0], g.srcs[1].arr[0]
-        uf = {K_ADD: np.add, K_SUB: np.subtract, K_MUL: np.multiply, K_DIV: np.divide}[kind]
-        if kind == K_DIV:
-            op = g.rule
-
-            def run():
-                for idx, buf in gath:
-                    take(val, idx, out=buf, mode="clip")
-                uf(A, B, out=Y)
-                if not B.all():
-                    raise_eager_forward(op, [A, B])
-            return run
-        ops.append(lambda: uf(A, B, out=Y))
-    elif kind == K_NEG:
-        A = g.srcs[0].arr[0]
-        ops.append(lambda: np.negative(A, out=Y))
-    elif kind == K_ABS:
-        A = g.srcs[0].arr[0]
-        ops.append(lambda: np.absolute(A, out=Y))
-    elif kind == K_RELU:
-        A = g.srcs[0].arr[0]
-        maximum, add = np.maximum, np.add
-
-        def relu():                      # 0.0 if a <= 0 else a: NaN stays NaN, -0.0 -> 0.0
-            maximum(A, 0.0, out=Y)
-            add(Y, 0.0, out=Y)
-        ops.append(relu)
-    elif kind == K_MAX:
-        ops.append(_max_op([s.arr[0] for s in g.srcs], Y))
-    elif kind == K_LIN or kind == K_SUM:
+    if kind == K_LIN or kind == K_SUM:
         ops.extend(_sum_ops(g, Y, exact))
-    elif kind == K_PY:
-        ops.append(py_forward_fn(g.rule, [s.arr[0] for s in g.srcs], Y, exact))
+    elif kind == K_OP:
+        ops.append(_row_forward(g.rule, [s.arr[0] for s in g.srcs], Y, exact))
     else:                                            # pragma: no cover
         raise AssertionError(kind)
     if len(ops) == 1 and not gath:
@@ -123,18 +91,22 @@ def _forward_op(g, val, exact):
     return run
 
 
-def _max_op(arrs, Y):
-    """Python's max(xs): the first input, replaced by each later one that is greater (so the
-    first of equal inputs wins, and a NaN wins only from the front, exactly as eager)."""
-    first, rest = arrs[0], arrs[1:]
-    copyto, greater = np.copyto, np.greater
-    mask = np.empty(Y.shape, dtype=bool)
+def _row_forward(op, arrs, Y, exact):
+    """Y = op.forward(*arrs), the row run on numpy arrays; element by element in Python where
+    the row is not written for arrays, or where an element would raise (eager's error then)."""
+    if not row(op, len(arrs)).ok:
+        return lambda: py_forward(op, arrs, Y)
+    if len(arrs) == 2 and (is_plain_add(op) or is_plain_mul(op)):
+        # a row that reads a + b or a * b (rows.py): one ufunc straight into Y, no temporary
+        uf, (A, B) = (np.add if is_plain_add(op) else np.multiply), arrs
+        return lambda: uf(A, B, out=Y)
+    f, fast, shape, copyto = op.forward, not exact, Y.shape, np.copyto
 
     def run():
-        copyto(Y, first)
-        for x in rest:
-            greater(x, Y, out=mask)
-            copyto(Y, x, where=mask)
+        try:
+            copyto(Y, array_of(f(*[Arr(a, fast) for a in arrs]), shape))
+        except (Suspect, NotSymbolic):
+            py_forward(op, arrs, Y)
     return run
 
 
@@ -160,10 +132,6 @@ def _sum_ops(g, Y, exact):
     else:
         R = g.srcs[0].arr
         ops.append(lambda: copyto(Tc, R))
-        if (g.signs < 0).any():
-            S = g.signs.reshape((k + 1,) + g.ishape)
-            mul = np.multiply
-            ops.append(lambda: mul(Tc, S, out=Tc))
     if g.m >= 2:
         ops.append(seqsum(T, Y))
     else:

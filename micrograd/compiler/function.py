@@ -67,7 +67,21 @@ class CompiledFunction:
         return rebuild_outputs(prog.tree, results)
 
     def _program(self, args, kwargs):
-        """The program for this call's structure (traced now if new), and its numbers."""
+        """The program for this call's structure (traced now if new), and its numbers. A
+        program made before one of its ops' rows was replaced (forward or local_grads
+        reassigned) is dropped, with every other: they are traced again, with the new rows."""
+        prog, flat = self._lookup(args, kwargs)
+        if not prog.rows_current():
+            self._drop_programs()
+            prog, flat = self._lookup(args, kwargs)
+        return prog, flat
+
+    def _drop_programs(self):
+        self._cache.clear()
+        if self._fast is not None:
+            self._fast.clear()
+
+    def _lookup(self, args, kwargs):
         if not kwargs and self._fast is not None and all(
                 [type(a) is np.ndarray for a in args]):
             # numpy arrays of numbers seen before: their shapes and dtypes are the key

@@ -38,8 +38,9 @@ class Program:
         self._bwd = {}
         self.graph = graph = Graph(out_values, inputs)
         self.n_nodes, self.n_in = graph.n_nodes, graph.n_in
+        # the ops' rows as traced: a row replaced later makes this program stale
+        self.rows = [(r, r.forward, r.local_grads) for r in graph.ops]
         self.groups = make_groups(graph)
-        self.exact = exact
         s = Slots(graph, self.groups, rows_first=self._c_wanted(backend))
         self.slots = s
         self.val, self.need, self.n_slots = s.val, s.need, s.n_slots
@@ -74,6 +75,13 @@ class Program:
         if wanted == "c":
             raise CompileError(f"backend='c' is not available: {why}")
         return "numpy", why
+
+    def rows_current(self):
+        """Are the ops' rows still those this program was made from?"""
+        for r, f, df in self.rows:
+            if r.forward is not f or r.local_grads is not df:
+                return False
+        return True
 
     def numpy_forward(self):
         """The numpy forward instructions (the numpy backend; the C one's fallback)."""

@@ -2,36 +2,38 @@
 float64 array (the *slots*) holding every value of the program.
 
 A node's level is one more than its deepest input. The nodes of one level, one operation and
-one shape (arity; number of terms of a sum) form a group. A left-nested chain of `+`/`-` (what
-`sum(...)` builds) whose intermediate nodes nobody else uses becomes one n-ary sum (K_SUM),
-its terms in eager's order. A neuron written the lecture's way, sum((wi*xi for ...), b) (a
-chain of + over products that only it reads), becomes a fused neuron (K_LIN, 'w·x+b'): the
-same floats in the same order, and its groups are those of a model built with fused=True.
+one shape (arity; number of terms of a sum) form a group. A left-nested chain of `+` (what
+`sum(...)` builds; `+` being a row that reads a + b, see rows.py) whose intermediate nodes
+nobody else uses becomes one n-ary sum (K_SUM), its terms in eager's order. A neuron written
+the lecture's way, sum((wi*xi for ...), b) (a chain of + over products, `*` a row that reads
+a * b, that only it reads), becomes a fused neuron (K_LIN, 'w·x+b'): the same floats in the
+same order, and its groups are those of a model built with fused=True. Every other node is
+its row's (K_OP), grouped by row.
 
 Slots, in order: the inputs (the arguments' numbers), one slot that stays 0.0, the parameters,
 the constants, then each group's outputs, contiguous.
 """
 import numpy as np
 
-from micrograd.compiler.trace import K_ADD, K_LEAF, K_LIN, K_MAX, K_MUL, K_PY, K_SUB, K_SUM
+from micrograd.compiler.trace import K_ADD, K_LEAF, K_LIN, K_MUL, K_OP, K_SUM
 from micrograd.engine import LINEAR
 
 
 class Group:
     """Nodes of one level and one operation, replayed together.
 
-    kind, rule, level   the operation (K_*, the Op) and the level
+    kind, rule, level   the operation (K_OP, K_SUM or K_LIN; the Op) and the level
     nodes, m            the graph nodes (in topological order) and their number
     roles               per input position (for K_LIN: bias, weights, inputs; for K_SUM: the
                         terms), an array (positions, m) of node numbers, slots after `Slots`
     cnode, inp          per role, the consuming node of each edge and the input position
                         (eager's backward order of the gradient contributions)
-    signs               K_SUM: +1/-1 per term; k: K_LIN: the number of weights
+    k                   K_LIN: the number of weights
     o0, ishape          the group's first output slot, and the shape it runs in (program.py)
     srcs                the operands as views/gathers of the value array (program.py)
     """
     __slots__ = ("kind", "rule", "nodes", "m", "o0", "ishape", "roles", "cnode", "inp",
-                 "signs", "k", "level", "srcs")
+                 "k", "level", "srcs")
 
 
 def make_groups(graph):
@@ -41,7 +43,7 @@ def make_groups(graph):
 
 
 def _levels_and_sums(graph):
-    """Every node's level; the n-ary sums: node -> [terms, signs, cnodes, inps, maxlevel, ...]
+    """Every node's level; the n-ary sums: node -> [terms, cnodes, inps, maxlevel, ...]
     for the last node of each chain; and the neurons written the lecture's way,
     sum((wi*xi for ...), b), recognised as fused ones: node -> (inputs b, w0, x0, w1, x1, ...;
     the consuming node and input position of each, as eager's graph has them). `alive` is
@@ -57,7 +59,6 @@ def _levels_and_sums(graph):
     level = [0] * n
     alive = np.ones(n, dtype=bool)
     sums = {}
-    addsub = (K_ADD, K_SUB)
 
     def product_level(t):
         """A product w*x that only its chain reads: the level of its deeper input, else -1."""
@@ -70,31 +71,30 @@ def _levels_and_sums(graph):
         k = kind_l[i]
         s = ptr_l[i]
         e = ptr_l[i + 1]
-        if k == K_ADD or k == K_SUB:
+        if k == K_ADD:
             a, b = chl_l[s], chl_l[s + 1]
-            if kind_l[a] in addsub and indeg_l[a] == 1 and not is_out_l[a]:
-                # a left-nested chain of + and -: one n-ary sum, terms in eager's order
+            if kind_l[a] == K_ADD and indeg_l[a] == 1 and not is_out_l[a]:
+                # a left-nested chain of +: one n-ary sum, terms in eager's order
                 rec = sums.pop(a, None)
                 if rec is None:
                     a0, a1 = chl_l[ptr_l[a]], chl_l[ptr_l[a] + 1]
-                    pl = product_level(a1) if kind_l[a] == K_ADD else -1
-                    # [terms, signs, cnodes, inps, maxlevel, a neuron?, its level]
-                    rec = [[a0, a1], [1.0, 1.0 if kind_l[a] == K_ADD else -1.0], [a, a],
-                           [0, 1], max(level[a0], level[a1]), pl >= 0, max(level[a0], pl)]
+                    pl = product_level(a1)
+                    # [terms, cnodes, inps, maxlevel, a neuron?, its level]
+                    rec = [[a0, a1], [a, a], [0, 1], max(level[a0], level[a1]), pl >= 0,
+                           max(level[a0], pl)]
                 alive[a] = False
                 rec[0].append(b)
-                rec[1].append(1.0 if k == K_ADD else -1.0)
-                rec[2].append(i)
-                rec[3].append(1)
-                if level[b] > rec[4]:
-                    rec[4] = level[b]
-                if rec[5]:
-                    pl = product_level(b) if k == K_ADD else -1
-                    rec[5] = pl >= 0
-                    if pl > rec[6]:
-                        rec[6] = pl
+                rec[1].append(i)
+                rec[2].append(1)
+                if level[b] > rec[3]:
+                    rec[3] = level[b]
+                if rec[4]:
+                    pl = product_level(b)
+                    rec[4] = pl >= 0
+                    if pl > rec[5]:
+                        rec[5] = pl
                 sums[i] = rec
-                level[i] = (rec[6] if rec[5] else rec[4]) + 1
+                level[i] = (rec[5] if rec[4] else rec[3]) + 1
                 continue
             la, lb = level[a], level[b]
             level[i] = (la if la > lb else lb) + 1
@@ -106,8 +106,8 @@ def _levels_and_sums(graph):
         else:
             level[i] = max(map(level.__getitem__, chl_l[s:e])) + 1
     lins = {}
-    for i in [i for i, rec in sums.items() if rec[5]]:
-        terms, _, cnodes, inps = sums.pop(i)[:4]
+    for i in [i for i, rec in sums.items() if rec[4]]:
+        terms, cnodes, inps = sums.pop(i)[:3]
         ins, cns, pos = [terms[0]], [cnodes[0]], [inps[0]]
         for t in terms[1:]:                     # b + w0*x0 + w1*x1 + ...: a fused neuron
             ins += chl_l[ptr_l[t]:ptr_l[t] + 2]
@@ -119,13 +119,15 @@ def _levels_and_sums(graph):
 
 
 def _groups(graph, sums, lins, level, alive):
-    """Groups: same level, same operation (same Op for K_PY), same shape (arity; terms of a
-    sum); within a group, topological order."""
+    """Groups: same level, same operation (same Op for K_OP), same shape (arity; terms of a
+    sum); within a group, topological order. (K_ADD and K_MUL nodes that no sum or neuron took
+    in are plain K_OP nodes of their rows.)"""
     n, kind, ptr, chl = graph.n_nodes, graph.kind, graph.ptr, graph.chl
     comp = np.flatnonzero((kind != K_LEAF) & alive)
     arity = (ptr[1:] - ptr[:-1])[comp]
     ck = kind[comp]
-    sub = np.where((ck == K_LIN) | (ck == K_PY) | (ck == K_MAX), arity, 0)
+    ck = np.where((ck == K_ADD) | (ck == K_MUL), K_OP, ck)
+    sub = np.where((ck == K_LIN) | (ck == K_OP), arity, 0)
     for recs, k in ((sums, K_SUM), (lins, K_LIN)):
         if recs:
             nodes = np.fromiter(recs.keys(), dtype=np.int64, count=len(recs))
@@ -137,11 +139,9 @@ def _groups(graph, sums, lins, level, alive):
             ck = np.where(m, k, ck)
             sub = np.where(m, size[comp], sub)
     rid = np.zeros(len(comp), dtype=np.int64)
-    py = np.flatnonzero(ck == K_PY)
+    py = np.flatnonzero(ck == K_OP)
     if py.size:
-        rule_ids = np.array([id(graph.rules[i]) for i in comp[py].tolist()], dtype=np.int64)
-        _, inv = np.unique(rule_ids, return_inverse=True)
-        rid[py] = inv + 1
+        rid[py] = graph.rule_ix[comp[py]] + 1
     lv = level[comp]
     order = np.lexsort((comp, sub, rid, ck, lv))       # stable: topo order within a group
     comp, lv, ck, rid, sub = comp[order], lv[order], ck[order], rid[order], sub[order]
@@ -156,13 +156,11 @@ def _groups(graph, sums, lins, level, alive):
         g.m = len(nodes)
         g.rule = LINEAR if g.kind == K_LIN else graph.rules[int(nodes[0])]
         g.k = 0
-        g.signs = None
         if g.kind == K_SUM:
             recs = [sums[i] for i in nodes.tolist()]
             g.roles = [np.array([r[0] for r in recs], dtype=np.int64).T]
-            g.signs = np.array([r[1] for r in recs], dtype=np.float64).T
-            g.cnode = [np.array([r[2] for r in recs], dtype=np.int64).T]
-            g.inp = [np.array([r[3] for r in recs], dtype=np.int64).T]
+            g.cnode = [np.array([r[1] for r in recs], dtype=np.int64).T]
+            g.inp = [np.array([r[2] for r in recs], dtype=np.int64).T]
         else:
             arity = int(sub[a]) if g.kind == K_LIN else int(ptr[nodes[0] + 1] - ptr[nodes[0]])
             ch, cn, pos = _inputs(nodes, arity, ptr, chl, lins if g.kind == K_LIN else {})

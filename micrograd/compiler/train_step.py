@@ -149,6 +149,10 @@ class TrainStep(CompiledFunction):
                                    "forward(); call forward() again")
             self._opt.step(fused.gradients())
 
+    def _drop_programs(self):
+        super()._drop_programs()
+        self._fused.clear()
+
     def _trace(self, key, parts):
         self.sync()         # the trace runs fn on the model's Values: they must be current
         return super()._trace(key, parts)

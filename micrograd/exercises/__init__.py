@@ -12,12 +12,13 @@ Each exercise is a module here with a SUMMARY (one sentence), a STARTER (the fil
 no solutions in it), its CHECKS (see checking.py) and a TIMEOUT_HINT. The learner's file is their
 own code: `check` imports it in a child process, which is stopped after `timeout` seconds.
 """
-import os
 
 from micrograd.exercises import custom_op, mlp, neuron, topo, training, value
-from micrograd.exercises.runner import DEFAULT_TIMEOUT, Outcome, Result, run
+from micrograd.exercises.runner import (DEFAULT_TIMEOUT, CheckerError, Outcome, Result,
+                                        learner_file, run)
 
-__all__ = ["EXERCISES", "check", "start", "Result", "Outcome", "DEFAULT_TIMEOUT"]
+__all__ = ["EXERCISES", "check", "start", "Result", "Outcome", "CheckerError",
+           "DEFAULT_TIMEOUT"]
 
 EXERCISES = {m.NAME: m for m in (value, topo, neuron, mlp, training, custom_op)}
 
@@ -34,8 +35,7 @@ def check(name, path, timeout=DEFAULT_TIMEOUT):
     `timeout` seconds), run exercise `name`'s checks on it, and return a Result: `.passed`,
     `.outcomes` (one per check) and `.feedback` (what `micrograd exercises check` prints)."""
     exercise(name)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(2, "no such file", str(path))
+    learner_file(path)
     if not str(path).endswith(".py"):
         raise ValueError(f"{path}: the file to check must be a Python file ending in .py")
     if not timeout > 0:

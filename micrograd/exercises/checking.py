@@ -9,7 +9,7 @@ import math
 import os
 import traceback
 
-from micrograd.engine import FORMULAS, OPS, Value as EngineValue, _pow_const
+from micrograd.engine import OPS, Op, Value as EngineValue, grad, pow_op
 
 ACCUMULATE = "gradients must accumulate: use +="
 
@@ -85,15 +85,34 @@ def number_of(x, what):
 # the engine's op table, as text: the feedback quotes it rather than keeping its own
 # ---------------------------------------------------------------------------------------------
 def engine_op(name, const=None):
-    """The engine's Op for an op name ('*', 'tanh', ...); '**' with a number exponent `const`."""
-    return _pow_const(const) if name == "**" and const is not None else OPS[name]
+    """The engine's Op for an op name ('*', 'tanh', ...); '**' with a number exponent `const`;
+    '-', 'neg' and '/', which the lecture builds from + * **, as an Op made of those."""
+    if name in _BUILT:
+        return _BUILT[name]
+    return pow_op(const) if name == "**" and const is not None else OPS[name]
+
+
+def _built(name, fn, formula, derivatives):
+    """An Op for an expression the lecture builds from other ops: its numbers are the engine's
+    (its forward is the expression, its local derivatives are what grad() finds in its graph);
+    only the text for people is written here."""
+    def local(out, *xs):
+        leaves = [EngineValue(x) for x in xs]
+        return tuple(g.data for g in grad(fn(*leaves), leaves))
+    return Op(name, lambda *xs: fn(*[EngineValue(x) for x in xs]).data, local,
+              formula, derivatives)
+
+
+_BUILT = {
+    "neg": _built("neg", lambda a: -a, "-{a}", ("-1",)),
+    "-": _built("-", lambda a, b: a - b, "{a} - {b}", ("1", "-1")),
+    "/": _built("/", lambda a, b: a / b, "{a} / {b}", ("1/{b}", "-{a}/{b}²")),
+}
 
 
 def formula(name, names, const=None):
-    """'a · b' for ('*', ('a', 'b')): the engine's FORMULAS text with these input names."""
-    op = engine_op(name, const)
-    text = op.formula or FORMULAS[name][0]
-    return text.format(**_slots(names, "out"))
+    """'a · b' for ('*', ('a', 'b')): the engine's formula text with these input names."""
+    return engine_op(name, const).formula.format(**_slots(names, "out"))
 
 
 def derivative(name, names, i, const=None):

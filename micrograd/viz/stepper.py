@@ -32,7 +32,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from micrograd.engine import Op, grad
+from micrograd.engine import Op, backpropagate, grad, local_grads
 from micrograd.viz.nudge import NUDGE_BUDGET, nudge_check, nudge_checks
 
 __all__ = ["stepper_data", "stepper_html", "stepper_page", "stepper_check", "write_stepper",
@@ -281,7 +281,7 @@ def _rules(topo):
 
 
 def _graph(root, max_nodes):
-    """(topo, kids, parents, rules): the graph as indices, the root last."""
+    """(topo, index, kids, parents, rules): the graph as indices, the root last."""
     topo = root.topo()
     n = len(topo)
     if n > max_nodes:
@@ -294,38 +294,35 @@ def _graph(root, max_nodes):
     for i, ks in enumerate(kids):
         for c in ks:
             parents[c].append(i)
-    return topo, kids, parents, _rules(topo)
+    return topo, index, kids, parents, _rules(topo)
 
 
 def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None, nudge_budget=NUDGE_BUDGET):
     """Everything the stepper page shows, as a JSON-ready dict (see the module doc).
     `nudge_budget`: node visits the nudge checks may spend; leaves past it come "pending"
     (stepper_check computes one)."""
-    topo, kids, parents, rules = _graph(root, max_nodes)
+    topo, index, kids, parents, rules = _graph(root, max_nodes)
     n = len(topo)
     names, refs = _names(topo, kids, rules)
     root_name = refs[-1]
 
-    # Replay backward(): the same float operations in the same order as the engine.
-    grads = [0.0] * n
+    # Replay backward(): the engine's own loop and local derivatives, the same operations in
+    # the same order, recorded step by step.
+    grads = [0] * n
     zero = _fmt(0.0)
     steps = []
-    grads[-1] += 1.0
+    grads[-1] += 1
     steps.append({"node": n - 1, "kind": "seed", "outGrad": _fmt(grads[-1]),
                   "terms": [{"child": n - 1, "before": zero, "after": _fmt(grads[-1]),
-                             "beforeFull": repr(0.0), "afterFull": repr(grads[-1])}]})
+                             "beforeFull": repr(0), "afterFull": repr(grads[-1])}]})
     touched = [[] for _ in range(n)]              # steps that change each node's grad
     touched[-1].append(0)
-    for i in range(n - 1, -1, -1):
-        v, rule = topo[i], rules[i]
-        if rule is None:
-            continue
-        xs = [topo[c].data for c in kids[i]]
-        try:
-            local = list(rule.local_grads(v.data, *xs))
-        except (ValueError, ZeroDivisionError, OverflowError) as e:
-            raise ValueError(f"backward through {v._op} at node #{i}: the derivative at "
-                             f"{', '.join(map(repr, xs))} is not finite ({e})") from None
+
+    def replay(v, rule):
+        i = index[v]
+        if rules[i] is None:
+            return
+        local = local_grads(v, rule, [topo[c].data for c in kids[i]])
         child_refs = [refs[c] for c in kids[i]]
         formulas = _derivatives(rule, child_refs, refs[i])
         g = grads[i]
@@ -341,6 +338,8 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None, nudge_budget=NUD
         steps.append({"node": i, "kind": "chain", "op": v._op, "outGrad": _fmt(g),
                       "forward": f"{refs[i]} = {_formula(rule, child_refs)}",
                       "terms": terms})
+
+    backpropagate(topo, replay)
 
     # The lecture's check: nudge each leaf by h and watch the root move (within a budget).
     checks, _ = nudge_checks(parents, kids, rules, [v.data for v in topo], grads, h,
@@ -376,7 +375,7 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None, nudge_budget=NUD
 def stepper_check(root, node, h=1e-6, max_nodes=MAX_NODES):
     """The nudge check of one leaf (its index in root.topo()), for a check the page left
     pending: {"node", "numeric", "numericFull", "grad", "ok"}. One nudge, linear in the graph."""
-    topo, kids, parents, rules = _graph(root, max_nodes)
+    topo, index, kids, parents, rules = _graph(root, max_nodes)
     if isinstance(node, bool) or not isinstance(node, int) or not 0 <= node < len(topo) \
             or kids[node]:
         raise ValueError(f"node {node!r} is not a leaf of this graph of {len(topo)} nodes")

@@ -1,0 +1,96 @@
+"""Grad mode: no_grad() and enable_grad(), per thread, as in PyTorch.
+
+Inside `with no_grad():` an operation gives a plain leaf Value: no inputs remembered, no graph
+(evaluation, the SGD update). Each thread counts the no_grad blocks it is inside, so blocks may
+nest or overlap in any order (A enters, B enters, A leaves, B leaves) and one thread evaluating
+does not stop another from training. The engine keeps the counts (engine._thread.off) and
+their sum over all threads (engine._blocks_open): while that sum is 0, making a node costs one
+test.
+
+Both are also decorators, with or without parentheses. On a generator function the block
+covers the generator's body, each time it runs (as PyTorch's does), not just its creation.
+"""
+import functools
+import inspect
+import threading
+
+from micrograd import engine
+
+__all__ = ["no_grad", "enable_grad", "is_grad_enabled"]
+
+_lock = threading.Lock()      # guards the all-threads sum
+
+
+def _set_off(n):
+    """Set this thread's count of open no_grad blocks, keeping the all-threads sum in step."""
+    with _lock:
+        engine._blocks_open += n - engine._thread.off
+        engine._thread.off = n
+
+
+def is_grad_enabled():
+    """True unless this thread is inside a no_grad block."""
+    return not (engine._blocks_open and engine._thread.off)
+
+
+class _GradBlock:
+    """Shared by no_grad and enable_grad: a `with` block, or a decorator (with or without ())."""
+
+    def __init__(self, func=None):
+        self._func = func
+        if func is not None:
+            functools.update_wrapper(self, func)
+
+    def __call__(self, *args, **kwargs):
+        if self._func is None:                   # @no_grad(): decorate the function given
+            func, = args
+            return type(self)(func)
+        if inspect.isgeneratorfunction(self._func):
+            return self._generator(self._func(*args, **kwargs))
+        with type(self)():                       # a fresh block per call (threads, recursion)
+            return self._func(*args, **kwargs)
+
+    def _generator(self, gen):
+        """Run the generator's body inside the block and the caller's code outside it: the
+        block is entered for each step of the body and left at each yield."""
+        block = type(self)
+        step, arg = gen.send, None
+        while True:
+            try:
+                with block():
+                    item = step(arg)
+            except StopIteration as end:
+                return end.value
+            try:
+                step, arg = gen.send, (yield item)
+            except GeneratorExit:
+                with block():
+                    gen.close()
+                raise
+            except BaseException as e:           # thrown in by the caller: into the body
+                step, arg = gen.throw, e
+
+    def __get__(self, obj, objtype=None):        # decorated methods receive self
+        return self if obj is None else functools.partial(self.__call__, obj)
+
+
+class no_grad(_GradBlock):
+    """`with no_grad():` operations give plain leaf Values, no graph, as torch.no_grad().
+    Per thread; blocks may nest or overlap; also `@no_grad()` or `@no_grad` on a function."""
+
+    def __enter__(self):
+        _set_off(engine._thread.off + 1)
+
+    def __exit__(self, *exc):
+        _set_off(max(engine._thread.off - 1, 0))
+
+
+class enable_grad(_GradBlock):
+    """`with enable_grad():` builds graphs even inside a no_grad block, as torch.enable_grad()."""
+
+    def __enter__(self):
+        self._saved = engine._thread.off
+        _set_off(0)
+
+    def __exit__(self, *exc):
+        _set_off(self._saved)
