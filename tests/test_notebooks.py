@@ -255,8 +255,8 @@ def test_microgpt(tmp_path):
     scope = {"random": random, "gpt": gpt}
     exec(head.source, scope)                                   # the same graph, built here
     assert printed(head) == f"{len(scope['out'].topo())} values in the graph\n"
-    assert pictures(head) == ["image/svg+xml"]
-    boxes = svg_values(result(head)["image/svg+xml"])
+    assert pictures(head) == GRAPH
+    boxes = svg_values(fitted_svg(result(head)))
     assert {"head0[0]", "q[0]", "k0[1]", "v1[0]", "x1[3]", "wq[0][0]"} <= set(boxes)
     assert boxes["head0[0]"][1] == "grad 1.0000"
     assert pictures(code_cell(nb, "show_stepper(out)")) == ["text/html"]
