@@ -8,6 +8,7 @@
 #     CONDA_PREFIX), else the project's own .venv/, made from python3 (else python) 3.10 or newer.
 #     A stamp in the environment skips the install while pyproject.toml, the extra and the clone
 #     are unchanged, so the second run of a script costs nothing.
+#  3. With `dev`, Pyodide for the static site's tests, from the npm registry (cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -90,6 +91,16 @@ install_debian_packages "${debs[@]}"
 py=$(micrograd_python)
 [ -x "$py" ] || die "the active environment has no $py: deactivate it, or recreate it"
 refuse_externally_managed "$py"
+
+# 3. With `dev`: Pyodide for the static site (micrograd site, tests/test_site.py), the release
+#    pinned in micrograd/site/pyodide_dist.py, from the npm registry once; later runs find it in
+#    the cache (~/.cache/micrograd) and cost nothing.
+fetch_pyodide() {
+    [ -f micrograd/site/pyodide_dist.py ] || return 0
+    command -v npm >/dev/null || install_debian_packages npm
+    PYTHONPATH="$PWD" "$py" -c 'from micrograd.site.pyodide_dist import main; main()' >/dev/null
+}
+if [ "$extra" = dev ]; then fetch_pyodide; fi
 
 # "dev" holds every other extra, so an environment set up for it is current for any extra.
 prefix=$(dirname "$(dirname "$py")")

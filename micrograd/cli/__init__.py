@@ -8,6 +8,7 @@
     micrograd lab                       train live in the browser (a local page)
     micrograd exercises list|start|check|mistakes  write micrograd yourself, with feedback
     micrograd gpt train|sample          microgpt: a tiny GPT trained on names, new names
+    micrograd site OUT/                 the lab, stepper and exercises as a static site
 
 Every subcommand has --help. Errors are one line on stderr and a non-zero exit status:
 2 for a malformed command line, 1 for anything else (a missing or invalid file, a dataset that
@@ -21,13 +22,13 @@ import sys
 import threading
 import time
 
-from micrograd.cli import demo, evaluate, exercises, gpt, graph, lab, predict, train
+from micrograd.cli import demo, evaluate, exercises, gpt, graph, lab, predict, site, train
 from micrograd.cli.common import EXIT_INTERRUPTED, CLIError, Parser
 
 __all__ = ["main", "build_parser"]
 
 # One module per subcommand, each with add_parser(subparsers) and run(args).
-SUBCOMMANDS = [demo, train, predict, evaluate, lab, exercises, graph, gpt]
+SUBCOMMANDS = [demo, train, predict, evaluate, lab, exercises, graph, gpt, site]
 
 
 def build_parser():

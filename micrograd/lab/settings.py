@@ -12,10 +12,6 @@ import random
 from dataclasses import asdict, dataclass, field
 from numbers import Integral, Real
 
-import numpy as np
-from sklearn.utils import check_random_state
-
-from micrograd import data as datasets
 from micrograd.labels import LOSS_NAMES
 from micrograd.nn import HIDDEN_ACTIVATIONS, MLP
 from micrograd.train import output_size
@@ -260,6 +256,8 @@ def make_xor(n_samples=100, noise=0.1, random_state=None):
     """XOR: points spread over [-1, 1]², class 1 where x1·x2 > 0 (the first and third
     quadrants), then Gaussian noise of standard deviation `noise` on the positions. Not
     linearly separable, and a single hidden layer of two or more neurons solves it."""
+    import numpy as np
+    from sklearn.utils import check_random_state
     rng = check_random_state(random_state)
     X = rng.uniform(-1.0, 1.0, size=(n_samples, 2))
     X += np.sign(X) * 0.05                    # a gap along the axes, as in TF Playground
@@ -269,6 +267,7 @@ def make_xor(n_samples=100, noise=0.1, random_state=None):
 
 
 def _dataset(s):
+    from micrograd import data as datasets
     if s.dataset == "xor":
         return make_xor(s.samples, s.noise, s.seed)
     return datasets.load_dataset(s.dataset, n_samples=s.samples, noise=s.noise, seed=s.seed)
@@ -276,7 +275,12 @@ def _dataset(s):
 
 def load_data(s):
     """(X_train, X_test, y_train, y_test), as `micrograd train` splits them; the test set is
-    None when test_fraction is 0. The learner's points are appended to the training set."""
+    None when test_fraction is 0. The learner's points are appended to the training set.
+    (numpy and scikit-learn are imported here, not above: the static site's Python has neither,
+    and uses the rest of this module with micrograd.site.lab_data's numbers.)"""
+    import numpy as np
+
+    from micrograd import data as datasets
     X, y = _dataset(s)
     try:
         X_tr, X_te, y_tr, y_te = datasets.holdout(X, y, s.test_fraction, s.seed)
