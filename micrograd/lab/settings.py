@@ -184,6 +184,7 @@ def _features(v):
 
 def featurize(s, X):
     """The network's inputs for points X (n x 2): one column per feature of `s`."""
+    import numpy as np                # here, as in load_data: the site's Python has no numpy
     X = np.asarray(X, dtype=np.float64)
     a, b = X[:, 0], X[:, 1]
     cols = {"x1": a, "x2": b, "x1sq": a ** 2, "x2sq": b ** 2, "x1x2": a * b,

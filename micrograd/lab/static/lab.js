@@ -162,7 +162,9 @@ function renderSettings() {
   $("batch").value = s.batch_size ?? "";
   $("compiled").checked = s.compiled;
   $("own-count").textContent = s.points.length;
-  for (const box of document.querySelectorAll("#features input")) box.checked = s.features.includes(box.value);
+  // (a lab without input features, such as the static site's, sends none: x1 and x2 only)
+  $("features").hidden = !s.features;
+  for (const box of document.querySelectorAll("#features input")) box.checked = (s.features || ["x1", "x2"]).includes(box.value);
   $("clear-own").disabled = s.points.length === 0;
   const box = $("layers");
   box.replaceChildren();
@@ -306,7 +308,7 @@ function decodeView(v) {
   const cls = bytes(v.boundary.cls), strength = bytes(v.boundary.strength);
   v.boundaryImage = image(v.boundary.n, (i) => mix(COLORS[cls[i]] || COLORS[2],
     0.12 + 0.55 * (strength[i] / 255)));
-  v.inputImages = v.inputs.map((m) => {
+  v.inputImages = v.inputs && v.inputs.map((m) => {
     const a = bytes(m.img);
     return image(v.neurons.n, (i) => diverging(a[i] / 127.5 - 1));
   });
@@ -398,8 +400,17 @@ function edgeValues(layer) {
   return (lab.edges === "grads" ? net.grads : net.weights)[layer];
 }
 
+const planeImages = [];
 function inputImage(j) {            // each input over the plane, as the server computed it
-  return lab.view.inputImages[j];
+  if (lab.view.inputImages) return lab.view.inputImages[j];
+  if (!planeImages[j]) {            // else x1 grows to the right, x2 upwards
+    const n = 16;
+    planeImages[j] = image(n, (i) => {
+      const t = j === 0 ? (i % n) / (n - 1) : 1 - Math.floor(i / n) / (n - 1);
+      return diverging(2 * t - 1);
+    });
+  }
+  return planeImages[j];
 }
 
 function drawNetwork() {
@@ -446,7 +457,7 @@ function drawNetwork() {
       else { g.fillStyle = "#f4f4f4"; g.fillRect(x, y, node, node); }
       g.fillStyle = "#333";
       g.textAlign = l === 0 ? "right" : "left";
-      if (l === 0) g.fillText(net.features[j], x - 4, ys[l][j] + 4);
+      if (l === 0) g.fillText(net.features ? net.features[j] : `x${j + 1}`, x - 4, ys[l][j] + 4);
       if (l === L - 1) g.fillText(sizes[l] > 1 ? `class ${j}` : "score", x + node + 4, ys[l][j] + 4);
       g.textAlign = "center";
       g.strokeStyle = "#666"; g.lineWidth = 1;
@@ -585,7 +596,8 @@ function renderPoint() {
     col.append(t);
     return col;
   };
-  table.append(column("input", p.inputs, p.x_grad, (j) => p.input_names[j]));
+  table.append(column("input", p.inputs || p.x, p.x_grad,
+    (j) => p.input_names ? p.input_names[j] : `x${j + 1}`));
   p.layers.forEach((layer, i) => table.append(column(layer.name, layer.data, layer.grad,
     (j) => i < p.layers.length - 1 ? `h${i + 1}.${j + 1}` : layer.data.length > 1 ? `out${j + 1}` : "score")));
   box.append(table);
@@ -680,6 +692,7 @@ const FEATURES = [["x1", "x1"], ["x2", "x2"], ["x1sq", "x1²"], ["x2sq", "x2²"]
 function linkText(s) {
   const q = new URLSearchParams();
   for (const k of LINKED) {
+    if (!(k in s)) continue;
     const v = s[k];
     q.set(k, k === "layers" || k === "features" ? v.join(",") : k === "points" ? JSON.stringify(v)
       : k === "compiled" ? (v ? "1" : "0") : v === null ? "" : String(v));
