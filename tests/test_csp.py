@@ -24,5 +24,7 @@ def test_the_page_meta_csp_is_stepper_csp_and_hashes_its_inline_style_and_script
 
 
 def test_the_lab_sends_the_same_policy_with_its_extra_limits():
-    assert server._stepper_csp() == (stepper_csp() + "; img-src data:; base-uri 'none'; "
-                                                      "form-action 'none'")
+    assert server._stepper_csp() == (stepper_csp() + "; connect-src 'self'; img-src data:; "
+                                                      "base-uri 'none'; "
+                                                      "form-action 'none'; frame-ancestors "
+                                                      "'self'")

@@ -37,6 +37,8 @@ LIVE = ("import random\nfrom micrograd.data import load_dataset\nfrom micrograd.
         "X, y = load_dataset('moons', n_samples=100, noise=0.1, seed=1337)\n"
         "random.seed(1337)\n"
         "history = fit(MLP(2, [16, 16, 1]), X, y, steps=60, compiled=True, live=20)")
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+LECTURE_NOTEBOOKS = ("01_derivatives_and_backprop", "02_neuron", "03_mlp_training")
 pytestmark = pytest.mark.notebook     # a JupyterLab server and its kernels
 SLOW = 180_000          # ms: JupyterLab's first load and a kernel start, on a busy machine
 
@@ -100,6 +102,13 @@ def lab(tmp_path_factory):
     nbformat.write(trusted, root / "trusted.ipynb")
     nbformat.write(untrusted, root / "untrusted.ipynb")
     nbformat.write(notebook(LIVE), root / "live.ipynb")
+    # the lecture's notebooks with their graphs, run here and signed (as a learner's run)
+    for name in LECTURE_NOTEBOOKS:
+        nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        NotebookClient(nb, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(root)}}).execute()
+        NotebookNotary(data_dir=str(base / "data")).sign(nb)
+        nbformat.write(nb, root / f"{name}.ipynb")
 
     port, token = free_port(), secrets.token_urlsafe(24)
     log = open(base / "server.log", "w")
@@ -283,5 +292,68 @@ def test_live_training_redraws_one_picture_under_the_progress_bar(browser, lab, 
         assert re.fullmatch(r"fit took \d+\.\d s: 60 steps, final loss [\d.e-]+, accuracy "
                             r"[\d.]+%", outputs.nth(2).inner_text().strip())
         page.screenshot(path=str(artifacts / "jupyterlab-live.png"))
+    finally:
+        context.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# draw_dot's pictures fit their output (issue 20)
+# ---------------------------------------------------------------------------------------------
+GRAPHS = """() => [...document.querySelectorAll('.jp-OutputArea-output')]
+  .filter(o => o.querySelector('img[alt="the computation graph"]'))
+  .map(o => { const r = o.getBoundingClientRect();
+              const i = o.querySelector('img[alt="the computation graph"]').getBoundingClientRect();
+              return {out: [r.left, r.right], img: [i.left, i.right, i.width, i.height],
+                      natural: o.querySelector('img[alt="the computation graph"]').naturalWidth,
+                      window: innerWidth}; })"""
+
+
+def graph_boxes(page, n):
+    """Every draw_dot picture's box against its output's, each scrolled into view first
+    (JupyterLab renders cells as they come into view)."""
+    cells = page.locator(".jp-Cell:has(img[alt='the computation graph'])")
+    page.wait_for_function(f"() => document.querySelectorAll("
+                           f"'img[alt=\"the computation graph\"]').length >= {n}",
+                           timeout=SLOW)
+    for k in range(cells.count()):
+        cells.nth(k).scroll_into_view_if_needed()
+        page.wait_for_timeout(50)
+    return page.evaluate(GRAPHS)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name,n", [("01_derivatives_and_backprop", 5), ("02_neuron", 5),
+                                    ("03_mlp_training", 1)])
+@pytest.mark.parametrize("width", [1440, 900])
+def test_the_lecture_graphs_fit_their_output(browser, lab, name, n, width, artifacts):
+    """At 1440 px, and at 900 px with the file browser open (an output about 450 px wide):
+    every graph wholly inside its output, as wide as it fits; a click shows its natural
+    size (scrolling inside the output), another fits it again."""
+    context, page = open_notebook(browser, lab, f"{name}.ipynb", width)
+    try:
+        boxes = graph_boxes(page, n)
+        assert len(boxes) >= n
+        for b in boxes:
+            left, right = b["out"]
+            il, ir, iw, ih = b["img"]
+            assert left - 0.5 <= il and ir <= right + 0.5, b            # within the output
+            assert ir <= b["window"] and ih > 0, b                      # and the window
+            # as wide as the output allows (less its 20 px padding), never past its own size
+            assert min(b["natural"], right - left - 24) - 1 <= iw <= b["natural"] + 0.5, b
+        widths = [b["out"][1] - b["out"][0] for b in boxes]
+        if width == 900:
+            assert max(widths) < 520                 # the narrow output the issue measured
+        page.screenshot(path=str(artifacts / f"jupyterlab-{name[:2]}-graphs-{width}.png"))
+        # natural size on a click, fitted again on the next
+        img = page.locator("img[alt='the computation graph']").first
+        img.scroll_into_view_if_needed()
+        fitted = img.bounding_box()["width"]
+        natural = img.evaluate("i => i.naturalWidth")
+        img.click()
+        page.wait_for_timeout(100)
+        assert img.bounding_box()["width"] == pytest.approx(natural, abs=1)
+        img.click(position={"x": 5, "y": 5})
+        page.wait_for_timeout(100)
+        assert img.bounding_box()["width"] == pytest.approx(fitted, abs=1)
     finally:
         context.close()

@@ -4,6 +4,7 @@ draw_dot, image/png for the plots, text/html for the stepper). Also, in a real k
 display once with and without pyplot, fit(live=...) updates one output in place, and
 show_stepper's HTML and text; and the executed notebook exported by nbconvert, in Chromium: the
 stepper's iframe as tall as its page."""
+import base64
 import html
 import random
 import re
@@ -63,6 +64,19 @@ def pictures(cell):
     return [k for o in cell.outputs for k in o.get("data", {}) if k in kinds]
 
 
+# draw_dot's output: the SVG, and the HTML that fits it to the output's width (the same SVG)
+GRAPH = ["image/svg+xml", "text/html"]
+
+
+def fitted_svg(data):
+    """The SVG inside a draw_dot output's HTML wrapper (checked to be the bundle's SVG)."""
+    src = re.search(r'<img alt="the computation graph" src="data:image/svg\+xml;base64,'
+                    r'([A-Za-z0-9+/=]+)">', data["text/html"]).group(1)
+    svg = base64.b64decode(src).decode("utf-8")
+    assert svg == data["image/svg+xml"]
+    return svg
+
+
 def svg_values(svg):
     """{label: (data, grad)} of the value boxes in a draw_dot SVG."""
     boxes = {}
@@ -117,8 +131,8 @@ def test_derivatives_and_manual_backprop(tmp_path):
              ("c.grad = d.grad", "Ldfce"), ("a.grad = e.grad", "Ldfceab")]
     for start, filled in steps:
         cell = code_cell(nb, start)
-        assert pictures(cell) == ["image/svg+xml"]
-        shown = svg_values(result(cell)["image/svg+xml"])
+        assert pictures(cell) == GRAPH
+        shown = svg_values(fitted_svg(result(cell)))
         assert shown == {v.label: (f"data {v.data:.4f}",
                                    f"grad {final[v.label] if v.label in filled else 0.0:.4f}")
                          for v in L.topo()}, start
@@ -133,12 +147,12 @@ def test_derivatives_and_manual_backprop(tmp_path):
 def test_neuron_stepper_and_pytorch(tmp_path):
     nb = run_notebook("02_neuron", tmp_path)
     grads = "{'x1': -1.5, 'w1': 1.0, 'x2': 0.5, 'w2': 0.0, 'b': 0.5}\n"
-    assert pictures(code_cell(nb, "from micrograd import Value")) == ["image/svg+xml"]
+    assert pictures(code_cell(nb, "from micrograd import Value")) == GRAPH
     assert printed(code_cell(nb, "o.grad = 1.0")) == "n.grad = 0.5000\n"
     assert "grad 0.5000" in result(code_cell(nb, "o.grad = 1.0"))["image/svg+xml"]
-    assert pictures(code_cell(nb, "v['n']._backward()")) == ["image/svg+xml"]
+    assert pictures(code_cell(nb, "v['n']._backward()")) == GRAPH
     by_hand = code_cell(nb, "v['x1w1']._backward()")
-    assert printed(by_hand) == grads and pictures(by_hand) == ["image/svg+xml"]
+    assert printed(by_hand) == grads and pictures(by_hand) == GRAPH
     assert printed(code_cell(nb, "o, v = neuron()\no.backward()")) == grads
 
     stepper = code_cell(nb, "show_stepper(")
@@ -150,7 +164,7 @@ def test_neuron_stepper_and_pytorch(tmp_path):
 
     exp_cell = code_cell(nb, "x1, x2 = Value(2.0")
     assert printed(exp_cell) == "o = 0.7071 {'x1': -1.5, 'w1': 1.0, 'x2': 0.5, 'w2': 0.0}\n"
-    assert pictures(exp_cell) == ["image/svg+xml"]
+    assert pictures(exp_cell) == GRAPH
     assert "exp" in result(exp_cell)["image/svg+xml"]
     rows = printed(code_cell(nb, "import torch")).splitlines()
     assert rows[1].split() == ["o", "0.707107", "0.707107"]
@@ -182,7 +196,11 @@ def test_mlp_and_the_training_loop(tmp_path):
     made = code_cell(nb, "import random")
     assert printed(made) == "41 parameters\n"
     assert result(made)["text/plain"] == repr(first)
-    assert pictures(code_cell(nb, "draw_dot(n(")) == ["image/svg+xml"]
+    drawn = code_cell(nb, "draw_dot(n(")
+    assert pictures(drawn) == GRAPH
+    # 126 values: drawn with each neuron as one box by default, and the caption says so
+    assert "126 values, each neuron drawn as one box; pass collapse=False to see every " \
+           "value" in fitted_svg(result(drawn))
     assert printed(code_cell(nb, "for k in range(20)")) == "".join(lines)
     assert float(lines[-1].split()[1]) < 0.05
     assert result(code_cell(nb, "[round(y.data"))["text/plain"] == \
@@ -207,7 +225,9 @@ def test_moons_with_live_training(tmp_path):
                      ("display_data", ["image/png", "text/plain"]),   # one picture, redrawn
                      ("stream", [])]
     assert live.outputs[1].data["image/png"]                          # base64 of a PNG
-    assert live.outputs[1].data["text/plain"] == f"training: {history.summary()}"
+    assert live.outputs[1].data["text/plain"] == (
+            f"Trained {history.steps} steps: the last step's loss {history.loss[-1]:.4g}, "
+            f"training accuracy {history.accuracy[-1]:.1%}")
     summary = printed(live)
     assert re.fullmatch(rf"fit took \d+\.\d s: {re.escape(history.summary())}\n", summary)
     assert history.summary() == "100 steps, final loss 0.01098, accuracy 100.0%"
@@ -235,8 +255,8 @@ def test_microgpt(tmp_path):
     scope = {"random": random, "gpt": gpt}
     exec(head.source, scope)                                   # the same graph, built here
     assert printed(head) == f"{len(scope['out'].topo())} values in the graph\n"
-    assert pictures(head) == ["image/svg+xml"]
-    boxes = svg_values(result(head)["image/svg+xml"])
+    assert pictures(head) == GRAPH
+    boxes = svg_values(fitted_svg(result(head)))
     assert {"head0[0]", "q[0]", "k0[1]", "v1[0]", "x1[3]", "wq[0][0]"} <= set(boxes)
     assert boxes["head0[0]"][1] == "grad 1.0000"
     assert pictures(code_cell(nb, "show_stepper(out)")) == ["text/html"]
@@ -300,6 +320,49 @@ def test_live_training_updates_one_output_in_place(tmp_path):
     assert printed(cells[1]) == "[1, 6, 11, 12]\n"            # after steps 0, 5, 10 and the end
     assert [o.output_type for o in cells[2].outputs] == ["display_data", "stream"]
     assert printed(cells[2]) == "[1, 7, 12]\n"       # compiled: the model is synced to draw
+
+
+def test_live_picture_titles_say_the_step_reached_then_trained():
+    import random
+
+    from micrograd.nn import MLP
+    from micrograd.train import fit
+    from micrograd.viz import notebook
+    X = [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]
+    y = [0, 1, 1, 0]
+    pictures = []
+    live = notebook.LivePicture(MLP(2, [4, 1]), X, y, every=5, steps=12)
+    live.start = lambda model, history: setattr(live, "handle", type(
+        "Handle", (), {"update": lambda self, p: pictures.append(p)})())
+    random.seed(0)
+    live.model = MLP(2, [4, 1])
+    h = fit(live.model, X, y, steps=12, progress=False, callbacks=[live])
+    titles = [repr(p) for p in pictures]
+    at = lambda k: (f"loss {h.loss[k]:.4g}, training accuracy {h.accuracy[k]:.1%}")
+    assert titles == [f"Training, step 1 of 12: {at(0)}", f"Training, step 6 of 12: {at(5)}",
+                      f"Training, step 11 of 12: {at(10)}",
+                      f"Trained 12 steps: the last step's {at(11)}"]
+    assert not any("final" in t for t in titles)
+    assert all(p.png[:8] == b"\x89PNG\r\n\x1a\n" for p in pictures)
+
+
+def test_live_training_first_frame_has_a_step_axis_and_a_visible_point():
+    import random
+
+    from micrograd.nn import MLP
+    from micrograd.train import fit
+    from micrograd.viz.plots import plot_training
+    X = [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]
+    y = [0, 1, 1, 0]
+    random.seed(0)
+    model = MLP(2, [4, 1])
+    h = fit(model, X, y, steps=1, progress=False)
+    fig = plot_training(model, X, y, h, steps=40)
+    loss_ax, acc_ax = fig.axes[1], fig.axes[2]
+    assert loss_ax.get_xlim()[1] >= 39 and acc_ax.get_xlim()[1] >= 39
+    assert loss_ax.get_ylim() == (0, 1.2 * h.loss[0])
+    line = loss_ax.get_lines()[0]
+    assert list(line.get_ydata()) == [h.loss[0]] and line.get_marker() == "o"
 
 
 def test_live_true_draws_ten_times_a_run():
@@ -374,7 +437,8 @@ def exported(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("exported")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "from micrograd.viz import show_stepper\nfrom micrograd.lecture import "
-        "lecture_neuron\nshow_stepper(lecture_neuron())")])
+        "lecture_neuron\nshow_stepper(lecture_neuron())"), nbformat.v4.new_code_cell(
+        "from micrograd.viz import draw_dot\ndraw_dot(lecture_neuron())")])
     execute(nb, tmp)
     pages = {}
     for template in ("classic", "lab"):
@@ -414,5 +478,32 @@ def test_an_exported_notebook_shows_the_whole_stepper_at_its_height(browser, exp
             assert frame.evaluate("(p => p.scrollWidth > p.clientWidth)"
                                   "(document.getElementById('graph-pane'))")
         page.screenshot(path=str(artifacts / f"exported-{template}-stepper-{width}.png"))
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("template", ["classic", "lab"])
+@pytest.mark.parametrize("width", [560, 1440])
+def test_an_exported_notebooks_graph_fits_its_output(browser, exported, template, width, artifacts):
+    """draw_dot's picture in the classic and the lab template: within its output's width at
+    1440 px and in a narrow window (an output of about 450 px), its natural size on a click."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.goto(exported[template].resolve().as_uri())
+        img = page.wait_for_selector("img[alt='the computation graph']")
+        img.scroll_into_view_if_needed()
+        out, box, natural = img.evaluate("""i => {
+            const o = i.closest('.output_subarea, .jp-OutputArea-output').getBoundingClientRect();
+            const r = i.getBoundingClientRect();
+            return [[o.left, o.right], [r.left, r.right, r.width], i.naturalWidth]; }""")
+        assert out[0] - 0.5 <= box[0] and box[1] <= out[1] + 0.5, (out, box)
+        assert box[1] <= width
+        assert box[2] < natural                   # the lecture's neuron: wider than any output
+        if width < 1000:
+            assert out[1] - out[0] < 520
+        page.screenshot(path=str(artifacts / f"exported-{template}-graph-{width}.png"))
+        img.click()
+        assert img.evaluate("i => i.getBoundingClientRect().width") == pytest.approx(natural, abs=1)
     finally:
         page.close()

@@ -511,6 +511,39 @@ def test_in_an_iframe_the_page_is_as_tall_as_its_content(browser, tmp_path, widt
         page.close()
 
 
+@pytest.mark.browser
+def test_in_a_450px_output_the_whole_neuron_shows_and_no_gap_above_the_check(browser, tmp_path, artifacts):
+    """JupyterLab at 900 px with its file browser open leaves about 450 px for an output:
+    there the page shows the whole graph (leaves and root inside the frame's width; + zooms
+    in), and the explanation is as tall as its text (no empty band above "Check by nudging")."""
+    write_stepper(lecture_neuron(), tmp_path / "neuron.html")
+    (tmp_path / "host.html").write_text(HOST.format(src="neuron.html", width=450))
+    page = browser.new_page(viewport={"width": 490, "height": 2000})
+    try:
+        page.goto((tmp_path / "host.html").resolve().as_uri())
+        page.frame_locator("#f").locator("#step").wait_for()
+        inner = page.frames[1]
+        frame_box = page.locator("#f").bounding_box()
+        data = json.loads(inner.text_content("#stepper-data"))
+        for i, n in enumerate(data["nodes"]):
+            if n["leaf"] or i == data["root"]:
+                r = inner.locator(f"#node-{i}").bounding_box()
+                assert frame_box["x"] <= r["x"] and r["x"] + r["width"] <= \
+                    frame_box["x"] + frame_box["width"], (i, r)
+        scale = inner.evaluate("window.microgradStepper.scale()")
+        assert 0.4 <= scale < 0.5
+        gap = inner.evaluate("""(() => {
+            const kids = [...document.getElementById('explain').children];
+            const last = Math.max(...kids.map(e => e.getBoundingClientRect().bottom));
+            return document.getElementById('check').getBoundingClientRect().top - last; })()""")
+        assert 0 <= gap <= 24, gap                          # the panel's own 14 px gap
+        page.screenshot(path=str(artifacts / "stepper-iframe-450.png"), full_page=True)
+        inner.click("#zoom-in")                             # readable on demand
+        assert inner.evaluate("window.microgradStepper.scale()") > scale
+    finally:
+        page.close()
+
+
 def test_csp_allows_only_the_pages_own_script_by_its_hash():
     import base64
     import hashlib

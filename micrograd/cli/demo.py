@@ -69,13 +69,17 @@ def run(args):
         written = [save_model_file(args.out, model, meta)]
         try:
             ctrl_c.saved(history)
-            _, acc = finite_metrics(model, X, y, "hinge", "the moons data")
+            data_loss, acc = finite_metrics(model, X, y, "hinge", "the moons data")
             meta["train_accuracy"] = acc
             with ctrl_c.deferred():
                 save_model_file(args.out, model, meta, update=True)
             if history.steps:
-                print(f"final loss {history.final_loss:.6f}, accuracy {acc:.1%} after "
-                      f"{history.steps} steps ({history.seconds:.1f} s training)", flush=True)
+                # Both numbers on the final weights: the step lines' loss is measured before
+                # their step's update, so the last of them is one update behind this line.
+                loss = data_loss + 1e-4 * sum(p.data * p.data for p in model.parameters())
+                print(f"after {history.steps} steps: loss {loss:.6f} (hinge + L2), accuracy "
+                      f"{acc:.1%}, both on the final weights ({history.seconds:.1f} s "
+                      f"training)", flush=True)
             t0 = time.perf_counter()
             write_plots(args.out, model, X, y, history, snapshots, written)
         except KeyboardInterrupt:

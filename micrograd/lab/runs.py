@@ -46,6 +46,10 @@ class Run:
         self.id = run_id
         self.settings = settings
         self.X_train, self.X_test, self.y_train, self.y_test = lab_settings.load_data(settings)
+        # the network's inputs (the chosen features of the points; the page shows the points)
+        self.F_train = lab_settings.featurize(settings, self.X_train)
+        self.F_test = None if self.X_test is None else \
+            lab_settings.featurize(settings, self.X_test)
         self.model = model if model is not None else lab_settings.make_model(settings)
         self.model_file = model_file
         self.initial_doc = io.to_dict(self.model) if model_file else None   # for Reset
@@ -206,9 +210,9 @@ class Trainer:
         s = run.settings
         model = _Cancellable(run, checkpoints=not s.compiled)
         try:
-            fit(model, run.X_train, run.y_train, **lab_settings.fit_arguments(s),
+            fit(model, run.F_train, run.y_train, **lab_settings.fit_arguments(s),
                 progress=False, callback=lambda k, _, h: self._after_step(run, k, h),
-                X_val=run.X_test, y_val=run.y_test, eval_every=1)
+                X_val=run.F_test, y_val=run.y_test, eval_every=1)
             end = ("done", f"finished: {s.steps} steps")
         except Cancelled:
             end = None

@@ -41,7 +41,8 @@ BACKLOG = 128                        # connections the kernel queues before the 
 GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 STATIC = {"lab.css": "text/css; charset=utf-8", "lab.js": "text/javascript; charset=utf-8"}
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-            "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+            "img-src 'self' data:; frame-src 'self'; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'")
 
 
 class _Refused(Exception):
@@ -56,7 +57,8 @@ def _asset(name):
 
 def _stepper_csp():
     """The stepper page's own CSP (its one style and script, by hash), sent as a header too."""
-    return f"{stepper_csp()}; img-src data:; base-uri 'none'; form-action 'none'"
+    return (f"{stepper_csp(served=True)}; img-src data:; base-uri 'none'; form-action 'none'; "
+            f"frame-ancestors 'self'")   # the lab page shows it inline
 
 
 def _json_body(raw):
@@ -102,14 +104,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):       # a quiet server: the terminal shows the URL
         pass
 
-    def _send(self, status, body, content_type, headers=()):
+    def _send(self, status, body, content_type, headers=(), frame="DENY"):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")     # the URL carries the token
-        self.send_header("X-Frame-Options", "DENY")
+        self.send_header("X-Frame-Options", frame)     # only the stepper: SAMEORIGIN
         for k, v in headers:
             self.send_header(k, v)
         self.end_headers()
@@ -271,7 +273,7 @@ class _Handler(BaseHTTPRequestHandler):
         except KeyError:
             raise _Refused(404, "this stepper page has expired: click the point again") from None
         self._send(200, page.encode("utf-8"), "text/html; charset=utf-8",
-                   [("Content-Security-Policy", _stepper_csp())])
+                   [("Content-Security-Policy", _stepper_csp())], frame="SAMEORIGIN")
 
     def check(self, query, body):
         """A nudge check the stepper page left pending: {"stepper": page id, "node": leaf}."""

@@ -178,7 +178,9 @@ class Session:
             doc, step, s = io.to_dict(run.view_model), run.step, run.settings
             point, label = [float(v) for v in X[index]], int(y[index])
         model = _labelled_model(doc)
-        x = [Value(v, label=f"x{i + 1}") for i, v in enumerate(point)]
+        names = [lab_settings.FEATURES[f][0] for f in s.features]
+        inputs = lab_settings.featurize(s, [point])[0].tolist()
+        x = [Value(v, label=name) for v, name in zip(inputs, names)]
         try:
             outs, a = [], x
             for li, layer in enumerate(model.layers):
@@ -214,8 +216,9 @@ class Session:
                   for i, vs in enumerate(outs)]
         predicted = int(a[0].data > 0) if len(a) == 1 else \
             max(range(len(a)), key=lambda k: a[k].data)
-        return {"which": which, "index": index, "x": [v.data for v in x],
-                "x_grad": [v.grad for v in x], "label": label, "predicted": predicted,
+        return {"which": which, "index": index, "x": point, "inputs": [v.data for v in x],
+                "input_names": names, "x_grad": [v.grad for v in x], "label": label,
+                "predicted": predicted,
                 "loss": loss.data, "loss_name": name, "step": step, "layers": layers,
                 "nodes": n_nodes, "stepper": stepper, "stepper_error": stepper_error}
 
@@ -234,7 +237,7 @@ class Session:
             if page is None:
                 root, title = self._stepper_root(page_id)
                 try:
-                    page = stepper_html(root, title=title)
+                    page = stepper_html(root, title=title, served=True)
                 except ValueError as e:
                     raise RequestError(f"this point's stepper page cannot be made: {e}") \
                         from None
@@ -287,9 +290,7 @@ class Session:
 
     def _settings_for(self, model, meta, name):
         layers = model.layers
-        if len(layers[0].neurons[0].w) != 2:
-            raise RequestError(f"{name}: the lab draws models of 2 inputs; this one takes "
-                               f"{len(layers[0].neurons[0].w)}")
+        nin = len(layers[0].neurons[0].w)
         if layers[-1].neurons[0].activation != "linear":
             raise RequestError(f"{name}: the lab's models have a linear output layer; this "
                                f"one's is {layers[-1].neurons[0].activation}")
@@ -300,11 +301,18 @@ class Session:
         if acts:
             arch["activation"] = acts.pop()
         saved = meta.get("lab") if isinstance(meta.get("lab"), dict) else {}
+        if "features" not in saved and nin == 2:      # a file from before features: x1, x2
+            arch["features"] = ["x1", "x2"]
         base = self.run.settings
         try:
             s = parse_settings({**saved, **arch}, base=base)
         except SettingsError as e:
             raise RequestError(f"{name}: {e}") from None
+        if nin != len(s.features):
+            chosen = "" if s.features == ["x1", "x2"] else \
+                f" ({', '.join(lab_settings.FEATURES[f][0] for f in s.features)})"
+            raise RequestError(f"{name}: the lab draws models of {len(s.features)} "
+                               f"inputs{chosen}; this one takes {nin}")
         n_out = len(layers[-1].neurons)
         if lab_settings.n_outputs(s) != n_out:
             for loss in (("hinge",) if n_out == 1 else ("cross_entropy",)):

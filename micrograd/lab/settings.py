@@ -18,7 +18,7 @@ from micrograd.train import output_size
 
 __all__ = ["Settings", "SettingsError", "parse_settings", "load_data", "make_model",
            "fit_arguments", "reproduce", "make_xor", "step_work", "check_speed",
-           "parse_json", "DATASETS", "DATASET_NOISE", "LIMITS"]
+           "parse_json", "DATASETS", "DATASET_NOISE", "LIMITS", "FEATURES", "featurize"]
 
 DATASETS = ("moons", "circles", "spiral", "blobs", "xor")
 DATASET_NOISE = {"moons": 0.1, "circles": 0.1, "spiral": 0.2, "blobs": 1.0, "xor": 0.1}
@@ -28,6 +28,11 @@ LOSSES = LOSS_NAMES
 OPTIMIZERS = ("sgd", "momentum", "adam")
 SCHEDULES = ("constant", "linear", "cosine", "step")
 MOMENTUM = 0.9                 # what the "momentum" optimizer means: SGD(momentum=0.9)
+# The network's inputs, as TF Playground offers them: id -> (the name drawn, numpy's formula
+# on the points' columns a = x1, b = x2, as the Python snippet writes it too).
+FEATURES = {"x1": ("x1", "a"), "x2": ("x2", "b"), "x1sq": ("x1²", "a ** 2"),
+            "x2sq": ("x2²", "b ** 2"), "x1x2": ("x1·x2", "a * b"),
+            "sinx1": ("sin x1", "np.sin(a)"), "sinx2": ("sin x2", "np.sin(b)")}
 
 # The bounds keep one step of the scalar engine under about a second. A step costs about 0.5 to
 # 0.8 microseconds of one core per weight per data point it touches (measured here, CPU time of
@@ -66,6 +71,7 @@ class Settings:
     alpha: float = 1e-4
     compiled: bool = False         # trace the step with micrograd.compile (the same numbers)
     points: list = field(default_factory=list)     # the learner's own [x1, x2, class] rows
+    features: list = field(default_factory=lambda: ["x1", "x2"])   # ids of FEATURES
 
     def to_dict(self):
         return asdict(self)
@@ -148,7 +154,7 @@ def parse_json(raw):
         raise ValueError(" ".join(str(e).split())[:120]) from None
 
 
-def _points(v):
+def _points(v, classes=2):
     if not isinstance(v, list):
         raise SettingsError(f"points must be a list of [x1, x2, class] rows; got {_show(v)}")
     if len(v) > LIMITS["own_points"]:
@@ -160,8 +166,30 @@ def _points(v):
             raise SettingsError(f"points[{i}] must be [x1, x2, class]; got {_show(p)}")
         x1 = _float(f"points[{i}] x1", p[0], -big, big)
         x2 = _float(f"points[{i}] x2", p[1], -big, big)
-        rows.append([x1, x2, _int(f"points[{i}] class", p[2], 0, 1)])
+        rows.append([x1, x2, _int(f"points[{i}] class", p[2], 0, classes - 1)])
     return rows
+
+
+def _features(v):
+    if not isinstance(v, list) or not v or not all(isinstance(f, str) for f in v):
+        raise SettingsError(f"features must be a non-empty list of {', '.join(FEATURES)}; "
+                            f"got {_show(v)}")
+    for f in v:
+        if f not in FEATURES:
+            raise SettingsError(f"features: {_show(f)} is not one of {', '.join(FEATURES)}")
+    if len(set(v)) != len(v):
+        raise SettingsError(f"features: each at most once; got {_show(v)}")
+    return [f for f in FEATURES if f in v]               # in the table's order
+
+
+def featurize(s, X):
+    """The network's inputs for points X (n x 2): one column per feature of `s`."""
+    import numpy as np                # here, as in load_data: the site's Python has no numpy
+    X = np.asarray(X, dtype=np.float64)
+    a, b = X[:, 0], X[:, 1]
+    cols = {"x1": a, "x2": b, "x1sq": a ** 2, "x2sq": b ** 2, "x1x2": a * b,
+            "sinx1": np.sin(a), "sinx2": np.sin(b)}
+    return np.column_stack([cols[f] for f in s.features])
 
 
 def parse_settings(doc, base=None):
@@ -175,6 +203,7 @@ def parse_settings(doc, base=None):
         raise SettingsError(f"unknown setting {unknown[0]!r}")
     d = {**base.to_dict(), **doc}
     batch = d["batch_size"]
+    dataset = _choice("dataset", d["dataset"], DATASETS)
     s = Settings(
         dataset=_choice("dataset", d["dataset"], DATASETS),
         noise=_float("noise", d["noise"], *LIMITS["noise"]),
@@ -191,7 +220,8 @@ def parse_settings(doc, base=None):
         batch_size=None if batch is None else _int("batch_size", batch, *LIMITS["batch_size"]),
         alpha=_float("alpha", d["alpha"], *LIMITS["alpha"]),
         compiled=_bool("compiled", d["compiled"]),
-        points=_points(d["points"]))
+        points=_points(d["points"], DATASET_CLASSES[dataset]),
+        features=_features(d["features"]))
     try:                                   # the loss must suit the number of classes
         output_size(s.loss, DATASET_CLASSES[s.dataset])
     except ValueError as e:
@@ -211,7 +241,7 @@ def parse_settings(doc, base=None):
 def step_work(s):
     """(the model's weights, the data points one step touches: its batch, or the whole
     training set, plus the test set evaluated after it)."""
-    sizes = [2] + s.layers + [n_outputs(s)]
+    sizes = [len(s.features)] + s.layers + [n_outputs(s)]
     weights = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
     rows = s.samples + len(s.points)
     if s.batch_size is not None:
@@ -276,7 +306,7 @@ def make_model(s):
     state = random.getstate()
     try:
         random.seed(s.seed)
-        return MLP(2, s.layers + [n_outputs(s)], activation=s.activation,
+        return MLP(len(s.features), s.layers + [n_outputs(s)], activation=s.activation,
                    output_activation="linear", fused=True)
     finally:
         random.setstate(state)
@@ -305,13 +335,15 @@ def reproduce(s, model_file=None):
     else:
         load = f"X, y = load_dataset({s.dataset!r}, n_samples={s.samples}, " \
                f"noise={s.noise!r}, seed={s.seed})"
-    lines = ["import random"] + (["import numpy as np"] if s.points else []) + [
+    plain = s.features == ["x1", "x2"]
+    lines = ["import random"] + (["import numpy as np"] if s.points or not plain else []) + [
              "from micrograd.data import load_dataset, train_test_split",
              "from micrograd.nn import MLP", "from micrograd.train import fit", "", load]
+    feat = (lambda name: name) if plain else (lambda name: f"features({name})")
     if s.test_fraction > 0:
         lines.append(f"X_train, X_test, y_train, y_test = train_test_split(X, y, "
                      f"{s.test_fraction!r}, seed={s.seed}, stratify=True)")
-        val = "X_val=X_test, y_val=y_test, eval_every=1"
+        val = f"X_val={feat('X_test')}, y_val=y_test, eval_every=1"
     else:
         lines.append("X_train, y_train = X, y")
         val = ""
@@ -319,17 +351,22 @@ def reproduce(s, model_file=None):
         lines += [f"mine = np.array({s.points!r})      # the points you added",
                   "X_train = np.concatenate([X_train, mine[:, :2]])",
                   "y_train = np.concatenate([y_train, mine[:, 2].astype(np.int64)])"]
+    if not plain:
+        cols = ", ".join(FEATURES[f][1] for f in s.features)
+        lines += [f"features = lambda X: (lambda a, b: np.column_stack([{cols}]))"
+                  f"(X[:, 0], X[:, 1])      # the network's inputs"]
     if model_file:
         lines += ["from micrograd.io import load_model",
                   f"model = load_model({model_file!r})"]
     else:
         lines += [f"random.seed({s.seed})",
-                  f"model = MLP(2, {s.layers + [n_outputs(s)]!r}, activation={s.activation!r}, "
+                  f"model = MLP({len(s.features)}, {s.layers + [n_outputs(s)]!r}, "
+                  f"activation={s.activation!r}, "
                   f"output_activation='linear')"]
     args = [f"{k}={v!r}" for k, v in kw.items() if v is not None and v is not False]
     if val:
         args.append(val)
-    lines.append("history = fit(model, X_train, y_train,\n              " +
+    lines.append(f"history = fit(model, {feat('X_train')}, y_train,\n              " +
                  ",\n              ".join(", ".join(args[i:i + 4]) for i in range(0, len(args), 4)) +
                  ")")
     python = "\n".join(lines)
@@ -339,6 +376,8 @@ def reproduce(s, model_file=None):
         note = "micrograd train has no xor dataset"
     elif s.points:
         note = "micrograd train cannot add your own points"
+    elif not plain:
+        note = "micrograd train has no input features beyond x1, x2"
     elif model_file:
         note = "micrograd train starts from the seed, not from a model file"
     command = None

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from micrograd.lab.settings import FEATURES, featurize
 from micrograd.viz import plots
 
 __all__ = ["view", "network", "finite_list", "BOUNDARY_GRID", "NEURON_GRID"]
@@ -42,8 +43,9 @@ def view(run):
     model = run.view_model
     plots.set_weights(model, run.weights)
     with np.errstate(all="ignore"):
-        Z = plots.numpy_forward(model, _grid(run.bounds, BOUNDARY_GRID))
-        pts = _grid(run.bounds, NEURON_GRID)
+        Z = plots.numpy_forward(model, featurize(run.settings, _grid(run.bounds, BOUNDARY_GRID)))
+        inputs = featurize(run.settings, _grid(run.bounds, NEURON_GRID))
+        pts = inputs
         hidden = [plots.numpy_forward(SimpleNamespace(layers=model.layers[:i + 1]), pts)
                   for i in range(len(model.layers) - 1)]
     if Z.shape[1] == 1:                      # one score: its sign is the class
@@ -63,7 +65,12 @@ def view(run):
             top = float(np.max(np.abs(a)))
             neurons.append({"img": _bytes(a / top if top > 0 else a),
                             "range": [float(a.min()), float(a.max())]})
-    run.view = {"version": run.version, "step": run.step,
+    features = []                            # each input over the plane, as the neurons are
+    for j in range(inputs.shape[1]):
+        a = inputs[:, j]
+        top = float(np.max(np.abs(a)))
+        features.append({"img": _bytes(a / top if top > 0 else a)})
+    run.view = {"version": run.version, "step": run.step, "inputs": features,
                 "boundary": {"n": BOUNDARY_GRID, "cls": _bytes(cls * 2 / 255 - 1),
                              "strength": _bytes(strength * 2 - 1)},
                 "neurons": {"n": NEURON_GRID, "maps": neurons},
@@ -72,7 +79,7 @@ def view(run):
 
 def network(run):
     """Layer sizes and every weight and grad, per layer as [neuron][input..., bias]."""
-    sizes = [2] + [len(layer.neurons) for layer in run.view_model.layers]
+    sizes = [len(run.settings.features)] + [len(layer.neurons) for layer in run.view_model.layers]
     w, g, i = [], [], 0
     for nin, nout in zip(sizes, sizes[1:]):
         n = nout * (nin + 1)
@@ -80,4 +87,5 @@ def network(run):
         g.append(finite_list(run.grads[i:i + n]))
         i += n
     acts = [layer.neurons[0].activation for layer in run.view_model.layers]
-    return {"sizes": sizes, "activations": acts, "weights": w, "grads": g}
+    return {"sizes": sizes, "activations": acts, "weights": w, "grads": g,
+            "features": [FEATURES[f][0] for f in run.settings.features]}

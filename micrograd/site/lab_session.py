@@ -204,6 +204,9 @@ class LabSession:
     # -- the page's requests ------------------------------------------------------------------
     def apply_settings(self, doc):
         s = parse_settings(doc, base=self.run.settings)
+        if s.features != ["x1", "x2"]:       # (the lab computes them with numpy)
+            raise SettingsError("input features beyond x1, x2 need numpy, which the site's "
+                                "Python does not have: run `micrograd lab` for them")
         if s.compiled:
             raise SettingsError("the compiled step needs numpy, which the site's Python does "
                                 "not have: run `micrograd lab` for it")
@@ -321,7 +324,8 @@ class LabSession:
             w.append(_finite_list(run.weights[i:i + n]))
             g.append(_finite_list(run.grads[i:i + n]))
             i += n
-        return {"sizes": sizes, "activations": acts, "weights": w, "grads": g}
+        return {"sizes": sizes, "activations": acts, "weights": w, "grads": g,
+                "features": ["x1", "x2"]}
 
     def add_point(self, x1, x2, label):
         self.apply_settings({"points": self.run.settings.points + [[x1, x2, label]]})
@@ -375,6 +379,7 @@ class LabSession:
         predicted = int(a[0].data > 0) if len(a) == 1 else max(range(len(a)),
                                                                 key=lambda k: a[k].data)
         return {"which": which, "index": index, "x": [v.data for v in x],
+                "inputs": [v.data for v in x], "input_names": ["x1", "x2"],
                 "x_grad": [v.grad for v in x], "label": label, "predicted": predicted,
                 "loss": loss.data, "loss_name": name, "step": run.step, "layers": layers,
                 "nodes": n_nodes, "stepper": stepper, "stepper_error": stepper_error}

@@ -5,17 +5,23 @@
     draw_dot(loss)                       # big graphs: the 500 values nearest the root, and
                                          # a caption saying how many were left out
     draw_dot(loss, max_nodes=None)       # every value (Graphviz may take minutes)
-    draw_dot(loss, collapse=True)        # one box per neuron
+    draw_dot(loss, collapse=True)        # one box per neuron (the default for 101-500 values)
+    draw_dot(L, natural=True)            # in Jupyter: at its natural size, not fitted
     render(L, "L.svg")                   # or .png, .pdf, .dot; needs Graphviz's `dot` program
 
 Every value is a record `{ label | data 2.0000 | grad 6.0000 }` and every operation a small node
 of its own between the value and its inputs, exactly the lecture's picture. The DOT source is
 written here, in plain Python (no recursion, node ids numbered in the engine's topological
 order, so the same graph always gives the same text); the `graphviz` package only wraps it.
+In Jupyter a drawing fits its output's width (an HTML wrapper around the SVG, which a click
+toggles to its natural size, scrolling sideways); a graph of more than AUTO_COLLAPSE values
+drawn whole is drawn with its neurons as boxes unless you pass collapse=False.
 Which values make the picture (collapsing, max_nodes, max_depth) is micrograd.viz.units';
 running Graphviz's `dot`, with a time limit and never left running, is micrograd.viz.rundot's.
 """
+import base64
 import math
+import uuid
 from pathlib import Path
 
 from micrograd.viz.rundot import (INSTALL_HINT, RENDER_TIMEOUT, GraphvizNotFound, RenderTimeout,
@@ -23,11 +29,16 @@ from micrograd.viz.rundot import (INSTALL_HINT, RENDER_TIMEOUT, GraphvizNotFound
 from micrograd.viz.units import count_hidden, select, unit_of, units
 
 __all__ = ["draw_dot", "dot_source", "render", "dot_available", "GraphvizNotFound",
-           "RenderTimeout", "INSTALL_HINT", "FORMATS", "MAX_NODES", "RENDER_TIMEOUT"]
+           "RenderTimeout", "INSTALL_HINT", "FORMATS", "MAX_NODES", "RENDER_TIMEOUT",
+           "AUTO_COLLAPSE", "fitted_html"]
 
 FMT = "%.4f"
 FORMATS = ("svg", "png", "pdf", "dot")
 MAX_NODES = 500           # draw_dot's default: Graphviz lays this out in a few seconds
+# Past this many values a graph drawn value by value is wider than any screen (notebook 03's
+# one forward pass of MLP(3, [4, 4, 1]), 125 values, is 8,500 px wide): draw_dot's default
+# then folds each neuron into one box (about a quarter of the width).
+AUTO_COLLAPSE = 100
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,11 +139,14 @@ def _plain(v):
     return s.replace("_", "a").replace(".", "0").isalnum() and s.isascii()
 
 
-def _body(root, max_nodes, max_depth, collapse):
+def _body(root, max_nodes, max_depth, collapse, auto_note=False):
     topo, index, by_out = units(root, collapse)
     order, shown, cut = select(root, index, by_out, max_nodes, max_depth)
     counts, n_hidden = count_hidden(order, shown, index, by_out) if cut else ({}, 0)
     lines = []
+    if auto_note and not n_hidden:
+        lines.append(f'\tlabel="{escape_text(_auto_caption(len(topo)))}" labelloc=t '
+                     f'fontsize=16 fontcolor=gray25\n')
     for u in sorted(order, key=lambda u: u.index):
         v, uid = u.out, f"n{u.index}"
         data, grad = _fmt(v.data), _fmt(v.grad)
@@ -168,6 +182,24 @@ def _body(root, max_nodes, max_depth, collapse):
         lines.append(f'\tlabel="{escape_text(caption)}" labelloc=t fontsize=16 '
                      f'fontcolor=gray25\n')
     return lines
+
+
+def _auto_caption(n_values):
+    return f"{n_values:,} values, each neuron drawn as one box; pass collapse=False to see " \
+           f"every value"
+
+
+def _auto_collapse(root, collapse, max_nodes):
+    """(collapse, whether draw_dot chose it): None folds neurons past AUTO_COLLAPSE values,
+    when the graph has neurons to fold and would be drawn whole; a graph over max_nodes gets
+    the bounded drawing of the values nearest its root, as before."""
+    if collapse is not None:
+        return collapse, False
+    topo = root.topo()
+    if len(topo) <= AUTO_COLLAPSE or (max_nodes is not None and len(topo) > max_nodes):
+        return False, False
+    neurons = units(root, True)[2]
+    return (True, True) if neurons else (False, False)
 
 
 def _check_root(root):
@@ -208,14 +240,20 @@ def _drawing_class():
 
         class Drawing(graphviz.Digraph):
             timeout = RENDER_TIMEOUT
+            natural = False
 
             def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
                 if not dot_available():
                     return {"text/plain": INSTALL_HINT + "\n\n" + self.source}
                 try:
-                    return super()._repr_mimebundle_(include, exclude, **kwargs)
+                    bundle = super()._repr_mimebundle_(include, exclude, **kwargs)
                 except RenderTimeout as e:
                     return {"text/plain": str(e)}
+                svg = bundle.get("image/svg+xml")
+                if svg and (include is None or "text/html" in include) \
+                        and not (exclude and "text/html" in exclude):
+                    bundle["text/html"] = fitted_html(svg, self.natural)
+                return bundle
 
             def pipe(self, format=None, renderer=None, formatter=None, neato_no_op=None,
                      quiet=False, *, engine=None, encoding=None):
@@ -232,9 +270,30 @@ def _drawing_class():
     return _DRAWING_CLASS
 
 
+def fitted_html(svg, natural=False):
+    """The SVG as a notebook output that fits its width: an <img> at most 100% wide (its text
+    scales with it), a click toggles its natural size (scrolling sideways); natural=True
+    starts there. A notebook that is not trusted strips the style and the image, and shows
+    the line saying to run the cell (Jupyter shows no untrusted SVG either)."""
+    uid = f"micrograd-graph-{uuid.uuid4().hex[:12]}"
+    src = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    checked = " checked" if natural else ""
+    return (f'<div id="{uid}" class="micrograd-graph">'
+            f'<style>#{uid} .micrograd-untrusted {{display: none}}'
+            f'#{uid} .micrograd-fit {{overflow-x: auto}}'
+            f'#{uid} input {{display: none}}'
+            f'#{uid} img {{display: block; max-width: 100%; height: auto; cursor: zoom-in}}'
+            f'#{uid} input:checked + label img {{max-width: none; cursor: zoom-out}}</style>'
+            f'<p class="micrograd-untrusted">The graph is hidden because this notebook is not '
+            f'trusted. Run the cell to see it.</p>'
+            f'<div class="micrograd-fit"><input type="checkbox" id="{uid}-natural"{checked}>'
+            f'<label for="{uid}-natural" title="click: natural size / fit the width">'
+            f'<img alt="the computation graph" src="{src}"></label></div></div>')
+
+
 def draw_dot(root, format="svg", rankdir="LR", max_nodes=MAX_NODES, max_depth=None,
-             collapse=False, graph_attr=None, node_attr=None, edge_attr=None,
-             timeout=RENDER_TIMEOUT):
+             collapse=None, graph_attr=None, node_attr=None, edge_attr=None,
+             timeout=RENDER_TIMEOUT, natural=False):
     """The graph of `root` as a `graphviz.Digraph`, drawn as in the lecture.
 
     format      what Digraph.render()/pipe() produce: 'svg', 'png', 'pdf'
@@ -247,7 +306,11 @@ def draw_dot(root, format="svg", rankdir="LR", max_nodes=MAX_NODES, max_depth=No
     collapse    False: every value. True or 'neurons': each neuron (a fused 'w·x+b' node, or
                 the unfused chain of * and + nodes, with its activation) is one box; its leaf
                 weights and bias are folded into it. 'chains': every value used exactly once
-                is folded into the value that uses it.
+                is folded into the value that uses it. None (the default): False up to
+                AUTO_COLLAPSE (100) values; past it 'neurons' (a caption says so) if the
+                graph has neurons and is drawn whole (within max_nodes)
+    natural     in Jupyter, show the drawing at its natural size (default: fitted to the
+                output's width; a click on it toggles)
     graph_attr, node_attr, edge_attr   extra Graphviz attributes
     timeout     seconds Graphviz's `dot` may run when the drawing is shown or piped (None: no
                 limit); past it `dot` is killed and RenderTimeout raised (in Jupyter the
@@ -262,10 +325,12 @@ def draw_dot(root, format="svg", rankdir="LR", max_nodes=MAX_NODES, max_depth=No
         raise ValueError(f"rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
     Digraph = _drawing_class()
     check_timeout(timeout)
-    body = _body(root, max_nodes, max_depth, collapse)
+    collapse, auto = _auto_collapse(root, collapse, max_nodes)
+    body = _body(root, max_nodes, max_depth, collapse, auto_note=auto)
     drawing = Digraph(format=format, graph_attr={"rankdir": rankdir, **(graph_attr or {})},
                       node_attr=node_attr, edge_attr=edge_attr, body=body)
     drawing.timeout = timeout
+    drawing.natural = bool(natural)
     return drawing
 
 

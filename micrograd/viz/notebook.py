@@ -104,7 +104,7 @@ class LivePicture(Callback):
     it also works in nbclient/nbconvert runs and stays in the saved notebook). A fit callback:
     `fit(model, X, y, callbacks=[LivePicture(model, X, y, every=20)])` is `live=20`."""
 
-    def __init__(self, model, X, y, every):
+    def __init__(self, model, X, y, every, steps=None):
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be a number of steps >= 1, got {every!r}")
         try:
@@ -113,8 +113,8 @@ class LivePicture(Callback):
         except ImportError as e:             # say so before training, not at the first picture
             raise ImportError(f"fit(live=...) draws with matplotlib and numpy: pip install "
                               f"-e '.[plots,fast]' in micrograd's clone ({e})") from None
-        self.model, self.X, self.y, self.every = model, X, y, every
-        self.handle, self.shown = None, -1
+        self.model, self.X, self.y, self.every, self.steps = model, X, y, every, steps
+        self.handle, self.shown, self.done = None, -1, False
 
     def start(self, model, history):
         from IPython.display import display
@@ -127,14 +127,33 @@ class LivePicture(Callback):
         self.show(history)
 
     def end(self, model, history):
-        if self.shown != history.steps:
-            self.show(history)                  # the last step's picture
+        self.done = True
+        self.show(history)          # the last step's picture, titled "Trained" (also when due)
 
     def show(self, history):
         from micrograd.viz.plots import figure_png, plot_training
-        fig = plot_training(self.model, self.X, self.y, history)
-        self.handle.update(_Picture(figure_png(fig, dpi=80), f"training: {history.summary()}"))
+        fig = plot_training(self.model, self.X, self.y, history, title=self.title(history),
+                            steps=self.steps)
+        self.handle.update(_Picture(figure_png(fig, dpi=80), self.title(history)))
         self.shown = history.steps
+
+    def title(self, history):
+        """What the picture shows, said as it is: while training, the step it has reached
+        and that step's numbers (measured on its batch before its update, as fit records
+        them); at the end, how many steps ran."""
+        n = history.steps
+        if self.done:
+            text = f"Trained {n} step{'s' * (n != 1)}: the last step's loss {history.loss[-1]:.4g}"
+        else:
+            of = f" of {self.steps}" if self.steps else ""
+            text = f"Training, step {n}{of}: loss {history.loss[-1]:.4g}"
+        if history.accuracy:
+            text += f", training accuracy {history.accuracy[-1]:.1%}"
+        if history.val_accuracy:
+            text += f", held-out accuracy {history.val_accuracy[-1]:.1%}"
+        if getattr(history, "interrupted", False):
+            text += " (interrupted)"
+        return text
 
 
 class _Picture:
@@ -159,7 +178,7 @@ def live_picture(live, model, X, y, steps):
         warnings.warn("fit(live=...) draws only in a Jupyter notebook; training without "
                       "pictures (plot_history(history) draws one afterwards)", stacklevel=4)
         return None
-    return LivePicture(model, X, y, every)
+    return LivePicture(model, X, y, every, steps)
 
 
 def live_every(live, steps):

@@ -200,9 +200,11 @@ def plot_history(history, path=None, title=None, dpi=150, smooth=None):
     return fig
 
 
-def plot_training(model, X, y, history, title=None):
+def plot_training(model, X, y, history, title=None, steps=None):
     """What `fit(..., live=True)` shows while it trains: the decision boundary (for 2-D
-    inputs), the loss and the accuracy, side by side in one figure."""
+    inputs), the loss and the accuracy, side by side in one figure. `steps`: the run's length,
+    so that the curves grow along a fixed step axis (the first frame is not a lone point on
+    an axis of its own)."""
     X_np = _np().asarray(X, dtype=float)
     boundary = X_np.ndim == 2 and X_np.shape[1] == 2
     fig = _figure((14.5, 4.2) if boundary else (11, 4.2))
@@ -214,6 +216,12 @@ def plot_training(model, X, y, history, title=None):
         h = (span + 2 * max(0.5, 0.2 * span)) / 120          # coarse: redrawn every few steps
         _draw_boundary(axes[0], model, Xb, yb, h=h, title="Decision boundary")
     _draw_history(*axes[-2:], history, smooth=None)
+    if steps:
+        for ax in axes[-2:]:
+            ax.set_xlim(-0.02 * steps, max(1, steps - 1) * 1.02)
+    loss = _hist(history, "loss")
+    if len(loss) == 1 and math.isfinite(loss[0]) and loss[0] > 0:
+        axes[-2].set_ylim(0, 1.2 * loss[0])           # one dot: from zero, not a 4% band
     fig.suptitle(title or _history_title(history))
     return fig
 
@@ -253,8 +261,9 @@ def _draw_history(ax1, ax2, history, smooth):
             mean = np.convolve(values, kernel, mode="valid")
             ax.plot(steps[smooth - 1:len(values)], mean, color=color, lw=1.8,
                     label=f"{label} (mean of {smooth} steps)")
-        else:
-            ax.plot(steps[:len(values)], values, color=color, lw=1.8, label=label)
+        else:                   # a curve of one step is a dot, not an invisible line
+            ax.plot(steps[:len(values)], values, color=color, lw=1.8, label=label,
+                    marker="o" if len(values) == 1 else None, ms=5)
 
     curve(ax1, loss, "tab:blue", "training loss")
     if vloss:

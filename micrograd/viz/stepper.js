@@ -138,13 +138,15 @@
   }
 
   // ---- the nudge check ----
+  var SERVED = /^https?:$/.test(location.protocol) && /^\/stepper\/[\w-]+$/.test(location.pathname);
   var checkOf = {};                      // leaf -> its row in the table
   $("check-intro").textContent =
     "The lecture's check: nudge one leaf by h = " + D.h + ", run the forward pass again, and " +
     "see how much " + D.rootName + " moves: (" + D.rootName + "(x+h) − " + D.rootName +
     "(x−h)) / 2h. Each leaf gets a ✓ once backprop has filled in its grad and the two agree." +
     (D.pendingChecks ? " This graph is deep: " + D.pendingChecks + " leaves farthest from " +
-     D.rootName + " were not nudged up front (…), to keep the page quick." : "");
+     D.rootName + " were not nudged up front (…), to keep the page quick." +
+     (SERVED ? " Click one's row to nudge it." : "") : "");
   D.checks.forEach(function (c) {
     var tr = el("tr");
     tr.id = "check-" + c.node;
@@ -154,17 +156,41 @@
     tr.appendChild(who);
     tr.appendChild(el("td", null, n.data));
     var num = el("td", "numeric", c.pending ? "…" : c.numeric);
-    num.title = c.pending ? "not computed: over the page's budget for checks (a deep graph)"
+    num.title = c.pending ? (SERVED ? "not computed yet (a deep graph): click to nudge this leaf"
+                                    : "not computed: over the page's budget for checks (a deep graph)")
                           : c.numericFull;
     tr.appendChild(num);
     var bp = el("td", "backprop pending", D.zero);
     tr.appendChild(bp);
     var mark = el("td", "mark", "");
     tr.appendChild(mark);
-    tr.addEventListener("click", function () { spotlight(c.node); });
+    checkOf[c.node] = { c: c, bp: bp, mark: mark, num: num };
+    tr.addEventListener("click", function () { spotlight(c.node); askCheck(checkOf[c.node]); });
     $("check-body").appendChild(tr);
-    checkOf[c.node] = { c: c, bp: bp, mark: mark };
   });
+
+  // Served by the lab (/stepper/<id>?token=...), a check left pending is computed when the
+  // learner clicks its row: one leaf, one request to the lab's /api/check.
+  function askCheck(r) {
+    if (!SERVED || !r.c.pending || r.asking) return;
+    r.asking = true;
+    r.num.textContent = "checking…";
+    var token = new URLSearchParams(location.search).get("token") || "";
+    fetch("/api/check", { method: "POST", body: JSON.stringify({
+        stepper: decodeURIComponent(location.pathname.slice("/stepper/".length)), node: r.c.node }),
+      headers: { "Content-Type": "application/json", "X-Lab-Token": token } })
+      .then(function (res) {
+        return res.json().then(function (d) { if (!res.ok) throw new Error(d.error || res.status); return d; });
+      })
+      .then(function (d) {
+        r.c.pending = false; r.c.ok = d.ok; r.c.numeric = d.numeric;
+        r.num.textContent = d.numeric;
+        r.num.title = d.numericFull;
+        renderCheck(r);
+      })
+      .catch(function (e) { r.num.textContent = "…"; r.num.title = "the check failed: " + e.message; })
+      .then(function () { r.asking = false; });
+  }
 
   // ---- stepping ----
   function apply(k) {
@@ -336,6 +362,11 @@
   // content's, which it posts to its parent ({type: "micrograd-stepper:height", height}) so
   // that an embedder can size the iframe to it.
   var NARROW = 1100, READABLE = 0.67;    // the smallest text is 12 px: 0.67 keeps it >= 8 px
+  // Embedded in a narrow output (450 px: JupyterLab at 900 px with its file browser open),
+  // the readable zoom shows only the part around the root: there the whole graph, from 0.4
+  // (the + button zooms in), beats a part of it. From 0.5 (a 620 px classic output) the
+  // readable zoom shows the root and most of the graph, the pane scrolling to the rest.
+  var WHOLE = [0.4, 0.5];
   var embedded = (function () { try { return window.self !== window.top; } catch (e) { return true; } })();
   var flow = false, zoomedByHand = false;
   function paneCap() {                   // the tallest the graph pane gets in flow mode
@@ -360,7 +391,8 @@
   function byHand(s) { zoomedByHand = true; zoom(s); }
   function initialZoom() {               // the whole graph if its text stays readable, else
     var s = fitScale();                  // readable text around the root
-    zoom(s >= READABLE ? s : Math.max(READABLE, Math.min(0.85, s)));
+    var whole = s >= READABLE || (embedded && s >= WHOLE[0] && s < WHOLE[1]);
+    zoom(whole ? s : Math.max(READABLE, Math.min(0.85, s)));
   }
   function layoutMode() {
     flow = embedded || window.innerWidth < NARROW;

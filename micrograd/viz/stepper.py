@@ -409,26 +409,29 @@ def _inline_assets():
     return "\n" + _asset("stepper.css") + "\n", "\n" + _asset("stepper.js") + "\n"
 
 
-def stepper_csp():
+def stepper_csp(served=False):
     """The stepper page's Content-Security-Policy: nothing but its own style and script, by
-    their hashes. The page carries it in a meta tag; the lab also sends it as a header."""
+    their hashes. The page carries it in a meta tag; the lab also sends it as a header.
+    served=True (the lab's page): it may also ask its own server for a pending nudge check."""
     style, script = _inline_assets()
-    return f"default-src 'none'; style-src {csp_hash(style)}; script-src {csp_hash(script)}"
+    csp = f"default-src 'none'; style-src {csp_hash(style)}; script-src {csp_hash(script)}"
+    return csp + "; connect-src 'self'" if served else csp
 
 
-def stepper_html(root, title=None, h=1e-6, max_nodes=MAX_NODES):
+def stepper_html(root, title=None, h=1e-6, max_nodes=MAX_NODES, served=False):
     """The stepper page for `root` as one HTML string (inline CSS, JS and data; no network).
     `root` is any Value made by the engine's operations; its graph is not modified (whether
     or not backward() has been called on it, the page replays one backward() from zero).
     Its Content-Security-Policy allows nothing but its own style and script, by their hashes."""
-    return stepper_page(stepper_data(root, h=h, max_nodes=max_nodes, title=title))
+    return stepper_page(stepper_data(root, h=h, max_nodes=max_nodes, title=title), served)
 
 
-def stepper_page(data):
+def stepper_page(data, served=False):
     """The stepper page for data already made by stepper_data (for a caller that reads the
-    data too, such as show_stepper, so that it is made once)."""
+    data too, such as show_stepper, so that it is made once). served=True: the lab serves it,
+    and a click on a check left pending asks the lab's /api/check."""
     style, script = _inline_assets()
-    csp = stepper_csp()
+    csp = stepper_csp(served)
     page = _asset("stepper.html")
     for marker, text in (("@CSP@", csp), ("<style>@CSS@</style>", f"<style>{style}</style>"),
                          ("<script>@JS@</script>", f"<script>{script}</script>")):

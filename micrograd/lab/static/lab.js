@@ -5,7 +5,9 @@
 
 const TOKEN = new URLSearchParams(location.search).get("token") || "";
 const COLORS = [[245, 147, 34], [8, 119, 189], [60, 160, 90]];     // class 0, 1, 2
-const POS = "#0877bd", NEG = "#f59322";                            // weight sign
+const POS = "#6a3d9a", NEG = "#c2185b";        // a weight's sign: never a class's colour
+const TRAIN = "#333333", TEST = "#9a6fb0";                         // the curves
+const REFRESH_STEPS = 10, REFRESH_MS = 1500;   // the inspected point follows training
 const SPEEDS = [1, 3, 10, 30, 100, 0];                             // steps per second; 0 = max
 const $ = (id) => document.getElementById(id);
 
@@ -14,7 +16,7 @@ const lab = {
   settings: null, data: null, view: null, reproduce: null,
   curves: {loss: [], accuracy: [], test_loss: [], test_accuracy: []},
   selected: null, point: null, edges: "weights", pollTimer: null, busy: false, pending: 0,
-  changes: 0,
+  changes: 0, present: false, wanted: null, inspecting: false, inspectedAt: 0,
 };
 window.lab = lab;           // for the curious (and the tests): the state as the page sees it
 
@@ -83,9 +85,15 @@ function send(patch) {
 }
 const control = (action) => act(() => api("POST", "/api/control",
   {action, speed: SPEEDS[+$("speed").value]}));
+const ENDED = ["done", "diverged", "error"];
+function play() {                   // after the end of a run, Play starts it again from step 0
+  if (ENDED.includes(lab.status)) { control("reset"); control("play"); }
+  else control(lab.playing ? "pause" : "play");
+}
 
 async function poll() {
   clearTimeout(lab.pollTimer);
+  if (lab.leaving) return;          // the page is going away: no new request to be cut off
   if (!lab.busy) {
     lab.busy = true;
     try {
@@ -101,7 +109,7 @@ async function poll() {
       lab.busy = false;
     }
   }
-  lab.pollTimer = setTimeout(poll, lab.playing ? 150 : 1000);
+  if (!lab.leaving) lab.pollTimer = setTimeout(poll, lab.playing ? 150 : 1000);
 }
 
 function absorb(s) {
@@ -115,11 +123,18 @@ function absorb(s) {
     lab.point = null;
     renderReproduce();
     renderPoint();
+    renderClasses();
   }
   if (s.settingsCurrent && JSON.stringify(s.settings) !== JSON.stringify(lab.settings)) {
     lab.settings = s.settings;
     renderSettings();
   }
+  if (lab.wanted) {                 // the link's settings, asked for once, on the first state
+    const patch = differences(lab.wanted, lab.settings);
+    lab.wanted = null;
+    if (Object.keys(patch).length) send(patch);
+  }
+  if (s.settingsCurrent && lab.pending === 0) writeLink();
   for (const k in lab.curves) lab.curves[k] = lab.curves[k].slice(0, s.since).concat(s.curves[k]);
   lab.since = s.since + s.curves.loss.length;
   Object.assign(lab, {step: s.step, steps: s.steps, status: s.status, playing: s.playing,
@@ -132,6 +147,7 @@ function absorb(s) {
   }
   renderRun(s);
   drawAll();
+  followPoint();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,6 +162,9 @@ function renderSettings() {
   $("batch").value = s.batch_size ?? "";
   $("compiled").checked = s.compiled;
   $("own-count").textContent = s.points.length;
+  // (a lab without input features, such as the static site's, sends none: x1 and x2 only)
+  $("features").hidden = !s.features;
+  for (const box of document.querySelectorAll("#features input")) box.checked = (s.features || ["x1", "x2"]).includes(box.value);
   $("clear-own").disabled = s.points.length === 0;
   const box = $("layers");
   box.replaceChildren();
@@ -191,6 +210,8 @@ function wireSettings() {
       const patch = {[key]: el.tagName === "SELECT" ? el.value : number(el)};
       if (key === "dataset") {      // each dataset's own noise; three classes need a K-way loss
         patch.noise = lab.data.noise_defaults[el.value];
+        const k = lab.data.dataset_classes[el.value];   // your points of a class it lacks go
+        if (lab.settings.points.some((q) => q[2] >= k)) patch.points = lab.settings.points.filter((q) => q[2] < k);
         if (lab.data.dataset_classes[el.value] > 2 && ["hinge", "bce"].includes(lab.settings.loss))
           patch.loss = "cross_entropy";
       }
@@ -211,6 +232,18 @@ function wireSettings() {
     send({layers: l.concat([l.length ? l[l.length - 1] : 8])});
   });
   $("clear-own").addEventListener("click", () => send({points: []}));
+  for (const [id, name] of FEATURES) {
+    const label = document.createElement("label"), box = document.createElement("input");
+    box.type = "checkbox";
+    box.value = id;
+    box.id = `feature-${id}`;
+    box.addEventListener("change", () => {
+      const on = [...document.querySelectorAll("#features input:checked")].map((b) => b.value);
+      send({features: on});
+    });
+    label.append(box, ` ${name}`);
+    $("features").append(label);
+  }
 }
 
 function renderRun(s) {
@@ -218,7 +251,10 @@ function renderRun(s) {
     $("speed").value = SPEEDS.indexOf(s.speed);
     $("speed-text").textContent = s.speed ? `${s.speed}/s` : "max";
   }
-  $("play").textContent = lab.playing ? "❚❚ Pause" : "▶ Play";
+  const ended = ENDED.includes(s.status);
+  $("play").textContent = lab.playing ? "❚❚ Pause" : ended ? "↻ Play again" : "▶ Play";
+  $("play").title = ended ? "The run has ended: start it again from step 0 (the same seed, the " +
+    "same numbers) and play (space)" : "Play / pause (space)";
   $("counter").textContent = `step ${lab.step} / ${lab.steps}`;
   const status = $("status");
   let text = s.message || s.status;
@@ -229,8 +265,6 @@ function renderRun(s) {
   }
   status.textContent = text;
   status.className = s.status;
-  const ended = ["done", "diverged", "error"].includes(s.status);
-  $("play").disabled = ended;
   $("step").disabled = ended;
   const c = lab.curves, last = (a) => a.length ? `${Math.round(a[a.length - 1] * 100)}%` : "–";
   $("acc-text").textContent = `training ${last(c.accuracy)} · test ${last(c.test_accuracy)}`;
@@ -274,6 +308,10 @@ function decodeView(v) {
   const cls = bytes(v.boundary.cls), strength = bytes(v.boundary.strength);
   v.boundaryImage = image(v.boundary.n, (i) => mix(COLORS[cls[i]] || COLORS[2],
     0.12 + 0.55 * (strength[i] / 255)));
+  v.inputImages = v.inputs && v.inputs.map((m) => {
+    const a = bytes(m.img);
+    return image(v.neurons.n, (i) => diverging(a[i] / 127.5 - 1));
+  });
   v.neuronImages = v.neurons.maps.map((m) => {
     const a = bytes(m.img);
     return image(v.neurons.n, (i) => diverging(a[i] / 127.5 - 1));
@@ -290,6 +328,12 @@ function fit(canvas) {              // match the backing store to the CSS size a
   const g = canvas.getContext("2d");
   g.setTransform(k, 0, 0, k, 0, 0);
   return [g, r.width, r.height];
+}
+
+// Text drawn into a canvas: its CSS size, or 20 px and more in presentation mode.
+function fontScale(px) {
+  const big = parseFloat(getComputedStyle(document.body).getPropertyValue("--chart-font"));
+  return big > px ? big / px : 1;
 }
 
 function drawAll() {
@@ -356,26 +400,27 @@ function edgeValues(layer) {
   return (lab.edges === "grads" ? net.grads : net.weights)[layer];
 }
 
-const inputImages = [];
-function inputImage(j) {            // x1 grows to the right, x2 upwards: the inputs as pictures
-  if (!inputImages[j]) {
+const planeImages = [];
+function inputImage(j) {            // each input over the plane, as the server computed it
+  if (lab.view.inputImages) return lab.view.inputImages[j];
+  if (!planeImages[j]) {            // else x1 grows to the right, x2 upwards
     const n = 16;
-    inputImages[j] = image(n, (i) => {
+    planeImages[j] = image(n, (i) => {
       const t = j === 0 ? (i % n) / (n - 1) : 1 - Math.floor(i / n) / (n - 1);
       return diverging(2 * t - 1);
     });
   }
-  return inputImages[j];
+  return planeImages[j];
 }
 
 function drawNetwork() {
   const [g, w, h] = fit($("net"));
   g.clearRect(0, 0, w, h);
   const net = lab.view.network, sizes = net.sizes, L = sizes.length;
-  const top = 22, bottom = h - 6;
+  const fk = fontScale(12), top = 22 * fk, bottom = h - 6;
   const biggest = Math.max(...sizes);
   const node = Math.max(6, Math.min(34, (bottom - top) / biggest * 0.78));
-  const xs = sizes.map((_, l) => 30 + node / 2 + l * (w - 80 - node) / Math.max(1, L - 1));
+  const xs = sizes.map((_, l) => 50 * fk + node / 2 + l * (w - 100 * fk - node) / Math.max(1, L - 1));
   const ys = sizes.map((n) => Array.from({length: n},
     (_, j) => top + (bottom - top) * (j + 0.5) / n));
   let max = 1e-12;
@@ -396,14 +441,14 @@ function drawNetwork() {
     }
   }
   g.globalAlpha = 1;
-  g.font = "12px system-ui, sans-serif";
+  g.font = `${12 * fk}px system-ui, sans-serif`;
   g.textAlign = "center";
   g.fillStyle = "#444";
   let k = 0;
   for (let l = 0; l < L; l++) {
     const title = l === 0 ? "input" : l === L - 1 ? "output" : `${net.activations[l - 1]} ${sizes[l]}`;
     g.fillStyle = "#444";
-    g.fillText(title, xs[l], 13);
+    g.fillText(title, xs[l], 13 * fk);
     for (let j = 0; j < sizes[l]; j++) {
       const x = xs[l] - node / 2, y = ys[l][j] - node / 2;
       const picture = l === 0 ? inputImage(j) : l < L - 1 ? lab.view.neuronImages[k++]
@@ -412,7 +457,7 @@ function drawNetwork() {
       else { g.fillStyle = "#f4f4f4"; g.fillRect(x, y, node, node); }
       g.fillStyle = "#333";
       g.textAlign = l === 0 ? "right" : "left";
-      if (l === 0) g.fillText(`x${j + 1}`, x - 4, ys[l][j] + 4);
+      if (l === 0) g.fillText(net.features ? net.features[j] : `x${j + 1}`, x - 4, ys[l][j] + 4);
       if (l === L - 1) g.fillText(sizes[l] > 1 ? `class ${j}` : "score", x + node + 4, ys[l][j] + 4);
       g.textAlign = "center";
       g.strokeStyle = "#666"; g.lineWidth = 1;
@@ -424,23 +469,25 @@ function drawNetwork() {
 function drawChart(canvas, series, yMax, label, percent) {
   const [g, w, h] = fit(canvas);
   g.clearRect(0, 0, w, h);
-  const left = 40, right = 8, top = 18, bottom = 20, pw = w - left - right, ph = h - top - bottom;
+  const k = fontScale(11);
+  const left = 40 * k, right = 8, top = 18 * k, bottom = 20 * k, pw = w - left - right,
+    ph = h - top - bottom;
   const n = xRange();
   g.strokeStyle = "#ccc"; g.lineWidth = 1;
   g.strokeRect(left, top, pw, ph);
-  g.fillStyle = "#555"; g.font = "11px system-ui, sans-serif";
+  g.fillStyle = "#555"; g.font = `${11 * k}px system-ui, sans-serif`;
   g.textAlign = "right";
   for (const f of [0, 0.5, 1]) {
     const y = top + ph * (1 - f), v = yMax * f;
     g.fillText(percent ? `${Math.round(v * 100)}%` : v.toPrecision(2), left - 4, y + 4);
   }
   g.textAlign = "left";
-  g.fillText(label, left + 4, 12);
+  g.fillText(label, left + 4, 12 * k);
   g.fillText("0", left, h - 5);
   g.textAlign = "right";
   g.fillText(`step ${n}`, w - right, h - 5);
   for (const [values, color, name, i] of series) {
-    g.strokeStyle = color; g.lineWidth = 1.8;
+    g.strokeStyle = color; g.lineWidth = 1.8 * Math.sqrt(k);
     g.beginPath();
     let started = false;
     values.forEach((v, s) => {
@@ -451,7 +498,7 @@ function drawChart(canvas, series, yMax, label, percent) {
     g.stroke();
     g.fillStyle = color;
     g.textAlign = "right";
-    g.fillText(name, w - right - 60 * (series.length - 1 - i), 12);
+    g.fillText(name, w - right - 60 * k * (series.length - 1 - i), 12 * k);
   }
 }
 
@@ -467,9 +514,9 @@ function drawCurves() {
   const later = (a) => a.slice(a.length > 8 ? 3 : 0).filter((v) => v !== null);
   const all = later(c.loss).concat(later(c.test_loss));
   const yMax = all.length ? Math.max(...all) * 1.1 || 1 : 1;
-  drawChart($("loss-chart"), [[c.loss, POS, "training", 0], [c.test_loss, NEG, "test", 1]],
+  drawChart($("loss-chart"), [[c.loss, TRAIN, "training", 0], [c.test_loss, TEST, "test", 1]],
     yMax, "loss", false);
-  drawChart($("acc-chart"), [[c.accuracy, POS, "training", 0], [c.test_accuracy, NEG, "test", 1]],
+  drawChart($("acc-chart"), [[c.accuracy, TRAIN, "training", 0], [c.test_accuracy, TEST, "test", 1]],
     1, "accuracy", true);
 }
 
@@ -513,6 +560,7 @@ function renderPoint() {
     if (cls) e.className = cls;
     return e;
   };
+  if (!p || !p.stepper) showStepper(null);
   if (!p) {
     box.append(el("p", "Click a data point on the plane to see its forward pass through the " +
       "network and every neuron's grad after its backward pass.", "hint"));
@@ -522,6 +570,16 @@ function renderPoint() {
   box.append(el("p", `${p.which} point #${p.index} at (${f(p.x[0])}, ${f(p.x[1])}), class ` +
     `${p.label}; predicted ${p.predicted}; its ${p.loss_name} loss ${f(p.loss)} ` +
     `(weights of step ${p.step}).`, "point-summary"));
+  if (p.loss === 0) {
+    const hint = el("p", p.loss_name === "hinge"
+      ? "This point is classified beyond the margin: its hinge loss is 0, so no gradient flows " +
+        "back from it, and every grad below is 0. Click a point near the boundary, or one on " +
+        "the wrong side, to see backprop at work."
+      : `Its ${p.loss_name} loss is 0, so no gradient flows back from it: every grad below is 0.`,
+      "point-hint");
+    hint.id = "zero-loss-hint";
+    box.append(hint);
+  }
   const table = el("div", undefined, "point-layers");
   const column = (title, data, grad, names) => {
     const col = el("div", undefined, "point-layer");
@@ -538,31 +596,144 @@ function renderPoint() {
     col.append(t);
     return col;
   };
-  table.append(column("input", p.x, p.x_grad, (j) => `x${j + 1}`));
+  table.append(column("input", p.inputs || p.x, p.x_grad,
+    (j) => p.input_names ? p.input_names[j] : `x${j + 1}`));
   p.layers.forEach((layer, i) => table.append(column(layer.name, layer.data, layer.grad,
     (j) => i < p.layers.length - 1 ? `h${i + 1}.${j + 1}` : layer.data.length > 1 ? `out${j + 1}` : "score")));
   box.append(table);
   if (p.stepper) {
-    const a = el("a", "Open the backprop stepper for this point's loss ↗", "button stepper-link");
-    a.href = `/stepper/${encodeURIComponent(p.stepper)}?token=${encodeURIComponent(TOKEN)}`;
+    const src = `/stepper/${encodeURIComponent(p.stepper)}?token=${encodeURIComponent(TOKEN)}`;
+    const a = el("a", "Open the backprop stepper in a new tab ↗", "button stepper-link");
+    a.href = src;
     a.target = "_blank";
     a.rel = "noopener";
     a.id = "open-stepper";
-    box.append(a, el("span", ` ${p.nodes} nodes`, "hint"));
+    box.append(a, el("span", ` ${p.nodes} nodes; while training, this point's graph below is ` +
+      `redrawn every ${REFRESH_STEPS} steps`, "hint"));
+    showStepper(src, `the backprop stepper for the loss of ${p.which} point #${p.index}`);
   } else {
     box.append(el("p", p.stepper_error, "hint"));
   }
 }
 
-async function inspect(which, index) {
-  lab.selected = {which, index};
-  drawAll();
-  try {
-    lab.point = await api("POST", "/api/inspect", {which, index});
-    renderPoint();
-  } catch (e) {
-    say(e.message);
+// The stepper, inline: one iframe (same origin, the stepper's own CSP) that keeps its place
+// and its height while the next page loads; a page is not cut off by the next one (that one
+// waits for the load), so nothing is aborted as training redraws it. null hides it.
+function showStepper(src, title) {
+  let f = $("point-stepper");
+  if (!f) {
+    if (!src) return;
+    f = document.createElement("iframe");
+    f.id = "point-stepper";
+    f.addEventListener("load", () => {
+      f.dataset.loading = "";
+      const next = f.dataset.next;
+      f.dataset.next = "";
+      if (next) showStepper(next, f.title);
+    });
+    $("point-frame").append(f);
   }
+  f.hidden = !src;
+  if (!src) { f.dataset.next = ""; return; }
+  f.title = title;
+  if (f.dataset.loading) { f.dataset.next = src; return; }
+  f.dataset.loading = "1";
+  f.src = src;
+}
+
+async function inspect(which, index, quiet) {
+  lab.selected = {which, index};
+  if (!quiet) drawAll();
+  lab.inspecting = true;
+  lab.inspectedAt = Date.now();
+  const run = lab.run;
+  try {
+    const p = await api("POST", "/api/inspect", {which, index});
+    // a newer click, or a new run, wins over this answer
+    if (run === lab.run && lab.selected && lab.selected.which === which &&
+        lab.selected.index === index) {
+      lab.point = p;
+      renderPoint();
+    }
+  } catch (e) {
+    if (!quiet) say(e.message);
+  } finally {
+    lab.inspecting = false;
+  }
+}
+
+// While training runs, the inspected point's numbers and graph follow: asked for again every
+// REFRESH_STEPS steps (at most every REFRESH_MS), one request at a time.
+function followPoint() {
+  const p = lab.point, sel = lab.selected;
+  if (!p || !sel || lab.inspecting || lab.step === p.step) return;
+  if (lab.step - p.step < REFRESH_STEPS && lab.playing) return;
+  if (Date.now() - lab.inspectedAt < REFRESH_MS) return;
+  inspect(sel.which, sel.index, true);
+}
+
+function renderClasses() {          // a class picker for every class the dataset has
+  const three = lab.data && lab.data.classes > 2;
+  $("add2-label").hidden = !three;
+  if (!three && document.querySelector("input[name=mode][value=add2]").checked)
+    document.querySelector("input[name=mode][value=inspect]").checked = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The link: every setting in the URL's hash, so that a shared link opens the same run
+// ---------------------------------------------------------------------------------------------
+const LINKED = ["dataset", "noise", "samples", "test_fraction", "seed", "layers", "activation",
+  "loss", "optimizer", "lr", "schedule", "steps", "batch_size", "alpha", "compiled", "points",
+  "features"];
+// the network's inputs, as TF Playground has them (the server computes them: settings.py)
+const FEATURES = [["x1", "x1"], ["x2", "x2"], ["x1sq", "x1²"], ["x2sq", "x2²"],
+  ["x1x2", "x1·x2"], ["sinx1", "sin x1"], ["sinx2", "sin x2"]];
+
+function linkText(s) {
+  const q = new URLSearchParams();
+  for (const k of LINKED) {
+    if (!(k in s)) continue;
+    const v = s[k];
+    q.set(k, k === "layers" || k === "features" ? v.join(",") : k === "points" ? JSON.stringify(v)
+      : k === "compiled" ? (v ? "1" : "0") : v === null ? "" : String(v));
+  }
+  if (lab.present) q.set("present", "1");
+  return q.toString();
+}
+
+function readLink() {               // the hash's settings, as the server takes them (it checks)
+  const q = new URLSearchParams(location.hash.slice(1)), out = {};
+  for (const k of LINKED) {
+    if (!q.has(k)) continue;
+    const v = q.get(k);
+    if (k === "layers") out[k] = v === "" ? [] : v.split(",").map((x) => number({value: x}));
+    else if (k === "features") out[k] = v.split(",");
+    else if (k === "points") { try { out[k] = JSON.parse(v); } catch (e) { out[k] = v; } }
+    else if (k === "compiled") out[k] = v === "1" || v === "true";
+    else if (k === "batch_size") out[k] = v === "" || v === "all" ? null : number({value: v});
+    else if (["dataset", "activation", "loss", "optimizer", "schedule"].includes(k)) out[k] = v;
+    else out[k] = number({value: v});
+  }
+  return out;
+}
+
+function differences(want, have) {
+  const patch = {};
+  for (const k in want) if (JSON.stringify(want[k]) !== JSON.stringify(have[k])) patch[k] = want[k];
+  return patch;
+}
+
+function writeLink() {
+  const text = linkText(lab.settings);
+  if (location.hash.slice(1) !== text) history.replaceState(null, "", `#${text}`);
+}
+
+function setPresent(on) {
+  lab.present = on;
+  document.body.classList.toggle("present", on);
+  $("present").setAttribute("aria-pressed", String(on));
+  if (lab.settings) writeLink();
+  drawAll();
 }
 
 function nearest(px, py, w, h, rows, from) {    // [index, distance] of the closest, in reach
@@ -579,9 +750,9 @@ function clickPlane(ev) {
   if (!lab.data) return;
   const r = $("plane").getBoundingClientRect(), px = ev.clientX - r.left, py = ev.clientY - r.top;
   const mode = document.querySelector("input[name=mode]:checked").value, d = lab.data;
-  if (mode === "add0" || mode === "add1") {
+  if (mode.startsWith("add")) {
     const [x, y] = toData(px, py, r.width, r.height);
-    act(() => api("POST", "/api/points", {add: [+x.toFixed(4), +y.toFixed(4), mode === "add1" ? 1 : 0]}));
+    act(() => api("POST", "/api/points", {add: [+x.toFixed(4), +y.toFixed(4), +mode.slice(3)]}));
   } else if (mode === "remove") {
     const [i] = nearest(px, py, r.width, r.height, d.train, d.own_from);
     if (i === null) say("no point of yours there: only the points you added can be removed", "info");
@@ -610,7 +781,27 @@ async function loadFile() {
 // ---------------------------------------------------------------------------------------------
 function start() {
   wireSettings();
-  $("play").addEventListener("click", () => control(lab.playing ? "pause" : "play"));
+  const flags = new URLSearchParams(location.search), hash = new URLSearchParams(location.hash.slice(1));
+  setPresent(flags.get("present") === "1" || hash.get("present") === "1");
+  if (LINKED.some((k) => hash.has(k))) lab.wanted = readLink();
+  $("present").addEventListener("click", () => setPresent(!lab.present));
+  $("share").addEventListener("click", async () => {
+    writeLink();
+    try {
+      await navigator.clipboard.writeText(location.href);
+      say("Copied a link to this run: the part after # holds every setting (and the part " +
+        "before it this lab's address and token)", "info");
+    } catch (e) {
+      say(`The link to this run is in the address bar (${e.message})`, "info");
+    }
+  });
+  window.addEventListener("message", (e) => {   // the inline stepper's height
+    const frame = $("point-stepper"), m = e.data;
+    if (!frame || e.source !== frame.contentWindow || !m || m.type !== "micrograd-stepper:height") return;
+    const h = Math.ceil(Number(m.height));
+    if (h >= 100 && h <= 4000) { frame.style.height = `${h}px`; lab.stepperHeight = h; }
+  });
+  $("play").addEventListener("click", play);
   $("step").addEventListener("click", () => control("step"));
   $("reset").addEventListener("click", () => control("reset"));
   $("speed").addEventListener("input", () => {
@@ -628,6 +819,7 @@ function start() {
     if (ev.key === " ") { ev.preventDefault(); $("play").click(); }
     else if (ev.key === "ArrowRight") $("step").click();
     else if (ev.key === "r" || ev.key === "R") $("reset").click();
+    else if (ev.key === "p" || ev.key === "P") $("present").click();
   });
   // redraw whenever a canvas changes size (the window, or the layout around it, e.g. when a
   // scroll bar appears)
@@ -637,6 +829,9 @@ function start() {
     frame = requestAnimationFrame(drawAll);
   });
   for (const id of ["plane", "net", "loss-chart", "acc-chart"]) redraw.observe($(id));
+  // leaving (a reload, a link, a closed tab): stop polling; back from the cache: poll again
+  window.addEventListener("pagehide", () => { lab.leaving = true; clearTimeout(lab.pollTimer); });
+  window.addEventListener("pageshow", (ev) => { if (ev.persisted) { lab.leaving = false; poll(); } });
   poll();
 }
 
