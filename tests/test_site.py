@@ -25,7 +25,9 @@ import pytest
 from micrograd.site import MARKER, SiteError, build_site
 from micrograd.site import worker_api
 from micrograd.viz import stepper_data
-from micrograd.viz.lecture import lecture_neuron
+from micrograd.lecture import lecture_neuron
+
+ARTIFACTS = Path(__file__).parent / "artifacts"      # screenshots, kept for a person to see
 
 ROOT = Path(__file__).parent.parent
 SOLUTIONS = Path(__file__).parent / "exercise_solutions"
@@ -216,14 +218,9 @@ def served(site):
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    from test_stepper import CHROMIUM, CHROMIUM_ARGS
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+def chromium(browser):
+    """conftest's Chromium (one per module)."""
+    return browser
 
 
 class SitePage:
@@ -275,7 +272,6 @@ class SitePage:
         return sorted(frame.locator(".node .grad").all_text_contents())
 
     def shot(self, name, width):
-        from test_stepper import ARTIFACTS
         ARTIFACTS.mkdir(exist_ok=True)
         self.page.set_viewport_size({"width": width, "height": 900})
         self.page.wait_for_timeout(300)
@@ -385,7 +381,6 @@ def test_a_snippet_that_never_ends_is_stopped_and_python_restarts(chromium, serv
 def _record_load(site, seconds):
     """The first load's time and the site's size, for the report (not asserted: no timed
     assertions in tests)."""
-    from test_stepper import ARTIFACTS
     out, done = site
     ARTIFACTS.mkdir(exist_ok=True)
     note = {"first_load_seconds": round(seconds, 2), "site_bytes": done["bytes"],

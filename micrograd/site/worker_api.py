@@ -56,7 +56,7 @@ def _stepper(root, title):
 # The stepper: the lecture's graphs, and any Value a learner's snippet makes
 # ---------------------------------------------------------------------------------------------
 def lecture(name):
-    from micrograd.viz.lecture import EXAMPLES
+    from micrograd.lecture import EXAMPLES
     if name not in EXAMPLES:
         raise Refused(f"no lecture graph called {name!r}; choose one of {', '.join(EXAMPLES)}")
     make, title = EXAMPLES[name]
