@@ -318,7 +318,16 @@ def linear(w, x, b=0):
     additions, as sum((wi*xi for wi, xi in zip(w, x)), b), with 1 node instead of 2*len(w)."""
     if len(w) != len(x):
         raise ValueError(f"linear: {len(w)} weights but {len(x)} inputs")
-    return LINEAR(b, *[t for pair in zip(w, x) for t in pair])
+    inputs = [b if isinstance(b, Value) else _leaf(b, "w·x+b")]
+    s = inputs[0].data
+    for wi, xi in zip(w, x):    # LINEAR.forward, spelled out: a neuron is the hot path
+        if wi.__class__ is not Value and not isinstance(wi, Value):
+            wi = _leaf(wi, "w·x+b")
+        if xi.__class__ is not Value and not isinstance(xi, Value):
+            xi = _leaf(xi, "w·x+b")
+        inputs += (wi, xi)
+        s = s + wi.data * xi.data
+    return _node(s, tuple(inputs), LINEAR)
 
 
 # ---------------------------------------------------------------------------------------------
