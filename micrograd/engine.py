@@ -376,8 +376,9 @@ def backpropagate(topo, step):
             step(v, rule)
 
 
-def _chain_rule(v, rule):
+def _chain_rule(v, rule=None):
     """backward()'s step at one node: input.grad += local derivative * out.grad."""
+    rule = rule or v._rule
     if rule.__class__ is not Op and not isinstance(rule, Op):
         return rule()                       # a closure assigned to _backward, lecture style
     a, b, g = v._a, v._b, v.grad
