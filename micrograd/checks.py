@@ -38,8 +38,8 @@ def _numpy_kind(x):
 
 
 def short(x):
-    """repr(x), but not of an integer too long for Python's own repr (4,300 digits)."""
-    if isinstance(x, int) and x.bit_length() > 13_000:
+    """repr(x), but not of an integer longer than a line (nor too long for Python's repr)."""
+    if isinstance(x, int) and x.bit_length() > 160:
         return f"an integer of about {int(x.bit_length() * 0.30103)} digits"
     return repr(x)
 

@@ -63,10 +63,11 @@ class Value(Node):
 
     def __pow__(self, other):
         if isinstance(other, Value):                # a ** b, both in the graph
-            return POW.binary(self, other)
-        return pow_op(as_number(other, "**")).unary(self)   # a ** 2: the op '**2'
+            return POW.binary(self, _huge_int_power(self, other))
+        k = _huge_int_power(self, as_number(other, "**"))
+        return pow_op(k).unary(self)                # a ** 2: the op '**2'
 
-    def __rpow__(self, other):     return POW.binary(other, self)
+    def __rpow__(self, other):     return POW.binary(other, _huge_int_power(other, self))
     def __abs__(self):             return ABS.unary(self)
     def exp(self):                 return EXP.unary(self)
     def log(self):                 return LOG.unary(self)
@@ -148,6 +149,16 @@ def _inverse(self, other):
 
 def _nothing():
     pass
+
+
+def _huge_int_power(base, exponent):
+    """The exponent, unless int ** int would have more than a million bits (Python would
+    compute it for minutes, as the original does): that is an OverflowError, at once."""
+    a, b = getattr(base, "data", base), getattr(exponent, "data", exponent)
+    if a.__class__ is int and b.__class__ is int and b > 0 and b * a.bit_length() > 1_000_000:
+        raise OverflowError(f"**: no finite real result for {short(a)}, {short(b)} "
+                            f"(more than a million bits)")
+    return exponent
 
 
 # ---------------------------------------------------------------------------------------------
