@@ -20,14 +20,15 @@ is fine); and, as in PyTorch, backward() zeroes the intermediate nodes first, so
 adds the same gradient to the leaves twice.
 
 The rest lives next door, out of the way of the story: micrograd.grad_mode (no_grad),
-micrograd.higher_order (grad(), derivatives as graphs), micrograd.scalars (what counts as a
-number), micrograd.primitives (the exp/log/tanh/where the rows are written with).
+micrograd.higher_order (grad(), derivatives as graphs), micrograd.checks (what counts as a
+number, and the errors), micrograd.primitives (the exp/log/tanh/where the rows are written with).
 """
 import functools
-import threading
 
+from micrograd import nodes
+from micrograd.checks import FORWARD_ERRORS, as_number, derivative_error, forward_error, short
+from micrograd.nodes import _MANY, Node, _thread, leaf as _leaf, make as _make, node as _node
 from micrograd.primitives import exp, log, tanh, where
-from micrograd.scalars import as_number, short
 
 __all__ = ["Value", "Op", "OPS", "linear", "pow_op", "topological_order", "backpropagate",
            "grad", "no_grad", "enable_grad", "is_grad_enabled"]
@@ -36,11 +37,11 @@ __all__ = ["Value", "Op", "OPS", "linear", "pow_op", "topological_order", "backp
 # ---------------------------------------------------------------------------------------------
 # 1. Value
 # ---------------------------------------------------------------------------------------------
-class Value:
+class Value(Node):
     """ stores a single scalar value and its gradient """
-    # Slots, not a __dict__: a node is ~100 bytes. Its one or two inputs sit in _a and _b (a
-    # tuple in _a, and _MANY in _b, for three or more); `_prev` reads them as the tuple.
-    __slots__ = ("data", "grad", "_a", "_b", "_op", "label", "_rule")
+    # Node (micrograd/nodes.py) stores data, grad, _op, label, the inputs (read as `_prev`)
+    # and the op's row in slots: about 100 bytes a node.
+    __slots__ = ()
 
     def __init__(self, data, _children=(), _op='', label=''):
         self.data = as_number(data, "Value(data)")
@@ -62,10 +63,11 @@ class Value:
 
     def __pow__(self, other):
         if isinstance(other, Value):                # a ** b, both in the graph
-            return POW.binary(self, other)
-        return pow_op(as_number(other, "**")).unary(self)   # a ** 2: the op '**2'
+            return POW.binary(self, _huge_int_power(self, other))
+        k = _huge_int_power(self, as_number(other, "**"))
+        return pow_op(k).unary(self)                # a ** 2: the op '**2'
 
-    def __rpow__(self, other):     return POW.binary(other, self)
+    def __rpow__(self, other):     return POW.binary(other, _huge_int_power(other, self))
     def __abs__(self):             return ABS.unary(self)
     def exp(self):                 return EXP.unary(self)
     def log(self):                 return LOG.unary(self)
@@ -89,20 +91,6 @@ class Value:
         if _thread.building:    # float() would silently cut a derivative graph being built
             raise TypeError("float() of a Value while building a derivative graph")
         return float(self.data)
-
-    @property
-    def _prev(self):
-        a, b = self._a, self._b
-        if b is None:
-            return () if a is None else (a,)
-        return a if b is _MANY else (a, b)
-
-    @_prev.setter
-    def _prev(self, children):
-        children = tuple(children)
-        n = len(children)
-        self._a = children[0] if n in (1, 2) else (children if n else None)
-        self._b = children[1] if n == 2 else (_MANY if n > 2 else None)
 
     @property
     def _backward(self):
@@ -137,7 +125,7 @@ class Value:
         return f"Value(data={self.data}, grad={self.grad})"
 
 
-_MANY = object()     # in _b: _a holds a tuple of three or more inputs
+nodes.Value = Value      # what nodes.make makes
 
 
 def _number(x):
@@ -161,6 +149,16 @@ def _inverse(self, other):
 
 def _nothing():
     pass
+
+
+def _huge_int_power(base, exponent):
+    """The exponent, unless int ** int would have more than a million bits (Python would
+    compute it for minutes, as the original does): that is an OverflowError, at once."""
+    a, b = getattr(base, "data", base), getattr(exponent, "data", exponent)
+    if a.__class__ is int and b.__class__ is int and b > 0 and b * a.bit_length() > 1_000_000:
+        raise OverflowError(f"**: no finite real result for {short(a)}, {short(b)} "
+                            f"(more than a million bits)")
+    return exponent
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,15 +195,15 @@ class Op:
         inputs = tuple(x if isinstance(x, Value) else _leaf(x, self.name) for x in inputs)
         try:
             data = self.forward(*[x.data for x in inputs])
-        except _FORWARD_ERRORS as e:
-            raise _forward_error(self, inputs, e) from None
+        except FORWARD_ERRORS as e:
+            raise forward_error(self, inputs, e) from None
         return _node(data, inputs, self)
 
     def unary(self, a):          # __call__ for one Value: the path of relu, tanh, x ** 2...
         try:
             data = self.forward(a.data)
-        except _FORWARD_ERRORS as e:
-            raise _forward_error(self, (a,), e) from None
+        except FORWARD_ERRORS as e:
+            raise forward_error(self, (a,), e) from None
         return _make(data, a, None, self)
 
     def binary(self, a, b):      # __call__ for two: the path of every + and *
@@ -215,8 +213,8 @@ class Op:
             b = _leaf(b, self.name)
         try:
             data = self.forward(a.data, b.data)
-        except _FORWARD_ERRORS as e:
-            raise _forward_error(self, (a, b), e) from None
+        except FORWARD_ERRORS as e:
+            raise forward_error(self, (a, b), e) from None
         return _make(data, a, b, self)
 
     def __repr__(self):
@@ -327,8 +325,8 @@ _pow_op_cached = functools.lru_cache(maxsize=1024)(_pow_op)
 
 
 def linear(w, x, b=0):
-    """b + sum(w_i * x_i) as one node: the same number, in the same order of additions, as
-    sum((wi*xi for wi, xi in zip(w, x)), b), with 1 node instead of 2*len(w)."""
+    """b + sum(w_i * x_i) as one node (nn's fused=True): the same number, in the same order of
+    additions, as sum((wi*xi for wi, xi in zip(w, x)), b), with 1 node instead of 2*len(w)."""
     if len(w) != len(x):
         raise ValueError(f"linear: {len(w)} weights but {len(x)} inputs")
     inputs = [b if isinstance(b, Value) else _leaf(b, "w·x+b")]
@@ -341,83 +339,6 @@ def linear(w, x, b=0):
         inputs += (wi, xi)
         s = s + wi.data * xi.data
     return _node(s, tuple(inputs), LINEAR)
-
-
-# Making a node: what every row's call ends with.
-_new = object.__new__
-
-
-def _leaf(x, where):
-    """A plain number mixed into an operation becomes a constant leaf, as in the lecture."""
-    v = _new(Value)
-    v.data, v.grad, v._a, v._b, v._op, v.label, v._rule = (
-        as_number(x, where), 0, None, None, "", "", None)
-    return v
-
-
-def _make(data, a, b, rule):
-    """A new node made by `rule` from a (and b; a tuple in a and _MANY in b for more), without
-    __init__'s checks; under no_grad, a plain leaf."""
-    if data.__class__ is not float and data.__class__ is not int:
-        data = _checked(data, rule, a if b is _MANY else (a,) if b is None else (a, b))
-    v = _new(Value)
-    v.data, v.grad, v._a, v._b, v._op, v.label, v._rule = data, 0, a, b, rule.name, "", rule
-    if _blocks_open and _thread.off:
-        v._a = v._b = v._rule = None
-        v._op = ""
-    return v
-
-
-def _node(data, inputs, rule):
-    n = len(inputs)
-    return _make(data, inputs[0], inputs[1] if n == 2 else None, rule) if n <= 2 else \
-        _make(data, inputs, _MANY, rule)
-
-
-def _checked(data, rule, inputs):
-    """A forward's result that is not an int or a float: a complex number (a negative base to a
-    fractional power, or a complex someone put in .data) is refused; numpy's become Python's."""
-    if not all(isinstance(x.data, (int, float)) for x in inputs):
-        raise TypeError(f"{rule.name}: expected real numbers, got {_show(inputs)} "
-                        f"(a Value's .data must be a real number)")
-    if isinstance(data, complex):
-        raise _forward_error(rule, inputs, ValueError("a complex result"))
-    return as_number(data, f"{rule.name} of {_show(inputs)} (the result of its forward)")
-
-
-def _show(inputs):
-    return ", ".join(short(x.data) for x in inputs)
-
-
-# What a forward raises where it has no real result (AttributeError: a complex in .data has no
-# .exp() for primitives.exp to call).
-_FORWARD_ERRORS = (ValueError, ZeroDivisionError, OverflowError, TypeError, AttributeError)
-
-
-def _forward_error(rule, inputs, e):
-    if isinstance(e, (TypeError, AttributeError)) and not all(isinstance(x.data, (int, float)) for x in inputs):
-        return TypeError(f"{rule.name}: expected real numbers, got {_show(inputs)} ({e})")
-    why = _why(rule.domain, inputs, e)
-    kind = OverflowError if isinstance(e, OverflowError) else ValueError
-    return kind(f"{rule.name}: no finite real result for {_show(inputs)} ({why})")
-
-
-def _why(domain, inputs, e):
-    try:
-        return domain(*[x.data for x in inputs]) or e if domain else e
-    except Exception:
-        return e
-
-
-# Grad mode's state (micrograd.grad_mode keeps it): while no no_grad block is open in any
-# thread, _blocks_open is 0 and making a node looks no further.
-class _ThreadState(threading.local):
-    off = 0              # no_grad blocks this thread is inside
-    building = False     # grad(create_graph=True) is calling a local_grads with Values
-
-
-_thread = _ThreadState()
-_blocks_open = 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -466,8 +387,9 @@ def backpropagate(topo, step):
             step(v, rule)
 
 
-def _chain_rule(v, rule):
+def _chain_rule(v, rule=None):
     """backward()'s step at one node: input.grad += local derivative * out.grad."""
+    rule = rule or v._rule
     if rule.__class__ is not Op and not isinstance(rule, Op):
         return rule()                       # a closure assigned to _backward, lecture style
     a, b, g = v._a, v._b, v.grad
@@ -489,13 +411,11 @@ def _chain_rule(v, rule):
 
 def local_grads(v, rule, xs, out=None):
     """rule's local derivatives at node v, given its inputs xs (numbers, or Values for
-    create_graph); a failure is named, with the row's grad_domain saying why."""
+    create_graph), with a failure named."""
     try:
         local = rule.local_grads(v.data if out is None else out, *xs)
     except (ValueError, ZeroDivisionError, OverflowError) as e:
-        why = _why(rule.grad_domain, v._prev, e)
-        raise ValueError(f"backward through {rule.name}: the derivative at {_show(v._prev)} "
-                         f"is not finite ({why})") from None
+        raise derivative_error(rule, v._prev, e) from None
     if len(local) != len(xs):
         raise TypeError(f"{rule.name}: local_grads gave {len(local)} derivatives for "
                         f"{len(xs)} inputs")

@@ -3,8 +3,8 @@
 Inside `with no_grad():` an operation gives a plain leaf Value: no inputs remembered, no graph
 (evaluation, the SGD update). Each thread counts the no_grad blocks it is inside, so blocks may
 nest or overlap in any order (A enters, B enters, A leaves, B leaves) and one thread evaluating
-does not stop another from training. The engine keeps the counts (engine._thread.off) and
-their sum over all threads (engine._blocks_open): while that sum is 0, making a node costs one
+does not stop another from training. The engine keeps the counts (nodes._thread.off) and
+their sum over all threads (nodes._blocks_open): while that sum is 0, making a node costs one
 test.
 
 Both are also decorators, with or without parentheses. On a generator function the block
@@ -14,7 +14,7 @@ import functools
 import inspect
 import threading
 
-from micrograd import engine
+from micrograd import nodes
 
 __all__ = ["no_grad", "enable_grad", "is_grad_enabled"]
 
@@ -24,13 +24,13 @@ _lock = threading.Lock()      # guards the all-threads sum
 def _set_off(n):
     """Set this thread's count of open no_grad blocks, keeping the all-threads sum in step."""
     with _lock:
-        engine._blocks_open += n - engine._thread.off
-        engine._thread.off = n
+        nodes._blocks_open += n - nodes._thread.off
+        nodes._thread.off = n
 
 
 def is_grad_enabled():
     """True unless this thread is inside a no_grad block."""
-    return not (engine._blocks_open and engine._thread.off)
+    return not (nodes._blocks_open and nodes._thread.off)
 
 
 class _GradBlock:
@@ -79,17 +79,17 @@ class no_grad(_GradBlock):
     Per thread; blocks may nest or overlap; also `@no_grad()` or `@no_grad` on a function."""
 
     def __enter__(self):
-        _set_off(engine._thread.off + 1)
+        _set_off(nodes._thread.off + 1)
 
     def __exit__(self, *exc):
-        _set_off(max(engine._thread.off - 1, 0))
+        _set_off(max(nodes._thread.off - 1, 0))
 
 
 class enable_grad(_GradBlock):
     """`with enable_grad():` builds graphs even inside a no_grad block, as torch.enable_grad()."""
 
     def __enter__(self):
-        self._saved = engine._thread.off
+        self._saved = nodes._thread.off
         _set_off(0)
 
     def __exit__(self, *exc):

@@ -7,10 +7,10 @@ written with arithmetic and micrograd.primitives, the derivative then comes out 
 the same lego blocks, which grad() or backward() can differentiate again (second derivatives,
 Newton's method, Hessians) and draw_dot can draw.
 """
-from micrograd import engine
+from micrograd import nodes
 from micrograd.engine import Op, Value, backpropagate, local_grads, topological_order
 from micrograd.grad_mode import enable_grad
-from micrograd.scalars import as_number, short
+from micrograd.checks import as_number, short
 
 __all__ = ["grad"]
 
@@ -72,7 +72,7 @@ def _graph_step(v, rule, grads):
     """The same step with Values: the local derivatives and the products become nodes. A term
     that is a constant 0 adds no node, but the derivative is still computed (and may raise)."""
     prev, g = v._prev, grads.get(v, 0)
-    engine._thread.building = True
+    nodes._thread.building = True
     try:
         local = local_grads(v, rule, prev, out=v)
     except TypeError as e:
@@ -83,7 +83,7 @@ def _graph_step(v, rule, grads):
             f"derivative ({e}); write its local_grads with arithmetic and micrograd.primitives "
             f"(exp, log, tanh, where) instead of math.* or float()") from None
     finally:
-        engine._thread.building = False
+        nodes._thread.building = False
     for child, d in zip(prev, local):
         if _zero(d) or _zero(g):
             term = 0

@@ -271,3 +271,12 @@ def test_no_grad_on_a_generator_function_applies_to_its_body():
     with pytest.raises(KeyError):
         gen.throw(KeyError("thrown in"))
     assert is_grad_enabled()
+
+
+def test_an_int_power_too_big_to_compute_is_refused_at_once():
+    assert (Value(3) ** 40).data == 3 ** 40                     # ints stay ints
+    for huge in (lambda: Value(9) ** 9 ** 9, lambda: Value(9) ** Value(9 ** 9),
+                 lambda: 9 ** Value(9 ** 9)):
+        with pytest.raises(OverflowError, match=r"^\*\*: no finite real result for 9, "
+                                                r"387420489 \(more than a million bits\)$"):
+            huge()

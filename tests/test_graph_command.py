@@ -277,7 +277,7 @@ def test_subprocess_png_to_a_file(tmp_path):
     assert p.stdout.strip() == "wrote n.png (png, 10 nodes)"
     p = subprocess_run("mlp", "--max-nodes", "20", "-f", "dot", "-o", "m.dot", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert p.stdout.strip() == "wrote m.dot (dot, 362 nodes in the graph, drawn within your limits)"
+    assert p.stdout.strip() == "wrote m.dot (dot, 370 nodes in the graph, drawn within your limits)"
 
 
 def test_subprocess_refuses_code_without_a_traceback(tmp_path):
