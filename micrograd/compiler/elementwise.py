@@ -5,7 +5,7 @@ the error is eager's own.
 import numpy as np
 
 from micrograd.compiler.errors import raise_eager_backward, raise_eager_forward
-from micrograd.scalars import as_number
+from micrograd.checks import as_number
 
 
 def py_forward(op, arrs, Y):
