@@ -198,18 +198,54 @@ def check_step(index):
 
 def check_report(name, events, output="", timed_out=False, timeout=None):
     """The feedback `micrograd exercises check` prints for these events (the file named
-    NAME.py), with the checker's own words when the time limit stopped it."""
-    from micrograd.exercises import exercise, runner
+    NAME.py), with the checker's own words when the time limit stopped it. As on the command
+    line, "All N checks pass" also needs the checker's re-check: a fresh random challenge that
+    the learner's code answers with raw numbers, verified here against micrograd's engine."""
+    import secrets
+
+    from micrograd.exercises import exercise, runner, verify
+    from micrograd.exercises.checking import learner_error
     exercise(name)
-    _check_cleanup()
     if not all(isinstance(e, dict) for e in events):
+        _check_cleanup()
         raise Refused("events must be a list of objects")
-    events = list(events) + ([] if timed_out else [{"end": True}])
-    result = runner._result(name, f"{name}.py", events, output, bool(timed_out),
-                            runner.DEFAULT_TIMEOUT if timeout is None else timeout, 0)
+    spec = verify.challenge(name, secrets.randbits(64))
+    events = [{"child": "started"}] + list(events)
+    passed = all(e.get("status") == "pass" for e in events if "status" in e)
+    if not timed_out and passed and _checking.get("module") is not None:
+        events.append({"start": "the checker's re-check"})
+        printed = _checking["printed"]
+        with _captured(printed):
+            try:
+                events.append({"answers": verify.answers(name, _checking["module"], spec)})
+            except BaseException as e:
+                events.append({"answers_error": learner_error(e, _checking["folder"])})
+        output = _printed(printed)
+    _check_cleanup()
+    events += [] if timed_out else [{"end": True}]
+    result = runner._result(name, f"{name}.py", _Recorded(events, output), bool(timed_out),
+                            runner.DEFAULT_TIMEOUT if timeout is None else timeout, 0, spec)
     return {"name": name, "passed": result.passed, "feedback": result.feedback,
             "output": result.output,
             "outcomes": [{"title": o.title, "status": o.status} for o in result.outcomes]}
+
+
+class _Recorded:
+    """The checker's two channels as runner._result reads them (events, the learner's output),
+    recorded in this process: the site runs the checks in the worker, with no child process."""
+    overflow, dropped = False, 0
+
+    def __init__(self, events, output):
+        self._events, self.output = events, str(output).encode("utf-8")
+
+    def event_list(self):
+        return self._events
+
+    def tail(self):
+        from micrograd.exercises.runner import TAIL_LINES, TAIL_WIDTH
+        lines = [line for line in self.output.decode("utf-8").splitlines() if line.strip()]
+        return [line[:TAIL_WIDTH] + (" [...]" if len(line) > TAIL_WIDTH else "")
+                for line in lines[-TAIL_LINES:]]
 
 
 def check(name, code):

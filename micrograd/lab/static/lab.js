@@ -638,7 +638,9 @@ function showStepper(src, title) {
   f.title = title;
   if (f.dataset.loading) { f.dataset.next = src; return; }
   f.dataset.loading = "1";
-  f.src = src;
+  const page = window.micrograd_stepper_page;  // the static site: its worker makes the page
+  if (page) page(src).then((html) => { f.srcdoc = html; });
+  else f.src = src;
 }
 
 async function inspect(which, index, quiet) {

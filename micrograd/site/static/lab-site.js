@@ -32,6 +32,15 @@ window.fetch = async (input, opts = {}) => {
   }
 };
 
+// A point's stepper page (the lab's /stepper/ path), made by the worker: for the link above and
+// for the lab's inline stepper, which shows it as its iframe's srcdoc.
+async function stepperPage(href) {
+  const r = await ask("GET", href);
+  const escape = (t) => String(t).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return r.html ?? `<!doctype html><meta charset="utf-8"><p>${escape(r.body.error)}</p>`;
+}
+window.micrograd_stepper_page = stepperPage;
+
 document.addEventListener("click", async (event) => {
   const link = event.target.closest && event.target.closest("a");
   if (!link) return;
@@ -49,9 +58,7 @@ document.addEventListener("click", async (event) => {
   } else if (href.startsWith("/stepper/")) {
     event.preventDefault();
     const win = window.open("", "_blank");       // now, while the click still counts
-    const r = await ask("GET", href);
-    const escape = (t) => String(t).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-    const page = r.html ?? `<!doctype html><meta charset="utf-8"><p>${escape(r.body.error)}</p>`;
+    const page = await stepperPage(href);
     const url = URL.createObjectURL(new Blob([page], { type: "text/html" }));
     if (win) win.location = url; else location.assign(url);
   }
