@@ -1,16 +1,33 @@
 """`python -m micrograd ...` is the `micrograd` command."""
+import _thread
 import os
 import signal
 import sys
+import threading
 
 
 def _interrupted(signum, frame):
     raise KeyboardInterrupt
 
 
+def _dropped(info, default=sys.unraisablehook):
+    """Python drops an exception raised inside a __del__ or a weakref callback ('Exception
+    ignored in'; importlib's module locks have such a callback), and a Ctrl-C that lands there
+    would vanish: the command would run on. Deliver that press again, a moment later, to the
+    code the command is running; the handler's grace for presses in quick succession must not
+    swallow it (forget)."""
+    if not issubclass(info.exc_type, KeyboardInterrupt):
+        return default(info)
+    forget = getattr(signal.getsignal(signal.SIGINT), "forget", None)
+    if forget is not None:
+        forget()
+    threading.Timer(0.05, _thread.interrupt_main).start()
+
+
 def entry():
     """The command, with Ctrl-C handled from before its imports (they take a while): one line
     and exit status 130 at any moment, never a traceback."""
+    sys.unraisablehook = _dropped
     try:
         signal.signal(signal.SIGINT, _interrupted)
         from micrograd.cli import main

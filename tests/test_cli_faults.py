@@ -188,6 +188,52 @@ def test_one_ctrl_c_at_any_moment_is_one_line_and_130(tmp_path, delay):
         assert io.load_model(tmp_path / "run" / "model.json", with_meta=True)[1]["interrupted"]
 
 
+def test_a_press_python_dropped_before_training_still_stops_it():
+    """A KeyboardInterrupt raised inside a __del__ or a weakref callback is dropped by Python
+    ('Exception ignored in'): a press during the imports or the setup could vanish, and training
+    would then run to its end. The press FirstPress saw still counts once training's CtrlC
+    takes over, so fit stops after its first step and the model is saved."""
+    from micrograd.cli import FirstPress
+    from micrograd.cli.common import CtrlC
+    first = FirstPress()
+    old = signal.signal(signal.SIGINT, first)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            first(signal.SIGINT, None)             # raised, and (say) dropped by a __del__
+        with CtrlC() as ctrl_c:
+            assert ctrl_c.presses == 1
+        signal.signal(signal.SIGINT, FirstPress())  # a handler that saw no press adds none
+        with CtrlC() as fresh_command:
+            assert fresh_command.presses == 0
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def test_a_ctrl_c_python_drops_in_a_del_is_delivered_again():
+    """A KeyboardInterrupt raised in a __del__ (or importlib's module-lock weakref callback, as
+    seen under load) is dropped by Python: micrograd's unraisable hook says nothing and delivers
+    the press again to the running code, through FirstPress's grace."""
+    from micrograd.__main__ import _dropped
+    from micrograd.cli import FirstPress
+
+    class Dropper:
+        def __del__(self):
+            raise KeyboardInterrupt
+
+    first = FirstPress()
+    old, hook = signal.signal(signal.SIGINT, first), sys.unraisablehook
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            first(signal.SIGINT, None)             # the press, as its handler raises it...
+        sys.unraisablehook = _dropped
+        with pytest.raises(KeyboardInterrupt):
+            Dropper()                              # ...dropped in a __del__, and delivered again
+            time.sleep(2)                          # within the grace: only the re-delivery raises
+    finally:
+        sys.unraisablehook = hook
+        signal.signal(signal.SIGINT, old)
+
+
 def test_every_command_takes_a_ctrl_c_the_same_way(tmp_path):
     """eval, predict and the exercises, a press at several moments from their imports on:
     either the command had finished (status 0) or it is one line and 130; never a traceback."""

@@ -76,6 +76,16 @@ class FirstPress:
     def __init__(self):
         self.at = None
 
+    def forget(self):
+        """The last press was dropped by Python and is being delivered again: no grace."""
+        self.at = None
+
+    @property
+    def pressed(self):
+        """A press came. If the command is still running, Python dropped its KeyboardInterrupt
+        (cli.common.CtrlC counts it then, so that training stops after its first step)."""
+        return self.at is not None
+
     def __call__(self, signum, frame):
         now = time.monotonic()
         if self.at is None or now - self.at > self.GRACE:

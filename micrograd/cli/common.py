@@ -247,6 +247,8 @@ class CtrlC:
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             self._old = signal.signal(signal.SIGINT, self)
+            if getattr(self._old, "pressed", False):   # cli.FirstPress raised, and yet we run:
+                self.presses += 1                      # Python dropped it; it still counts
         return self
 
     def __exit__(self, *exc):
@@ -257,6 +259,12 @@ class CtrlC:
         self.presses += 1
         if not self._deferring:
             self._raise()
+
+    def forget(self):
+        """The last KeyboardInterrupt was dropped by Python and the press comes again (see
+        micrograd.__main__): no grace for it."""
+        self._raised_at = None
+        self.presses = max(self.presses - 1, 0)    # the press is the same, counted once
 
     def _raise(self):
         now = time.monotonic()
