@@ -7,7 +7,11 @@ import threading
 
 
 def _interrupted(signum, frame):
+    _interrupted.pressed = True
     raise KeyboardInterrupt
+
+
+_interrupted.pressed = False
 
 
 def _dropped(info, default=sys.unraisablehook):
@@ -30,7 +34,12 @@ def entry():
     sys.unraisablehook = _dropped
     try:
         signal.signal(signal.SIGINT, _interrupted)
-        from micrograd.cli import main
+        try:
+            from micrograd.cli import main
+        except ImportError:
+            if _interrupted.pressed:       # a C extension's import turned the press into this
+                raise KeyboardInterrupt from None
+            raise
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # one Ctrl-C ends it; more are ignored
         print("micrograd: error: interrupted", file=sys.stderr)

@@ -188,6 +188,31 @@ def test_one_ctrl_c_at_any_moment_is_one_line_and_130(tmp_path, delay):
         assert io.load_model(tmp_path / "run" / "model.json", with_meta=True)[1]["interrupted"]
 
 
+def test_a_press_a_c_extension_turned_into_an_import_error_is_still_an_interrupt(monkeypatch,
+                                                                                  capsys):
+    """numpy's C extension, imported while Ctrl-C is pressed, reports the KeyboardInterrupt as
+    its own ImportError ('PyCapsule_Import could not import module "datetime"', seen in CI): the
+    command says it was interrupted (130), not that the install is broken. An ImportError with
+    no press before it is still reported as one."""
+    import micrograd.cli as cli
+    from micrograd.cli import evaluate
+
+    def import_hit_by_a_press(args):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            raise ImportError('PyCapsule_Import could not import module "datetime"') from None
+
+    def import_broken(args):
+        raise ImportError("No module named 'matplotlib'")
+
+    for func, code, line in [(import_hit_by_a_press, 130, "micrograd: error: interrupted"),
+                             (import_broken, 1, "micrograd: error: No module named 'matplotlib'")]:
+        monkeypatch.setattr(evaluate, "run", func)
+        assert cli.main(["eval", "--model", "m.json"]) == code
+        assert capsys.readouterr().err.startswith(line)
+
+
 def test_a_press_python_dropped_before_training_still_stops_it():
     """A KeyboardInterrupt raised inside a __del__ or a weakref callback is dropped by Python
     ('Exception ignored in'): a press during the imports or the setup could vanish, and training

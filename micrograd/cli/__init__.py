@@ -123,7 +123,15 @@ def _main(argv):
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     from micrograd.train import TrainingDiverged
     try:
-        return args.func(args) or 0
+        try:
+            return args.func(args) or 0
+        except Exception as e:
+            if getattr(signal.getsignal(signal.SIGINT), "pressed", False):
+                # Ctrl-C was pressed, and a C extension being imported turned its
+                # KeyboardInterrupt into an error of its own (numpy: "PyCapsule_Import could not
+                # import module"): the press is what happened, not a broken install.
+                raise KeyboardInterrupt from e
+            raise
     except TrainingDiverged as e:
         _error(f"training diverged: {e}; try a smaller --lr")
         return 1
