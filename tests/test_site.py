@@ -454,6 +454,12 @@ def python_lab(settings, points=()):
         session.close()
 
 
+def train_through(lab):
+    """The site's worker loop, in CPython: advance() until the run waits for the page."""
+    while lab.advance() is not None:
+        pass
+
+
 def test_the_sites_lab_session_answers_as_the_python_lab_does():
     from micrograd.lab.session import Session
     from micrograd.site.lab_session import LabSession
@@ -467,7 +473,7 @@ def test_the_sites_lab_session_answers_as_the_python_lab_does():
     assert a["view"]["network"] == b["view"]["network"]
     assert mine.request("POST", "/api/control", {}, {"action": "play", "speed": 0}) == \
         (200, {"ok": True})
-    mine.train()                          # in CPython nothing waits: the whole run at once
+    train_through(mine)
     points = [("train", 0), ("test", 7)]
     want, inspected = python_lab(LAB_SETTINGS, points)
     got = mine.state()
@@ -589,7 +595,7 @@ def test_the_sites_lab_saves_a_model_and_loads_it_back():
     lab = LabSession()
     lab.request("POST", "/api/settings", {}, {"steps": 3, "layers": [4], "seed": 2})
     lab.request("POST", "/api/control", {}, {"action": "play"})
-    lab.train()
+    train_through(lab)
     status, saved = lab.request("GET", "/api/model", {}, None)
     assert status == 200 and saved["name"] == "lab-moons-step3.json"
     text = json.dumps(saved["document"])

@@ -180,8 +180,6 @@ class Trainer:
         seconds, the play speed's pace; None, the page (paused, or stopped)."""
         if run.stop:
             return None
-        if run.step >= run.settings.steps:
-            return 0.0                   # the last step: fit returns, the run is done
         if run.playing:                  # the speed may change while it waits: read it anew
             return max(0.0, run.published + (1.0 / self.speed if self.speed else 0.0) -
                        time.monotonic())
@@ -371,14 +369,14 @@ class SteppedTrainer(Trainer):
                 if left != 0:
                     return left
                 self._go_on(run)
+                if run.step == run.settings.steps:       # as fit returns after its last step
+                    self._end(run, ("done", f"finished: {run.settings.steps} steps"))
+                    return None
             try:
                 k, history = run.steps.step()
             except Exception as e:
                 self._end(run, _ending(run, e))
                 return None
             self._record(run, k, history)
-            if run.step == run.settings.steps:
-                self._end(run, ("done", f"finished: {run.settings.steps} steps"))
-                return None
             if time.monotonic() - began >= seconds:
                 return self._after(run)
