@@ -8,13 +8,21 @@ linspace(0, 2*pi, n, endpoint=False) for n up to MAX_N, those cases are listed i
 glibc_sincos.json (made by `python -m micrograd.site.libm` on a glibc machine, checked by
 tests/test_site.py), so that `sin` and `cos` there are glibc's exactly. Elsewhere (the spiral's
 noisy angles) a value may differ from glibc's in its last bit.
+
+`tanh` is glibc's to the bit, in pure Python, for the engine in Pyodide (musl's rounds about one
+result in eight the other way): glibc's tanh is fdlibm's, over its expm1, and x86-64's glibc runs
+the expm1 built for FMA (every x86-64 since 2013 has it), whose polynomial is evaluated Estrin's
+way with every a*b + c fused. `expm1` here does the same operations, with math.fma (Python 3.13
+on; Pyodide's is 3.14; before, an exact one in integers, for the tests here). `install()` gives
+micrograd.primitives (the engine's tanh) this tanh; the site's worker calls it.
 """
 import json
 import math
+import types
 from fractions import Fraction
 from importlib import resources
 
-__all__ = ["sin", "cos", "lab_angles", "make_table", "MAX_N"]
+__all__ = ["sin", "cos", "tanh", "expm1", "install", "lab_angles", "make_table", "MAX_N"]
 
 MAX_N = 250                   # the lab's largest half of 500 points
 W = 296                       # fractional bits of the fixed-point arithmetic
@@ -91,6 +99,93 @@ def sin(x):
 
 def cos(x):
     return _COS[x] if x in _COS else correct_cos(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# tanh, as glibc (x86-64, FMA) computes it
+# ---------------------------------------------------------------------------------------------
+def _exact_fma(a, b, c):
+    """a * b + c rounded once (math.fma before Python 3.13): exact in Fractions, then rounded
+    to the nearest double, as float(Fraction) does."""
+    if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
+        return a * b + c
+    exact = Fraction(a) * Fraction(b) + Fraction(c)
+    return float(exact) if exact else a * b + c      # a zero keeps IEEE's sign rules
+
+
+_fma = getattr(math, "fma", _exact_fma)
+
+_LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
+_INVLN2 = 1.44269504088896338700e+00
+_Q = (-3.33333333333331316428e-02, 1.58730158725481460165e-03, -7.93650757867487942473e-05,
+      4.00821782732936239552e-06, -2.01099218183624371326e-07)
+
+
+def expm1(x):
+    """exp(x) - 1 as glibc's FMA build of fdlibm's expm1 gives it (for finite x below 709.78;
+    the rest, and tiny x, as any C library does)."""
+    f, (q1, q2, q3, q4, q5) = _fma, _Q
+    ax = abs(x)
+    if not ax < 709.78 or ax < 2.0 ** -54:
+        return math.expm1(x)
+    if x < 0 and ax >= 38.816242111356935:          # below -56 ln 2: -1, inexact
+        return -1.0
+    k, c = 0, 0.0
+    if ax > 0.34657359027997264:                    # |x| > ln2 / 2: reduce
+        if ax < 1.0397207708399179:                 # and < 1.5 ln2
+            hi, lo, k = (x - _LN2_HI, _LN2_LO, 1) if x > 0 else (x + _LN2_HI, -_LN2_LO, -1)
+        else:
+            k = int(f(_INVLN2, x, 0.5 if x > 0 else -0.5))
+            hi = f(-float(k), _LN2_HI, x)
+            lo = k * _LN2_LO
+        x = hi - lo
+        c = (hi - x) - lo
+    hfx = 0.5 * x
+    hxs = x * hfx
+    h2 = hxs * hxs
+    r1 = f(h2 * h2, f(hxs, q5, q4), f(h2, f(hxs, q3, q2), f(hxs, q1, 1.0)))
+    t = f(-r1, hfx, 3.0)
+    e = hxs * ((r1 - t) / f(-x, t, 6.0))
+    if k == 0:
+        return x - f(x, e, -hxs)
+    e = f(x, e - c, -c)
+    e -= hxs
+    if k == -1:
+        return 0.5 * (x - e) - 0.5
+    if k == 1:
+        return -2.0 * (e - (x + 0.5)) if x < -0.25 else f(2.0, x - e, 1.0)
+    if k <= -2 or k > 56:
+        return math.ldexp(1.0 - (e - x), k) - 1.0
+    if k < 20:
+        return math.ldexp((1.0 - 2.0 ** -k) - (e - x), k)
+    return math.ldexp((x - (e + 2.0 ** -k)) + 1.0, k)
+
+
+def tanh(x):
+    """tanh as glibc gives it here (fdlibm's, over expm1 above)."""
+    ax = abs(x)
+    if not math.isfinite(x) or ax < 2.0 ** -55:
+        return math.tanh(x)                        # x, +-1 or nan: every libm agrees
+    if ax >= 22.0:
+        z = 1.0
+    elif ax >= 1.0:
+        z = 1.0 - 2.0 / (expm1(2.0 * ax) + 2.0)
+    else:
+        t = expm1(-2.0 * ax)
+        z = -t / (t + 2.0)
+    return z if x >= 0 else -z
+
+
+def install(primitives=None):
+    """Give micrograd.primitives (the engine's exp, log and tanh of numbers) this module's
+    tanh: in the site's Pyodide only, where musl's is not glibc's. Returns the math it had."""
+    if primitives is None:
+        from micrograd import primitives
+    had = primitives.math
+    mine = types.SimpleNamespace(**{k: getattr(math, k) for k in dir(math) if k[0] != "_"})
+    mine.tanh = tanh
+    primitives.math = mine
+    return had
 
 
 def lab_angles():

@@ -30,6 +30,10 @@ from micrograd.engine import Value
 
 __all__ = ["handle", "SNIPPET"]
 
+if sys.platform == "emscripten":      # Pyodide: the engine's tanh as glibc's (see site/libm.py)
+    from micrograd.site import libm
+    libm.install()
+
 SNIPPET = "<your code>"          # the file name a snippet's traceback shows
 OUTPUT_KEPT = 20_000             # characters of printed output sent back to the page
 
