@@ -15,14 +15,20 @@ the expm1 built for FMA (every x86-64 since 2013 has it), whose polynomial is ev
 way with every a*b + c fused. `expm1` here does the same operations, with math.fma (Python 3.13
 on; Pyodide's is 3.14; before, an exact one in integers, for the tests here). `install()` gives
 micrograd.primitives (the engine's tanh) this tanh; the site's worker calls it.
+
+`exp` likewise: ARM's optimized-routines exp, which glibc and musl both use, glibc's built with
+FMA (every a*b + c fused but in the subnormal range). Its table of 2^(i/128) is made here from
+its definition. `log` is not here: ARM's log reads a table of specially chosen constants, and
+musl's differs from glibc's in about one result in 20,000 (docs/site.md says what that means).
 """
 import json
 import math
+import struct
 import types
 from fractions import Fraction
 from importlib import resources
 
-__all__ = ["sin", "cos", "tanh", "expm1", "install", "lab_angles", "make_table", "MAX_N"]
+__all__ = ["sin", "cos", "tanh", "expm1", "exp", "install", "lab_angles", "make_table", "MAX_N"]
 
 MAX_N = 250                   # the lab's largest half of 500 points
 W = 296                       # fractional bits of the fixed-point arithmetic
@@ -176,14 +182,84 @@ def tanh(x):
     return z if x >= 0 else -z
 
 
+# ---------------------------------------------------------------------------------------------
+# exp, as glibc (x86-64, FMA) computes it: ARM's optimized-routines exp (musl has the same code,
+# built without FMA, so it rounds about one result in two thousand the other way)
+# ---------------------------------------------------------------------------------------------
+_N = 128                                            # 2^(i/N) for i < N, from a table
+_h = float.fromhex
+_SHIFT = _h("0x1.8p52")
+_INVLN2N = _h("0x1.71547652b82fep0") * _N
+_NEGLN2HI_N, _NEGLN2LO_N = _h("-0x1.62e42fefa0000p-8"), _h("-0x1.cf79abc9e3b3ap-47")
+_C2, _C3 = _h("0x1.ffffffffffdbdp-2"), _h("0x1.555555555543cp-3")
+_C4, _C5 = _h("0x1.55555cf172b91p-5"), _h("0x1.1111167a4d017p-7")
+_BIG, _TINY = _h("0x1p1009"), _h("0x1p-1022")
+_M64 = (1 << 64) - 1
+_exp_table = []
+
+
+def _bits(x):
+    return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+def _double(b):
+    return struct.unpack("<d", struct.pack("<Q", b & _M64))[0]
+
+
+def _table_2_i_n():
+    """(tail bits, scale bits - i << 45) for i < N, where 2^(i/N) = H (1 + tail), H the double
+    nearest 2^(i/N): the table glibc's exp reads, made from its definition."""
+    from decimal import Decimal, localcontext
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for i in range(_N):
+            exact = Fraction(Decimal(2) ** (Decimal(i) / _N))
+            h = float(exact)
+            tail = float((exact - Fraction(h)) / Fraction(h))
+            _exp_table.append((_bits(tail), (_bits(h) - (i << 45)) & _M64))
+
+
+def exp(x):
+    """e**x as glibc's FMA build gives it."""
+    f = _fma
+    ax = abs(x)
+    if not -745.2 < x < 709.78 or ax < 2.0 ** -54:
+        return math.exp(x)               # an overflow's error, 0, 1 + x: as every libm gives
+    if not _exp_table:
+        _table_2_i_n()
+    kd = f(_INVLN2N, x, _SHIFT)                     # x = k ln2/N + r
+    ki = _bits(kd)
+    kd -= _SHIFT
+    r = f(kd, _NEGLN2LO_N, f(kd, _NEGLN2HI_N, x))
+    tail_bits, scale_bits = _exp_table[ki % _N]
+    tail, sbits = _double(tail_bits), (scale_bits + (ki << 45)) & _M64
+    r2 = r * r
+    tmp = f(r2 * r2, f(r, _C5, _C4), f(r2, f(r, _C3, _C2), tail + r))
+    if ax < 512.0:
+        scale = _double(sbits)
+        return f(scale, tmp, scale)
+    if not ki & 0x80000000:                         # x > 512: the scale's exponent wraps
+        scale = _double(sbits - (1009 << 52))
+        return _BIG * f(scale, tmp, scale)
+    scale = _double(sbits + (1022 << 52))           # x < -512: toward the subnormals
+    y = scale + scale * tmp                         # (not fused here: glibc computes scale *
+    if y < 1.0:                                     # tmp once for two sums)
+        lo = scale - y + scale * tmp
+        hi = 1.0 + y
+        lo = 1.0 - hi + y + lo
+        y = (hi + lo) - 1.0
+    return _TINY * y
+
+
 def install(primitives=None):
-    """Give micrograd.primitives (the engine's exp, log and tanh of numbers) this module's
-    tanh: in the site's Pyodide only, where musl's is not glibc's. Returns the math it had."""
+    """Give micrograd.primitives (the engine's exp, log and tanh of numbers) this module's tanh
+    and exp: in the site's Pyodide only, where musl's are not glibc's. Returns the math it had
+    (give it back with `primitives.math = had`)."""
     if primitives is None:
         from micrograd import primitives
     had = primitives.math
     mine = types.SimpleNamespace(**{k: getattr(math, k) for k in dir(math) if k[0] != "_"})
-    mine.tanh = tanh
+    mine.tanh, mine.exp = tanh, exp
     primitives.math = mine
     return had
 
