@@ -257,13 +257,49 @@ def test_exp_is_glibcs_on_any_float(x):
 
 
 @needs_glibc
-def test_installed_the_engines_tanh_and_exp_train_fits_numbers():
-    """In Pyodide the worker gives the engine libm's tanh and exp (libm.install); here, where
-    they equal glibc's, a tanh and a sigmoid run with them installed are fit's numbers."""
-    had = libm.install()
+def test_power_is_glibcs_where_python_calls_pow():
+    r = random.Random(6)
+    pairs = [(r.uniform(-10, 10), 2) for _ in range(3000)] + \
+        [(r.uniform(0, 2), 2.0) for _ in range(3000)] + [(r.uniform(0, 5), 0.5) for _ in range(2000)] + \
+        [(0.999, float(t)) for t in range(1, 3001)] + [(0.9, float(t)) for t in range(1, 400)] + \
+        [(r.lognormvariate(0, 4), r.uniform(-8, 8)) for _ in range(3000)] + \
+        [(-2.5, 3.0), (-2.5, 2.0), (1e-310, 2.0), (1e150, 2.0), (2.0, 1e-70), (7, 2.0), (1.0, 0.3)]
+    assert [libm.power(a, b).hex() for a, b in pairs] == [(a ** b).hex() for a, b in pairs]
+    assert libm.power(3, 4) == 81 and type(libm.power(3, 4)) is int      # ints stay ints
+    assert libm.power(-8.0, 1 / 3) == (-8.0) ** (1 / 3)                  # a complex number
+    for a, b in ((0.0, -1.0), (1e300, 3.0)):
+        with pytest.raises((ZeroDivisionError, OverflowError)) as theirs:
+            a ** b
+        with pytest.raises(type(theirs.value), match=str(theirs.value)):
+            libm.power(a, b)
+
+
+@needs_glibc
+@given(st.floats(min_value=2.0 ** -1000, max_value=2.0 ** 1000),
+       st.floats(min_value=-30.0, max_value=30.0))
+def test_power_is_glibcs_on_any_floats(x, y):
+    try:
+        want = (x ** y).hex()
+    except OverflowError:
+        want = "OverflowError"
+    try:
+        got = libm.power(x, y).hex()
+    except OverflowError:
+        got = "OverflowError"
+    assert got == want
+
+
+@needs_glibc
+def test_installed_the_engines_tanh_exp_and_power_train_fits_numbers():
+    """In Pyodide the worker gives the engine libm's tanh, exp and ** (libm.install); here,
+    where they equal glibc's, runs with them installed are fit's numbers."""
+    from micrograd.engine import OPS, Value
+    pow_row = OPS["**"].forward
+    libm.install()
     try:
         assert primitives.math.tanh is libm.tanh and primitives.math.exp is libm.exp
-        assert primitives.math.log is math.log
+        assert primitives.math.log is math.log and OPS["**"].forward is libm.power
+        assert (Value(-1.5) ** 2).data == 2.25 and Value(3.0).tanh().data == math.tanh(3.0)
         for doc in ({"seed": 1, "steps": 4, "activation": "tanh", "loss": "mse",
                      "batch_size": 20},
                     {"seed": 2, "steps": 4, "activation": "sigmoid", "loss": "bce",
@@ -273,10 +309,10 @@ def test_installed_the_engines_tanh_and_exp_train_fits_numbers():
             lab.control("play", 0)
             train_through(lab)
             got = lab.state()["curves"]
-            primitives.math = had
+            libm.uninstall()
             want, _ = one_fit_call(doc)
             libm.install()
             assert got == want
     finally:
-        primitives.math = had
-    assert primitives.math is math
+        libm.uninstall()
+    assert primitives.math is math and OPS["**"].forward is pow_row

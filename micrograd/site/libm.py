@@ -28,7 +28,7 @@ import types
 from fractions import Fraction
 from importlib import resources
 
-__all__ = ["sin", "cos", "tanh", "expm1", "exp", "install", "lab_angles", "make_table", "MAX_N"]
+__all__ = ["sin", "cos", "tanh", "expm1", "exp", "power", "install", "uninstall", "lab_angles", "make_table", "MAX_N"]
 
 MAX_N = 250                   # the lab's largest half of 500 points
 W = 296                       # fractional bits of the fixed-point arithmetic
@@ -251,17 +251,129 @@ def exp(x):
     return _TINY * y
 
 
-def install(primitives=None):
-    """Give micrograd.primitives (the engine's exp, log and tanh of numbers) this module's tanh
-    and exp: in the site's Pyodide only, where musl's are not glibc's. Returns the math it had
-    (give it back with `primitives.math = had`)."""
-    if primitives is None:
-        from micrograd import primitives
-    had = primitives.math
+# ---------------------------------------------------------------------------------------------
+# x ** y, as glibc (x86-64, FMA) computes it: ARM's pow, log(x) to about 2^-68 from a table of
+# 1/c and log(c), times y, then exp's table. Its log table is made here from its definition:
+# z = x / 2^k in [OFF, 2 OFF) falls in one of 128 subintervals; c is near its centre, with 1/c
+# a multiple of 1/128 (or 1/256 above 1), so z/c - 1 is exact; log(c) is split in a part of
+# 43 fractional bits and the rest.
+# ---------------------------------------------------------------------------------------------
+_OFF = 0x3fe6955500000000
+_LN2HI, _LN2LO = _h("0x1.62e42fefa3800p-1"), _h("0x1.ef35793c76730p-45")
+_A = (-0.5, _h("0x1.555555555556p-2") * -2, _h("-0x1.0000000000006p-2") * -2,
+      _h("0x1.999999959554ep-3") * 4, _h("-0x1.555555529a47ap-3") * 4,
+      _h("0x1.2495b9b4845e9p-3") * -8, _h("-0x1.0002b8b263fc3p-3") * -8)
+_log_table = []
+
+
+def _make_log_table():
+    from decimal import Decimal, localcontext
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for i in range(_N):
+            a, b = _double(_OFF + (i << 45)), _double(_OFF + ((i + 1) << 45))
+            centre = (Fraction(a) + Fraction(b)) / 2
+            invc = Fraction(round(_N / centre), _N) if centre < 1 else \
+                Fraction(round(2 * _N / centre), 2 * _N)
+            log_c = Fraction(Decimal(invc.denominator).ln() - Decimal(invc.numerator).ln())
+            logc = float(Fraction(round(log_c * 2 ** 43), 2 ** 43))
+            _log_table.append((float(invc), logc, float(log_c - Fraction(logc))))
+
+
+def _log_inline(ix):
+    """log(x) as hi + lo, for x's bits ix (x > 0, normal)."""
+    f, a = _fma, _A
+    tmp = (ix - _OFF) & _M64
+    i = (tmp >> 45) % _N
+    k = (tmp - (1 << 64) if tmp >> 63 else tmp) >> 52      # x = 2^k z
+    z = _double(ix - (tmp & (0xfff << 52)))
+    invc, logc, logctail = _log_table[i]
+    r = f(z, invc, -1.0)
+    t1 = f(float(k), _LN2HI, logc)
+    t2 = t1 + r
+    lo1 = f(float(k), _LN2LO, logctail)
+    lo2 = t1 - t2 + r
+    ar = a[0] * r
+    ar2 = r * ar
+    ar3 = r * ar2
+    hi = t2 + ar2
+    lo3 = f(ar, r, -ar2)
+    lo4 = t2 - hi + ar2
+    p = ar3 * f(ar2, f(ar2, f(r, a[6], a[5]), f(r, a[4], a[3])), f(r, a[2], a[1]))
+    lo = lo1 + lo2 + lo3 + lo4 + p
+    y = hi + lo
+    return y, hi - y + lo
+
+
+def _pow(x, y):
+    """x ** y for x > 0 normal and 2^-65 <= |y| < 2^63; None where the result is near the
+    ends of the float range (the caller takes Python's own there)."""
+    f = _fma
+    hi, lo = _log_inline(_bits(x))
+    ehi = y * hi
+    elo = f(y, lo, f(y, hi, -ehi))
+    if not abs(ehi) < 512.0:
+        return None
+    if abs(ehi) < 2.0 ** -54:
+        return 1.0 + ehi
+    kd = f(_INVLN2N, ehi, _SHIFT)
+    ki = _bits(kd)
+    kd -= _SHIFT
+    r = f(kd, _NEGLN2LO_N, f(kd, _NEGLN2HI_N, ehi)) + elo
+    tail_bits, scale_bits = _exp_table[ki % _N]
+    tail, scale = _double(tail_bits), _double((scale_bits + (ki << 45)) & _M64)
+    r2 = r * r
+    tmp = f(r2 * r2, f(r, _C5, _C4), f(r2, f(r, _C3, _C2), tail + r))
+    return f(scale, tmp, scale)
+
+
+def power(a, b):
+    """a ** b, with glibc's pow where CPython's float ** calls the C library's: the engine's
+    `**` row in Pyodide. Anything else (ints, Values, arrays, the edge cases) is Python's own."""
+    if not (type(a) in (int, float) and type(b) in (int, float) and
+            float in (type(a), type(b))):
+        return a ** b
+    x, y = float(a), float(b)
+    if not (math.isfinite(x) and math.isfinite(y)) or x == 0 or abs(x) == 1 or \
+            not 2.0 ** -65 <= abs(y) < 2.0 ** 63 or abs(x) < 2.0 ** -1022:
+        return a ** b
+    negative = x < 0
+    if negative:                      # as CPython: the size, then the sign of an odd power
+        if y != math.floor(y):
+            return a ** b                                          # a complex number
+        x = -x
+    if not _log_table:
+        _make_log_table()
+    if not _exp_table:
+        _table_2_i_n()
+    out = _pow(x, y)
+    if out is None:
+        out = x ** y                  # an overflow's error, an underflow's 0: as CPython's
+    return -out if negative and math.fmod(y, 2.0) == 1.0 else out
+
+
+_installed = {}
+
+
+def install():
+    """Give the engine this module's tanh, exp and ** where it computes them on numbers
+    (micrograd.primitives' math, the `**` row of the op table): in the site's Pyodide only,
+    where musl's are not glibc's. `uninstall()` puts the C library's back."""
+    from micrograd import primitives
+    from micrograd.engine import OPS
+    if not _installed:
+        _installed.update(math=primitives.math, pow=OPS["**"].forward)
     mine = types.SimpleNamespace(**{k: getattr(math, k) for k in dir(math) if k[0] != "_"})
     mine.tanh, mine.exp = tanh, exp
     primitives.math = mine
-    return had
+    OPS["**"].forward = power
+
+
+def uninstall():
+    from micrograd import primitives
+    from micrograd.engine import OPS
+    if _installed:
+        primitives.math, OPS["**"].forward = _installed.pop("math"), _installed.pop("pow")
 
 
 def lab_angles():
