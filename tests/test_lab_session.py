@@ -293,13 +293,17 @@ def test_power_is_glibcs_on_any_floats(x, y):
 def test_installed_the_engines_tanh_exp_and_power_train_fits_numbers():
     """In Pyodide the worker gives the engine libm's tanh, exp and ** (libm.install); here,
     where they equal glibc's, runs with them installed are fit's numbers."""
+    from micrograd import engine
     from micrograd.engine import OPS, Value
-    pow_row = OPS["**"].forward
+    pow_row, square = OPS["**"].forward, engine.pow_op(2).forward
     libm.install()
     try:
         assert primitives.math.tanh is libm.tanh and primitives.math.exp is libm.exp
         assert primitives.math.log is math.log and OPS["**"].forward is libm.power
-        assert (Value(-1.5) ** 2).data == 2.25 and Value(3.0).tanh().data == math.tanh(3.0)
+        assert isinstance(engine.pow_op(2).forward, libm._PowerBy)
+        x = random.Random(8).uniform(0.5, 2)
+        assert (Value(x) ** 2).data == x ** 2 and (Value(x) ** Value(2.0)).data == x ** 2.0
+        assert Value(3.0).tanh().data == math.tanh(3.0)
         for doc in ({"seed": 1, "steps": 4, "activation": "tanh", "loss": "mse",
                      "batch_size": 20},
                     {"seed": 2, "steps": 4, "activation": "sigmoid", "loss": "bce",
@@ -316,3 +320,4 @@ def test_installed_the_engines_tanh_exp_and_power_train_fits_numbers():
     finally:
         libm.uninstall()
     assert primitives.math is math and OPS["**"].forward is pow_row
+    assert engine.pow_op(2).forward is square

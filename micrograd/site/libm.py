@@ -352,28 +352,50 @@ def power(a, b):
     return -out if negative and math.fmod(y, 2.0) == 1.0 else out
 
 
+class _PowerBy:
+    """x ** k with `power`: the forward of the engine's x ** k rows ('**2', '**-1')."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def __call__(self, a):
+        return power(a, self.k)
+
+
 _installed = {}
+
+
+def _pow_op(k):
+    op = _installed["pow_op"](k)               # the engine's own row, one per k, shared
+    if not isinstance(op.forward, _PowerBy):
+        _installed["rows"].append((op, op.forward))
+        op.forward = _PowerBy(k)
+    return op
 
 
 def install():
     """Give the engine this module's tanh, exp and ** where it computes them on numbers
-    (micrograd.primitives' math, the `**` row of the op table): in the site's Pyodide only,
-    where musl's are not glibc's. `uninstall()` puts the C library's back."""
-    from micrograd import primitives
-    from micrograd.engine import OPS
+    (micrograd.primitives' math; the op table's `**` row and its x ** k rows): in the site's
+    Pyodide only, where musl's are not glibc's. `uninstall()` puts the C library's back."""
+    from micrograd import engine, primitives
     if not _installed:
-        _installed.update(math=primitives.math, pow=OPS["**"].forward)
+        _installed.update(math=primitives.math, pow=engine.OPS["**"].forward,
+                          pow_op=engine.pow_op, rows=[])
     mine = types.SimpleNamespace(**{k: getattr(math, k) for k in dir(math) if k[0] != "_"})
     mine.tanh, mine.exp = tanh, exp
     primitives.math = mine
-    OPS["**"].forward = power
+    engine.OPS["**"].forward = power
+    engine.pow_op = _pow_op
 
 
 def uninstall():
-    from micrograd import primitives
-    from micrograd.engine import OPS
+    from micrograd import engine, primitives
     if _installed:
-        primitives.math, OPS["**"].forward = _installed.pop("math"), _installed.pop("pow")
+        primitives.math, engine.OPS["**"].forward = _installed["math"], _installed["pow"]
+        engine.pow_op = _installed["pow_op"]
+        for op, forward in _installed["rows"]:
+            op.forward = forward
+        _installed.clear()
 
 
 def lab_angles():
