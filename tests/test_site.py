@@ -12,6 +12,7 @@ import functools
 import hashlib
 import http.server
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -610,6 +611,61 @@ def test_a_tanh_run_with_features_is_the_python_labs_bit_for_bit_without_jspi(
     p.shot("lab-tanh", 900)
     p.shot("lab-tanh", 1440)
     p.close()
+
+
+NODE_LAB = r"""
+import { readFileSync } from "node:fs";
+const [pyodideDir, out, docs] = process.argv.slice(2);
+const { loadPyodide } = await import(pyodideDir + "/pyodide.mjs");
+const py = await loadPyodide({ indexURL: pyodideDir + "/" });
+const site = JSON.parse(readFileSync(out + "/site.json", "utf8"));
+const purelib = py.runPython("import sysconfig; sysconfig.get_path('purelib')");
+py.unpackArchive(new Uint8Array(readFileSync(out + "/" + site.wheel)), "wheel",
+                 { extractDir: purelib });
+py.globals.set("DOCS", readFileSync(docs, "utf8"));
+process.stdout.write(py.runPython(`
+import json, sys
+from micrograd.site import worker_api          # as the worker: glibc's tanh, exp, ** installed
+from micrograd.site.lab_session import LabSession
+curves = []
+for doc in json.loads(DOCS):
+    lab = LabSession()
+    lab.apply_settings(doc)
+    lab.control("play", 0)
+    while lab.advance() is not None:
+        pass
+    curves.append(lab.state()["curves"])
+json.dumps({"platform": sys.platform, "curves": curves})
+`));
+"""
+PYODIDE_RUNS = [
+    {"seed": 1, "steps": 25, "optimizer": "adam", "lr": 0.02, "batch_size": 50,
+     "activation": "tanh", "loss": "mse"},
+    {"seed": 7, "steps": 25, "activation": "sigmoid", "loss": "bce", "layers": [8, 8],
+     "lr": 0.5},
+    {"seed": 2, "steps": 20, "dataset": "spiral", "loss": "cross_entropy", "lr": 0.3,
+     "layers": [12], "features": ["x1", "x2", "x1x2", "x2sq"]},
+]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run Pyodide")
+def test_the_sites_python_in_pyodide_trains_the_python_labs_numbers(site, tmp_path):
+    """The site's own Pyodide and wheel, under Node: tanh with Adam and mse (the engine's
+    tanh and ** as glibc's), sigmoid with bce (exp, and log), softmax over three classes with
+    features; every loss and accuracy equals micrograd lab's."""
+    out, _ = site
+    script, docs = tmp_path / "lab.mjs", tmp_path / "docs.json"
+    script.write_text(NODE_LAB)
+    docs.write_text(json.dumps(PYODIDE_RUNS))
+    run = subprocess.run(["node", str(script), str(out / "pyodide"), str(out), str(docs)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    got = json.loads(run.stdout)
+    assert got["platform"] == "emscripten"
+    for doc, curves in zip(PYODIDE_RUNS, got["curves"]):
+        want, _ = python_lab(doc)
+        assert curves == want["curves"], doc
 
 
 def test_the_sites_sin_and_cos_are_glibcs_at_every_angle_of_the_moons_and_circles():
