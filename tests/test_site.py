@@ -25,6 +25,7 @@ import pytest
 
 from micrograd.site import MARKER, SiteError, build_site
 from micrograd.site import worker_api
+from micrograd.site.lab_session import COMPILED_REFUSED
 from micrograd.viz import stepper_data
 from micrograd.lecture import lecture_neuron
 
@@ -610,6 +611,13 @@ def test_a_tanh_run_with_features_is_the_python_labs_bit_for_bit_without_jspi(
     assert page.is_hidden("#message")                     # nothing alarming on the page
     p.shot("lab-tanh", 900)
     p.shot("lab-tanh", 1440)
+    # the compiled step: refused in one line on the page, the run left as it was
+    page.check("#compiled")
+    p.wait_until("!document.getElementById('message').hidden && lab.pending === 0")
+    assert page.text_content("#message").strip() == COMPILED_REFUSED
+    assert page.evaluate("() => [lab.settings.compiled, lab.status, lab.step]") == \
+        [False, "done", 30]
+    p.shot("lab-compiled-refused", 900)
     p.close()
 
 
