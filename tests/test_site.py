@@ -612,7 +612,7 @@ def test_a_tanh_run_with_features_is_the_python_labs_bit_for_bit_without_jspi(
     p.shot("lab-tanh", 900)
     p.shot("lab-tanh", 1440)
     # the compiled step: refused in one line on the page, the run left as it was
-    page.check("#compiled")
+    page.click("#compiled")                  # (the page puts the box back: not check())
     p.wait_until("!document.getElementById('message').hidden && lab.pending === 0")
     assert page.text_content("#message").strip() == COMPILED_REFUSED
     assert page.evaluate("() => [lab.settings.compiled, lab.status, lab.step]") == \
@@ -633,16 +633,15 @@ py.unpackArchive(new Uint8Array(readFileSync(out + "/" + site.wheel)), "wheel",
 py.globals.set("DOCS", readFileSync(docs, "utf8"));
 process.stdout.write(py.runPython(`
 import json, sys
-from micrograd.site import worker_api          # as the worker: glibc's tanh, exp, ** installed
-from micrograd.site.lab_session import LabSession
+from micrograd.lab.settings import Settings
+from micrograd.site.worker_api import lab, lab_advance      # what the worker calls
 curves = []
 for doc in json.loads(DOCS):
-    lab = LabSession()
-    lab.apply_settings(doc)
-    lab.control("play", 0)
-    while lab.advance() is not None:
+    assert lab("POST", "/api/settings", body={**Settings().to_dict(), **doc})["status"] == 200
+    assert lab("POST", "/api/control", body={"action": "play", "speed": 0})["status"] == 200
+    while lab_advance() is not None:
         pass
-    curves.append(lab.state()["curves"])
+    curves.append(lab("GET", "/api/state")["body"]["curves"])
 json.dumps({"platform": sys.platform, "curves": curves})
 `));
 """
@@ -659,9 +658,9 @@ PYODIDE_RUNS = [
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run Pyodide")
 def test_the_sites_python_in_pyodide_trains_the_python_labs_numbers(site, tmp_path):
-    """The site's own Pyodide and wheel, under Node: tanh with Adam and mse (the engine's
-    tanh and ** as glibc's), sigmoid with bce (exp, and log), softmax over three classes with
-    features; every loss and accuracy equals micrograd lab's."""
+    """The site's own Pyodide and wheel, under Node, through the worker's calls: tanh with
+    Adam and mse (the engine's tanh and ** as glibc's), sigmoid with bce (exp, and log),
+    softmax over three classes with features; every loss and accuracy is micrograd lab's."""
     out, _ = site
     script, docs = tmp_path / "lab.mjs", tmp_path / "docs.json"
     script.write_text(NODE_LAB)

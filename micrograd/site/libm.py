@@ -14,7 +14,7 @@ result in eight the other way): glibc's tanh is fdlibm's, over its expm1, and x8
 the expm1 built for FMA (every x86-64 since 2013 has it), whose polynomial is evaluated Estrin's
 way with every a*b + c fused. `expm1` here does the same operations, with math.fma (Python 3.13
 on; Pyodide's is 3.14; before, an exact one in integers, for the tests here). `install()` gives
-micrograd.primitives (the engine's tanh) this tanh; the site's worker calls it.
+micrograd.primitives (the engine's tanh) this tanh; the site's worker does, for the lab.
 
 `exp` likewise: ARM's optimized-routines exp, which glibc and musl both use, glibc's built with
 FMA (every a*b + c fused but in the subnormal range). Its table of 2^(i/128) is made here from

@@ -30,10 +30,6 @@ from micrograd.engine import Value
 
 __all__ = ["handle", "SNIPPET"]
 
-if sys.platform == "emscripten":      # Pyodide: the engine's tanh as glibc's (see site/libm.py)
-    from micrograd.site import libm
-    libm.install()
-
 SNIPPET = "<your code>"          # the file name a snippet's traceback shows
 OUTPUT_KEPT = 20_000             # characters of printed output sent back to the page
 
@@ -314,6 +310,23 @@ def handle(kind, args_json):
 _lab = {}
 
 
+@contextlib.contextmanager
+def _glibc_numbers():
+    """The lab's requests and training, in Pyodide: the engine computes tanh, exp and ** as
+    glibc does (micrograd.site.libm), so that a run's numbers are `micrograd lab`'s. Only there:
+    a learner's own code (snippets, exercises) computes with this Python's C library, and the
+    exercises' checks compare it with the engine in this same process."""
+    if sys.platform != "emscripten":
+        yield
+        return
+    from micrograd.site import libm
+    libm.install()
+    try:
+        yield
+    finally:
+        libm.uninstall()
+
+
 def _lab_session():
     if "session" not in _lab:
         from micrograd.site.lab_session import LabSession
@@ -324,6 +337,11 @@ def _lab_session():
 def lab(method, path, query=None, body=None):
     """One request of the lab page: {"status", "body"} as the lab's server answers it, or
     {"status", "html"} for a point's stepper page."""
+    with _glibc_numbers():
+        return _lab_request(method, path, query, body)
+
+
+def _lab_request(method, path, query, body):
     session = _lab_session()
     if method == "GET" and path.startswith("/stepper/"):
         try:
@@ -342,7 +360,8 @@ def lab_advance():
     moment; milliseconds until it wants to be called again, or None (until the next request)."""
     if "session" not in _lab:
         return None
-    seconds = _lab["session"].advance()
+    with _glibc_numbers():
+        seconds = _lab["session"].advance()
     return None if seconds is None else seconds * 1000
 
 
