@@ -73,7 +73,7 @@ class Run:
         self.step_began, self.step_seconds = None, None     # how long the engine takes
         self.stepping = False          # the engine is in the middle of a step
         self.published = None          # when the last step was published (for the pace)
-        self.steps = None              # the site's _Steps, once it trains
+        self.fit_steps = None          # the site's _Steps, once it trains
         self.version, self.view, self.view_made, self.view_cost = 0, None, 0.0, 0.0
         self.publish(self.model)
         self.bounds = _bounds(self.X_train[:len(self.X_train) - len(settings.points)] +
@@ -363,7 +363,6 @@ class SteppedTrainer(Trainer):
                 if not self._wanted(run):
                     return None
                 self._begin(run)
-                run.steps = _Steps(run)
             else:
                 left = self._after(run)
                 if left != 0:
@@ -373,8 +372,10 @@ class SteppedTrainer(Trainer):
                     self._end(run, ("done", f"finished: {run.settings.steps} steps"))
                     return None
             try:
-                k, history = run.steps.step()
-            except Exception as e:
+                if run.fit_steps is None:
+                    run.fit_steps = _Steps(run)
+                k, history = run.fit_steps.step()
+            except Exception as e:           # shown on the page; the worker keeps answering
                 self._end(run, _ending(run, e))
                 return None
             self._record(run, k, history)
