@@ -231,6 +231,14 @@ def test_tanh_and_expm1_are_glibcs_bit_for_bit():
     assert [libm.tanh(x).hex() for x in xs] == [math.tanh(x).hex() for x in xs]
     assert math.isnan(libm.tanh(math.nan))
     ys = xs[:-2] + [random.Random(2).uniform(-700, 709) for _ in range(3000)]
+    for edge in (math.log(2) / 2, 1.5 * math.log(2), 56 * math.log(2), 2.0 ** -54, 0.25):
+        for side in (edge, -edge):                  # fdlibm's branch points, to the last bit
+            y = side
+            for _ in range(4):
+                y = math.nextafter(y, 0.0)
+            for _ in range(8):
+                ys.append(y)
+                y = math.nextafter(y, math.copysign(math.inf, side))
     assert [libm.expm1(x).hex() for x in ys] == [math.expm1(x).hex() for x in ys]
 
 
@@ -238,7 +246,9 @@ def test_tanh_and_expm1_are_glibcs_bit_for_bit():
 def test_exp_is_glibcs_bit_for_bit():
     r = random.Random(3)
     xs = _inputs(4, 6000) + [-r.uniform(0, 745.2) for _ in range(6000)] + \
-        [r.uniform(512, 709.78) for _ in range(1000)] + [-745.1, -745.2, -1000.0, 709.7]
+        [r.uniform(512, 709.78) for _ in range(1000)] + [-745.1, -745.2, -1000.0, 709.7] + \
+        [r.uniform(709.78, 709.782712893384) for _ in range(200)] + \
+        [-r.uniform(744.0, 1023.0) for _ in range(2000)]
     assert [libm.exp(x).hex() for x in xs] == [math.exp(x).hex() for x in xs]
     with pytest.raises(OverflowError):
         libm.exp(710.0)

@@ -28,7 +28,8 @@ import types
 from fractions import Fraction
 from importlib import resources
 
-__all__ = ["sin", "cos", "tanh", "expm1", "exp", "power", "install", "uninstall", "lab_angles", "make_table", "MAX_N"]
+__all__ = ["sin", "cos", "tanh", "expm1", "exp", "power", "install", "uninstall", "lab_angles",
+           "make_table", "MAX_N"]
 
 MAX_N = 250                   # the lab's largest half of 500 points
 W = 296                       # fractional bits of the fixed-point arithmetic
@@ -120,6 +121,16 @@ def _exact_fma(a, b, c):
 
 
 _fma = getattr(math, "fma", _exact_fma)
+_M64 = (1 << 64) - 1
+
+
+def _bits(x):
+    return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+def _double(b):
+    return struct.unpack("<d", struct.pack("<Q", b & _M64))[0]
+
 
 _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
 _INVLN2 = 1.44269504088896338700e+00
@@ -131,14 +142,14 @@ def expm1(x):
     """exp(x) - 1 as glibc's FMA build of fdlibm's expm1 gives it (for finite x below 709.78;
     the rest, and tiny x, as any C library does)."""
     f, (q1, q2, q3, q4, q5) = _fma, _Q
-    ax = abs(x)
-    if not ax < 709.78 or ax < 2.0 ** -54:
+    hx = _bits(x) >> 32 & 0x7fffffff                # fdlibm's tests are on |x|'s high word
+    if hx >= 0x40862E42 or hx < 0x3c900000:         # |x| >= 709.78 (or inf, nan), < 2^-54
         return math.expm1(x)
-    if x < 0 and ax >= 38.816242111356935:          # below -56 ln 2: -1, inexact
+    if x < 0 and hx >= 0x4043687A:                  # below -56 ln 2: -1, inexact
         return -1.0
     k, c = 0, 0.0
-    if ax > 0.34657359027997264:                    # |x| > ln2 / 2: reduce
-        if ax < 1.0397207708399179:                 # and < 1.5 ln2
+    if hx > 0x3fd62e42:                             # |x| > ln2 / 2: reduce
+        if hx < 0x3FF0A2B2:                         # and < 1.5 ln2
             hi, lo, k = (x - _LN2_HI, _LN2_LO, 1) if x > 0 else (x + _LN2_HI, -_LN2_LO, -1)
         else:
             k = int(f(_INVLN2, x, 0.5 if x > 0 else -0.5))
@@ -194,16 +205,7 @@ _NEGLN2HI_N, _NEGLN2LO_N = _h("-0x1.62e42fefa0000p-8"), _h("-0x1.cf79abc9e3b3ap-
 _C2, _C3 = _h("0x1.ffffffffffdbdp-2"), _h("0x1.555555555543cp-3")
 _C4, _C5 = _h("0x1.55555cf172b91p-5"), _h("0x1.1111167a4d017p-7")
 _BIG, _TINY = _h("0x1p1009"), _h("0x1p-1022")
-_M64 = (1 << 64) - 1
 _exp_table = []
-
-
-def _bits(x):
-    return struct.unpack("<Q", struct.pack("<d", x))[0]
-
-
-def _double(b):
-    return struct.unpack("<d", struct.pack("<Q", b & _M64))[0]
 
 
 def _table_2_i_n():
@@ -223,8 +225,8 @@ def exp(x):
     """e**x as glibc's FMA build gives it."""
     f = _fma
     ax = abs(x)
-    if not -745.2 < x < 709.78 or ax < 2.0 ** -54:
-        return math.exp(x)               # an overflow's error, 0, 1 + x: as every libm gives
+    if not ax < 1024.0 or ax < 2.0 ** -54:
+        return math.exp(x)                          # inf, nan, 0, 1 + x: as every libm gives
     if not _exp_table:
         _table_2_i_n()
     kd = f(_INVLN2N, x, _SHIFT)                     # x = k ln2/N + r
@@ -240,7 +242,8 @@ def exp(x):
         return f(scale, tmp, scale)
     if not ki & 0x80000000:                         # x > 512: the scale's exponent wraps
         scale = _double(sbits - (1009 << 52))
-        return _BIG * f(scale, tmp, scale)
+        y = _BIG * f(scale, tmp, scale)
+        return y if y != math.inf else math.exp(x)  # past the largest float: its error
     scale = _double(sbits + (1022 << 52))           # x < -512: toward the subnormals
     y = scale + scale * tmp                         # (not fused here: glibc computes scale *
     if y < 1.0:                                     # tmp once for two sums)
