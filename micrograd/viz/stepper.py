@@ -25,8 +25,6 @@ height: <px>} to its parent whenever that changes, for the embedder to size the 
 The formulas come from the engine's op table (Op.formula, Op.derivatives); a node without a
 label is named by its formula over its inputs' names ("x1·w1").
 """
-import base64
-import hashlib
 import json
 import re
 from importlib import resources
@@ -34,12 +32,13 @@ from pathlib import Path
 
 from micrograd.engine import Op, backpropagate, grad, local_grads
 from micrograd.viz.nudge import NUDGE_BUDGET, nudge_check, nudge_checks
+from micrograd.viz.web import csp_hash, inline_module
 
 __all__ = ["stepper_data", "stepper_html", "stepper_page", "stepper_check", "write_stepper",
-           "MAX_NODES"]
+           "stepper_csp", "stepper_sources", "MAX_NODES"]
 
 FMT = "%.4f"
-MAX_NODES = 3000
+MAX_NODES = 3000      # the default cap; a bigger page (max_nodes=...) draws what is in view
 BIG_LAYOUT = 3000     # above this many nodes the layout makes fewer passes
 
 # layout constants (pixels)
@@ -369,7 +368,8 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None, nudge_budget=NUD
             "rootName": root_name, "zero": zero, "h": repr(h), "nodes": nodes, "steps": steps,
             "checks": checks, "final": final, "finalFull": [repr(g) for g in grads],
             "width": round(width), "height": round(height), "format": FMT,
-            "pendingChecks": sum(1 for c in checks if c.get("pending"))}
+            "pendingChecks": sum(1 for c in checks if c.get("pending")),
+            "windowed": n > MAX_NODES}
 
 
 def stepper_check(root, node, h=1e-6, max_nodes=MAX_NODES):
@@ -398,23 +398,26 @@ def _asset(name):
     return resources.files("micrograd.viz").joinpath(name).read_text(encoding="utf-8")
 
 
-def csp_hash(text):
-    """The CSP source that allows exactly this inline element ('sha256-...')."""
-    digest = hashlib.sha256(text.encode("utf-8")).digest()
-    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
-
-
 def _inline_assets():
-    """The page's one style and one script, exactly as inlined (the CSP hashes these)."""
-    return "\n" + _asset("stepper.css") + "\n", "\n" + _asset("stepper.js") + "\n"
+    """The page's one style and one module script, exactly as inlined (the CSP hashes these):
+    stepper.js and the modules it imports, written as one by micrograd.viz.web."""
+    return "\n" + _asset("stepper.css") + "\n", "\n" + inline_module("stepper.js") + "\n"
+
+
+def stepper_sources():
+    """(style, script): the CSP sources that admit the page's inline style and script, by
+    their hashes. A page that shows the stepper in a srcdoc iframe (which keeps its parent's
+    policy: the static site's) admits these two as well."""
+    style, script = _inline_assets()
+    return csp_hash(style), csp_hash(script)
 
 
 def stepper_csp(served=False):
     """The stepper page's Content-Security-Policy: nothing but its own style and script, by
     their hashes. The page carries it in a meta tag; the lab also sends it as a header.
     served=True (the lab's page): it may also ask its own server for a pending nudge check."""
-    style, script = _inline_assets()
-    csp = f"default-src 'none'; style-src {csp_hash(style)}; script-src {csp_hash(script)}"
+    style, script = stepper_sources()
+    csp = f"default-src 'none'; style-src {style}; script-src {script}"
     return csp + "; connect-src 'self'" if served else csp
 
 
@@ -434,7 +437,8 @@ def stepper_page(data, served=False):
     csp = stepper_csp(served)
     page = _asset("stepper.html")
     for marker, text in (("@CSP@", csp), ("<style>@CSS@</style>", f"<style>{style}</style>"),
-                         ("<script>@JS@</script>", f"<script>{script}</script>")):
+                         ('<script type="module">@JS@</script>',
+                          f'<script type="module">{script}</script>')):
         if page.count(marker) != 1:
             raise RuntimeError(f"stepper.html needs exactly one {marker}")
         page = page.replace(marker, text)
