@@ -1,10 +1,10 @@
 // The stepper's picture of the graph: an SVG card per value, a pill per operation, an edge per
 // input. Drawing is on demand: `graph.paint(i)` shows node i's state (after a Step, only the
-// nodes the Step touched), and a page past the default cap (data.windowed: over MAX_NODES
-// nodes, allowed with max_nodes=...) keeps in the document only the nodes near the part of the
-// graph in view, built as the pane scrolls and dropped when far away. So a Step costs the
-// same on 3,000 nodes or 100,000: the browser's style, layout and paint work is over the
-// few hundred elements in the document, not the whole graph.
+// nodes the Step touched), and a big graph's page (data.windowed: over stepper.py's
+// WINDOW_NODES) keeps in the document only the nodes near the part of the graph in view,
+// built as the pane scrolls and dropped when far away. So a Step costs the same on 3,000
+// nodes or 100,000: the browser's style, layout and paint work is over the few hundred
+// elements in the document, not the whole graph.
 import { svgEl } from "./ui.js";
 
 // Of the layout's 24 px side margins (MARGIN in stepper.py) 8 px stay in the picture: a

@@ -59,8 +59,9 @@ export function explain(D, st) {
 }
 
 // ---- the check table ----
-// One row per leaf. A page past the default cap (data.windowed) keeps only the rows near the
-// table's scrolled view in the document, between two spacers as tall as the rows left out.
+// One row per leaf. A big graph's page (data.windowed) keeps only the rows near the table's
+// scrolled view in the document: the table is moved down by the rows above them, and a
+// spacer below it stands for the rows after them.
 export function makeChecks(D, st, onRow) {
   const body = $("check-body"), scroller = $("check-scroll");
   const rows = D.checks.map((c) => ({c, tr: null}));
@@ -131,7 +132,7 @@ export function makeChecks(D, st, onRow) {
 
   // ---- windowed: the rows near the view ----
   let rowH = 0, first = 0, last = 0;
-  const top = el("tr", "spacer"), bottom = el("tr", "spacer");
+  const table = $("check-table"), after = el("div", "check-spacer");
   function scrolled() {
     if (!rowH) {                        // one row's height, measured once
       body.append(build(rows[0]));
@@ -146,13 +147,14 @@ export function makeChecks(D, st, onRow) {
     for (let k = first; k < last; k++) if (k < from || k >= to) { rows[k].tr.remove(); rows[k].tr = null; }
     const fresh = [];
     for (let k = from; k < to; k++) fresh.push(rows[k].tr || build(rows[k]));
-    body.replaceChildren(top, ...fresh, bottom);
-    top.style.height = `${from * rowH}px`;
-    bottom.style.height = `${(rows.length - to) * rowH}px`;
+    body.replaceChildren(...fresh);
+    table.style.marginTop = `${from * rowH}px`;
+    after.style.height = `${(rows.length - to) * rowH}px`;
     first = from;
     last = to;
   }
   if (D.windowed && rows.length) {
+    scroller.append(after);
     scroller.addEventListener("scroll", onceAFrame(scrolled));
     scrolled();
   } else {

@@ -35,10 +35,14 @@ from micrograd.viz.nudge import NUDGE_BUDGET, nudge_check, nudge_checks
 from micrograd.viz.web import csp_hash, inline_module
 
 __all__ = ["stepper_data", "stepper_html", "stepper_page", "stepper_check", "write_stepper",
-           "stepper_csp", "stepper_sources", "MAX_NODES"]
+           "stepper_csp", "stepper_sources", "MAX_NODES", "WINDOW_NODES"]
 
 FMT = "%.4f"
-MAX_NODES = 3000      # the default cap; a bigger page (max_nodes=...) draws what is in view
+MAX_NODES = 3000
+# Up to this many nodes the page draws every node at once (the lecture's graphs, a lab point's
+# loss on the lab's default network: 988); a bigger graph draws the nodes near the view, as
+# the pane scrolls, so that a Step's work in the browser does not grow with the graph.
+WINDOW_NODES = 1500
 BIG_LAYOUT = 3000     # above this many nodes the layout makes fewer passes
 
 # layout constants (pixels)
@@ -369,7 +373,7 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None, nudge_budget=NUD
             "checks": checks, "final": final, "finalFull": [repr(g) for g in grads],
             "width": round(width), "height": round(height), "format": FMT,
             "pendingChecks": sum(1 for c in checks if c.get("pending")),
-            "windowed": n > MAX_NODES}
+            "windowed": n > WINDOW_NODES}
 
 
 def stepper_check(root, node, h=1e-6, max_nodes=MAX_NODES):
