@@ -7,7 +7,7 @@
 // elements in the document, not the whole graph.
 import { svgEl } from "./ui.js";
 
-// Of the layout's 24 px side margins (MARGIN in stepper.py) 8 px stay in the picture: a
+// Of the layout's 24 px side margins (MARGIN in layout.py) 8 px stay in the picture: a
 // notebook's output (700 px wide in a 900 px window) then holds the neuron with 8 px text.
 export const TRIM = 16;
 const CELL = 800;                // graph pixels: the window's index is a grid of these cells
