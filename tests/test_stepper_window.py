@@ -4,9 +4,15 @@ over the document) does not grow with the graph. Issue 20: a Step on the 12k-nod
 570-830 ms when every node was in the document; bench/stepper.py measures it."""
 import json
 import re
+from pathlib import Path
 
 from micrograd.viz.stepper import WINDOW_NODES, stepper_data, stepper_page
 from test_stepper import decay_chain
+
+# the most nodes a windowed page draws at once (stepper-graph.js)
+DRAW_MAX = int(re.search(r"^export const DRAW_MAX = (\d+);", (
+    Path(__file__).parent.parent / "micrograd" / "viz" / "stepper-graph.js").read_text(
+    encoding="utf-8"), re.M).group(1))
 
 
 def test_only_a_big_graphs_page_is_windowed():
@@ -105,6 +111,12 @@ def test_a_windowed_page_steps_to_backwards_grads_and_draws_what_comes_into_view
 def test_a_windowed_check_table_holds_the_rows_in_view_and_reaches_the_last(browser, tmp_path):
     page, data, errors = open_page(browser, tmp_path, 1000)
     try:
+        # at load, the rows drawn fill the scroller's view and more
+        filled = page.evaluate("""() => {
+            const s = document.getElementById('check-scroll').getBoundingClientRect();
+            const rows = [...document.querySelectorAll('#check-body tr')];
+            return [rows[rows.length - 1].getBoundingClientRect().bottom - s.bottom, s.height]; }""")
+        assert filled[0] > filled[1] and filled[1] > 200
         page.keyboard.press("End")
         rows = page.eval_on_selector_all("#check-body tr", "rs => rs.map(r => r.id)")
         assert rows[:3] == [f"check-{c['node']}" for c in data["checks"][:3]]
@@ -136,3 +148,22 @@ def test_the_windowed_page_keeps_its_data_whole():
     page = stepper_page(data)
     block = re.search(r'id="stepper-data">(.*?)</script>', page, re.S).group(1)
     assert json.loads(block) == data and len(data["nodes"]) == 4001
+
+
+def test_zoomed_all_the_way_out_a_big_page_draws_at_most_draw_max_nodes(browser, tmp_path):
+    page, data, errors = open_page(browser, tmp_path, 4000)         # 16,001 nodes
+    try:
+        page.keyboard.press("0")                                     # fit: the whole graph
+        page.wait_for_function("microgradStepper.drawn() > 200")
+        drawn = page.evaluate("microgradStepper.drawn()")
+        assert DRAW_MAX == 3000 and drawn <= DRAW_MAX < len(data["nodes"])
+        assert page.evaluate("document.querySelectorAll('.node').length") == drawn
+        page.click("#step")
+        assert page.text_content("#counter") == f"step 1 / {len(data['steps'])}"
+        page.keyboard.press("+")                                     # back in: fewer again
+        page.keyboard.press("+")
+        page.wait_for_timeout(300)
+        assert page.evaluate("document.querySelectorAll('.node').length") <= drawn
+        assert errors == []
+    finally:
+        page.close()

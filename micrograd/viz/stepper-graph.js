@@ -11,6 +11,9 @@ import { svgEl } from "./ui.js";
 // notebook's output (700 px wide in a 900 px window) then holds the neuron with 8 px text.
 export const TRIM = 16;
 const CELL = 800;                // graph pixels: the window's index is a grid of these cells
+// The most nodes a windowed page draws at once (zoomed far out, the view holds more: the cells
+// nearest its middle are drawn first). 3,000 drawn nodes is what a Step could afford before.
+export const DRAW_MAX = 3000;
 const LABEL_W = 8.6;             // stepper.py's LABEL_W: its generous width of a label letter
 
 // st: the page's state ({grad, gradFull, hits, stepOf, pos, steps}); onNode(i): a click.
@@ -135,7 +138,7 @@ export function makeGraph(D, svg, st, onNode) {
 
   // ---- the window: which cells of the graph are near the pane's view ----
   const cells = new Map(), active = new Set(), refs = new Uint32Array(N);
-  const cellOf = (x, y) => Math.floor(x / CELL) * 1e6 + Math.floor(y / CELL);
+  let count = 0;                         // nodes in the document
   if (D.windowed) {
     D.nodes.forEach((n, i) => {          // a node's footprint: its card, pill and in-edges
       let x0 = n.x - (n.op ? 18 + n.opw : 0), y0 = n.y, y1 = n.y + n.h;
@@ -158,35 +161,62 @@ export function makeGraph(D, svg, st, onNode) {
     for (let i = 0; i < N; i++) fitLabel(i);
   }
 
+  // The cells with nodes in [x0, x1] x [y0, y1]: enumerated, or (a range of more cells than
+  // the graph has, zoomed far out) picked from the graph's own.
   function keys(x0, y0, x1, y1) {
+    const a = Math.floor(x0 / CELL), b = Math.floor(x1 / CELL);
+    const c = Math.floor(Math.max(0, y0) / CELL), d = Math.floor(y1 / CELL);
     const out = [];
-    for (let cx = Math.floor(x0 / CELL); cx <= Math.floor(x1 / CELL); cx++) {
-      for (let cy = Math.floor(Math.max(0, y0) / CELL); cy <= Math.floor(y1 / CELL); cy++) {
-        out.push(cx * 1e6 + cy);
+    if ((b - a + 1) * (d - c + 1) > cells.size) {
+      for (const key of cells.keys()) {
+        const kx = Math.floor(key / 1e6), ky = key % 1e6;
+        if (kx >= a && kx <= b && ky >= c && ky <= d) out.push(key);
       }
+      return out;
+    }
+    for (let cx = a; cx <= b; cx++) {
+      for (let cy = c; cy <= d; cy++) if (cells.has(cx * 1e6 + cy)) out.push(cx * 1e6 + cy);
     }
     return out;
   }
 
   // Windowed: the part of the graph in view is [x0, x1] x [y0, y1] (graph pixels). Cells
-  // within half a view of it are drawn; cells past one and a half views are dropped.
+  // within half a view of it are drawn, nearest the middle first, up to DRAW_MAX nodes; cells
+  // past one and a half views are dropped.
+  function drop(key) {
+    active.delete(key);
+    for (const i of cells.get(key)) {
+      if (--refs[i] === 0) { for (const e of views[i].parts) e.remove(); views[i] = null; count--; }
+    }
+  }
   function view(x0, y0, x1, y1) {
     if (!D.windowed) return;
-    const mx = (x1 - x0) / 2, my = (y1 - y0) / 2;
-    const near = new Set(keys(x0 - mx, y0 - my, x1 + mx, y1 + my));
+    const mx = (x1 - x0) / 2, my = (y1 - y0) / 2, cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+    const far = (key) => Math.hypot((Math.floor(key / 1e6) + 0.5) * CELL - cx,
+                                    (key % 1e6 + 0.5) * CELL - cy);
+    const near = keys(x0 - mx, y0 - my, x1 + mx, y1 + my);
     const keep = new Set(keys(x0 - 3 * mx, y0 - 3 * my, x1 + 3 * mx, y1 + 3 * my));
-    for (const key of [...active]) {
-      if (keep.has(key)) continue;
-      active.delete(key);
-      for (const i of cells.get(key)) {
-        if (--refs[i] === 0) { for (const e of views[i].parts) e.remove(); views[i] = null; }
-      }
+    for (const key of [...active]) if (!keep.has(key)) drop(key);
+    near.sort((a, b) => far(a) - far(b));
+    const wanted = [];
+    let room = DRAW_MAX;
+    for (const key of near) {
+      const k = cells.get(key).length;
+      if (k > room && wanted.length) break;
+      room -= k;
+      wanted.push(key);
+    }
+    const fresh = wanted.filter((key) => !active.has(key));
+    if (count + fresh.reduce((k, key) => k + cells.get(key).length, 0) > DRAW_MAX) {
+      const nearest = new Set(wanted);     // over the budget: only the nearest stay
+      for (const key of [...active]) if (!nearest.has(key)) drop(key);
     }
     const built = [];
-    for (const key of near) {
-      if (active.has(key) || !cells.has(key)) continue;
+    for (const key of fresh) {
       active.add(key);
-      for (const i of cells.get(key)) if (refs[i]++ === 0) { show(i); built.push(i); }
+      for (const i of cells.get(key)) {
+        if (refs[i]++ === 0) { show(i); built.push(i); count++; }
+      }
     }
     for (const i of built) fitLabel(i);
   }
@@ -197,5 +227,6 @@ export function makeGraph(D, svg, st, onNode) {
     return {x: n.x - TRIM, y: n.y, w: n.w, h: n.h};
   };
 
-  return {W, views, paint, view, box, drawn: () => views.reduce((k, v) => k + (v ? 1 : 0), 0)};
+  const drawn = () => D.windowed ? count : N;
+  return {W, views, paint, view, box, drawn};
 }

@@ -139,6 +139,7 @@ export function makeChecks(D, st, onRow) {
       rowH = rows[0].tr.getBoundingClientRect().height || 25;
       rows[0].tr.remove();
       rows[0].tr = null;
+      after.style.height = `${rows.length * rowH}px`;   // the scroller at its full height
     }
     const seen = Math.ceil(scroller.clientHeight / rowH) + 1;
     const from = Math.max(0, Math.floor(scroller.scrollTop / rowH) - seen);
