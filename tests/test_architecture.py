@@ -317,3 +317,15 @@ def test_the_csp_hash_is_written_once():
     for p in PACKAGE.rglob("*.py"):
         text = p.read_text(encoding="utf-8")
         assert "Content-Security-Policy\" content=\"([^\"]*)" not in text, p
+
+
+def test_every_front_end_file_is_package_data():
+    """An installed micrograd (a wheel, the site's Pyodide) carries every module a page loads."""
+    import fnmatch
+    import tomllib
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]
+    for path in JS_FILES + [PACKAGE / "viz" / "stepper.html", PACKAGE / "viz" / "stepper.css"]:
+        package = "micrograd.viz" if path.parent.name == "viz" else "micrograd.lab"
+        rel = path.relative_to(PACKAGE / package.split(".")[1]).as_posix()
+        assert any(fnmatch.fnmatch(rel, g) for g in data[package]), f"{rel} is not package data"
