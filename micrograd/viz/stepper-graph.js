@@ -29,7 +29,7 @@ export function makeGraph(D, svg, st, onNode) {
   const edgeLayer = svgEl("g", {class: "edges"}), nodeLayer = svgEl("g", {class: "nodes"});
   svg.append(defs, edgeLayer, nodeLayer);
 
-  // Drawn whole (within the cap), nodes and edges go into about sqrt(N) groups of about
+  // Drawn whole (up to WINDOW_NODES), nodes and edges go into about sqrt(N) groups of about
   // sqrt(N), in order: a changed card makes the browser re-measure its group and the groups,
   // not every element. Windowed, the document holds few enough elements for flat layers.
   const CHUNK = Math.max(32, Math.ceil(Math.sqrt(N))), parts = {edges: [], nodes: []};
