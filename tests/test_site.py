@@ -540,7 +540,7 @@ def test_the_lab_page_trains_the_python_labs_numbers_and_pauses_and_resets_at_on
     # a point, all the way down, and its stepper page in a window of its own
     x, y, _ = page.evaluate("() => lab.data.train[7]")
     px, py = page.evaluate(f"() => {{ const r = document.getElementById('plane')"
-                           f".getBoundingClientRect(); const [a, b] = toPixel({x}, {y}, r.width, "
+                           f".getBoundingClientRect(); const [a, b] = lab.toPixel({x}, {y}, r.width, "
                            f"r.height); return [r.left + a, r.top + b]; }}")
     page.mouse.click(px, py)
     p.wait_until("lab.point !== null && lab.point.index === 7")
