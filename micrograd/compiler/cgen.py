@@ -38,11 +38,12 @@ HEADER = """#include <math.h>
 MAX_GROUPS = 64
 
 
-def supports(groups):
+def supports(groups, insist=False):
     """Can every group run in C? (Every op whose row is written with arithmetic, comparisons
     and the primitives can; one that is not keeps the program on numpy, as does a program of
-    more than MAX_GROUPS groups.) -> (ok, why not)"""
-    if len(groups) > MAX_GROUPS:
+    more than MAX_GROUPS groups unless the C backend is asked for: `insist`, for a program
+    replayed often enough to repay its compile.) -> (ok, why not)"""
+    if len(groups) > MAX_GROUPS and not insist:
         return False, (f"{len(groups)} groups (more than {MAX_GROUPS}: the C compiler would "
                        f"take longer than it saves)")
     for g in groups:
@@ -205,9 +206,8 @@ def forward_source(groups, name="fwd"):
     for gi, g in enumerate(groups):
         body.append(f"  /* group {gi}: kind {g.kind}, {g.m} nodes */")
         body.extend(_forward_group(g, t))
-    src = (HEADER + f"int {name}(double *restrict v, const int32_t *restrict I, "
-           f"const double *restrict D) {{\n  int err = 0;\n" + "\n".join(body)
-           + "\n  return err;\n}\n")
+    src = _function(name, "double *restrict v, const int32_t *restrict I, "
+                          "const double *restrict D", body)
     return src, t
 
 
@@ -256,10 +256,39 @@ def backward_source(prog, order, name="bwd"):
             _, gi, dests, check = step
             body.append(f"  /* group {gi} */")
             body.extend(_contributions(prog.groups[gi], dests, check, t))
-    src = (HEADER + f"int {name}(const double *restrict v, double *restrict b, "
-           f"const int32_t *restrict I, const double *restrict D) {{\n  int err = 0;\n"
-           + "\n".join(body) + "\n  return err;\n}\n")
+    src = _function(name, "const double *restrict v, double *restrict b, "
+                          "const int32_t *restrict I, const double *restrict D", body)
     return src, t
+
+
+# A C compiler's optimizer takes time more than linear in the size of a function: a big
+# program's kernel is cut into functions of about this many groups' loops (the kernel calls
+# them in order), which halves the compile of a GPT's backward at -O2.
+GROUPS_PER_FUNCTION = 8
+
+
+def _function(name, params, body):
+    """`int name(params)` running `body` (lines; a group's loops start with a `/* group`
+    comment), in parts of GROUPS_PER_FUNCTION groups each when it is long."""
+    parts, n = [[]], 0
+    for line in body:
+        if line.startswith("  /* group"):
+            n += 1
+            if n > GROUPS_PER_FUNCTION and parts[-1]:
+                parts.append([])
+                n = 1
+        parts[-1].append(line)
+    if len(parts) == 1:
+        return (HEADER + f"int {name}({params}) {{\n  int err = 0;\n" + "\n".join(body)
+                + "\n  return err;\n}\n")
+    args = ", ".join(p.split()[-1].lstrip("*") for p in params.split(","))
+    out = [HEADER]
+    for k, lines in enumerate(parts):
+        out.append(f"__attribute__((noinline)) static int {name}_{k}({params}) {{\n"
+                   f"  int err = 0;\n" + "\n".join(lines) + "\n  return err;\n}\n")
+    calls = "\n".join(f"  err |= {name}_{k}({args});" for k in range(len(parts)))
+    out.append(f"int {name}({params}) {{\n  int err = 0;\n{calls}\n  return err;\n}}\n")
+    return "\n".join(out)
 
 
 def mac_segments(groups, role_dest, blocks):
@@ -389,7 +418,8 @@ def _row_derivative(g, ri, val):
     operands (o_ the output, x0_, x1_, ... the inputs) read through `val`."""
     srcs = [_rows(r, g) for r in g.roles]
     blk, grads = row(g.rule, len(srcs)).local()
-    text, d = blk.text(), as_double(grads[ri])
+    d = as_double(grads[ri])
+    text = blk.text(d)          # the statements this derivative needs (and the checks)
     refs = [("o_", lambda: val(_inst(g)))] + [
         (f"x{i}_", lambda r=r: val(r[0])) for i, r in enumerate(srcs)]
     return f"{_loads(refs, text + ' ' + d)} {text}", d

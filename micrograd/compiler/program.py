@@ -41,6 +41,10 @@ class Program:
         # the ops' rows as traced: a row replaced later makes this program stale
         self.rows = [(r, r.forward, r.local_grads) for r in graph.ops]
         self.groups = make_groups(graph)
+        # more groups than C pays for on one call: compiled only when asked (backend="c", a
+        # program replayed many times), quickly (cbuild.QUICK_FLAGS), its forward in the
+        # background while the backward is generated
+        self.quick = len(self.groups) > cgen.MAX_GROUPS
         s = Slots(graph, self.groups, rows_first=self._c_wanted(backend))
         self.slots = s
         self.val, self.need, self.n_slots = s.val, s.need, s.n_slots
@@ -54,7 +58,8 @@ class Program:
 
     def _c_wanted(self, wanted):
         """Will the C backend be tried? (It lays the parameters out for its loops.)"""
-        return (wanted != "numpy" and self.exact and cgen.supports(self.groups)[0]
+        return (wanted != "numpy" and self.exact
+                and cgen.supports(self.groups, wanted == "c")[0]
                 and find_compiler() is not None)
 
     def _choose_backend(self, wanted):
@@ -64,11 +69,12 @@ class Program:
         if not self.exact:
             why = "exact=False uses numpy's BLAS products and exp/log"
         else:
-            ok, why = cgen.supports(self.groups)
+            ok, why = cgen.supports(self.groups, wanted == "c")
             if ok:
                 try:
                     src, tables = cgen.forward_source(self.groups)
-                    self.cfwd = Kernel(src, "fwd", tables, [self.val])
+                    self.cfwd = Kernel(src, "fwd", tables, [self.val], quick=self.quick,
+                                       background=self.quick)
                     return "c", "generated C"
                 except (CUnavailable, OverflowError) as e:
                     why = str(e)

@@ -12,8 +12,8 @@ import math
 import random
 from numbers import Real
 
-from micrograd.engine import no_grad
-from micrograd.gpt.model import softmax
+from micrograd.engine import Value, no_grad, take
+from micrograd.gpt.model import shifted, softmax
 
 __all__ = ["MicroGPTAdam", "cross_entropy", "document_loss", "train_step", "train", "sample",
            "check_temperature"]
@@ -49,6 +49,12 @@ class MicroGPTAdam:
     def lr_at(self, step):
         return self.lr * (1 - step / self.steps)
 
+    def fused_optimizer(self):
+        """This update on arrays, for micrograd.compile(loss, optimizer=this) (the compiler's
+        hook; see micrograd.gpt.compiled)."""
+        from micrograd.gpt.compiled import FusedMicroGPTAdam
+        return FusedMicroGPTAdam(self)
+
     def step(self):
         """One update of every parameter from its .grad, then its .grad back to 0."""
         step, (beta1, beta2), eps, m, v = self.step_count, self.betas, self.eps, self.m, self.v
@@ -67,10 +73,11 @@ class MicroGPTAdam:
 
 def cross_entropy(logits, target):
     """-log softmax(logits)[target], the target's probability alone: microgpt computes all of
-    them and uses one; the others are never on the loss's path (the same number, fewer nodes)."""
-    max_val = max(val.data for val in logits)
-    exps = [(val - max_val).exp() for val in logits]
-    return -(exps[target] / sum(exps)).log()
+    them and uses one; the others are never on the loss's path (the same number, fewer nodes).
+    A target that is a Value (a compiled step's input) is picked by a take node."""
+    exps = [s.exp() for s in shifted(logits)]
+    picked = take(target, exps) if isinstance(target, Value) else exps[target]
+    return -(picked / sum(exps)).log()
 
 
 def document_loss(model, tokens):
