@@ -102,17 +102,35 @@ def train_step(model, optimizer, tokens):
     return loss.data
 
 
-def train(model, tokenizer, docs, steps, lr=0.01, callback=None):
+def train(model, tokenizer, docs, steps, lr=0.01, callback=None, compiled=False):
     """microgpt's training loop: step k trains on docs[k % len(docs)] (shuffle docs first, as
     microgpt does, with the same rng as the weights). Returns the losses. callback(step, loss)
-    after each step; returning True stops."""
+    after each step; returning True stops. compiled=True: the same losses and weights, bit for
+    bit, from one compiled program (micrograd.gpt.compiled; needs numpy); the model's Values
+    are brought up to date when the loop ends."""
     optimizer = MicroGPTAdam(model.parameters(), lr=lr, steps=steps)
+    step_fn = lambda tokens: train_step(model, optimizer, tokens)      # noqa: E731
+    trainer = None
+    if compiled:
+        from micrograd.gpt.compiled import CompiledTrainer
+        trainer = step_fn = CompiledTrainer(model, optimizer,
+                                            positions=longest(model, tokenizer, docs))
     losses = []
-    for step in range(steps):
-        losses.append(train_step(model, optimizer, tokenizer.encode(docs[step % len(docs)])))
-        if callback is not None and callback(step, losses[-1]) is True:
-            break
+    try:
+        for step in range(steps):
+            losses.append(step_fn(tokenizer.encode(docs[step % len(docs)])))
+            if callback is not None and callback(step, losses[-1]) is True:
+                break
+    finally:
+        if trainer is not None:
+            trainer.sync()
     return losses
+
+
+def longest(model, tokenizer, docs):
+    """The most positions a document of docs trains (its characters + BOS, cut to the
+    context): what a compiled step is traced for."""
+    return min(model.config.block_size, 1 + max(map(len, docs), default=0))
 
 
 def check_temperature(temperature):
