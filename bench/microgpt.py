@@ -8,6 +8,8 @@ Engines, all from the same initial weights (microgpt's: seed 42, names shuffled)
   * microgpt-style scalar Value (tests/microgpt_reference.py: local gradients stored at forward
     time, __slots__, recursive topological sort; our own code from the algorithm);
   * this micrograd, eager (micrograd.gpt: the engine's Value, fused w·x nodes);
+  * this micrograd, compiled (micrograd.gpt.compiled: one traced program for every document,
+    its C built in a fresh kernel cache, so the compile is in its first step and its total);
   * PyTorch float64 eager and JAX jit float64: tensor ports of the same model written here
     (the whole document at once with a causal mask; microgpt's Adam and decay). JAX compiles
     once per sequence length: that compile time is in its totals.
@@ -16,8 +18,8 @@ Times per step are each step alone (time.perf_counter, the garbage collector on,
 runs). "1000 steps" is measured when --steps >= 1000, else estimated as the first step plus 999 x
 the mean of the others (JAX: one compile per distinct length in the first 1000 documents, at
 the mean compile step measured, plus its steady mean step for the others), marked "est.".
-The first losses of every engine are printed: the two scalar engines agree bit for bit; the
-tensor ports to ~1e-15.
+The first losses of every engine are printed: the scalar engines (compiled too) agree bit for
+bit; the tensor ports to ~1e-15.
 """
 import argparse
 import math
@@ -80,6 +82,28 @@ def run_eager(steps, total):
     nodes = len(loss.topo())
     phases[3] = time.perf_counter() - t
     return times, losses, [x / steps for x in phases[:3]] + [phases[3], nodes]
+
+
+def run_compiled(steps, total, cache=None):
+    """micrograd.gpt.compiled: one program for every document. The first step traces it and
+    builds its C kernels (in a fresh, empty kernel cache unless `cache` is given: the compile
+    is in the total). Returns (times, losses, stats)."""
+    import tempfile
+    from micrograd import gpt
+    from micrograd.gpt.compiled import CompiledTrainer
+    os.environ["MICROGRAD_CACHE_DIR"] = cache or tempfile.mkdtemp(prefix="microgpt-bench-")
+    model, tok, docs = setup()
+    opt = gpt.MicroGPTAdam(model.parameters(), lr=LR, steps=total)
+    positions = gpt.training.longest(model, tok, docs)
+    times, losses = [], []
+    for k in range(steps):
+        t = time.perf_counter()
+        if k == 0:
+            trainer = CompiledTrainer(model, opt, positions=positions)
+        losses.append(trainer(tok.encode(docs[k % len(docs)])))
+        times.append(time.perf_counter() - t)
+    trainer.sync()
+    return times, losses, trainer.stats()
 
 
 def weights_and_ids(total):
@@ -228,6 +252,17 @@ def main():
         t, l, phases = run_eager(steps, total)
         rows.append(summarize("this micrograd, eager (micrograd.gpt)", t, steps))
         losses["eager"] = l
+    compiled = None
+    if "compiled" not in skip:
+        t, l, stats = run_compiled(steps, total)
+        st = stats[0]
+        row = summarize(f"this micrograd, compiled (micrograd.gpt.compiled: one program for "
+                        f"every length, {st['backend']}; its first step {t[0]:.2f} s, trace "
+                        f"and compile in a fresh kernel cache)", t, steps)
+        row["min"], row["median"] = min(t[1:] or t), statistics.median(t[1:] or t)
+        rows.append(row)
+        losses["compiled"] = l
+        compiled = (t, st)
     if "torch" not in skip:
         import torch
         t, l = run_torch(steps, total)
@@ -280,6 +315,17 @@ def main():
             "bit for bit." if not diff else
             f"**not bit for bit**: {len(diff)} losses differ, the first at step {diff[0] + 1} "
             f"(the engine's `/` must be the original's `a * b**-1`, as microgpt's)."))
+    if "compiled" in losses and "eager" in losses:
+        diff = [k for k, (a, b) in enumerate(zip(losses["compiled"], losses["eager"])) if a != b]
+        lines.append(f"Compiled against eager over all {steps} steps: " + (
+            "bit for bit." if not diff else
+            f"**not bit for bit**: {len(diff)} losses differ, the first at step {diff[0] + 1}."))
+    if compiled:
+        t, st = compiled
+        lines.append(f"The compiled program: {st['nodes']} nodes in {st['groups']} groups "
+                     f"(every document padded to its positions), its first step "
+                     f"{t[0]:.2f} s in all (trace {st['trace_s']:.2f} s; the C compiler "
+                     f"runs for the forward and the backward at once, -Og).")
     for k in ("torch", "jax"):
         if k in losses and "eager" in losses:
             rel = max(abs(a - b) / abs(b) for a, b in zip(losses[k], losses["eager"]))

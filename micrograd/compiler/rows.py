@@ -344,9 +344,14 @@ class Row:
         return blk, self.rule.forward(*self._vars(blk))
 
     def local(self, prefix="t"):
-        blk = Block(prefix)
-        xs = self._vars(blk)
-        return blk, tuple(self.rule.local_grads(blk.var("o_"), *xs))
+        """(Block, grads), written once per prefix (a wide row, take's, is asked once per
+        input: its derivatives are written once)."""
+        memo = self.__dict__.setdefault("_local", {})
+        if prefix not in memo:
+            blk = Block(prefix)
+            xs = self._vars(blk)
+            memo[prefix] = (blk, tuple(self.rule.local_grads(blk.var("o_"), *xs)))
+        return memo[prefix]
 
 
 _ROWS = {}

@@ -35,7 +35,7 @@ Bit for bit needs two more things, both about the order eager adds gradients in:
 import numpy as np
 
 from micrograd.compiler import compile as compile_step
-from micrograd.compiler.cbuild import CUnavailable, find_compiler, load
+from micrograd.compiler.cbuild import CUnavailable, find_compiler, load, start
 from micrograd.compiler.optimizers import FusedOptimizer
 from micrograd.engine import linear, take
 from micrograd.gpt.model import traced
@@ -92,6 +92,8 @@ class CompiledTrainer:
         if backend == "auto":
             # one program serves the whole run: its C compile is paid once, whatever its size
             backend = "c" if find_compiler() is not None else "numpy"
+        if backend == "c":
+            _adam_kernel(background=True)   # builds while the program is traced
         self.model, self.optimizer, self.positions = model, optimizer, positions
         self.vocab = model.config.vocab_size
         self._steps = {}
@@ -166,11 +168,22 @@ int adam(const double *p, const double *m, const double *v, const double *g, con
 _KERNEL = {}
 
 
-def _adam_kernel():
-    """The C loop of the update, built once (None without a C compiler: numpy instead)."""
+def _adam_kernel(background=False):
+    """The C loop of the update, built once (None without a C compiler: numpy instead).
+    background: start the build and return at once."""
     if "adam" not in _KERNEL:
+        build = _KERNEL.get("build")
+        if build is None:
+            try:
+                build = _KERNEL["build"] = start(_ADAM_C) or True
+            except CUnavailable:
+                _KERNEL["adam"] = None
+                return None
+        if background:
+            return None
         try:
-            _KERNEL["adam"] = load(_ADAM_C, {"adam": 8})["adam"]
+            _KERNEL["adam"] = load(_ADAM_C, {"adam": 8},
+                                   build=None if build is True else build)["adam"]
         except CUnavailable:
             _KERNEL["adam"] = None
     return _KERNEL["adam"]
