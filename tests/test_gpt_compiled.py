@@ -200,3 +200,18 @@ def test_train_compiled_prints_eagers_log_lines(tmp_path):
         assert r.returncode == 0, r.stderr
         logs.append([line for line in r.stdout.splitlines() if line.startswith("step")])
     assert len(logs[0]) == 5 and logs[1] == logs[0]
+
+
+def test_the_compiled_snippet_of_docs_gpt_md_runs_and_matches_eager():
+    """docs/gpt.md's CompiledTrainer example (4 steps instead of 1000), on the setup of its
+    first example: eager's losses and weights."""
+    import re
+    text = (ROOT / "docs" / "gpt.md").read_text()
+    snippet = re.findall(r"```python\n(.*?)```", text, re.S)[1]
+    assert "CompiledTrainer" in snippet and "range(1000)" in snippet
+    model, tok, docs = setup()
+    scope = {"gpt": gpt, "model": model, "tok": tok, "docs": docs}
+    exec(snippet.replace("range(1000)", "range(4)"), scope)
+    model_e, opt_e, losses_e = eager_run(4)
+    assert scope["loss"] == losses_e[-1]
+    assert [p.data for p in model.parameters()] == [p.data for p in model_e.parameters()]
