@@ -54,13 +54,13 @@ def supports(groups, insist=False):
     return True, ""
 
 
-def _uses(name, text):
-    return re.search(r"\b" + name + r"\b", text) is not None
+_WORD = re.compile(r"\b\w+\b")
 
 
 def _loads(names_refs, text):
     """`double x0_ = ..., o_ = ...;` for the row's variables the statements use."""
-    loads = [f"{n} = {ref()}" for n, ref in names_refs if _uses(n, text)]
+    used = set(_WORD.findall(text))
+    loads = [f"{n} = {ref()}" for n, ref in names_refs if n in used]
     return f"double {', '.join(loads)};" if loads else ""
 
 
