@@ -14,6 +14,7 @@ import pytest
 
 import micrograd
 from micrograd import data, gpt, optim
+from micrograd.compiler import CompileError
 from micrograd.compiler.cbuild import find_compiler
 from micrograd.engine import OPS, Value, take
 from micrograd.gpt import compiled as gptc
@@ -215,3 +216,19 @@ def test_the_compiled_snippet_of_docs_gpt_md_runs_and_matches_eager():
     model_e, opt_e, losses_e = eager_run(4)
     assert scope["loss"] == losses_e[-1]
     assert [p.data for p in model.parameters()] == [p.data for p in model_e.parameters()]
+
+
+def test_a_c_compiler_that_fails_leaves_auto_on_numpy_with_the_same_bits(tmp_path, monkeypatch,
+                                                                          eager24):
+    """A compiler that is found but fails (its builds run in the background): "auto" goes on
+    in numpy with eager's numbers; backend="c" refuses in one line."""
+    monkeypatch.setenv("CC", "/bin/false")
+    monkeypatch.setenv("MICROGRAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(gptc, "_KERNEL", {})
+    model_e, opt_e, losses_e = eager24
+    model_c, opt_c, losses_c, trainer = compiled_run(3, "auto")
+    assert losses_c == losses_e[:3]
+    assert [s["backend"] for s in trainer.stats()] == ["numpy"]
+    with pytest.raises(CompileError, match=r"^backend='c' is not available: the C "
+                                                     r"compiler /bin/false failed"):
+        compiled_run(1, "c")

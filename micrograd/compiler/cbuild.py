@@ -209,6 +209,12 @@ class _Build:
         if self.error and raise_errors:
             raise CUnavailable(self.error)
 
+    def __del__(self):          # never waited for (its program dropped): finish, tidy up
+        try:
+            self.wait()
+        except Exception:           # pragma: no cover (interpreter shutdown)
+            pass
+
     def _clean(self):
         for p in (self.c_path, self.so_tmp):
             try:

@@ -31,6 +31,7 @@ class Program:
 
     def __init__(self, out_values, tree, inputs, exact=True, lock=None, backend="auto"):
         self.tree = tree
+        self.wanted = backend
         self.lock = lock or threading.RLock()     # the compiled function's: one call at a time
         self.exact = exact
         self.info = {"backward_compile_s": {}}
@@ -82,6 +83,15 @@ class Program:
             raise CompileError(f"backend='c' is not available: {why}")
         return "numpy", why
 
+    def _c_failed(self, why):
+        """The forward's C kernel could not be built after all: numpy from now on (the same
+        numbers), or CompileError if backend="c" was asked for."""
+        self.cfwd = None
+        self.backend, self.backend_note = "numpy", why
+        self.info.update(backend="numpy", backend_note=why)
+        if self.wanted == "c":
+            raise CompileError(f"backend='c' is not available: {why}")
+
     def rows_current(self):
         """Are the ops' rows still those this program was made from?"""
         for r, f, df in self.rows:
@@ -121,6 +131,8 @@ class Program:
     def forward(self):
         """Run the forward instructions; a new generation of results. Returns the outputs."""
         self.gen += 1
+        if self.cfwd is not None and self.cfwd.fn is None and not self.cfwd.ready():
+            self._c_failed(self.cfwd.failed)        # its build ran in the background
         if self.cfwd is None or self.cfwd():
             # numpy's forward; after the C kernel, where eager would raise: numpy raises
             # eager's error (or, if nothing fails there, gives the same numbers)

@@ -34,7 +34,7 @@ Bit for bit needs two more things, both about the order eager adds gradients in:
 """
 import numpy as np
 
-from micrograd.compiler import compile as compile_step
+from micrograd.compiler import CompileError, compile as compile_step
 from micrograd.compiler.cbuild import CUnavailable, find_compiler, load, start
 from micrograd.compiler.optimizers import FusedOptimizer
 from micrograd.engine import linear, take
@@ -89,7 +89,8 @@ class CompiledTrainer:
                 or not 1 <= positions <= block:
             raise ValueError(f"positions must be an integer from 1 to the block size {block}, "
                              f"got {positions!r}")
-        if backend == "auto":
+        self.auto = backend == "auto"
+        if self.auto:
             # one program serves the whole run: its C compile is paid once, whatever its size
             backend = "c" if find_compiler() is not None else "numpy"
         if backend == "c":
@@ -126,12 +127,22 @@ class CompiledTrainer:
     def __call__(self, tokens):
         n = min(self.model.config.block_size, len(tokens) - 1)
         positions = self.positions if n <= self.positions else self.model.config.block_size
+        inputs = self.inputs(tokens, positions)
         step = self._step_for(positions)
         if len(self._steps) > 1:                   # the other program holds the parameters
             for other in self._steps.values():
                 if other is not step:
                     other.sync()
-        return step(*self.inputs(tokens, positions)).data
+        try:
+            return step(*inputs).data
+        except CompileError:
+            if not (self.auto and self._backend == "c"):
+                raise
+        # "auto", and the C compiler failed after all: numpy, the same numbers
+        self.sync()
+        self._steps.clear()
+        self._backend = "numpy"
+        return self._step_for(positions)(*inputs).data
 
     def sync(self):
         """Write the parameters and the optimizer's state back to the model and optimizer."""
