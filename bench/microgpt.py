@@ -94,7 +94,7 @@ def run_compiled(steps, total, cache=None):
     os.environ["MICROGRAD_CACHE_DIR"] = cache or tempfile.mkdtemp(prefix="microgpt-bench-")
     model, tok, docs = setup()
     opt = gpt.MicroGPTAdam(model.parameters(), lr=LR, steps=total)
-    positions = gpt.training.longest(model, tok, docs)
+    positions = gpt.training.longest(model, docs)
     times, losses = [], []
     for k in range(steps):
         t = time.perf_counter()

@@ -116,7 +116,7 @@ def run_train(args):
         except ImportError as e:
             raise CLIError(f"--compiled needs numpy ({e}); pip install numpy") from None
         trainer = step_fn = CompiledTrainer(model, opt,
-                                            positions=gpt.training.longest(model, tok, docs))
+                                            positions=gpt.training.longest(model, docs))
     bar = _progress(args.steps, not args.no_progress)
     history = SimpleNamespace(interrupted=False, steps=0, losses=[])
     start = time.perf_counter()

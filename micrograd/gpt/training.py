@@ -114,7 +114,7 @@ def train(model, tokenizer, docs, steps, lr=0.01, callback=None, compiled=False)
     if compiled:
         from micrograd.gpt.compiled import CompiledTrainer
         trainer = step_fn = CompiledTrainer(model, optimizer,
-                                            positions=longest(model, tokenizer, docs))
+                                            positions=longest(model, docs))
     losses = []
     try:
         for step in range(steps):
@@ -127,7 +127,7 @@ def train(model, tokenizer, docs, steps, lr=0.01, callback=None, compiled=False)
     return losses
 
 
-def longest(model, tokenizer, docs):
+def longest(model, docs):
     """The most positions a document of docs trains (its characters + BOS, cut to the
     context): what a compiled step is traced for."""
     return min(model.config.block_size, 1 + max(map(len, docs), default=0))
