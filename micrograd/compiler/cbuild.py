@@ -170,57 +170,79 @@ def _build(cc, source, folder, path, flags=FLAGS):
     _Build(cc, source, folder, path, flags).wait(raise_errors=True)
 
 
+# Between the translation units of one library's source (cgen cuts a big program's kernel so):
+# they are compiled at once, one C compiler each, then linked.
+UNIT_MARK = "\n/* micrograd: next translation unit */\n"
+
+
 class _Build:
-    """A running build of one library (the C compiler as a child process): `wait()`."""
+    """A running build of one library (the C compiler as child processes, one per translation
+    unit of the source, then a link): `wait()`."""
 
     def __init__(self, cc, source, folder, path, flags):
-        self.cc, self.path, self.error = cc, path, None
-        fd, self.c_path = tempfile.mkstemp(suffix=".c", dir=folder)
-        self.so_tmp = self.c_path[:-2] + ".so"
-        self.proc = None
+        self.cc, self.path, self.flags, self.error = cc, path, flags, None
+        self.work = tempfile.mkdtemp(prefix="build-", dir=folder)
+        self.so_tmp = os.path.join(self.work, "lib.so")
+        self.procs, self.objects = [], []
+        units = source.split(UNIT_MARK)
         try:
-            with os.fdopen(fd, "w") as f:
-                f.write(source)
-            self.proc = subprocess.Popen([cc, *flags, "-o", self.so_tmp, self.c_path, "-lm"],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                         text=True)
+            for k, unit in enumerate(units):
+                c_path = os.path.join(self.work, f"u{k}.c")
+                with open(c_path, "w") as f:
+                    f.write(unit)
+                if len(units) == 1:         # one unit: compile and link in one go
+                    cmd = [cc, *flags, "-o", self.so_tmp, c_path, "-lm"]
+                else:
+                    obj = os.path.join(self.work, f"u{k}.o")
+                    self.objects.append(obj)
+                    cmd = [cc, *[f for f in flags if f != "-shared"], "-c", "-o", obj, c_path]
+                self.procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                                   stderr=subprocess.PIPE, text=True))
         except OSError as e:
             self.error = f"the C compiler {cc} failed to run ({e})"
-            self._clean()
+            self._stop()
 
     def wait(self, raise_errors=False):
         """Wait for the build; put the library in place. CUnavailable if asked to raise."""
-        if self.proc is not None:
-            proc, self.proc = self.proc, None
+        if self.procs:
+            procs, self.procs = self.procs, []
             try:
-                _, err = proc.communicate(timeout=300)
-                if proc.returncode != 0:
-                    first = (err.strip().splitlines() or ["?"])[0]
-                    self.error = f"the C compiler {self.cc} failed: {first}"
-                else:
+                for proc in procs:
+                    _, err = proc.communicate(timeout=300)
+                    if proc.returncode != 0 and self.error is None:
+                        first = (err.strip().splitlines() or ["?"])[0]
+                        self.error = f"the C compiler {self.cc} failed: {first}"
+                if self.error is None and self.objects:
+                    r = subprocess.run([self.cc, *self.flags, "-o", self.so_tmp,
+                                        *self.objects, "-lm"], capture_output=True, text=True,
+                                       timeout=300, check=False)
+                    if r.returncode != 0:
+                        first = (r.stderr.strip().splitlines() or ["?"])[0]
+                        self.error = f"the C compiler {self.cc} failed: {first}"
+                if self.error is None:
                     os.chmod(self.so_tmp, 0o700)
                     os.replace(self.so_tmp, self.path)
             except (OSError, subprocess.SubprocessError) as e:
-                proc.kill()
-                proc.wait()
                 self.error = f"the C compiler {self.cc} failed to run ({e})"
+                self.procs = procs
+                self._stop()
             finally:
-                self._clean()
+                shutil.rmtree(self.work, ignore_errors=True)
         if self.error and raise_errors:
             raise CUnavailable(self.error)
+
+    def _stop(self):
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
+        self.procs = []
+        shutil.rmtree(self.work, ignore_errors=True)
 
     def __del__(self):          # never waited for (its program dropped): finish, tidy up
         try:
             self.wait()
         except Exception:           # pragma: no cover (interpreter shutdown)
             pass
-
-    def _clean(self):
-        for p in (self.c_path, self.so_tmp):
-            try:
-                os.unlink(p)
-            except OSError:
-                pass
 
 
 def start(source, quick=False):

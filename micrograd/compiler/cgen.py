@@ -20,11 +20,13 @@ in a forward or in a local derivative), the kernel returns 1, and the caller run
 backend, which raises eager's own error (or, where eager does not visit the node, gives the
 numbers).
 """
+import os
 import re
 
 import numpy as np
 
 from micrograd.compiler import trace as kinds
+from micrograd.compiler.cbuild import UNIT_MARK
 from micrograd.compiler.kernels import affine
 from micrograd.compiler.rows import as_double, row
 
@@ -207,7 +209,8 @@ def forward_source(groups, name="fwd"):
         body.append(f"  /* group {gi}: kind {g.kind}, {g.m} nodes */")
         body.extend(_forward_group(g, t))
     src = _function(name, "double *restrict v, const int32_t *restrict I, "
-                          "const double *restrict D", body)
+                          "const double *restrict D", body,
+                    UNITS if len(groups) > MAX_GROUPS else 1)
     return src, t
 
 
@@ -257,19 +260,24 @@ def backward_source(prog, order, name="bwd"):
             body.append(f"  /* group {gi} */")
             body.extend(_contributions(prog.groups[gi], dests, check, t))
     src = _function(name, "const double *restrict v, double *restrict b, "
-                          "const int32_t *restrict I, const double *restrict D", body)
+                          "const int32_t *restrict I, const double *restrict D", body,
+                    UNITS if len(prog.groups) > MAX_GROUPS else 1)
     return src, t
 
 
 # A C compiler's optimizer takes time more than linear in the size of a function: a big
 # program's kernel is cut into functions of about this many groups' loops (the kernel calls
-# them in order), which halves the compile of a GPT's backward at -O2.
+# them in order), which halves the compile of a GPT's backward at -O2. A program of more than
+# MAX_GROUPS groups is also cut into translation units, one per processor (up to 4), that
+# are compiled at once (cbuild.UNIT_MARK).
 GROUPS_PER_FUNCTION = 8
+UNITS = max(1, min(4, os.cpu_count() or 1))
 
 
-def _function(name, params, body):
+def _function(name, params, body, units=1):
     """`int name(params)` running `body` (lines; a group's loops start with a `/* group`
-    comment), in parts of GROUPS_PER_FUNCTION groups each when it is long."""
+    comment), in parts of GROUPS_PER_FUNCTION groups each when it is long, spread over
+    `units` translation units."""
     parts, n = [[]], 0
     for line in body:
         if line.startswith("  /* group"):
@@ -282,13 +290,20 @@ def _function(name, params, body):
         return (HEADER + f"int {name}({params}) {{\n  int err = 0;\n" + "\n".join(body)
                 + "\n  return err;\n}\n")
     args = ", ".join(p.split()[-1].lstrip("*") for p in params.split(","))
-    out = [HEADER]
-    for k, lines in enumerate(parts):
-        out.append(f"__attribute__((noinline)) static int {name}_{k}({params}) {{\n"
-                   f"  int err = 0;\n" + "\n".join(lines) + "\n  return err;\n}\n")
-    calls = "\n".join(f"  err |= {name}_{k}({args});" for k in range(len(parts)))
-    out.append(f"int {name}({params}) {{\n  int err = 0;\n{calls}\n  return err;\n}}\n")
-    return "\n".join(out)
+    # the parts are the library's own (hidden), never static: another unit may call them
+    attr = '__attribute__((noinline, visibility("hidden")))'
+    funcs = [f"{attr} int {name}_{k}({params}) {{\n  int err = 0;\n" + "\n".join(lines)
+             + "\n  return err;\n}\n" for k, lines in enumerate(parts)]
+    units = max(1, min(units, len(funcs)))
+    size = -(-len(funcs) // units)
+    protos = "".join(f"{attr} int {name}_{k}({params});\n" for k in range(len(funcs)))
+    calls = "\n".join(f"  err |= {name}_{k}({args});" for k in range(len(funcs)))
+    main = (HEADER + protos + f"int {name}({params}) {{\n  int err = 0;\n{calls}\n"
+            f"  return err;\n}}\n")
+    chunks = ["\n".join([HEADER] + funcs[i:i + size]) for i in range(0, len(funcs), size)]
+    if units == 1:
+        return main + "\n" + "\n".join(funcs)
+    return UNIT_MARK.join([main] + chunks)
 
 
 def mac_segments(groups, role_dest, blocks):
