@@ -242,7 +242,8 @@ def main():
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--write", action="store_true",
                     help="replace the microgpt section of bench/RESULTS.md")
-    ap.add_argument("--skip", default="", help="comma-separated engines to leave out")
+    ap.add_argument("--skip", default="", help="comma-separated engines to leave out: value, "
+                    "eager, compiled, torch, jax")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     steps, total = args.steps, 1000 if args.steps < 1000 else args.steps

@@ -268,3 +268,15 @@ def test_ctrl_c_during_compiled_training_saves_the_trained_weights(tmp_path):
     assert all(math.isfinite(p.data) for p in model.parameters())
     moved = sum(p.data != q.data for p, q in zip(model.parameters(), initial.parameters()))
     assert moved > len(initial.parameters()) // 2
+
+
+def test_a_diverging_compiled_run_is_the_same_one_line_error_as_eager(tmp_path, capsys):
+    from micrograd.cli import main
+    errs = []
+    for flag in ([], ["--compiled"]):
+        args = ["gpt", "train", "--lr", "1e300", "--steps", "3", "--no-progress", "--out",
+                str(tmp_path / str(len(flag))), *flag]
+        assert main(args) == 1
+        errs.append(capsys.readouterr().err)
+    assert errs[1] == errs[0] and errs[0].count("\n") == 1
+    assert "training diverged: loss became nan at step 3; try a smaller --lr" in errs[0]

@@ -13,12 +13,15 @@ indexing), so `micrograd.compile` would trace again for every new name. Here the
                                                               embedding rows (wte)
     targets    the next token of each position             -> `take` picks its probability
     others     per position and vocabulary entry, 0 at the target, 1 elsewhere (see below)
-    weights    1 for the document's positions, 0 for the padding after it
+    weights    1 for the document's positions, 0 for the padding after it (a `take` of the
+               position's loss or of 0)
     inv_n      1 / (the document's number of positions)
 
-and a shorter document is padded (its padding weighs 0 in the mean, so it changes no bit of
-the loss or of a gradient: x + 0 = x). Attention is causal, so the padding after a document
-never reaches it. The step is `micrograd.compile(loss, optimizer=...)`: forward, backward and
+and a shorter document is padded: the padding adds 0 to the mean and 0 to every gradient, so
+it changes no bit of the loss or of a gradient (x + 0 = x). Attention is causal, so the
+padding after a document never reaches it. (Only where training has diverged can the padding
+show: an overflow there, log of 0 or a NaN, is computed, and may give a NaN gradient or an
+error a step before eager meets one of its own.) The step is `micrograd.compile(loss, optimizer=...)`: forward, backward and
 microgpt's Adam (`FusedMicroGPTAdam`, one C loop) in one call, with eager's numbers bit for bit.
 
 Bit for bit needs two more things, both about the order eager adds gradients in:
@@ -37,7 +40,7 @@ import numpy as np
 from micrograd.compiler import CompileError, compile as compile_step
 from micrograd.compiler.cbuild import CUnavailable, find_compiler, load, start
 from micrograd.compiler.optimizers import FusedOptimizer
-from micrograd.engine import linear, take
+from micrograd.engine import Value, linear, take
 from micrograd.gpt.model import traced
 from micrograd.gpt.training import cross_entropy
 
@@ -51,6 +54,7 @@ def padded_loss(model, positions):
     columns = list(zip(*W))
 
     def loss(ids, targets, others, weights, inv_n):
+        zero = Value(0.0)
         with traced():
             keys, values = model.kv_cache()
             losses = []
@@ -60,7 +64,9 @@ def padded_loss(model, positions):
                 # the target's logit on a node of its own, which eager's order needs (above)
                 picked = linear([take(target, col) for col in columns], x)
                 logits = [take(others[pos][j], [picked, linear(w, x)]) for j, w in enumerate(W)]
-                losses.append(weights[pos] * cross_entropy(logits, target))
+                # the padding's loss is not multiplied by 0 but left out by a take, so that
+                # not even an overflow there (a diverging run) reaches the document's loss
+                losses.append(take(weights[pos], [zero, cross_entropy(logits, target)]))
             return inv_n * sum(losses)
     return loss
 
