@@ -3,6 +3,7 @@
     python bench/microgpt.py                 # 1000 steps each (the slow rows take minutes)
     python bench/microgpt.py --steps 20      # a short run: the 1000-step column is estimated
     python bench/microgpt.py --steps 20 --write    # ... and put the tables in RESULTS.md
+    python bench/microgpt.py --slow-steps 100      # microgpt-style Value: 100 steps, estimated
 
 Engines, all from the same initial weights (microgpt's: seed 42, names shuffled):
   * microgpt-style scalar Value (tests/microgpt_reference.py: local gradients stored at forward
@@ -240,6 +241,9 @@ def summarize(name, times, steps, est_1000=None):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--slow-steps", type=int, default=0,
+                    help="run the microgpt-style Value for only this many steps (its 1000-step "
+                         "time then estimated), the other engines for --steps")
     ap.add_argument("--write", action="store_true",
                     help="replace the microgpt section of bench/RESULTS.md")
     ap.add_argument("--skip", default="", help="comma-separated engines to leave out: value, "
@@ -250,9 +254,10 @@ def main():
     load0 = os.getloadavg()
     rows, losses = [], {}
     if "value" not in skip:
-        t, l = run_reference(steps, total)
-        rows.append(summarize("microgpt-style scalar Value (tests/microgpt_reference.py)", t,
-                              steps))
+        slow = min(steps, args.slow_steps or steps)
+        t, l = run_reference(slow, total)
+        rows.append(summarize("microgpt-style scalar Value (tests/microgpt_reference.py)"
+                              + (f", {slow} steps" if slow < steps else ""), t, slow))
         losses["value"] = l
     phases = None
     if "eager" not in skip:
@@ -291,7 +296,8 @@ def main():
     load1 = os.getloadavg()
 
     base = rows[0]["t1000"] if "value" not in skip else None
-    lines = [f"Run: `python bench/microgpt.py --steps {steps}`"
+    lines = [f"Run: `python bench/microgpt.py --steps {steps}"
+             f"{f' --slow-steps {args.slow_steps}' if args.slow_steps else ''}`"
              f"{'' if steps >= 1000 else ' (a short run: the 1000-step column is estimated)'}; "
              f"load average {load0[0]:.2f} at the start, {load1[0]:.2f} at the end. "
              "Per-step times are the step alone (forward, backward, Adam); JAX's min/median "
@@ -317,7 +323,8 @@ def main():
         f"{k} [{', '.join(v)}]" for k, v in first.items()) + ".")
     if "value" in losses and "eager" in losses:
         diff = [k for k, (a, b) in enumerate(zip(losses["value"], losses["eager"])) if a != b]
-        lines.append(f"Eager against microgpt-style Value over all {steps} steps: " + (
+        lines.append(f"Eager against microgpt-style Value over all "
+                     f"{min(len(losses['value']), steps)} steps: " + (
             "bit for bit." if not diff else
             f"**not bit for bit**: {len(diff)} losses differ, the first at step {diff[0] + 1} "
             f"(the engine's `/` must be the original's `a * b**-1`, as microgpt's)."))
