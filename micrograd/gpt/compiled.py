@@ -42,7 +42,7 @@ from micrograd.compiler.cbuild import CUnavailable, find_compiler, load, start
 from micrograd.compiler.optimizers import FusedOptimizer
 from micrograd.engine import Value, linear, take
 from micrograd.gpt.model import traced
-from micrograd.gpt.training import cross_entropy
+from micrograd.gpt.training import MicroGPTAdam, cross_entropy
 
 __all__ = ["CompiledTrainer", "FusedMicroGPTAdam", "padded_loss"]
 
@@ -85,7 +85,6 @@ class CompiledTrainer:
     """
 
     def __init__(self, model, optimizer, positions=None, backend="auto"):
-        from micrograd.gpt.training import MicroGPTAdam
         if not isinstance(optimizer, MicroGPTAdam):
             raise TypeError(f"CompiledTrainer needs a MicroGPTAdam, got "
                             f"{type(optimizer).__name__}")
