@@ -219,6 +219,13 @@ class FusedMicroGPTAdam(FusedOptimizer):
         self.t = opt.step_count
         self.m = np.array(opt.m, dtype=np.float64)
         self.v = np.array(opt.v, dtype=np.float64)
+        # the C loop writes the new arrays aside, into these, then they are swapped in
+        self._spare = (np.empty(self.n), np.empty(self.n), np.empty(self.n))
+        self._zeros = np.zeros(self.n)
+
+    def step(self, grad):
+        """One update (grad is read at once: no copy of it is needed)."""
+        self._update(grad)
 
     def _sync_state(self):
         opt = self.opt
@@ -233,7 +240,7 @@ class FusedMicroGPTAdam(FusedOptimizer):
         bias1, bias2 = 1 - beta1 ** (step + 1), 1 - beta2 ** (step + 1)
         kernel = _adam_kernel()
         if kernel is not None:
-            theta, m, v = np.empty(self.n), np.empty(self.n), np.empty(self.n)
+            theta, m, v = self._spare
             s = np.array([beta1, beta2, 1 - beta1, 1 - beta2, bias1, bias2, lr_t, eps, self.n],
                          dtype=np.float64)
             g = np.ascontiguousarray(grad, dtype=np.float64)
@@ -246,6 +253,7 @@ class FusedMicroGPTAdam(FusedOptimizer):
             v = beta2 * self.v + (1 - beta2) * g2
             root = np.array([x ** 0.5 for x in (v / bias2).tolist()])
             theta = self.theta - lr_t * (m / bias1) / (root + eps)
-        # eager's step leaves every .grad at 0.0: so does a sync
-        self.theta, self.m, self.v, self.t, self.grad, self.dirty = (
-            theta, m, v, step + 1, np.zeros(self.n), True)
+        # eager's step leaves every .grad at 0.0: so does a sync. One store swaps the new
+        # arrays in (and the old ones out, to be written next time)
+        self.theta, self.m, self.v, self._spare, self.t, self.grad, self.dirty = (
+            theta, m, v, (self.theta, self.m, self.v), step + 1, self._zeros, True)
