@@ -103,6 +103,7 @@ class CompiledTrainer:
         self.model, self.optimizer, self.positions = model, optimizer, positions
         self.vocab = model.config.vocab_size
         self._steps = {}
+        self._inputs = {}
         self._backend = backend
 
     def _step_for(self, positions):
@@ -114,20 +115,30 @@ class CompiledTrainer:
         return step
 
     def inputs(self, tokens, positions):
-        """The program's numbers for one document (see the module's docstring)."""
+        """The program's numbers for one document (see the module's docstring), in arrays
+        kept per program (the step copies them in)."""
         n = min(self.model.config.block_size, len(tokens) - 1)
         if n < 1:
             raise ValueError("a document needs at least two tokens (BOS ... BOS)")
-        tokens = np.asarray(tokens[:n + 1], dtype=np.float64)
-        if not ((tokens >= 0) & (tokens < self.vocab) & (tokens == np.floor(tokens))).all():
-            raise ValueError(f"token ids must be whole numbers from 0 to {self.vocab - 1}")
-        ids = np.zeros(positions)
-        targets = np.zeros(positions)
-        weights = np.zeros(positions)
+        tokens = list(tokens[:n + 1])
+        vocab = self.vocab
+        for t in tokens:
+            if not (0 <= t < vocab and t == int(t)):
+                raise ValueError(f"token ids must be whole numbers from 0 to {vocab - 1}")
+        bufs = self._inputs.get(positions)
+        if bufs is None:
+            bufs = self._inputs[positions] = (np.zeros(positions), np.zeros(positions),
+                                              np.ones((positions, vocab)), np.zeros(positions),
+                                              np.zeros(()))
+        ids, targets, others, weights, inv_n = bufs
+        ids.fill(0.0)
+        targets.fill(0.0)
+        weights.fill(0.0)
+        others.fill(1.0)
         ids[:n], targets[:n], weights[:n] = tokens[:n], tokens[1:], 1.0
-        others = np.ones((positions, self.vocab))
-        others[np.arange(positions), targets.astype(np.int64)] = 0.0
-        return ids, targets, others, weights, np.array(1 / n)   # eager's 1 / n
+        others[range(positions), targets.astype(np.int64)] = 0.0
+        inv_n[()] = 1 / n                                          # eager's 1 / n
+        return bufs
 
     def __call__(self, tokens):
         n = min(self.model.config.block_size, len(tokens) - 1)
