@@ -208,9 +208,10 @@ def forward_source(groups, name="fwd"):
     for gi, g in enumerate(groups):
         body.append(f"  /* group {gi}: kind {g.kind}, {g.m} nodes */")
         body.extend(_forward_group(g, t))
+    # one unit: a big program's forward builds in the background, on one processor, while
+    # Python writes the backward on the other (which then builds in UNITS units)
     src = _function(name, "double *restrict v, const int32_t *restrict I, "
-                          "const double *restrict D", body,
-                    UNITS if len(groups) > MAX_GROUPS else 1)
+                          "const double *restrict D", body)
     return src, t
 
 
@@ -267,9 +268,9 @@ def backward_source(prog, order, name="bwd"):
 
 # A C compiler's optimizer takes time more than linear in the size of a function: a big
 # program's kernel is cut into functions of about this many groups' loops (the kernel calls
-# them in order), which halves the compile of a GPT's backward at -O2. A program of more than
-# MAX_GROUPS groups is also cut into translation units, one per processor (up to 4), that
-# are compiled at once (cbuild.UNIT_MARK).
+# them in order), which halves the compile of a GPT's backward at -O2. The backward of a
+# program of more than MAX_GROUPS groups is also cut into translation units, one per processor
+# (up to 4), that are compiled at once (cbuild.UNIT_MARK).
 GROUPS_PER_FUNCTION = 8
 UNITS = max(1, min(4, os.cpu_count() or 1))
 
