@@ -11,6 +11,12 @@ only if the file is ours, a regular file and not writable by others: a library s
 could have planted is never loaded. If the cache directory is not like that, kernels are built
 in a private temporary directory instead.
 
+A big program (more groups than cgen.MAX_GROUPS, compiled on request) is built at -Og
+(QUICK_FLAGS), possibly in the background (`start`, then `load(..., build=...)` or
+`Kernel(..., background=True)`), and a source cut into translation units (UNIT_MARK) is
+compiled one C compiler per unit at once, then linked. Builds happen in a private temporary
+folder inside the cache folder; only a finished library is renamed into place.
+
 No compiler (or a compiler that fails) is not an error: `CUnavailable` says why, and the
 program runs on the numpy backend, with the same numbers.
 """
