@@ -25,7 +25,7 @@ number, and the errors), micrograd.primitives (the exp/log/tanh/where the rows a
 """
 import functools
 
-from micrograd import nodes
+from micrograd import fastpaths, nodes
 from micrograd.checks import FORWARD_ERRORS, as_number, derivative_error, forward_error, short
 from micrograd.nodes import _MANY, Node, _thread, leaf as _leaf, make as _make, node as _node
 from micrograd.primitives import exp, log, tanh, where
@@ -110,7 +110,7 @@ class Value(Node):
             if v._a is not None:    # the intermediate nodes start from zero on every call
                 v.grad = 0
         self.grad += 1
-        backpropagate(topo, _chain_rule)
+        backpropagate(topo)
 
     def topo(self):
         """Every node this Value depends on, children before parents."""
@@ -181,15 +181,21 @@ class Op:
     micrograd.primitives (exp, log, tanh, where), local_grads also works on Values, so
     grad(..., create_graph=True) can differentiate through it again; one that calls math.*
     has first derivatives only.
+
+    `unary(a)`, `binary(a, b)` make a node from one or two inputs and `chain(node)` is
+    backward's step at a node: the generic ones below, or for the table's rows the same steps
+    generated from the row by micrograd.fastpaths (made again when a row is changed).
     """
     __slots__ = ("name", "forward", "local_grads", "formula", "derivatives", "const",
-                 "domain", "grad_domain")
+                 "domain", "grad_domain", "unary", "binary", "chain", "fast")
 
     def __init__(self, name, forward, local_grads, formula="", derivatives=(), const=None,
                  domain=None, grad_domain=None):
+        self.fast = False
         self.name, self.forward, self.local_grads = name, forward, local_grads
         self.formula, self.derivatives = formula, tuple(derivatives)
         self.const, self.domain, self.grad_domain = const, domain, grad_domain
+        self.unary, self.binary, self.chain = self._unary, self._binary, self._chain
 
     def __call__(self, *inputs):
         inputs = tuple(x if isinstance(x, Value) else _leaf(x, self.name) for x in inputs)
@@ -199,14 +205,14 @@ class Op:
             raise forward_error(self, inputs, e) from None
         return _node(data, inputs, self)
 
-    def unary(self, a):          # __call__ for one Value: the path of relu, tanh, x ** 2...
+    def _unary(self, a):         # __call__ for one Value: the path of x ** 2...
         try:
             data = self.forward(a.data)
         except FORWARD_ERRORS as e:
             raise forward_error(self, (a,), e) from None
         return _make(data, a, None, self)
 
-    def binary(self, a, b):      # __call__ for two: the path of every + and *
+    def _binary(self, a, b):      # __call__ for two
         if a.__class__ is not Value and not isinstance(a, Value):
             a = _leaf(a, self.name)
         if b.__class__ is not Value and not isinstance(b, Value):
@@ -216,6 +222,35 @@ class Op:
         except FORWARD_ERRORS as e:
             raise forward_error(self, (a, b), e) from None
         return _make(data, a, b, self)
+
+    def _chain(self, v):
+        """backward's step at node v: input.grad += local derivative * out.grad."""
+        a, b, g = v._a, v._b, v.grad
+        try:
+            if b is None:
+                d, = self.local_grads(v.data, a.data)
+                a.grad += d * g
+            elif b is not _MANY:
+                da, db = self.local_grads(v.data, a.data, b.data)
+                a.grad += da * g
+                b.grad += db * g
+            else:
+                for child, d in zip(a, local_grads(v, self, [c.data for c in a])):
+                    child.grad += d * g
+        except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
+            _chain_failed(v, self, e)
+
+    def speed_up(self):
+        """Generate this row's unary/binary/chain from it (micrograd.fastpaths)."""
+        self.fast = True
+        unary, binary, chain = fastpaths.generate(self, Value, _leaf, _chain_failed)
+        self.unary, self.binary = unary or self._unary, binary or self._binary
+        self.chain = chain or self._chain
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        if self.fast and name in ("forward", "local_grads"):    # a row changed at run time
+            self.speed_up()
 
     def __repr__(self):
         return f"Op({self.name!r})"
@@ -353,8 +388,8 @@ def topological_order(*roots):
         stack = [root]
         while stack:
             v = stack.pop()
-            if v.__class__ is tuple:        # (node,): its children are done, the node is next
-                topo.append(v[0])
+            if v is _DONE:                  # the children of the node below are done
+                topo.append(stack.pop())
                 continue
             if v in visited:
                 continue
@@ -362,51 +397,48 @@ def topological_order(*roots):
             a, b = v._a, v._b               # v._prev, spelled out: this is the hot loop
             if a is None:
                 topo.append(v)
-                continue
-            stack.append((v,))              # push the children last-first, so that the
-            if b is None:                   # first is visited first, as in the recursion
-                if a not in visited:
-                    stack.append(a)
+            elif b is None:                 # push the children last-first, so that the
+                stack += (v, _DONE, a)      # first is visited first, as in the recursion
             elif b is _MANY:
+                stack += (v, _DONE)
                 stack.extend([c for c in reversed(a) if c not in visited])
             else:
-                if b not in visited:
-                    stack.append(b)
-                if a not in visited:
-                    stack.append(a)
+                stack += (v, _DONE, b, a)
     return topo
 
 
-def backpropagate(topo, step):
+_DONE = object()
+
+
+def backpropagate(topo, step=None):
     """The one backprop loop of the package: every node made by an op, parents before
-    children, is handed to step(node, rule). backward()'s step is _chain_rule; grad() and the
-    stepper's replay pass their own (derivatives as Values, in a dict, recorded)."""
+    children, is handed to step(node, rule). Without a step, the chain rule: each row's own
+    `chain` (backward()). grad() and the stepper's replay pass their own step (derivatives as
+    Values, in a dict, recorded)."""
     for v in reversed(topo):
         rule = v._rule
-        if rule is not None:
+        if rule is None:
+            continue
+        if step is not None:
             step(v, rule)
+        elif rule.__class__ is Op:
+            rule.chain(v)
+        else:
+            _chain_rule(v, rule)
 
 
 def _chain_rule(v, rule=None):
     """backward()'s step at one node: input.grad += local derivative * out.grad."""
     rule = rule or v._rule
-    if rule.__class__ is not Op and not isinstance(rule, Op):
+    if not isinstance(rule, Op):
         return rule()                       # a closure assigned to _backward, lecture style
-    a, b, g = v._a, v._b, v.grad
-    try:
-        if b is None:
-            d, = rule.local_grads(v.data, a.data)
-            a.grad += d * g
-        elif b is not _MANY:
-            da, db = rule.local_grads(v.data, a.data, b.data)
-            a.grad += da * g
-            b.grad += db * g
-        else:
-            for child, d in zip(a, local_grads(v, rule, [c.data for c in a])):
-                child.grad += d * g
-    except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
-        local_grads(v, rule, [c.data for c in v._prev])     # raises it, named
-        raise type(e)(f"backward through {rule.name}: {e}") from None
+    return rule.chain(v)
+
+
+def _chain_failed(v, rule, e):
+    """backward's error for an exception e of rule's local derivatives at node v, named."""
+    local_grads(v, rule, [c.data for c in v._prev])     # raises it, named
+    raise type(e)(f"backward through {rule.name}: {e}") from None
 
 
 def local_grads(v, rule, xs, out=None):
@@ -420,6 +452,11 @@ def local_grads(v, rule, xs, out=None):
         raise TypeError(f"{rule.name}: local_grads gave {len(local)} derivatives for "
                         f"{len(xs)} inputs")
     return local
+
+
+for _row in OPS.values():      # the table's rows get their generated paths (fastpaths)
+    _row.speed_up()
+del _row
 
 
 # The rest of the engine's public names live in its siblings; importing them here keeps
