@@ -182,9 +182,13 @@ def _forward_source(row, n):
                           inputs=", ".join(names), a="a", b="b" if n == 2 else "None")
 
 
+def _names(n):
+    return ["a", "b"][:n] if n <= 2 else [f"c{i}" for i in range(n)]
+
+
 def _chain_source(row, n):
     """`chain(v)`: the row's local derivatives at v, then input.grad += local * v.grad."""
-    names = ["a", "b"][:n]
+    names = _names(n)
     lines, local = _read(row.local_grads, ["out"] + [f"{x}_data" for x in names])
     local = tuple(local)
     if len(local) != n:
@@ -193,30 +197,54 @@ def _chain_source(row, n):
     for x, d in zip(names, local):
         term = "g" if d.__class__ is int and d == 1 else f"{_code(d)} * g"   # 1 * g is g
         updates.append(f"{x}.grad += {term}")
-    unpack = "a = v._a" if n == 1 else "a, b = v._a, v._b"
+    unpack = {1: "a = v._a", 2: "a, b = v._a, v._b"}.get(n, f"{', '.join(names)}, = v._a")
     lines = _used(["out = v.data"] + [f"{x}_data = {x}.data" for x in names] + lines + updates)
     return CHAIN.format(unpack=unpack, body=_indent(lines, 8).rstrip("\n"))
+
+
+MAX_ARITIES = 64     # a row of many inputs keeps a chain for each of this many input counts
+
+
+def _chain_by_count(row, env):
+    """chain(v) for a row of any number of inputs (a neuron's w·x+b): one generated for each
+    number of inputs it meets, made the first time."""
+    made = {}
+
+    def chain(v):
+        a = v._a
+        if v._b is not nodes._MANY:           # used with one or two inputs: the generic step
+            return row._chain(v)
+        fn = made.get(len(a))
+        if fn is None:
+            fn = _compiled(row, "chain", _chain_source, len(a), env) or row._chain
+            if len(made) < MAX_ARITIES:
+                made[len(a)] = fn
+        return fn(v)
+    return chain
+
+
+def _compiled(row, name, source, n, env):
+    try:
+        text = source(row, n)
+    except Exception:            # NotSymbolic, or a row that fails on symbols another way
+        return None
+    env = dict(env)
+    exec(compile(text, f"<{name} of row {row.name!r}>", "exec"), env)
+    return env[name]
 
 
 def generate(row, Value, leaf, failed):
     """The row's (unary, binary, chain) generated from it, or None for those it cannot have.
     `failed(v, row, e)` raises backward's error for an exception e of the row at node v."""
-    n = _arity(row.forward, 0)
-    if n not in (1, 2) or _arity(row.local_grads, 1) != n:
-        return None, None, None
     env = {"row": row, "Value": Value, "leaf": leaf, "new": object.__new__, "nodes": nodes,
            "FORWARD_ERRORS": FORWARD_ERRORS, "CHAIN_ERRORS": CHAIN_ERRORS,
            "forward_error": forward_error, "checked": checked, "failed": failed,
            "exp": primitives.exp, "log": primitives.log, "tanh": primitives.tanh}
-    made = {}
-    for name, source in (("unary" if n == 1 else "binary", _forward_source),
-                         ("chain", _chain_source)):
-        try:
-            text = source(row, n)
-        except NotSymbolic:
-            continue
-        except Exception:        # a row that fails on symbols in another way: not readable
-            continue
-        exec(compile(text, f"<{name} of row {row.name!r}>", "exec"), env)
-        made[name] = env[name]
-    return made.get("unary"), made.get("binary"), made.get("chain")
+    n = _arity(row.forward, 0)
+    if n is None and _arity(row.local_grads, 1) is None:
+        return None, None, _chain_by_count(row, env)
+    if n not in (1, 2) or _arity(row.local_grads, 1) != n:
+        return None, None, None
+    forward = _compiled(row, "unary" if n == 1 else "binary", _forward_source, n, env)
+    chain = _compiled(row, "chain", _chain_source, n, env)
+    return (forward if n == 1 else None), (forward if n == 2 else None), chain
