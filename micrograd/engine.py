@@ -19,15 +19,18 @@ still assign `out._backward` a closure of your own); the walk is iterative (a mi
 is fine); and, as in PyTorch, backward() zeroes the intermediate nodes first, so calling it twice
 adds the same gradient to the leaves twice.
 
-The rest lives next door, out of the way of the story: micrograd.grad_mode (no_grad),
-micrograd.higher_order (grad(), derivatives as graphs), micrograd.checks (what counts as a
-number, and the errors), micrograd.primitives (the exp/log/tanh/where the rows are written with).
+The rest lives next door, out of the way of the story: micrograd.op (what a row is, and the
+generic way to run one), micrograd.fastpaths (each row's hot paths, generated from the row),
+micrograd.nodes (how a node is stored), micrograd.grad_mode (no_grad), micrograd.higher_order
+(grad(), derivatives as graphs), micrograd.checks (what counts as a number, and the errors),
+micrograd.primitives (the exp/log/tanh/where the rows are written with).
 """
 import functools
 
 from micrograd import fastpaths, nodes
-from micrograd.checks import FORWARD_ERRORS, as_number, derivative_error, forward_error, short
+from micrograd.checks import as_number, int_power, pow_domain, pow_grad_domain, short
 from micrograd.nodes import _MANY, Node, _thread, leaf as _leaf, make as _make, node as _node
+from micrograd.op import Op, local_grads
 from micrograd.primitives import exp, log, tanh, where
 
 __all__ = ["Value", "Op", "OPS", "linear", "pow_op", "topological_order", "backpropagate",
@@ -63,11 +66,10 @@ class Value(Node):
 
     def __pow__(self, other):
         if isinstance(other, Value):                # a ** b, both in the graph
-            return POW.binary(self, _huge_int_power(self, other))
-        k = _huge_int_power(self, as_number(other, "**"))
-        return pow_op(k).unary(self)                # a ** 2: the op '**2'
+            return POW.binary(self, int_power(self, other))
+        return pow_op(int_power(self, as_number(other, "**"))).unary(self)   # x ** 2: '**2'
 
-    def __rpow__(self, other):     return POW.binary(other, _huge_int_power(other, self))
+    def __rpow__(self, other):     return POW.binary(other, int_power(other, self))
     def __abs__(self):             return ABS.unary(self)
     def exp(self):                 return EXP.unary(self)
     def log(self):                 return LOG.unary(self)
@@ -97,7 +99,7 @@ class Value(Node):
         """This node's step of the chain rule, to call by hand as in the lecture."""
         rule = self._rule
         if rule is None:
-            return _nothing
+            return lambda: None
         return (lambda: _chain_rule(self, rule)) if isinstance(rule, Op) else rule
 
     @_backward.setter
@@ -147,123 +149,12 @@ def _inverse(self, other):
     return other ** -1
 
 
-def _nothing():
-    pass
-
-
-def _huge_int_power(base, exponent):
-    """The exponent, unless int ** int would have more than a million bits (Python would
-    compute it for minutes, as the original does): that is an OverflowError, at once."""
-    a, b = getattr(base, "data", base), getattr(exponent, "data", exponent)
-    if a.__class__ is int and b.__class__ is int and b > 0 and b * a.bit_length() > 1_000_000:
-        raise OverflowError(f"**: no finite real result for {short(a)}, {short(b)} "
-                            f"(more than a million bits)")
-    return exponent
-
-
 # ---------------------------------------------------------------------------------------------
 # 2. The op table: one row per op, forward beside local derivatives, written with arithmetic,
 #    comparisons and primitives' exp/log/tanh/where only (no `if` on the inputs). The same row
 #    then runs on ints and floats (backward), on Values (grad(create_graph=True)), on numpy
 #    arrays and on C expressions (the compiler), giving the same bits everywhere.
 # ---------------------------------------------------------------------------------------------
-class Op:
-    """A differentiable operation: one row of the table.
-
-    forward(*xs) -> out                the value, from the inputs' numbers
-    local_grads(out, *xs) -> tuple     d(out)/d(x_i) for every input
-    formula, derivatives               their text for people: "{a} · {b}", ("{b}", "{a}")
-    domain(*xs) -> str or None         why the forward has no real result here (eager raises)
-    grad_domain(*xs) -> str or None    the same for the local derivatives
-    const                              a constant the op carries (k in x ** k)
-
-    Call it on Values or numbers to get a new Value. Written with arithmetic, comparisons and
-    micrograd.primitives (exp, log, tanh, where), local_grads also works on Values, so
-    grad(..., create_graph=True) can differentiate through it again; one that calls math.*
-    has first derivatives only.
-
-    `unary(a)`, `binary(a, b)` make a node from one or two inputs and `chain(node)` is
-    backward's step at a node: the generic ones below, or for the table's rows the same steps
-    generated from the row by micrograd.fastpaths (made again when a row is changed).
-    """
-    __slots__ = ("name", "forward", "local_grads", "formula", "derivatives", "const",
-                 "domain", "grad_domain", "unary", "binary", "chain", "fast")
-
-    def __init__(self, name, forward, local_grads, formula="", derivatives=(), const=None,
-                 domain=None, grad_domain=None):
-        self.fast = False
-        self.name, self.forward, self.local_grads = name, forward, local_grads
-        self.formula, self.derivatives = formula, tuple(derivatives)
-        self.const, self.domain, self.grad_domain = const, domain, grad_domain
-        self.unary, self.binary, self.chain = self._unary, self._binary, self._chain
-
-    def __call__(self, *inputs):
-        inputs = tuple(x if isinstance(x, Value) else _leaf(x, self.name) for x in inputs)
-        try:
-            data = self.forward(*[x.data for x in inputs])
-        except FORWARD_ERRORS as e:
-            raise forward_error(self, inputs, e) from None
-        return _node(data, inputs, self)
-
-    def _unary(self, a):         # __call__ for one Value: the path of x ** 2...
-        try:
-            data = self.forward(a.data)
-        except FORWARD_ERRORS as e:
-            raise forward_error(self, (a,), e) from None
-        return _make(data, a, None, self)
-
-    def _binary(self, a, b):      # __call__ for two
-        if a.__class__ is not Value and not isinstance(a, Value):
-            a = _leaf(a, self.name)
-        if b.__class__ is not Value and not isinstance(b, Value):
-            b = _leaf(b, self.name)
-        try:
-            data = self.forward(a.data, b.data)
-        except FORWARD_ERRORS as e:
-            raise forward_error(self, (a, b), e) from None
-        return _make(data, a, b, self)
-
-    def _chain(self, v):
-        """backward's step at node v: input.grad += local derivative * out.grad."""
-        a, b, g = v._a, v._b, v.grad
-        try:
-            if b is None:
-                d, = self.local_grads(v.data, a.data)
-                a.grad += d * g
-            elif b is not _MANY:
-                da, db = self.local_grads(v.data, a.data, b.data)
-                a.grad += da * g
-                b.grad += db * g
-            else:
-                for child, d in zip(a, local_grads(v, self, [c.data for c in a])):
-                    child.grad += d * g
-        except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
-            _chain_failed(v, self, e)
-
-    def speed_up(self):
-        """Generate this row's unary/binary/chain from it (micrograd.fastpaths)."""
-        self.fast = True
-        unary, binary, chain = fastpaths.generate(self, Value, _leaf, _chain_failed)
-        self.unary, self.binary = unary or self._unary, binary or self._binary
-        self.chain = chain or self._chain
-
-    def __setattr__(self, name, value):
-        object.__setattr__(self, name, value)
-        if self.fast and name in ("forward", "local_grads"):    # a row changed at run time
-            self.speed_up()
-
-    def __repr__(self):
-        return f"Op({self.name!r})"
-
-
-def _pow_domain(a, b):
-    if a == 0 and b < 0:
-        return "0 to a negative power"
-    if a < 0 and b % 1 != 0:
-        return "a negative base to a non-integer power"
-    return None
-
-
 def _pow_grads(out, a, b):
     # d/da = b·a^(b-1), d/db = out·ln(a); PyTorch's constant 0 where the power is flat in that
     # input (b = 0 for d/da, a = 0 for d/db). A 1 stands in for the base there, so that
@@ -271,14 +162,6 @@ def _pow_grads(out, a, b):
     da = b * where(b > 0, a, where(b < 0, a, 1)) ** (b - 1)
     db = out * log(where(a > 0, a, where(a < 0, a, 1)))
     return where(b > 0, da, where(b < 0, da, 0)), where(a > 0, db, where(a < 0, db, 0))
-
-
-def _pow_grad_domain(a, b):
-    if a < 0:
-        return "d/db of a**b needs a > 0"
-    if a == 0 and 0 < b < 1:
-        return "0 to a negative power"
-    return None
 
 
 def _sigmoid(a):                 # exp of -|a| only, so it never overflows
@@ -311,7 +194,7 @@ OPS = {op.name: op for op in [
     Op("+",     lambda a, b: a + b,        lambda out, a, b: (1, 1),  "{a} + {b}", ("1", "1")),
     Op("*",     lambda a, b: a * b,        lambda out, a, b: (b, a),  "{a} · {b}", ("{b}", "{a}")),
     Op("**",    lambda a, b: a ** b,       _pow_grads,                "{a}^{b}",
-       ("{b}·{a}^({b}-1)", "{out}·ln({a})"), domain=_pow_domain, grad_domain=_pow_grad_domain),
+       ("{b}·{a}^({b}-1)", "{out}·ln({a})"), domain=pow_domain, grad_domain=pow_grad_domain),
     Op("exp",   exp,                       lambda out, a: (out,),     "exp({a})",
        ("exp({a}) = {out}",)),
     Op("tanh",  tanh,                      lambda out, a: (1 - out * out,), "tanh({a})",
@@ -350,30 +233,21 @@ def _pow_op(cls, k):
     else:
         local_grads = lambda out, a: (k * a ** (k - 1),)       # the original's expression
     text = "2·{a}" if k == 2 else f"{k}·{{a}}^{k - 1:g}"
-    return Op(f"**{k}", lambda a: a ** k, local_grads, f"{{a}}^{k}", (text,), const=k,
-              domain=lambda a: _pow_domain(a, k),
-              grad_domain=lambda a: "0 to a negative power" if a == 0 and 0 < k < 1 else None)
+    row = Op(f"**{k}", lambda a: a ** k, local_grads, f"{{a}}^{k}", (text,), const=k,
+             domain=lambda a: pow_domain(a, k),
+             grad_domain=lambda a: "0 to a negative power" if a == 0 and 0 < k < 1 else None)
+    if k in (2, -1) and cls is int:     # x ** 2, and the lecture's division: a * b**-1
+        row.speed_up()
+    return row
 
 
 # One row per exponent, shared: lru_cache is thread-safe and bounded (a graph keeps its rows).
 _pow_op_cached = functools.lru_cache(maxsize=1024)(_pow_op)
 
 
-def linear(w, x, b=0):
-    """b + sum(w_i * x_i) as one node (nn's fused=True): the same number, in the same order of
-    additions, as sum((wi*xi for wi, xi in zip(w, x)), b), with 1 node instead of 2*len(w)."""
-    if len(w) != len(x):
-        raise ValueError(f"linear: {len(w)} weights but {len(x)} inputs")
-    inputs = [b if isinstance(b, Value) else _leaf(b, "w·x+b")]
-    s = inputs[0].data
-    for wi, xi in zip(w, x):    # LINEAR.forward, spelled out: a neuron is the hot path
-        if wi.__class__ is not Value and not isinstance(wi, Value):
-            wi = _leaf(wi, "w·x+b")
-        if xi.__class__ is not Value and not isinstance(xi, Value):
-            xi = _leaf(xi, "w·x+b")
-        inputs += (wi, xi)
-        s = s + wi.data * xi.data
-    return _node(s, tuple(inputs), LINEAR)
+# linear(w, x, b=0): b + sum(w_i * x_i) as one node of this row (nn's fused=True), the same
+# number, in the same order of additions, as sum((wi*xi for wi, xi in zip(w, x)), b)
+linear = fastpaths.linear_of(LINEAR)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,25 +307,6 @@ def _chain_rule(v, rule=None):
     if not isinstance(rule, Op):
         return rule()                       # a closure assigned to _backward, lecture style
     return rule.chain(v)
-
-
-def _chain_failed(v, rule, e):
-    """backward's error for an exception e of rule's local derivatives at node v, named."""
-    local_grads(v, rule, [c.data for c in v._prev])     # raises it, named
-    raise type(e)(f"backward through {rule.name}: {e}") from None
-
-
-def local_grads(v, rule, xs, out=None):
-    """rule's local derivatives at node v, given its inputs xs (numbers, or Values for
-    create_graph), with a failure named."""
-    try:
-        local = rule.local_grads(v.data if out is None else out, *xs)
-    except (ValueError, ZeroDivisionError, OverflowError) as e:
-        raise derivative_error(rule, v._prev, e) from None
-    if len(local) != len(xs):
-        raise TypeError(f"{rule.name}: local_grads gave {len(local)} derivatives for "
-                        f"{len(xs)} inputs")
-    return local
 
 
 for _row in OPS.values():      # the table's rows get their generated paths (fastpaths)

@@ -20,7 +20,7 @@ import re
 from micrograd import nodes, primitives
 from micrograd.checks import FORWARD_ERRORS, checked, forward_error
 
-__all__ = ["generate", "NotSymbolic"]
+__all__ = ["generate", "linear_of", "NotSymbolic"]
 
 # what backward catches around a row's local derivatives (engine._chain_rule names the failure)
 CHAIN_ERRORS = (ValueError, ZeroDivisionError, OverflowError, TypeError)
@@ -248,3 +248,29 @@ def generate(row, Value, leaf, failed):
     forward = _compiled(row, "unary" if n == 1 else "binary", _forward_source, n, env)
     chain = _compiled(row, "chain", _chain_source, n, env)
     return (forward if n == 1 else None), (forward if n == 2 else None), chain
+
+
+def linear_of(row):
+    """linear(w, x, b=0): the row of a neuron's w·x + b (inputs b, w0, x0, w1, x1, ...) on
+    lists of weights and inputs. Its forward spelled out, a neuron being the hot path: s + w*x
+    in the order of the row's own loop; a row replaced at run time is called instead."""
+    Value, leaf, own_forward = nodes.Value, nodes.leaf, row.forward
+
+    def linear(w, x, b=0):
+        if len(w) != len(x):
+            raise ValueError(f"linear: {len(w)} weights but {len(x)} inputs")
+        if row.forward is not own_forward:
+            return row(b, *[v for pair in zip(w, x) for v in pair])
+        if b.__class__ is not Value and not isinstance(b, Value):
+            b = leaf(b, row.name)
+        inputs = [b]
+        s = b.data
+        for wi, xi in zip(w, x):
+            if wi.__class__ is not Value and not isinstance(wi, Value):
+                wi = leaf(wi, row.name)
+            if xi.__class__ is not Value and not isinstance(xi, Value):
+                xi = leaf(xi, row.name)
+            inputs += (wi, xi)
+            s = s + wi.data * xi.data
+        return nodes.node(s, tuple(inputs), row)
+    return linear

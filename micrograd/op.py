@@ -1,0 +1,128 @@
+"""What a row of the engine's op table is: class Op, and how a row is run on Values.
+
+The engine (micrograd/engine.py) writes the table; this module is the machinery around a row:
+calling it on Values to make a node (`unary`, `binary`, or the row itself for any number of
+inputs), backward's step at a node (`chain`), and the errors that name the op. The table's rows
+run these steps as code generated from the rows themselves (micrograd.fastpaths), the same
+operations in the same order, so the same bits; the generic steps below are what any other
+row runs, and what the generated ones are checked against.
+"""
+from micrograd import fastpaths, nodes
+from micrograd.checks import FORWARD_ERRORS, derivative_error, forward_error
+from micrograd.nodes import _MANY, leaf, make, node
+
+__all__ = ["Op", "local_grads", "chain_failed"]
+
+# what backward catches around a row's local derivatives, to name the op
+CHAIN_ERRORS = fastpaths.CHAIN_ERRORS
+
+
+def _value(x, name):
+    """x itself if it is a Value; a number mixed into an operation, a constant leaf."""
+    return x if isinstance(x, nodes.Node) else leaf(x, name)
+
+
+class Op:
+    """A differentiable operation: one row of the table.
+
+    forward(*xs) -> out                the value, from the inputs' numbers
+    local_grads(out, *xs) -> tuple     d(out)/d(x_i) for every input
+    formula, derivatives               their text for people: "{a} · {b}", ("{b}", "{a}")
+    domain(*xs) -> str or None         why the forward has no real result here (eager raises)
+    grad_domain(*xs) -> str or None    the same for the local derivatives
+    const                              a constant the op carries (k in x ** k)
+
+    Call it on Values or numbers to get a new Value. Written with arithmetic, comparisons and
+    micrograd.primitives (exp, log, tanh, where), local_grads also works on Values, so
+    grad(..., create_graph=True) can differentiate through it again; one that calls math.*
+    has first derivatives only.
+
+    `unary(a)` and `binary(a, b)` are the call for one and two inputs; `chain(node)` is
+    backward's step at a node made by this op. `speed_up()` replaces the three by code
+    generated from the row (micrograd.fastpaths); they are made again whenever the row's
+    forward or local_grads is replaced.
+    """
+    __slots__ = ("name", "forward", "local_grads", "formula", "derivatives", "const",
+                 "domain", "grad_domain", "unary", "binary", "chain", "fast")
+
+    def __init__(self, name, forward, local_grads, formula="", derivatives=(), const=None,
+                 domain=None, grad_domain=None):
+        self.fast = False
+        self.name, self.forward, self.local_grads = name, forward, local_grads
+        self.formula, self.derivatives = formula, tuple(derivatives)
+        self.const, self.domain, self.grad_domain = const, domain, grad_domain
+        self.unary, self.binary, self.chain = self._unary, self._binary, self._chain
+
+    def __call__(self, *inputs):
+        inputs = tuple(_value(x, self.name) for x in inputs)
+        try:
+            data = self.forward(*[x.data for x in inputs])
+        except FORWARD_ERRORS as e:
+            raise forward_error(self, inputs, e) from None
+        return node(data, inputs, self)
+
+    def _unary(self, a):
+        try:
+            data = self.forward(a.data)
+        except FORWARD_ERRORS as e:
+            raise forward_error(self, (a,), e) from None
+        return make(data, a, None, self)
+
+    def _binary(self, a, b):
+        a, b = _value(a, self.name), _value(b, self.name)
+        try:
+            data = self.forward(a.data, b.data)
+        except FORWARD_ERRORS as e:
+            raise forward_error(self, (a, b), e) from None
+        return make(data, a, b, self)
+
+    def _chain(self, v):
+        """backward's step at node v: input.grad += local derivative * out.grad."""
+        a, b, g = v._a, v._b, v.grad
+        try:
+            if b is None:
+                d, = self.local_grads(v.data, a.data)
+                a.grad += d * g
+            elif b is not _MANY:
+                da, db = self.local_grads(v.data, a.data, b.data)
+                a.grad += da * g
+                b.grad += db * g
+            else:
+                for child, d in zip(a, local_grads(v, self, [c.data for c in a])):
+                    child.grad += d * g
+        except CHAIN_ERRORS as e:
+            chain_failed(v, self, e)
+
+    def speed_up(self):
+        """unary, binary and chain generated from this row (micrograd.fastpaths)."""
+        self.fast = True
+        unary, binary, chain = fastpaths.generate(self, nodes.Value, leaf, chain_failed)
+        self.unary, self.binary = unary or self._unary, binary or self._binary
+        self.chain = chain or self._chain
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        if self.fast and name in ("forward", "local_grads"):    # a row changed at run time
+            self.speed_up()
+
+    def __repr__(self):
+        return f"Op({self.name!r})"
+
+
+def local_grads(v, rule, xs, out=None):
+    """rule's local derivatives at node v, given its inputs xs (numbers, or Values for
+    create_graph), with a failure named."""
+    try:
+        local = rule.local_grads(v.data if out is None else out, *xs)
+    except (ValueError, ZeroDivisionError, OverflowError) as e:
+        raise derivative_error(rule, v._prev, e) from None
+    if len(local) != len(xs):
+        raise TypeError(f"{rule.name}: local_grads gave {len(local)} derivatives for "
+                        f"{len(xs)} inputs")
+    return local
+
+
+def chain_failed(v, rule, e):
+    """backward's error for an exception e of rule's local derivatives at node v, named."""
+    local_grads(v, rule, [c.data for c in v._prev])     # raises it, named
+    raise type(e)(f"backward through {rule.name}: {e}") from None
