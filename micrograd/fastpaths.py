@@ -128,8 +128,14 @@ def {fname}({args}):
         raise forward_error(row, ({inputs},), e) from None
     if data.__class__ is not float and data.__class__ is not int:
         data = checked(data, row, ({inputs},))
-    v = new(Value)
-    v.data, v.grad, v._a, v._b, v._op, v.label, v._rule = data, 0, {a}, {b}, row.name, "", row
+    v = new(Value)          # one assignment a slot: faster than one of a 7-tuple
+    v.data = data
+    v.grad = 0
+    v._a = {a}
+    v._b = {b}
+    v._op = row.name
+    v.label = ""
+    v._rule = row
     if nodes._blocks_open and nodes._thread.off:
         v._a = v._b = v._rule = None
         v._op = ""
@@ -167,8 +173,9 @@ def _indent(lines, n):
     return "".join(" " * n + line + "\n" for line in lines)
 
 
-def _forward_source(row, n):
-    """`unary(a)` or `binary(a, b)` for the row: its forward's lines, then the new node."""
+def _forward_source(row, n, swapped=False):
+    """`unary(a)` or `binary(a, b)` for the row: its forward's lines, then the new node;
+    swapped: `rbinary(b, a)`, the same with its arguments the other way (other + self)."""
     names = ["a", "b"][:n]
     lines, result = _read(row.forward, [f"{x}_data" for x in names])
     lines = _used([f"{x}_data = {x}.data" for x in names] + lines + [f"data = {_code(result)}"])
@@ -177,7 +184,8 @@ def _forward_source(row, n):
     # a number mixed in becomes a constant leaf, as in Op.binary (a Value never goes this way)
     convert = "".join(f"    if {x}.__class__ is not Value and not isinstance({x}, Value):\n"
                       f"        {x} = leaf({x}, row.name)\n" for x in names)
-    return FORWARD.format(fname="unary" if n == 1 else "binary", args=", ".join(names),
+    return FORWARD.format(fname="unary" if n == 1 else "rbinary" if swapped else "binary",
+                          args=", ".join(names[::-1] if swapped else names),
                           convert=convert, body=_indent(lines, 8).rstrip("\n"),
                           inputs=", ".join(names), a="a", b="b" if n == 2 else "None")
 
@@ -234,20 +242,26 @@ def _compiled(row, name, source, n, env):
 
 
 def generate(row, Value, leaf, failed):
-    """The row's (unary, binary, chain) generated from it, or None for those it cannot have.
-    `failed(v, row, e)` raises backward's error for an exception e of the row at node v."""
+    """The row's paths generated from it: {"unary": f(a)} or {"binary": f(a, b), "rbinary":
+    f(b, a)}, and {"chain": f(node)}; a path it cannot have is missing. `failed(v, row, e)`
+    raises backward's error for an exception e of the row at node v."""
     env = {"row": row, "Value": Value, "leaf": leaf, "new": object.__new__, "nodes": nodes,
            "FORWARD_ERRORS": FORWARD_ERRORS, "CHAIN_ERRORS": CHAIN_ERRORS,
            "forward_error": forward_error, "checked": checked, "failed": failed,
            "exp": primitives.exp, "log": primitives.log, "tanh": primitives.tanh}
     n = _arity(row.forward, 0)
     if n is None and _arity(row.local_grads, 1) is None:
-        return None, None, _chain_by_count(row, env)
+        return {"chain": _chain_by_count(row, env)}
     if n not in (1, 2) or _arity(row.local_grads, 1) != n:
-        return None, None, None
-    forward = _compiled(row, "unary" if n == 1 else "binary", _forward_source, n, env)
-    chain = _compiled(row, "chain", _chain_source, n, env)
-    return (forward if n == 1 else None), (forward if n == 2 else None), chain
+        return {}
+    paths = {"chain": _compiled(row, "chain", _chain_source, n, env)}
+    if n == 1:
+        paths["unary"] = _compiled(row, "unary", _forward_source, 1, env)
+    else:
+        paths["binary"] = _compiled(row, "binary", _forward_source, 2, env)
+        paths["rbinary"] = _compiled(row, "rbinary", lambda r, n: _forward_source(r, n, True),
+                                     2, env)
+    return {k: f for k, f in paths.items() if f is not None}
 
 
 def linear_of(row):

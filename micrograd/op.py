@@ -7,6 +7,8 @@ run these steps as code generated from the rows themselves (micrograd.fastpaths)
 operations in the same order, so the same bits; the generic steps below are what any other
 row runs, and what the generated ones are checked against.
 """
+from types import FunctionType
+
 from micrograd import fastpaths, nodes
 from micrograd.checks import FORWARD_ERRORS, derivative_error, forward_error
 from micrograd.nodes import _MANY, leaf, make, node
@@ -43,15 +45,17 @@ class Op:
     forward or local_grads is replaced.
     """
     __slots__ = ("name", "forward", "local_grads", "formula", "derivatives", "const",
-                 "domain", "grad_domain", "unary", "binary", "chain", "fast")
+                 "domain", "grad_domain", "unary", "binary", "rbinary", "chain", "fast",
+                 "methods")
 
     def __init__(self, name, forward, local_grads, formula="", derivatives=(), const=None,
                  domain=None, grad_domain=None):
-        self.fast = False
+        self.fast, self.methods = False, []
         self.name, self.forward, self.local_grads = name, forward, local_grads
         self.formula, self.derivatives = formula, tuple(derivatives)
         self.const, self.domain, self.grad_domain = const, domain, grad_domain
         self.unary, self.binary, self.chain = self._unary, self._binary, self._chain
+        self.rbinary = self._rbinary
 
     def __call__(self, *inputs):
         inputs = tuple(_value(x, self.name) for x in inputs)
@@ -76,6 +80,9 @@ class Op:
             raise forward_error(self, (a, b), e) from None
         return make(data, a, b, self)
 
+    def _rbinary(self, b, a):     # binary(a, b), called as b.method(a): other + self
+        return self.binary(a, b)
+
     def _chain(self, v):
         """backward's step at node v: input.grad += local derivative * out.grad."""
         a, b, g = v._a, v._b, v.grad
@@ -94,11 +101,21 @@ class Op:
             chain_failed(v, self, e)
 
     def speed_up(self):
-        """unary, binary and chain generated from this row (micrograd.fastpaths)."""
+        """unary, binary, rbinary and chain generated from this row (micrograd.fastpaths)."""
         self.fast = True
-        unary, binary, chain = fastpaths.generate(self, nodes.Value, leaf, chain_failed)
-        self.unary, self.binary = unary or self._unary, binary or self._binary
-        self.chain = chain or self._chain
+        made = fastpaths.generate(self, nodes.Value, leaf, chain_failed)
+        self.unary = made.get("unary", self._unary)
+        self.binary = made.get("binary", self._binary)
+        self.rbinary = made.get("rbinary", self._rbinary)
+        self.chain = made.get("chain", self._chain)
+        for cls, name, path in self.methods:
+            setattr(cls, name, _method(getattr(self, path)))
+
+    def bind(self, cls, name, path):
+        """cls.name becomes this row's `path` ("unary", "binary" or "rbinary") itself, and
+        follows it when the row is made again: an operator method without a call of its own."""
+        self.methods.append((cls, name, path))
+        setattr(cls, name, _method(getattr(self, path)))
 
     def __setattr__(self, name, value):
         object.__setattr__(self, name, value)
@@ -107,6 +124,16 @@ class Op:
 
     def __repr__(self):
         return f"Op({self.name!r})"
+
+
+def _method(path):
+    """path as a function to put in a class (a bound method put there would not get self)."""
+    if isinstance(path, FunctionType):
+        return path
+
+    def method(*args):
+        return path(*args)
+    return method
 
 
 def local_grads(v, rule, xs, out=None):

@@ -119,15 +119,23 @@ def test_a_row_that_cannot_be_read_on_symbols_keeps_the_generic_paths():
     y = row.unary(x)
     y.backward()
     assert (y.data, x.grad) == (math.exp(1.5), math.exp(1.5))
-    assert fastpaths.generate(Op("if", lambda a: a if a > 0 else 0, lambda out, a: (1,)),
-                              Value, None, None)[0] is None
+    made = fastpaths.generate(Op("if", lambda a: a if a > 0 else 0, lambda out, a: (1,)),
+                              Value, None, None)
+    assert "unary" not in made and "chain" in made
 
 
 def test_a_replaced_row_gets_new_generated_paths(monkeypatch):
-    relu = OPS["ReLU"]
+    """...and the operators that are its paths (Value.relu, Value.__radd__) follow it."""
+    relu, add = OPS["ReLU"], OPS["+"]
     before = relu.unary
+    assert Value.relu is before and Value.__add__ is add.binary
     monkeypatch.setattr(relu, "forward", lambda a: P.where(a < 0, 0.01 * a, a))
-    assert relu.unary is not before and relu.unary != relu._unary
+    monkeypatch.setattr(add, "forward", lambda a, b: a + 2 * b)
+    assert relu.unary is not before and Value.relu is relu.unary
     assert Value(-2.0).relu().data == -0.02
+    assert (Value(1.0) + 10).data == 21 and (10 + Value(1.0)).data == 12
+    monkeypatch.setattr(add, "forward", lambda a, b: a + b if a > 0 else b)   # not readable
+    assert Value.__add__(Value(-1.0), 5).data == 5 and (5 + Value(-1.0)).data == 4.0
     monkeypatch.undo()
-    assert Value(-2.0).relu().data == 0
+    assert Value(-2.0).relu().data == 0 and (10 + Value(1.0)).data == 11
+    assert Value.__add__ is add.binary and add.binary != add._binary
