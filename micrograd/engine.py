@@ -19,18 +19,16 @@ still assign `out._backward` a closure of your own); the walk is iterative (a mi
 is fine); and, as in PyTorch, backward() zeroes the intermediate nodes first, so calling it twice
 adds the same gradient to the leaves twice.
 
-The rest lives next door, out of the way of the story: micrograd.op (what a row is, and the
-generic way to run one), micrograd.fastpaths (each row's hot paths, generated from the row),
+The rest lives next door, out of the way of the story: micrograd.op (what a row is, the generic
+way to run one, and the rows of x ** k), micrograd.fastpaths (each row's hot paths, generated from the row),
 micrograd.nodes (how a node is stored), micrograd.grad_mode (no_grad), micrograd.higher_order
 (grad(), derivatives as graphs), micrograd.checks (what counts as a number, and the errors),
 micrograd.primitives (the exp/log/tanh/where the rows are written with).
 """
-import functools
-
 from micrograd import fastpaths, nodes
 from micrograd.checks import as_number, int_power, pow_domain, pow_grad_domain, short
 from micrograd.nodes import _MANY, Node, _thread, leaf as _leaf, make as _make, node as _node
-from micrograd.op import Op, local_grads
+from micrograd.op import Op, _pow_op_cached, local_grads, pow_op  # noqa: F401 (re-exported)
 from micrograd.primitives import exp, log, tanh, where
 
 __all__ = ["Value", "Op", "OPS", "linear", "pow_op", "topological_order", "backpropagate",
@@ -220,29 +218,6 @@ ADD, MUL, POW, DIV = OPS["+"], OPS["*"], OPS["**"], OPS["/"]
 EXP, LOG, TANH, RELU, ABS, SIGMOID = (OPS[k] for k in ("exp", "log", "tanh", "ReLU", "abs",
                                                         "sigmoid"))
 LINEAR, MAX = OPS["w·x+b"], OPS["max"]
-
-
-def pow_op(k):
-    """The row of x ** k for a constant k, named '**2', '**-1' as in the original."""
-    return _pow_op_cached(k.__class__, k)
-
-
-def _pow_op(cls, k):
-    if k == 0:
-        local_grads = lambda out, a: (0,)                      # x ** 0 is flat
-    else:
-        local_grads = lambda out, a: (k * a ** (k - 1),)       # the original's expression
-    text = "2·{a}" if k == 2 else f"{k}·{{a}}^{k - 1:g}"
-    row = Op(f"**{k}", lambda a: a ** k, local_grads, f"{{a}}^{k}", (text,), const=k,
-             domain=lambda a: pow_domain(a, k),
-             grad_domain=lambda a: "0 to a negative power" if a == 0 and 0 < k < 1 else None)
-    if k in (2, -1) and cls is int:     # x ** 2, and the lecture's division: a * b**-1
-        row.speed_up()
-    return row
-
-
-# One row per exponent, shared: lru_cache is thread-safe and bounded (a graph keeps its rows).
-_pow_op_cached = functools.lru_cache(maxsize=1024)(_pow_op)
 
 
 # linear(w, x, b=0): b + sum(w_i * x_i) as one node of this row (nn's fused=True), the same

@@ -7,13 +7,14 @@ run these steps as code generated from the rows themselves (micrograd.fastpaths)
 operations in the same order, so the same bits; the generic steps below are what any other
 row runs, and what the generated ones are checked against.
 """
+import functools
 from types import FunctionType
 
 from micrograd import fastpaths, nodes
-from micrograd.checks import FORWARD_ERRORS, derivative_error, forward_error
+from micrograd.checks import FORWARD_ERRORS, derivative_error, forward_error, pow_domain
 from micrograd.nodes import _MANY, leaf, make, node
 
-__all__ = ["Op", "local_grads", "chain_failed"]
+__all__ = ["Op", "pow_op", "local_grads", "chain_failed"]
 
 # what backward catches around a row's local derivatives, to name the op
 CHAIN_ERRORS = fastpaths.CHAIN_ERRORS
@@ -124,6 +125,30 @@ class Op:
 
     def __repr__(self):
         return f"Op({self.name!r})"
+
+
+def pow_op(k):
+    """The row of x ** k for a constant k, named '**2', '**-1' as in the original: the
+    engine's table writes a ** b for two Values; a constant exponent gets a row of its own."""
+    return _pow_op_cached(k.__class__, k)
+
+
+def _pow_op(cls, k):
+    if k == 0:
+        local_grads = lambda out, a: (0,)                      # x ** 0 is flat
+    else:
+        local_grads = lambda out, a: (k * a ** (k - 1),)       # the original's expression
+    text = "2·{a}" if k == 2 else f"{k}·{{a}}^{k - 1:g}"
+    row = Op(f"**{k}", lambda a: a ** k, local_grads, f"{{a}}^{k}", (text,), const=k,
+             domain=lambda a: pow_domain(a, k),
+             grad_domain=lambda a: "0 to a negative power" if a == 0 and 0 < k < 1 else None)
+    if k in (2, -1) and cls is int:     # x ** 2, and the lecture's division: a * b**-1
+        row.speed_up()
+    return row
+
+
+# One row per exponent, shared: lru_cache is thread-safe and bounded (a graph keeps its rows).
+_pow_op_cached = functools.lru_cache(maxsize=1024)(_pow_op)
 
 
 def _method(path):
