@@ -20,10 +20,10 @@ is fine); and, as in PyTorch, backward() zeroes the intermediate nodes first, so
 adds the same gradient to the leaves twice.
 
 The rest lives next door, out of the way of the story: micrograd.op (what a row is, the generic
-way to run one, and the rows of x ** k), micrograd.fastpaths (each row's hot paths, generated from the row),
-micrograd.nodes (how a node is stored), micrograd.grad_mode (no_grad), micrograd.higher_order
-(grad(), derivatives as graphs), micrograd.checks (what counts as a number, and the errors),
-micrograd.primitives (the exp/log/tanh/where the rows are written with).
+way to run one, the rows of x ** k), micrograd.fastpaths (each row's hot paths, generated from
+the row), micrograd.nodes (how a node is stored), micrograd.grad_mode (no_grad),
+micrograd.higher_order (grad(), derivatives as graphs), micrograd.checks (what counts as a
+number, and the errors), micrograd.primitives (the exp/log/tanh/where the rows are written with).
 """
 from micrograd import fastpaths, nodes
 from micrograd.checks import as_number, int_power, pow_domain, pow_grad_domain, short
