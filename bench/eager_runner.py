@@ -2,6 +2,8 @@
 
     python bench/eager_runner.py '{"engine": "original", "steps": 3}'          # venv-original
     python bench/eager_runner.py '{"engine": "ours", "fused": false, "steps": 3}'
+    python bench/eager_runner.py '{"engine": "ours", "w3_sizes": [10000], "w3_repeats": {},
+                                   "w3_repeats_nogc": {}}'     # W3 instead (bench/run.py)
 
 bench/run.py starts this script in rounds that alternate the engines (the original, this
 micrograd with fused=False, with fused=True, the original with the demo's numpy scalars; again),
@@ -48,6 +50,12 @@ def engine(job):
 
 def main():
     job = json.loads(sys.argv[1])
+    if "w3_sizes" in job:                  # W3 instead: the same code as the original's runner
+        Value, _ = engine(job)
+        json.dump({"eager": W.w3_timed(Value, job["w3_sizes"], job["w3_repeats"]),
+                   "eager_nogc": W.w3_timed(Value, job["w3_sizes"], job["w3_repeats_nogc"],
+                                            gc_off=True)}, sys.stdout)
+        return
     X, y = W.moons()                       # the demo's seeding, then the model's
     if job.get("as_written"):              # the demo's numpy rows and labels, as written
         X, y = np.array(X), np.array(y)
