@@ -9,10 +9,12 @@ function per path with the node's bookkeeping around them, so that a multiply co
 forward and one backward, and every number is made by the very same operations as the row's:
 the same bits, by construction. The row stays the one place each op's math is written.
 
-A row that does anything but arithmetic, comparisons and the primitives' exp/log/tanh/where
-(an `if` on an input, math.*, float()) cannot be read so: it keeps the generic paths, which call
-it. So does a row with more than two inputs. Changing a row's forward or local_grads at run
-time (engine.Op.__setattr__) makes its paths again.
+A row of more inputs (a fused neuron's w·x+b) gets a backward step for each number of inputs
+it meets. The engine's operators that only call a row (Value.__add__, Value.relu...) are then
+that row's path itself (Op.bind). A row that does anything but arithmetic, comparisons and the
+primitives' exp/log/tanh/where (an `if` on an input, math.*, float()) cannot be read so: it
+keeps the generic paths (micrograd.op), which call it. Changing a row's forward or local_grads
+at run time (Op.__setattr__) makes its paths, and the operators bound to them, again.
 """
 import math
 import re
@@ -22,7 +24,7 @@ from micrograd.checks import FORWARD_ERRORS, checked, forward_error
 
 __all__ = ["generate", "linear_of", "NotSymbolic"]
 
-# what backward catches around a row's local derivatives (engine._chain_rule names the failure)
+# what backward catches around a row's local derivatives (op.chain_failed names the failure)
 CHAIN_ERRORS = (ValueError, ZeroDivisionError, OverflowError, TypeError)
 
 
@@ -76,6 +78,8 @@ class Sym:
     def __le__(self, o):        return self._op(o, "<=")
     def __gt__(self, o):        return self._op(o, ">")
     def __ge__(self, o):        return self._op(o, ">=")
+    def __eq__(self, o):        return self._op(o, "==")
+    def __ne__(self, o):        return self._op(o, "!=")
     def __neg__(self):          return self.lines.emit(f"-{self.name}")
     def __abs__(self):          return self.lines.emit(f"abs({self.name})")
 
@@ -122,6 +126,8 @@ def _code(x):
 
 FORWARD = '''
 def {fname}({args}):
+    if row.forward is not forward:     # the row was replaced since (a caller kept this one)
+        return row.{fname}({args})
 {convert}    try:
 {body}
     except FORWARD_ERRORS as e:
@@ -245,7 +251,8 @@ def generate(row, Value, leaf, failed):
     """The row's paths generated from it: {"unary": f(a)} or {"binary": f(a, b), "rbinary":
     f(b, a)}, and {"chain": f(node)}; a path it cannot have is missing. `failed(v, row, e)`
     raises backward's error for an exception e of the row at node v."""
-    env = {"row": row, "Value": Value, "leaf": leaf, "new": object.__new__, "nodes": nodes,
+    env = {"row": row, "forward": row.forward, "Value": Value, "leaf": leaf,
+           "new": object.__new__, "nodes": nodes,
            "FORWARD_ERRORS": FORWARD_ERRORS, "CHAIN_ERRORS": CHAIN_ERRORS,
            "forward_error": forward_error, "checked": checked, "failed": failed,
            "exp": primitives.exp, "log": primitives.log, "tanh": primitives.tanh}

@@ -139,3 +139,14 @@ def test_a_replaced_row_gets_new_generated_paths(monkeypatch):
     monkeypatch.undo()
     assert Value(-2.0).relu().data == 0 and (10 + Value(1.0)).data == 11
     assert Value.__add__ is add.binary and add.binary != add._binary
+
+
+def test_an_operator_kept_before_a_row_is_replaced_follows_the_new_row(monkeypatch):
+    """nn keeps Value.relu in its table of activations: it must not keep the old row's code."""
+    from micrograd.nn import ACTIVATIONS
+    kept_relu, kept_add = ACTIVATIONS["relu"], Value.__add__
+    monkeypatch.setattr(OPS["ReLU"], "forward", lambda a: P.where(a < 0, 0.5 * a, a))
+    monkeypatch.setattr(OPS["+"], "forward", lambda a, b: a - b)
+    assert kept_relu(Value(-2.0)).data == -1.0 and kept_add(Value(1.0), 3).data == -2.0
+    monkeypatch.undo()
+    assert kept_relu(Value(-2.0)).data == 0 and kept_add(Value(1.0), 3).data == 4.0
