@@ -40,10 +40,11 @@ class Op:
     grad(..., create_graph=True) can differentiate through it again; one that calls math.*
     has first derivatives only.
 
-    `unary(a)` and `binary(a, b)` are the call for one and two inputs; `chain(node)` is
-    backward's step at a node made by this op. `speed_up()` replaces the three by code
-    generated from the row (micrograd.fastpaths); they are made again whenever the row's
-    forward or local_grads is replaced.
+    `unary(a)` and `binary(a, b)` are the call for one and two inputs (`rbinary(b, a)` is
+    binary(a, b), for other + self); `chain(node)` is backward's step at a node made by this
+    op. `speed_up()` replaces them by code generated from the row (micrograd.fastpaths; the
+    engine does it for its table's rows, yours may too); they are made again whenever the
+    row's forward or local_grads is replaced.
     """
     __slots__ = ("name", "forward", "local_grads", "formula", "derivatives", "const",
                  "domain", "grad_domain", "unary", "binary", "rbinary", "chain", "fast",
