@@ -522,10 +522,10 @@ def report(res, cmd):
              "are 57 x the median step. PyTorch runs W3 on scalar tensors only up to the "
              "sizes listed (n/a: not run, a scalar graph is not what PyTorch is for). The "
              "`gc.disable()` row is the same eager run with Python's cyclic garbage collector "
-             "off; W3 eager runs, as the original does, in a process of its own that imports "
-             "neither PyTorch nor JAX (bench/eager_runner.py) (the engine's graphs hold no cycles; most of the eager build time of a big "
+             "off (the engine's graphs hold no cycles; most of the eager build time of a big "
              "graph is the collector scanning it again and again); the compiler's trace runs "
-             "that way.\n")
+             "that way. W3 eager runs, as the original does, in a process of its own that "
+             "imports neither PyTorch nor JAX (bench/eager_runner.py).\n")
     return "\n".join(L)
 
 
