@@ -121,7 +121,7 @@ class Op:
 
     def __setattr__(self, name, value):
         object.__setattr__(self, name, value)
-        if self.fast and name in ("forward", "local_grads"):    # a row changed at run time
+        if name in ("forward", "local_grads") and getattr(self, "fast", False):   # changed
             self.speed_up()
 
     def __repr__(self):
