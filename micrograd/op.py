@@ -120,8 +120,10 @@ class Op:
         setattr(cls, name, _method(getattr(self, path)))
 
     def __setattr__(self, name, value):
+        """A row whose forward or local_grads is replaced at run time gets its paths again
+        (getattr: copy.copy fills the slots in any order)."""
         object.__setattr__(self, name, value)
-        if name in ("forward", "local_grads") and getattr(self, "fast", False):   # changed
+        if name in ("forward", "local_grads") and getattr(self, "fast", False):
             self.speed_up()
 
     def __repr__(self):
