@@ -36,7 +36,7 @@ ORIGINAL_PINS = ["micrograd==0.1.0", "numpy", "scikit-learn"]
 
 FULL = {
     "w1": {"original": 10, "eager": 30, "unfused": 10, "compiled": 2000, "torch": 500,
-           "rounds": 5},
+           "rounds": 8},
     "w2": {"original": 4, "eager": 57, "unfused": 5, "epochs": 20},
     "w3": {"sizes": [10_000, 100_000, 1_000_000],
            "repeats": {"10000": 5, "100000": 5, "1000000": 1},
