@@ -60,6 +60,10 @@ class Op:
         self.rbinary = self._rbinary
 
     def __call__(self, *inputs):
+        if len(inputs) == 2:                 # the row's own path (generated, after speed_up)
+            return self.binary(*inputs)
+        if len(inputs) == 1:
+            return self.unary(_value(inputs[0], self.name))
         inputs = tuple(_value(x, self.name) for x in inputs)
         try:
             data = self.forward(*[x.data for x in inputs])

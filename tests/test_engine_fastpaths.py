@@ -150,3 +150,20 @@ def test_an_operator_kept_before_a_row_is_replaced_follows_the_new_row(monkeypat
     assert kept_relu(Value(-2.0)).data == -1.0 and kept_add(Value(1.0), 3).data == -2.0
     monkeypatch.undo()
     assert kept_relu(Value(-2.0)).data == 0 and kept_add(Value(1.0), 3).data == 4.0
+
+
+def test_your_own_row_sped_up_gives_the_same_bits_through_its_call():
+    """The tour's P3: P3(x) and backward, before and after P3.speed_up(), bit for bit."""
+    def run(op):
+        xs = [Value(x) for x in (0.4, -1.3, 2, 0.0)]
+        ys = [op(x) * x for x in xs] + [op(3)]
+        for y in ys[:-1]:
+            y.backward()
+        return [bits(y.data) for y in ys] + [bits(x.grad) for x in xs]
+
+    P3 = Op("P3", forward=lambda x: 0.5 * (5 * x**3 - 3 * x),
+            local_grads=lambda out, x: (0.5 * (15 * x**2 - 3),))
+    before = run(P3)
+    P3.speed_up()
+    assert P3.unary != P3._unary and P3.chain != P3._chain
+    assert run(P3) == before
