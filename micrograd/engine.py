@@ -52,6 +52,8 @@ class Value(Node):
         self.label = label
         self._rule = None       # the op's row (or a closure you assigned to _backward)
 
+    # Each operation runs its row of the table below. (The ones that only call their row are
+    # made that row's generated path itself at the end of this module: the same numbers.)
     def __add__(self, other):      return ADD.binary(self, other)
     def __mul__(self, other):      return MUL.binary(self, other)
     def __radd__(self, other):     return ADD.binary(other, self)      # other + self
