@@ -129,24 +129,7 @@ def w2(n_steps):
 
 
 def w3(sizes, repeats):
-    out = {}
-    for n in sizes:
-        xs, ws = W.w3_leaves(W.w3_width(n))
-        plan = W.w3_plan(len(xs))
-        builds, backs, nodes = [], [], 0
-        for _ in range(repeats.get(str(n), 1)):
-            gc.collect()                 # no garbage of an earlier graph in the timed region
-            t = time.perf_counter()
-            root = W.w3_build([Value(x) for x in xs], [Value(w) for w in ws], plan)
-            t1 = time.perf_counter()
-            root.backward()
-            t2 = time.perf_counter()
-            builds.append(t1 - t)
-            backs.append(t2 - t1)
-            nodes = W.count_nodes(root)
-            del root
-        out[str(n)] = {"build": builds, "backward": backs, "nodes": nodes}
-    return out
+    return W.w3_timed(Value, sizes, repeats)
 
 
 def memory(n):

@@ -455,6 +455,37 @@ def count_nodes(root):
     return len(seen)
 
 
+def w3_timed(Value, sizes, repeats, gc_off=False):
+    """W3 for any engine's Value, as both runners time it: per size, build a graph (min over
+    the repeats) and backward through it, the collector run before each (untimed); gc_off:
+    with the cyclic collector off while timed. {size: {build, backward, nodes}}."""
+    import gc
+    import time
+    out = {}
+    for n in sizes:
+        xs, ws = w3_leaves(w3_width(n))
+        plan = w3_plan(len(xs))
+        builds, backs, nodes = [], [], 0
+        for _ in range(repeats.get(str(n), 1)):
+            gc.collect()                 # no garbage of an earlier graph in the timed region
+            if gc_off:
+                gc.disable()
+            try:
+                t = time.perf_counter()
+                root = w3_build([Value(x) for x in xs], [Value(w) for w in ws], plan)
+                t1 = time.perf_counter()
+                root.backward()
+                t2 = time.perf_counter()
+            finally:
+                gc.enable()
+            builds.append(t1 - t)
+            backs.append(t2 - t1)
+            nodes = count_nodes(root)
+            del root
+        out[str(n)] = {"build": builds, "backward": backs, "nodes": nodes}
+    return out
+
+
 def w3_memory(Value, n_nodes):
     """Bytes an eager W3 graph of about n_nodes takes (tracemalloc), for any engine's Value:
     (nodes, bytes used, the weight leaves, the plan), so a caller can measure more on them."""

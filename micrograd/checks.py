@@ -11,7 +11,7 @@ row's `domain` or `grad_domain` says why, where it knows).
 from numbers import Integral, Real
 
 __all__ = ["as_number", "short", "show", "FORWARD_ERRORS", "forward_error", "derivative_error",
-           "checked"]
+           "checked", "int_power", "pow_domain", "pow_grad_domain"]
 
 
 def as_number(x, where):
@@ -28,6 +28,35 @@ def as_number(x, where):
         except OverflowError:
             raise OverflowError(f"{where}: {short(x)} is too large for a float") from None
     raise TypeError(f"{where}: expected a real number, got {type(x).__name__} {short(x)}")
+
+
+def int_power(base, exponent):
+    """The exponent (a number or a Value), unless int ** int would have more than a million
+    bits (Python would compute it for minutes, as the original does): an OverflowError, at
+    once."""
+    a, b = getattr(base, "data", base), getattr(exponent, "data", exponent)
+    if a.__class__ is int and b.__class__ is int and b > 0 and b * a.bit_length() > 1_000_000:
+        raise OverflowError(f"**: no finite real result for {short(a)}, {short(b)} "
+                            f"(more than a million bits)")
+    return exponent
+
+
+def pow_domain(a, b):
+    """Why a ** b has no real result, or None."""
+    if a == 0 and b < 0:
+        return "0 to a negative power"
+    if a < 0 and b % 1 != 0:
+        return "a negative base to a non-integer power"
+    return None
+
+
+def pow_grad_domain(a, b):
+    """Why a derivative of a ** b has no real result, or None."""
+    if a < 0:
+        return "d/db of a**b needs a > 0"
+    if a == 0 and 0 < b < 1:
+        return "0 to a negative power"
+    return None
 
 
 def _numpy_kind(x):

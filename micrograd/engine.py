@@ -19,15 +19,16 @@ still assign `out._backward` a closure of your own); the walk is iterative (a mi
 is fine); and, as in PyTorch, backward() zeroes the intermediate nodes first, so calling it twice
 adds the same gradient to the leaves twice.
 
-The rest lives next door, out of the way of the story: micrograd.grad_mode (no_grad),
+The rest lives next door, out of the way of the story: micrograd.op (what a row is, the generic
+way to run one, the rows of x ** k), micrograd.fastpaths (each row's hot paths, generated from
+the row), micrograd.nodes (how a node is stored), micrograd.grad_mode (no_grad),
 micrograd.higher_order (grad(), derivatives as graphs), micrograd.checks (what counts as a
 number, and the errors), micrograd.primitives (the exp/log/tanh/where the rows are written with).
 """
-import functools
-
-from micrograd import nodes
-from micrograd.checks import FORWARD_ERRORS, as_number, derivative_error, forward_error, short
+from micrograd import fastpaths, nodes
+from micrograd.checks import as_number, int_power, pow_domain, pow_grad_domain, short
 from micrograd.nodes import _MANY, Node, _thread, leaf as _leaf, make as _make, node as _node
+from micrograd.op import Op, _pow_op_cached, local_grads, pow_op  # noqa: F401 (re-exported)
 from micrograd.primitives import exp, log, tanh, where
 
 __all__ = ["Value", "Op", "OPS", "linear", "take", "pow_op", "topological_order", "backpropagate",
@@ -51,6 +52,8 @@ class Value(Node):
         self.label = label
         self._rule = None       # the op's row (or a closure you assigned to _backward)
 
+    # Each operation runs its row of the table below. (The ones that only call their row are
+    # made that row's generated path itself at the end of this module: the same numbers.)
     def __add__(self, other):      return ADD.binary(self, other)
     def __mul__(self, other):      return MUL.binary(self, other)
     def __radd__(self, other):     return ADD.binary(other, self)      # other + self
@@ -63,11 +66,10 @@ class Value(Node):
 
     def __pow__(self, other):
         if isinstance(other, Value):                # a ** b, both in the graph
-            return POW.binary(self, _huge_int_power(self, other))
-        k = _huge_int_power(self, as_number(other, "**"))
-        return pow_op(k).unary(self)                # a ** 2: the op '**2'
+            return POW.binary(self, int_power(self, other))
+        return pow_op(int_power(self, as_number(other, "**"))).unary(self)   # x ** 2: '**2'
 
-    def __rpow__(self, other):     return POW.binary(other, _huge_int_power(other, self))
+    def __rpow__(self, other):     return POW.binary(other, int_power(other, self))
     def __abs__(self):             return ABS.unary(self)
     def exp(self):                 return EXP.unary(self)
     def log(self):                 return LOG.unary(self)
@@ -97,7 +99,7 @@ class Value(Node):
         """This node's step of the chain rule, to call by hand as in the lecture."""
         rule = self._rule
         if rule is None:
-            return _nothing
+            return lambda: None
         return (lambda: _chain_rule(self, rule)) if isinstance(rule, Op) else rule
 
     @_backward.setter
@@ -110,7 +112,7 @@ class Value(Node):
             if v._a is not None:    # the intermediate nodes start from zero on every call
                 v.grad = 0
         self.grad += 1
-        backpropagate(topo, _chain_rule)
+        backpropagate(topo)
 
     def topo(self):
         """Every node this Value depends on, children before parents."""
@@ -147,88 +149,12 @@ def _inverse(self, other):
     return other ** -1
 
 
-def _nothing():
-    pass
-
-
-def _huge_int_power(base, exponent):
-    """The exponent, unless int ** int would have more than a million bits (Python would
-    compute it for minutes, as the original does): that is an OverflowError, at once."""
-    a, b = getattr(base, "data", base), getattr(exponent, "data", exponent)
-    if a.__class__ is int and b.__class__ is int and b > 0 and b * a.bit_length() > 1_000_000:
-        raise OverflowError(f"**: no finite real result for {short(a)}, {short(b)} "
-                            f"(more than a million bits)")
-    return exponent
-
-
 # ---------------------------------------------------------------------------------------------
 # 2. The op table: one row per op, forward beside local derivatives, written with arithmetic,
 #    comparisons and primitives' exp/log/tanh/where only (no `if` on the inputs). The same row
 #    then runs on ints and floats (backward), on Values (grad(create_graph=True)), on numpy
 #    arrays and on C expressions (the compiler), giving the same bits everywhere.
 # ---------------------------------------------------------------------------------------------
-class Op:
-    """A differentiable operation: one row of the table.
-
-    forward(*xs) -> out                the value, from the inputs' numbers
-    local_grads(out, *xs) -> tuple     d(out)/d(x_i) for every input
-    formula, derivatives               their text for people: "{a} · {b}", ("{b}", "{a}")
-    domain(*xs) -> str or None         why the forward has no real result here (eager raises)
-    grad_domain(*xs) -> str or None    the same for the local derivatives
-    const                              a constant the op carries (k in x ** k)
-
-    Call it on Values or numbers to get a new Value. Written with arithmetic, comparisons and
-    micrograd.primitives (exp, log, tanh, where), local_grads also works on Values, so
-    grad(..., create_graph=True) can differentiate through it again; one that calls math.*
-    has first derivatives only.
-    """
-    __slots__ = ("name", "forward", "local_grads", "formula", "derivatives", "const",
-                 "domain", "grad_domain")
-
-    def __init__(self, name, forward, local_grads, formula="", derivatives=(), const=None,
-                 domain=None, grad_domain=None):
-        self.name, self.forward, self.local_grads = name, forward, local_grads
-        self.formula, self.derivatives = formula, tuple(derivatives)
-        self.const, self.domain, self.grad_domain = const, domain, grad_domain
-
-    def __call__(self, *inputs):
-        inputs = tuple(x if isinstance(x, Value) else _leaf(x, self.name) for x in inputs)
-        try:
-            data = self.forward(*[x.data for x in inputs])
-        except FORWARD_ERRORS as e:
-            raise forward_error(self, inputs, e) from None
-        return _node(data, inputs, self)
-
-    def unary(self, a):          # __call__ for one Value: the path of relu, tanh, x ** 2...
-        try:
-            data = self.forward(a.data)
-        except FORWARD_ERRORS as e:
-            raise forward_error(self, (a,), e) from None
-        return _make(data, a, None, self)
-
-    def binary(self, a, b):      # __call__ for two: the path of every + and *
-        if a.__class__ is not Value and not isinstance(a, Value):
-            a = _leaf(a, self.name)
-        if b.__class__ is not Value and not isinstance(b, Value):
-            b = _leaf(b, self.name)
-        try:
-            data = self.forward(a.data, b.data)
-        except FORWARD_ERRORS as e:
-            raise forward_error(self, (a, b), e) from None
-        return _make(data, a, b, self)
-
-    def __repr__(self):
-        return f"Op({self.name!r})"
-
-
-def _pow_domain(a, b):
-    if a == 0 and b < 0:
-        return "0 to a negative power"
-    if a < 0 and b % 1 != 0:
-        return "a negative base to a non-integer power"
-    return None
-
-
 def _pow_grads(out, a, b):
     # d/da = b·a^(b-1), d/db = out·ln(a); PyTorch's constant 0 where the power is flat in that
     # input (b = 0 for d/da, a = 0 for d/db). A 1 stands in for the base there, so that
@@ -236,14 +162,6 @@ def _pow_grads(out, a, b):
     da = b * where(b > 0, a, where(b < 0, a, 1)) ** (b - 1)
     db = out * log(where(a > 0, a, where(a < 0, a, 1)))
     return where(b > 0, da, where(b < 0, da, 0)), where(a > 0, db, where(a < 0, db, 0))
-
-
-def _pow_grad_domain(a, b):
-    if a < 0:
-        return "d/db of a**b needs a > 0"
-    if a == 0 and 0 < b < 1:
-        return "0 to a negative power"
-    return None
 
 
 def _sigmoid(a):                 # exp of -|a| only, so it never overflows
@@ -287,7 +205,7 @@ OPS = {op.name: op for op in [
     Op("+",     lambda a, b: a + b,        lambda out, a, b: (1, 1),  "{a} + {b}", ("1", "1")),
     Op("*",     lambda a, b: a * b,        lambda out, a, b: (b, a),  "{a} · {b}", ("{b}", "{a}")),
     Op("**",    lambda a, b: a ** b,       _pow_grads,                "{a}^{b}",
-       ("{b}·{a}^({b}-1)", "{out}·ln({a})"), domain=_pow_domain, grad_domain=_pow_grad_domain),
+       ("{b}·{a}^({b}-1)", "{out}·ln({a})"), domain=pow_domain, grad_domain=pow_grad_domain),
     Op("exp",   exp,                       lambda out, a: (out,),     "exp({a})",
        ("exp({a}) = {out}",)),
     Op("tanh",  tanh,                      lambda out, a: (1 - out * out,), "tanh({a})",
@@ -319,41 +237,9 @@ EXP, LOG, TANH, RELU, ABS, SIGMOID = (OPS[k] for k in ("exp", "log", "tanh", "Re
 LINEAR, MAX, TAKE = OPS["w·x+b"], OPS["max"], OPS["take"]
 
 
-def pow_op(k):
-    """The row of x ** k for a constant k, named '**2', '**-1' as in the original."""
-    return _pow_op_cached(k.__class__, k)
-
-
-def _pow_op(cls, k):
-    if k == 0:
-        local_grads = lambda out, a: (0,)                      # x ** 0 is flat
-    else:
-        local_grads = lambda out, a: (k * a ** (k - 1),)       # the original's expression
-    text = "2·{a}" if k == 2 else f"{k}·{{a}}^{k - 1:g}"
-    return Op(f"**{k}", lambda a: a ** k, local_grads, f"{{a}}^{k}", (text,), const=k,
-              domain=lambda a: _pow_domain(a, k),
-              grad_domain=lambda a: "0 to a negative power" if a == 0 and 0 < k < 1 else None)
-
-
-# One row per exponent, shared: lru_cache is thread-safe and bounded (a graph keeps its rows).
-_pow_op_cached = functools.lru_cache(maxsize=1024)(_pow_op)
-
-
-def linear(w, x, b=0):
-    """b + sum(w_i * x_i) as one node (nn's fused=True): the same number, in the same order of
-    additions, as sum((wi*xi for wi, xi in zip(w, x)), b), with 1 node instead of 2*len(w)."""
-    if len(w) != len(x):
-        raise ValueError(f"linear: {len(w)} weights but {len(x)} inputs")
-    inputs = [b if isinstance(b, Value) else _leaf(b, "w·x+b")]
-    s = inputs[0].data
-    for wi, xi in zip(w, x):    # LINEAR.forward, spelled out: a neuron is the hot path
-        if wi.__class__ is not Value and not isinstance(wi, Value):
-            wi = _leaf(wi, "w·x+b")
-        if xi.__class__ is not Value and not isinstance(xi, Value):
-            xi = _leaf(xi, "w·x+b")
-        inputs += (wi, xi)
-        s = s + wi.data * xi.data
-    return _node(s, tuple(inputs), LINEAR)
+# linear(w, x, b=0): b + sum(w_i * x_i) as one node of this row (nn's fused=True), the same
+# number, in the same order of additions, as sum((wi*xi for wi, xi in zip(w, x)), b)
+linear = fastpaths.linear_of(LINEAR)
 
 
 def take(index, table):
@@ -378,8 +264,8 @@ def topological_order(*roots):
         stack = [root]
         while stack:
             v = stack.pop()
-            if v.__class__ is tuple:        # (node,): its children are done, the node is next
-                topo.append(v[0])
+            if v is _DONE:                  # the children of the node below are done
+                topo.append(stack.pop())
                 continue
             if v in visited:
                 continue
@@ -387,64 +273,55 @@ def topological_order(*roots):
             a, b = v._a, v._b               # v._prev, spelled out: this is the hot loop
             if a is None:
                 topo.append(v)
-                continue
-            stack.append((v,))              # push the children last-first, so that the
-            if b is None:                   # first is visited first, as in the recursion
-                if a not in visited:
-                    stack.append(a)
+            elif b is None:                 # push the children last-first, so that the
+                stack += (v, _DONE, a)      # first is visited first, as in the recursion
             elif b is _MANY:
+                stack += (v, _DONE)
                 stack.extend([c for c in reversed(a) if c not in visited])
             else:
-                if b not in visited:
-                    stack.append(b)
-                if a not in visited:
-                    stack.append(a)
+                stack += (v, _DONE, b, a)
     return topo
 
 
-def backpropagate(topo, step):
+_DONE = object()
+
+
+def backpropagate(topo, step=None):
     """The one backprop loop of the package: every node made by an op, parents before
-    children, is handed to step(node, rule). backward()'s step is _chain_rule; grad() and the
-    stepper's replay pass their own (derivatives as Values, in a dict, recorded)."""
+    children, is handed to step(node, rule). Without a step, the chain rule: each row's own
+    `chain` (backward()). grad() and the stepper's replay pass their own step (derivatives as
+    Values, in a dict, recorded)."""
     for v in reversed(topo):
         rule = v._rule
-        if rule is not None:
+        if rule is None:
+            continue
+        if step is not None:
             step(v, rule)
+        elif rule.__class__ is Op:
+            rule.chain(v)
+        else:
+            _chain_rule(v, rule)
 
 
 def _chain_rule(v, rule=None):
     """backward()'s step at one node: input.grad += local derivative * out.grad."""
     rule = rule or v._rule
-    if rule.__class__ is not Op and not isinstance(rule, Op):
+    if not isinstance(rule, Op):
         return rule()                       # a closure assigned to _backward, lecture style
-    a, b, g = v._a, v._b, v.grad
-    try:
-        if b is None:
-            d, = rule.local_grads(v.data, a.data)
-            a.grad += d * g
-        elif b is not _MANY:
-            da, db = rule.local_grads(v.data, a.data, b.data)
-            a.grad += da * g
-            b.grad += db * g
-        else:
-            for child, d in zip(a, local_grads(v, rule, [c.data for c in a])):
-                child.grad += d * g
-    except (ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
-        local_grads(v, rule, [c.data for c in v._prev])     # raises it, named
-        raise type(e)(f"backward through {rule.name}: {e}") from None
+    return rule.chain(v)
 
 
-def local_grads(v, rule, xs, out=None):
-    """rule's local derivatives at node v, given its inputs xs (numbers, or Values for
-    create_graph), with a failure named."""
-    try:
-        local = rule.local_grads(v.data if out is None else out, *xs)
-    except (ValueError, ZeroDivisionError, OverflowError) as e:
-        raise derivative_error(rule, v._prev, e) from None
-    if len(local) != len(xs):
-        raise TypeError(f"{rule.name}: local_grads gave {len(local)} derivatives for "
-                        f"{len(xs)} inputs")
-    return local
+# Speed, out of the story: each row gets its paths generated from itself (micrograd.fastpaths),
+# and each operator above that only calls its row becomes that path itself (a call less a node).
+for _row in OPS.values():
+    _row.speed_up()
+for _row, _name, _path in [(ADD, "__add__", "binary"), (ADD, "__radd__", "rbinary"),
+                           (MUL, "__mul__", "binary"), (MUL, "__rmul__", "rbinary"),
+                           (ABS, "__abs__", "unary"), (EXP, "exp", "unary"),
+                           (LOG, "log", "unary"), (TANH, "tanh", "unary"),
+                           (RELU, "relu", "unary"), (SIGMOID, "sigmoid", "unary")]:
+    _row.bind(Value, _name, _path)
+del _row, _name, _path
 
 
 # The rest of the engine's public names live in its siblings; importing them here keeps

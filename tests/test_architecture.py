@@ -23,8 +23,8 @@ PACKAGE = ROOT / "micrograd"
 # name starts so (the longest name that matches wins). Keep this table and the picture in
 # docs/architecture.md the same.
 LAYERS = [
-    ("engine", ["micrograd.engine", "micrograd.primitives", "micrograd.checks",
-                "micrograd.nodes"]),
+    ("engine", ["micrograd.engine", "micrograd.op", "micrograd.fastpaths",
+                "micrograd.primitives", "micrograd.checks", "micrograd.nodes"]),
     ("engine's siblings", ["micrograd.grad_mode", "micrograd.higher_order",
                            "micrograd.gradcheck"]),
     ("nn", ["micrograd.nn"]),

@@ -19,6 +19,7 @@ from micrograd.compiler.arguments import flatten_outputs, rebuild_args
 from micrograd.compiler import rows as rowlib
 from micrograd.compiler.errors import node_error
 from micrograd.engine import Op, Value
+from micrograd.nodes import Node
 
 # ---------------------------------------------------------------------------------------------
 # Kinds of nodes. Every op is K_OP (its row interpreted, rows.py), except where the structure
@@ -107,27 +108,26 @@ def topo_graph(roots):
 
 
 def topo_ints(root, ptr, chl):
-    """Value.topo() on the integer graph: positions of the nodes in root.topo(), -1 elsewhere."""
+    """Value.topo() on the integer graph: positions of the nodes in root.topo(), -1 elsewhere.
+    The traced Values are gone by now, so the engine's own walk (engine.topological_order)
+    runs on bare stand-in nodes linked as they were, each holding its position as its data."""
     n = len(ptr) - 1
+    nch = np.diff(ptr)
+    at = np.append(chl, -1)                              # -1: no input there
+    first = np.where(nch > 0, at[np.minimum(ptr[:-1], len(chl))], -1)
+    second = np.where(nch == 2, at[np.minimum(ptr[:-1] + 1, len(chl))], -1)
+    with gc_paused():                  # a whole graph of stand-ins at once (see gc_paused)
+        new = object.__new__
+        stand = [new(Node) for _ in range(n)] + [None]      # stand[-1]: no input
+        for v, i, a, b in zip(stand, range(n), first.tolist(), second.tolist()):
+            v.data, v._a, v._b = i, stand[a], stand[b]
+        for i in np.flatnonzero(nch > 2).tolist():
+            stand[i]._a = tuple([stand[c] for c in chl[ptr[i]:ptr[i + 1]].tolist()])
+            stand[i]._b = engine._MANY
+        order = [v.data for v in engine.topological_order(stand[root])]
+        del stand
     pos = np.full(n, -1, dtype=np.int64)
-    ptr_l, chl_l = ptr.tolist(), chl.tolist()
-    visited = bytearray(n)
-    visited[root] = 1
-    stack = [(root, iter(chl_l[ptr_l[root]:ptr_l[root + 1]]))]
-    k = 0
-    posl = [-1] * n
-    while stack:
-        node, children = stack[-1]
-        for c in children:
-            if not visited[c]:
-                visited[c] = 1
-                stack.append((c, iter(chl_l[ptr_l[c]:ptr_l[c + 1]])))
-                break
-        else:
-            stack.pop()
-            posl[node] = k
-            k += 1
-    pos[:] = posl
+    pos[order] = np.arange(len(order))
     return pos
 
 
