@@ -40,6 +40,7 @@ import numpy as np
 from micrograd.compiler import CompileError, compile as compile_step
 from micrograd.compiler.cbuild import CUnavailable, find_compiler, load, start
 from micrograd.compiler.optimizers import FusedOptimizer
+from micrograd.compiler.program import Program
 from micrograd.engine import Value, linear, take
 from micrograd.gpt.model import traced
 from micrograd.gpt.training import MicroGPTAdam, cross_entropy
@@ -95,6 +96,9 @@ class CompiledTrainer:
             raise ValueError(f"positions must be an integer from 1 to the block size {block}, "
                              f"got {positions!r}")
         self.auto = backend == "auto"
+        # "auto" does not wait for the C compiler: the steps run on numpy (the same numbers)
+        # until the C builds, in the background, are done, then on C. ("c" waits for them.)
+        self.c_gate = Program.c_built if self.auto else None
         if self.auto:
             # one program serves the whole run: its C compile is paid once, whatever its size
             backend = "c" if find_compiler() is not None else "numpy"
@@ -111,6 +115,9 @@ class CompiledTrainer:
         if step is None:
             step = compile_step(padded_loss(self.model, positions), optimizer=self.optimizer,
                                 backend=self._backend)
+            step.c_gate = self.c_gate
+            if self.c_gate is not None:
+                step._opt.wait_for_c = False
             self._steps[positions] = step
         return step
 
@@ -195,9 +202,10 @@ int adam(const double *p, const double *m, const double *v, const double *g, con
 _KERNEL = {}
 
 
-def _adam_kernel(background=False):
+def _adam_kernel(background=False, wait=True):
     """The C loop of the update, built once (None without a C compiler: numpy instead).
-    background: start the build and return at once."""
+    background: start the build and return at once. wait=False: None while it builds (the
+    caller runs numpy: the same numbers)."""
     if "adam" not in _KERNEL:
         build = _KERNEL.get("build")
         if build is None:
@@ -206,7 +214,7 @@ def _adam_kernel(background=False):
             except CUnavailable:
                 _KERNEL["adam"] = None
                 return None
-        if background:
+        if background or not (wait or build is True or build.done()):
             return None
         try:
             _KERNEL["adam"] = load(_ADAM_C, {"adam": 8},
@@ -223,7 +231,9 @@ class FusedMicroGPTAdam(FusedOptimizer):
         p = p - lr_t * (m / bias1) / ((v / bias2) ** 0.5 + eps)
 
     one C loop (each operation rounding as Python's, ** through libm's pow as Python's), or
-    numpy with the two powers through Python's own ** where there is no C compiler."""
+    numpy with the two powers through Python's own ** where there is no C compiler (or,
+    with wait_for_c False, while the C loop is being built)."""
+    wait_for_c = True
 
     def _take_state(self):
         opt = self.opt
@@ -249,7 +259,7 @@ class FusedMicroGPTAdam(FusedOptimizer):
         step, (beta1, beta2), eps = self.t, opt.betas, opt.eps
         lr_t = opt.lr_at(step)                       # the scalars as MicroGPTAdam.step has them
         bias1, bias2 = 1 - beta1 ** (step + 1), 1 - beta2 ** (step + 1)
-        kernel = _adam_kernel()
+        kernel = _adam_kernel(wait=self.wait_for_c)
         if kernel is not None:
             theta, m, v = self._spare
             s = np.array([beta1, beta2, 1 - beta1, 1 - beta2, bias1, bias2, lr_t, eps, self.n],
