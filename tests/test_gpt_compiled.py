@@ -363,3 +363,22 @@ def test_a_background_build_is_watched_without_waiting(tmp_path, monkeypatch):
         time.sleep(0.005)
     with pytest.raises(cbuild.CUnavailable, match=r"^the C compiler /bin/false failed: \?$"):
         bad.wait(raise_errors=True)
+
+
+@pytest.mark.parametrize("built, building, processors, want", [
+    (True, 0, 2, True),          # built: C
+    (False, 3, 2, True),         # two processors, three compilers: wait for them
+    (False, 3, 4, False),        # a processor to spare: numpy meanwhile
+    (False, 1, 2, False),        # the last compiler on one processor, Python on the other
+    (False, 1, 1, True),         # one processor, a compiler on it: wait
+])
+def test_auto_runs_numpy_meanwhile_only_with_a_processor_to_spare(monkeypatch, built, building,
+                                                                  processors, want):
+    class Prog:
+        def c_built(self):
+            return built
+
+        def c_building(self):
+            return building
+    monkeypatch.setattr(gptc, "_processors", lambda: processors)
+    assert gptc.numpy_meanwhile(Prog()) is want

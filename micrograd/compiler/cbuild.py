@@ -183,6 +183,18 @@ def _build(cc, source, folder, path, flags=FLAGS):
 UNIT_MARK = "\n/* micrograd: next translation unit */\n"
 
 
+def _wait(proc, timeout=300):
+    """Wait for a child at once when it ends (Popen.wait(timeout) polls, sleeping up to 50 ms
+    at a time); a child still running after `timeout` seconds is killed."""
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        proc.wait()
+    finally:
+        watchdog.cancel()
+
+
 class _Build:
     """A running build of one library (the C compiler as child processes, one per translation
     unit of the source, then a link): `wait()`."""
@@ -249,18 +261,23 @@ class _Build:
             return True                      # wait() tries again and reports it
         return False
 
+    def running(self):
+        """How many of its compiler processes are running now."""
+        procs = self.procs + ([self.link] if self.link is not None else [])
+        return sum(proc.poll() is None for proc in procs)
+
     def wait(self, raise_errors=False):
         """Wait for the build; put the library in place. CUnavailable if asked to raise."""
         if self.procs:
             procs, self.procs = self.procs, []
             try:
                 for proc in procs:
-                    proc.wait(timeout=300)
+                    _wait(proc)
                     self._failed(proc)
                 if self.error is None and self.objects:
                     link = self.link or self._spawn(self._link_cmd(), "link.err")
                     self.link = None
-                    link.wait(timeout=300)
+                    _wait(link)
                     self._failed(link)
                 if self.error is None:
                     os.chmod(self.so_tmp, 0o700)
@@ -325,6 +342,11 @@ class Kernel:
             return True
         build = self._pending[1]
         return build is None or build.done()
+
+    def building(self):
+        """How many compiler processes of its background build are running now."""
+        build = None if self._pending is None else self._pending[1]
+        return 0 if build is None else build.running()
 
     def ready(self):
         """Wait for a background build: True if the kernel can run."""

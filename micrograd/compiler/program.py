@@ -141,6 +141,11 @@ class Program:
         kernels = [self.cfwd] + [b.kernel for b in self._bwd.values()]
         return all(k is None or k.built() for k in kernels)
 
+    def c_building(self):
+        """How many C compiler processes of this program are running now."""
+        kernels = [self.cfwd] + [b.kernel for b in self._bwd.values()]
+        return sum(k.building() for k in kernels if k is not None)
+
     def _c_now(self):
         """Does this call run on C? (See c_gate.)"""
         if self.cfwd is None:
