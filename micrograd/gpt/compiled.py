@@ -101,7 +101,9 @@ class CompiledTrainer:
 
     positions   the longest document (in positions, at most block_size) the program is
                 traced for; a longer one traces once more, at block_size. Default block_size.
-    backend     "auto" (generated C where a C compiler is found, else numpy), "c" or "numpy".
+    backend     "auto" (generated C where a C compiler is found, else numpy; while the C
+                compiler runs, steps on numpy if a processor is free for them: see
+                numpy_meanwhile), "c" (waits for the C compiler) or "numpy". The same numbers.
     """
 
     def __init__(self, model, optimizer, positions=None, backend="auto"):
@@ -292,9 +294,10 @@ class FusedMicroGPTAdam(FusedOptimizer):
         m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g ** 2
         p = p - lr_t * (m / bias1) / ((v / bias2) ** 0.5 + eps)
 
-    one C loop (each operation rounding as Python's, ** through libm's pow as Python's), or
-    numpy with the two powers through Python's own ** where there is no C compiler (or,
-    with wait_for_c False, while the C loop is being built)."""
+    one C loop (each operation rounding as Python's, ** as libm's pow as Python's: x * x or
+    sqrt where pow cannot differ from them, see _ADAM_C), or numpy with the two powers
+    through Python's own ** where there is no C compiler (or, with wait_for_c False, while
+    the C loop is being built)."""
     wait_for_c = True
 
     def _take_state(self):
