@@ -104,13 +104,19 @@ def run_compiled(steps, total, cache=None):
         losses.append(trainer(tok.encode(docs[k % len(docs)])))
         times.append(time.perf_counter() - t)
     trainer.sync()
+    st = trainer.stats()[0]
+    # the first step's parts: the trace, the program (its forward's C source, the compiler
+    # started), the backward program (its C source, the compiler started), the rest: waiting
+    # for the C compiler (and the first run)
+    parts = [st["trace_s"], st["compile_s"], sum(st["backward_compile_s"].values())]
+    st["first_parts"] = parts + [times[0] - sum(parts)]
     # a second run, its kernels now cached (what a user's next run pays): its first step
     model, tok, docs = setup()
     opt = gpt.MicroGPTAdam(model.parameters(), lr=LR, steps=total)
     t = time.perf_counter()
     CompiledTrainer(model, opt, positions=positions)(tok.encode(docs[0]))
     warm = time.perf_counter() - t
-    return times, losses, dict(trainer.stats()[0], warm_first_step=warm)
+    return times, losses, dict(st, warm_first_step=warm)
 
 
 def weights_and_ids(total):
@@ -335,10 +341,16 @@ def main():
             f"**not bit for bit**: {len(diff)} losses differ, the first at step {diff[0] + 1}."))
     if compiled:
         t, st = compiled
+        tr, prog, bwd, rest = st["first_parts"]
+        numpy_steps = st.get("c_from_call", 1) - 1
         lines.append(f"The compiled program: {st['nodes']} nodes in {st['groups']} groups "
                      f"(every document padded to its positions), its first step "
-                     f"{t[0]:.2f} s in all (trace {st['trace_s']:.2f} s; the C compiler "
-                     f"runs for the forward and the backward at once, -Og); with its kernels "
+                     f"{t[0]:.2f} s in all: trace {tr:.2f} s, program and forward C source "
+                     f"{prog:.2f} s, backward program and C source {bwd:.2f} s, then "
+                     f"{rest:.2f} s waiting for the C compiler (forward and backward at once, "
+                     f"-Og) and running the step. Steps run on numpy while it compiled: "
+                     f"{numpy_steps} (numpy runs meanwhile only with a processor to spare; "
+                     f"this machine has {len(os.sched_getaffinity(0))}). With its kernels "
                      f"cached (a second run), the first step takes "
                      f"{st['warm_first_step']:.2f} s.")
     for k in ("torch", "jax"):

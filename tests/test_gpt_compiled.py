@@ -41,10 +41,12 @@ def eager_run(steps, docs=None, total=1000, **config):
     return model, opt, losses
 
 
-def compiled_run(steps, backend, docs=None, total=1000, positions=None, **config):
+def compiled_run(steps, backend, docs=None, total=1000, positions=None, gate=None, **config):
     model, tok, docs = setup(docs, **config)
     opt = gpt.MicroGPTAdam(model.parameters(), steps=total)
     trainer = gptc.CompiledTrainer(model, opt, positions=positions, backend=backend)
+    if gate is not None:            # when "auto" leaves numpy for C (Program.c_gate)
+        trainer.c_gate = gate
     losses = [trainer(tok.encode(docs[k % len(docs)])) for k in range(steps)]
     trainer.sync()
     return model, opt, losses, trainer
@@ -218,15 +220,27 @@ def test_the_compiled_snippet_of_docs_gpt_md_runs_and_matches_eager():
     assert [p.data for p in model.parameters()] == [p.data for p in model_e.parameters()]
 
 
+def after(calls):
+    """A c_gate that keeps a program on numpy for its first `calls` calls, then switches."""
+    seen = []
+
+    def gate(prog):
+        seen.append(prog.gen)
+        return len(seen) > calls
+    return gate
+
+
+@pytest.mark.parametrize("numpy_calls", [0, 2])
 def test_a_c_compiler_that_fails_leaves_auto_on_numpy_with_the_same_bits(tmp_path, monkeypatch,
-                                                                          eager24):
+                                                                          eager24, numpy_calls):
     """A compiler that is found but fails (its builds run in the background): "auto" goes on
-    in numpy with eager's numbers; backend="c" refuses in one line."""
+    in numpy with eager's numbers, whether it finds out at once or after some numpy steps;
+    backend="c" refuses in one line."""
     monkeypatch.setenv("CC", "/bin/false")
     monkeypatch.setenv("MICROGRAD_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(gptc, "_KERNEL", {})
     model_e, opt_e, losses_e = eager24
-    model_c, opt_c, losses_c, trainer = compiled_run(3, "auto")
+    model_c, opt_c, losses_c, trainer = compiled_run(3, "auto", gate=after(numpy_calls))
     assert losses_c == losses_e[:3]
     assert [s["backend"] for s in trainer.stats()] == ["numpy"]
     with pytest.raises(CompileError, match=r"^backend='c' is not available: the C "
@@ -280,3 +294,117 @@ def test_a_diverging_compiled_run_is_the_same_one_line_error_as_eager(tmp_path, 
         errs.append(capsys.readouterr().err)
     assert errs[1] == errs[0] and errs[0].count("\n") == 1
     assert "training diverged: loss became nan at step 3; try a smaller --lr" in errs[0]
+
+
+@pytest.mark.skipif(find_compiler() is None, reason="no C compiler")
+@pytest.mark.parametrize("numpy_calls", [1, 5, 23, 24])
+def test_auto_runs_numpy_while_c_builds_and_switches_bit_for_bit(tmp_path, monkeypatch,
+                                                                 eager24, numpy_calls):
+    """"auto" does not wait for the C compiler: the first steps run on numpy while it builds,
+    then the program switches to C at a step boundary (forced here after `numpy_calls` calls,
+    in a fresh kernel cache, so that it really builds): eager's losses, weights and Adam state
+    through the switch, at full precision. (24 of 24: it never switches.)"""
+    monkeypatch.setenv("MICROGRAD_CACHE_DIR", str(tmp_path))
+    model_e, opt_e, losses_e = eager24
+    model_c, opt_c, losses_c, trainer = compiled_run(24, "auto", gate=after(numpy_calls))
+    assert losses_c == losses_e
+    assert [p.data for p in model_c.parameters()] == [p.data for p in model_e.parameters()]
+    assert opt_c.m == opt_e.m and opt_c.v == opt_e.v and opt_c.step_count == 24
+    (stats,) = trainer.stats()
+    assert stats["backend"] == "c"
+    if numpy_calls < 24:
+        assert stats["c_from_call"] == numpy_calls + 1
+    else:
+        assert "c_from_call" not in stats
+
+
+@pytest.mark.skipif(find_compiler() is None, reason="no C compiler")
+def test_auto_switches_by_itself_once_its_builds_end_with_eagers_bits(tmp_path, monkeypatch,
+                                                                      eager24):
+    """The default gate: numpy until the builds (watched without waiting) are done, whenever
+    that is; then C. The numbers do not depend on when."""
+    monkeypatch.setenv("MICROGRAD_CACHE_DIR", str(tmp_path))
+    model_e, opt_e, losses_e = eager24
+    model_c, opt_c, losses_c, trainer = compiled_run(24, "auto")
+    assert losses_c == losses_e
+    assert [p.data for p in model_c.parameters()] == [p.data for p in model_e.parameters()]
+    assert opt_c.m == opt_e.m and opt_c.v == opt_e.v
+    step = trainer._steps[trainer.positions]
+    (prog,) = step._cache.values()
+    while not prog.c_built():            # the builds end (no time limit: no timed assertion)
+        import time
+        time.sleep(0.01)
+    model_c2, _, losses_c2, _ = compiled_run(2, "auto")     # now cached: C from call 1
+    assert losses_c2 == losses_e[:2]
+
+
+def test_a_background_build_is_watched_without_waiting(tmp_path, monkeypatch):
+    """cbuild: done() polls a background build of two translation units (and starts their
+    link); the library then loads and runs. A failing compiler is done, and says why."""
+    import time
+    from micrograd.compiler import cbuild
+    if find_compiler() is None:
+        pytest.skip("no C compiler")
+    monkeypatch.setenv("MICROGRAD_CACHE_DIR", str(tmp_path))
+    src = ("int twice(const double *x, double *y) { y[0] = 2.0 * x[0]; return 0; }"
+           + cbuild.UNIT_MARK + "int thrice(const double *x, double *y) "
+           "{ y[0] = 3.0 * x[0]; return 0; }")
+    build = cbuild.start(src, quick=True)
+    assert build is not None and len(build.objects) == 2
+    while not build.done():
+        time.sleep(0.005)
+    fns = cbuild.load(src, {"twice": 2, "thrice": 2}, quick=True, build=build)
+    x, y = np.array([1.5]), np.zeros(1)
+    assert fns["thrice"](x.ctypes.data, y.ctypes.data) == 0 and y[0] == 4.5
+    assert cbuild.start(src, quick=True) is None                # cached now
+    monkeypatch.setenv("CC", "/bin/false")
+    bad = cbuild.start(src + "\n/* another */", quick=True)
+    while not bad.done():
+        time.sleep(0.005)
+    with pytest.raises(cbuild.CUnavailable, match=r"^the C compiler /bin/false failed: \?$"):
+        bad.wait(raise_errors=True)
+
+
+@pytest.mark.parametrize("built, building, processors, want", [
+    (True, 0, 2, True),          # built: C
+    (False, 3, 2, True),         # two processors, three compilers: wait for them
+    (False, 3, 4, False),        # a processor to spare: numpy meanwhile
+    (False, 1, 2, False),        # the last compiler on one processor, Python on the other
+    (False, 1, 1, True),         # one processor, a compiler on it: wait
+])
+def test_auto_runs_numpy_meanwhile_only_with_a_processor_to_spare(monkeypatch, built, building,
+                                                                  processors, want):
+    class Prog:
+        def c_built(self):
+            return built
+
+        def c_building(self):
+            return building
+    monkeypatch.setattr(gptc, "_processors", lambda: processors)
+    assert gptc.numpy_meanwhile(Prog()) is want
+
+
+@pytest.mark.skipif(find_compiler() is None, reason="no C compiler")
+def test_the_c_adams_squares_and_roots_are_pythons_pow_bit_for_bit(tmp_path, monkeypatch):
+    """The C update computes x ** 2 and x ** 0.5 as x * x and sqrt(x) where libm's pow cannot
+    differ from them, and calls pow elsewhere: over 400,000 seeded numbers of every scale, the
+    powers of two and their neighbours, and where x * x and sqrt really differ from Python's **
+    (hundreds of them here), it gives Python's bits."""
+    monkeypatch.setenv("MICROGRAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(gptc, "_KERNEL", {})
+    assert gptc._adam_kernel() is not None
+    powers = gptc._KERNEL["powers"]
+    rng = np.random.default_rng(7)
+    x = rng.uniform(-1, 1, 400_000) * 10.0 ** rng.uniform(-15, 3, 400_000)
+    twos = 2.0 ** np.arange(-80, 20)
+    x = np.concatenate([x, twos, np.nextafter(twos, 0), np.nextafter(twos, 1e9), -twos,
+                        [0.0, -0.0, 1.0, 1e-300, 5e-324, 1e-160, 1e150, math.inf, math.nan]])
+    sq, rt, n = np.empty_like(x), np.empty_like(x), np.array([float(len(x))])
+    powers(x.ctypes.data, n.ctypes.data, sq.ctypes.data, rt.ctypes.data)
+    xs = x.tolist()
+    want_sq = [v ** 2 for v in xs]
+    assert sum(v ** 2 != v * v for v in xs) > 100          # the slow path is needed, and met
+    assert [repr(v) for v in sq.tolist()] == [repr(v) for v in want_sq]
+    roots = [(v ** 0.5, r) for v, r in zip(xs, rt.tolist()) if not v < 0]
+    assert sum(v ** 0.5 != math.sqrt(v) for v in xs if 0 <= v < math.inf) > 100
+    assert [repr(a) for a, _ in roots] == [repr(b) for _, b in roots]

@@ -192,7 +192,10 @@ class Backward:
         try:
             src, tables = cgen.backward_source(prog, order)
             self.c_source = src
-            return Kernel(src, "bwd", tables, [prog.val, self.buf], quick=prog.quick)
+            # a big program's builds in the background too: its forward may run on numpy
+            # meanwhile (Program.c_gate), and the first C call waits for both
+            return Kernel(src, "bwd", tables, [prog.val, self.buf], quick=prog.quick,
+                          background=prog.quick)
         except (CUnavailable, OverflowError):
             return None
 
@@ -297,7 +300,8 @@ class Backward:
 
     def _chain_rule(self):
         self.gv[self.seed_slot] = 1.0
-        if self.kernel is not None and not self.kernel():
+        # C only after a C forward (Program.on_c): a call runs on one backend or the other
+        if self.kernel is not None and self.prog.on_c and not self.kernel():
             return
         # numpy; after the C kernel, where eager would raise: numpy raises eager's error (or,
         # where eager does not visit the failing node, gives the numbers)

@@ -14,8 +14,10 @@ in a private temporary directory instead.
 A big program (more groups than cgen.MAX_GROUPS, compiled on request) is built at -Og
 (QUICK_FLAGS), possibly in the background (`start`, then `load(..., build=...)` or
 `Kernel(..., background=True)`), and a source cut into translation units (UNIT_MARK) is
-compiled one C compiler per unit at once, then linked. Builds happen in a private temporary
-folder inside the cache folder; only a finished library is renamed into place.
+compiled one C compiler per unit at once, then linked. `Kernel.built()` asks, without
+waiting, whether a background build has finished (a caller may run numpy meanwhile: the same
+numbers). Builds happen in a private temporary folder inside the cache folder; only a finished
+library is renamed into place.
 
 No compiler (or a compiler that fails) is not an error: `CUnavailable` says why, and the
 program runs on the numpy backend, with the same numbers.
@@ -181,6 +183,18 @@ def _build(cc, source, folder, path, flags=FLAGS):
 UNIT_MARK = "\n/* micrograd: next translation unit */\n"
 
 
+def _wait(proc, timeout=300):
+    """Wait for a child at once when it ends (Popen.wait(timeout) polls, sleeping up to 50 ms
+    at a time); a child still running after `timeout` seconds is killed."""
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        proc.wait()
+    finally:
+        watchdog.cancel()
+
+
 class _Build:
     """A running build of one library (the C compiler as child processes, one per translation
     unit of the source, then a link): `wait()`."""
@@ -189,7 +203,7 @@ class _Build:
         self.cc, self.path, self.flags, self.error = cc, path, flags, None
         self.work = tempfile.mkdtemp(prefix="build-", dir=folder)
         self.so_tmp = os.path.join(self.work, "lib.so")
-        self.procs, self.objects = [], []
+        self.procs, self.objects, self.link = [], [], None
         units = source.split(UNIT_MARK)
         try:
             for k, unit in enumerate(units):
@@ -202,11 +216,55 @@ class _Build:
                     obj = os.path.join(self.work, f"u{k}.o")
                     self.objects.append(obj)
                     cmd = [cc, *[f for f in flags if f != "-shared"], "-c", "-o", obj, c_path]
-                self.procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
-                                                   stderr=subprocess.PIPE, text=True))
+                self.procs.append(self._spawn(cmd, f"u{k}.err"))
         except OSError as e:
             self.error = f"the C compiler {cc} failed to run ({e})"
             self._stop()
+
+    def _spawn(self, cmd, err_name):
+        """The C compiler as a child; its messages go to a file, never to a pipe nobody reads
+        while it runs in the background (a full pipe would stall it)."""
+        with open(os.path.join(self.work, err_name), "w") as err:
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        proc.err_path = err.name
+        return proc
+
+    def _failed(self, proc):
+        """Record the first line of a failed child's messages."""
+        if proc.returncode != 0 and self.error is None:
+            try:
+                with open(proc.err_path) as f:
+                    first = (f.read().strip().splitlines() or ["?"])[0]
+            except OSError:
+                first = "?"
+            self.error = f"the C compiler {self.cc} failed: {first}"
+
+    def _link_cmd(self):
+        return [self.cc, *self.flags, "-o", self.so_tmp, *self.objects, "-lm"]
+
+    def done(self):
+        """Without waiting: has the build finished (well or not)? The link is started here
+        once every unit is compiled; `wait()` then puts the library in place at once."""
+        if self.link is not None:
+            return self.link.poll() is not None
+        if not self.procs:
+            return True
+        if any(proc.poll() is not None and proc.returncode != 0 for proc in self.procs):
+            return True                      # a unit failed: wait() reports it
+        if any(proc.poll() is None for proc in self.procs):
+            return False
+        if not self.objects:
+            return True
+        try:
+            self.link = self._spawn(self._link_cmd(), "link.err")
+        except OSError:
+            return True                      # wait() tries again and reports it
+        return False
+
+    def running(self):
+        """How many of its compiler processes are running now."""
+        procs = self.procs + ([self.link] if self.link is not None else [])
+        return sum(proc.poll() is None for proc in procs)
 
     def wait(self, raise_errors=False):
         """Wait for the build; put the library in place. CUnavailable if asked to raise."""
@@ -214,17 +272,13 @@ class _Build:
             procs, self.procs = self.procs, []
             try:
                 for proc in procs:
-                    _, err = proc.communicate(timeout=300)
-                    if proc.returncode != 0 and self.error is None:
-                        first = (err.strip().splitlines() or ["?"])[0]
-                        self.error = f"the C compiler {self.cc} failed: {first}"
+                    _wait(proc)
+                    self._failed(proc)
                 if self.error is None and self.objects:
-                    r = subprocess.run([self.cc, *self.flags, "-o", self.so_tmp,
-                                        *self.objects, "-lm"], capture_output=True, text=True,
-                                       timeout=300, check=False)
-                    if r.returncode != 0:
-                        first = (r.stderr.strip().splitlines() or ["?"])[0]
-                        self.error = f"the C compiler {self.cc} failed: {first}"
+                    link = self.link or self._spawn(self._link_cmd(), "link.err")
+                    self.link = None
+                    _wait(link)
+                    self._failed(link)
                 if self.error is None:
                     os.chmod(self.so_tmp, 0o700)
                     os.replace(self.so_tmp, self.path)
@@ -238,10 +292,10 @@ class _Build:
             raise CUnavailable(self.error)
 
     def _stop(self):
-        for proc in self.procs:
+        for proc in self.procs + ([self.link] if self.link is not None else []):
             proc.kill()
             proc.wait()
-        self.procs = []
+        self.procs, self.link = [], None
         shutil.rmtree(self.work, ignore_errors=True)
 
     def __del__(self):          # never waited for (its program dropped): finish, tidy up
@@ -281,6 +335,18 @@ class Kernel:
         else:
             self._pending = None
             self.fn = load(source, {name: self.nargs}, quick)[name]
+
+    def built(self):
+        """Without waiting: has the background build (if any) finished, well or not?"""
+        if self._pending is None:
+            return True
+        build = self._pending[1]
+        return build is None or build.done()
+
+    def building(self):
+        """How many compiler processes of its background build are running now."""
+        build = None if self._pending is None else self._pending[1]
+        return 0 if build is None else build.running()
 
     def ready(self):
         """Wait for a background build: True if the kernel can run."""

@@ -33,7 +33,10 @@ class Result:
 
 
 class CompiledFunction:
-    """What `compile(fn)` returns: call it like fn, with numbers instead of Values."""
+    """What `compile(fn)` returns: call it like fn, with numbers instead of Values.
+    `c_gate`: given to every program it traces (Program.c_gate: run on numpy while the C
+    compiler works in the background, or wait for it)."""
+    c_gate = None
 
     def __init__(self, fn, static_argnums=(), strict=False, check=False, exact=True,
                  backend="auto"):
@@ -112,6 +115,7 @@ class CompiledFunction:
             out_values, tree, inputs, trace_s = trace(self.fn, key, flat, self.__name__)
             t1 = time.perf_counter()
             prog = Program(out_values, tree, inputs, self.exact, self._lock, self.backend)
+            prog.c_gate = self.c_gate
             del out_values, inputs
             if self.check:
                 prog.run(flat)

@@ -27,7 +27,14 @@ class Program:
     `np_`, `params`, ...), `fwd`: the numpy forward instructions (built when needed),
     `cfwd`: the C forward kernel (None on the numpy backend); `backend` is "c" or "numpy",
     `backend_note` why. `gen` counts the calls: a result may run backward only while it is
-    the latest call's."""
+    the latest call's. `on_c`: does the latest call run on the C kernels?
+
+    `c_gate`: None, or a function of the program asked before each call while its C kernels,
+    built in the background, are not in use yet: False runs the call (forward and backward)
+    on numpy, the same numbers, instead of waiting for the C compiler; True waits for the
+    builds (`c_built()` says, without waiting, whether they are done) and switches to C for
+    good, at that call's boundary. None waits at the first call."""
+    c_gate = None
 
     def __init__(self, out_values, tree, inputs, exact=True, lock=None, backend="auto"):
         self.tree = tree
@@ -53,6 +60,7 @@ class Program:
         self.out_slots = s.out_slots
         set_shapes(self.groups)
         self.fwd = self.cfwd = None
+        self.on_c = False
         self.backend, self.backend_note = self._choose_backend(backend)
         if self.cfwd is None:
             self.numpy_forward()
@@ -128,12 +136,34 @@ class Program:
             raise CompileError(f"expected {self.n_in} numbers, got {flat.shape[0]}")
         self.val[:self.n_in] = flat
 
+    def c_built(self):
+        """Without waiting: have the C builds (the forward's, the backwards' so far) ended?"""
+        kernels = [self.cfwd] + [b.kernel for b in self._bwd.values()]
+        return all(k is None or k.built() for k in kernels)
+
+    def c_building(self):
+        """How many C compiler processes of this program are running now."""
+        kernels = [self.cfwd] + [b.kernel for b in self._bwd.values()]
+        return sum(k.building() for k in kernels if k is not None)
+
+    def _c_now(self):
+        """Does this call run on C? (See c_gate.)"""
+        if self.cfwd is None:
+            return False
+        if self.cfwd.fn is None:                    # its build runs in the background
+            if self.c_gate is not None and not self.c_gate(self):
+                return False
+            if not self.cfwd.ready():
+                self._c_failed(self.cfwd.failed)
+                return False
+            self.info["c_from_call"] = self.gen
+        return True
+
     def forward(self):
         """Run the forward instructions; a new generation of results. Returns the outputs."""
         self.gen += 1
-        if self.cfwd is not None and self.cfwd.fn is None and not self.cfwd.ready():
-            self._c_failed(self.cfwd.failed)        # its build ran in the background
-        if self.cfwd is None or self.cfwd():
+        self.on_c = self._c_now()
+        if not self.on_c or self.cfwd():
             # numpy's forward; after the C kernel, where eager would raise: numpy raises
             # eager's error (or, if nothing fails there, gives the same numbers)
             with np.errstate(all="ignore"):

@@ -35,6 +35,8 @@ Bit for bit needs two more things, both about the order eager adds gradients in:
   which the walk reaches first; each logit is then `take(others[j], [target's, its own])`, so
   its own node carries gradient 0 at the target and the target's node carries it alone.
 """
+import os
+
 import numpy as np
 
 from micrograd.compiler import CompileError, compile as compile_step
@@ -71,6 +73,24 @@ def padded_loss(model, positions):
     return loss
 
 
+def numpy_meanwhile(prog):
+    """"auto"'s c_gate (Program.c_gate): False (this step on numpy) while the program's C
+    builds run *and* a processor is free for Python besides its compilers; else True (C: wait
+    for the builds if they still run). Measured on two cores: the numpy steps (about 2.5 ms
+    alone, 6-11 ms beside the compilers, against 0.45 ms in C) slow the compilers down more
+    than they gain, so there the step waits, as before."""
+    if prog.c_built():
+        return True
+    return prog.c_building() + 1 > _processors()
+
+
+def _processors():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):             # pragma: no cover (not Linux)
+        return os.cpu_count() or 1
+
+
 class CompiledTrainer:
     """microgpt's train_step (forward, backward, Adam) on a program traced once.
 
@@ -81,7 +101,9 @@ class CompiledTrainer:
 
     positions   the longest document (in positions, at most block_size) the program is
                 traced for; a longer one traces once more, at block_size. Default block_size.
-    backend     "auto" (generated C where a C compiler is found, else numpy), "c" or "numpy".
+    backend     "auto" (generated C where a C compiler is found, else numpy; while the C
+                compiler runs, steps on numpy if a processor is free for them: see
+                numpy_meanwhile), "c" (waits for the C compiler) or "numpy". The same numbers.
     """
 
     def __init__(self, model, optimizer, positions=None, backend="auto"):
@@ -95,6 +117,10 @@ class CompiledTrainer:
             raise ValueError(f"positions must be an integer from 1 to the block size {block}, "
                              f"got {positions!r}")
         self.auto = backend == "auto"
+        # "auto" need not wait for the C compiler: the steps may run on numpy (the same
+        # numbers) until the C builds, in the background, are done, then on C (see
+        # numpy_meanwhile). "c" waits for them.
+        self.c_gate = numpy_meanwhile if self.auto else None
         if self.auto:
             # one program serves the whole run: its C compile is paid once, whatever its size
             backend = "c" if find_compiler() is not None else "numpy"
@@ -111,6 +137,9 @@ class CompiledTrainer:
         if step is None:
             step = compile_step(padded_loss(self.model, positions), optimizer=self.optimizer,
                                 backend=self._backend)
+            step.c_gate = self.c_gate
+            if self.c_gate is not None:
+                step._opt.wait_for_c = False
             self._steps[positions] = step
         return step
 
@@ -175,19 +204,61 @@ class CompiledTrainer:
 # microgpt's Adam on arrays
 # ---------------------------------------------------------------------------------------------
 _ADAM_C = r"""#include <math.h>
+#include <stdint.h>
+#include <string.h>
+/* Python's x ** 2 and x ** 0.5 are libm's pow, which is not always the correctly rounded
+   x * x or sqrt(x) (about 1 x in 1000 differs in the last bit): the update must call it where
+   they may differ, but need not elsewhere. With r the correctly rounded result and e the exact
+   distance from it to the true value (an fma gives it exactly), pow (error below 0.6 units in
+   the last place, as glibc's 0.52 and every libm of note) can only return r when |e| is within
+   0.4 units of r's last place: the other neighbour is more than 0.6 units away. Elsewhere,
+   and outside the normal range, pow itself. */
+static double ulp_of(double r) {    /* r > 0, normal; at a power of two, the unit below */
+  uint64_t bits;
+  memcpy(&bits, &r, sizeof bits);
+  uint64_t top = bits & 0x7ff0000000000000u;       /* 2 ** exponent(r) */
+  double power;
+  memcpy(&power, &top, sizeof power);
+  return r == power ? power * 0x1p-53 : power * 0x1p-52;
+}
+
+static double square(double x) {                   /* pow(x, 2.0), bit for bit */
+  double r = x * x;
+  if (r > 0x1p-900 && r < 0x1p1000 && fabs(fma(x, x, -r)) <= 0.4 * ulp_of(r)) return r;
+  return pow(x, 2.0);
+}
+
+static double root(double x) {                     /* pow(x, 0.5), bit for bit */
+  if (x > 0x1p-900 && x < 0x1p1000) {
+    double r = sqrt(x);
+    /* the true root is r + e / (2r) near enough, with e = x - r*r exactly */
+    if (fabs(fma(-r, r, x)) <= 0.8 * r * ulp_of(r)) return r;
+  }
+  return pow(x, 0.5);
+}
+
 /* microgpt's Adam, element by element in its own order. s: beta1, beta2, 1 - beta1,
-   1 - beta2, bias1, bias2, lr_t, eps, n. pow() is libm's, as Python's ** calls it. */
+   1 - beta2, bias1, bias2, lr_t, eps, n. */
 int adam(const double *p, const double *m, const double *v, const double *g, const double *s,
          double *p2, double *m2, double *v2) {
   long n = (long)s[8];
   for (long i = 0; i < n; i++) {
     double gi = g[i];
     double mi = s[0] * m[i] + s[2] * gi;
-    double vi = s[1] * v[i] + s[3] * pow(gi, 2.0);
+    double vi = s[1] * v[i] + s[3] * square(gi);
     double m_hat = mi / s[4], v_hat = vi / s[5];
     m2[i] = mi;
     v2[i] = vi;
-    p2[i] = p[i] - s[6] * m_hat / (pow(v_hat, 0.5) + s[7]);
+    p2[i] = p[i] - s[6] * m_hat / (root(v_hat) + s[7]);
+  }
+  return 0;
+}
+
+/* For the tests: square and root of each x, as the update computes them. */
+int powers(const double *x, const double *n, double *sq, double *rt) {
+  for (long i = 0; i < (long)n[0]; i++) {
+    sq[i] = square(x[i]);
+    rt[i] = root(x[i]);
   }
   return 0;
 }
@@ -195,9 +266,10 @@ int adam(const double *p, const double *m, const double *v, const double *g, con
 _KERNEL = {}
 
 
-def _adam_kernel(background=False):
+def _adam_kernel(background=False, wait=True):
     """The C loop of the update, built once (None without a C compiler: numpy instead).
-    background: start the build and return at once."""
+    background: start the build and return at once. wait=False: None while it builds (the
+    caller runs numpy: the same numbers)."""
     if "adam" not in _KERNEL:
         build = _KERNEL.get("build")
         if build is None:
@@ -206,11 +278,11 @@ def _adam_kernel(background=False):
             except CUnavailable:
                 _KERNEL["adam"] = None
                 return None
-        if background:
+        if background or not (wait or build is True or build.done()):
             return None
         try:
-            _KERNEL["adam"] = load(_ADAM_C, {"adam": 8},
-                                   build=None if build is True else build)["adam"]
+            fns = load(_ADAM_C, {"adam": 8, "powers": 4}, build=None if build is True else build)
+            _KERNEL["adam"], _KERNEL["powers"] = fns["adam"], fns["powers"]
         except CUnavailable:
             _KERNEL["adam"] = None
     return _KERNEL["adam"]
@@ -222,8 +294,11 @@ class FusedMicroGPTAdam(FusedOptimizer):
         m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g ** 2
         p = p - lr_t * (m / bias1) / ((v / bias2) ** 0.5 + eps)
 
-    one C loop (each operation rounding as Python's, ** through libm's pow as Python's), or
-    numpy with the two powers through Python's own ** where there is no C compiler."""
+    one C loop (each operation rounding as Python's, ** as libm's pow as Python's: x * x or
+    sqrt where pow cannot differ from them, see _ADAM_C), or numpy with the two powers
+    through Python's own ** where there is no C compiler (or, with wait_for_c False, while
+    the C loop is being built)."""
+    wait_for_c = True
 
     def _take_state(self):
         opt = self.opt
@@ -249,7 +324,7 @@ class FusedMicroGPTAdam(FusedOptimizer):
         step, (beta1, beta2), eps = self.t, opt.betas, opt.eps
         lr_t = opt.lr_at(step)                       # the scalars as MicroGPTAdam.step has them
         bias1, bias2 = 1 - beta1 ** (step + 1), 1 - beta2 ** (step + 1)
-        kernel = _adam_kernel()
+        kernel = _adam_kernel(wait=self.wait_for_c)
         if kernel is not None:
             theta, m, v = self._spare
             s = np.array([beta1, beta2, 1 - beta1, 1 - beta2, bias1, bias2, lr_t, eps, self.n],
