@@ -118,6 +118,23 @@ def browser(playwright):
     b.close()
 
 
+# ---------------------------------------------------------------------------------------------
+# micrograd lab
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def server():
+    """A `micrograd lab` server on a free loopback port, served from a thread of this process
+    (tests/helpers/lab.py talks to it as the page does)."""
+    import threading
+    from micrograd.lab.server import make_server
+    srv = make_server()
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.stop()
+
+
 @pytest.fixture(scope="session")
 def artifacts():
     """tests/artifacts/: the screenshots, kept after the run for a person to look at."""
