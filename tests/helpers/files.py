@@ -1,4 +1,4 @@
-"""Files and folders in states that are hard to reach by hand (tests/test_io.py, tests/test_cli.py)."""
+"""Folders in states that are hard to reach by hand (tests/test_io.py, tests/test_cli.py)."""
 import contextlib
 import os
 import shutil
