@@ -1,5 +1,6 @@
 """What every test shares: the import path, Hypothesis's two profiles, the `browser` marker,
-and the fixtures for Chromium (found, not assumed) and for the screenshots' folder.
+the files' order across workers, and the fixtures for Chromium (found, not assumed), for a lab
+server and for the screenshots' folder. Helpers that are not fixtures live in tests/helpers/.
 
 The tiers and markers are described in docs/testing.md."""
 import os
