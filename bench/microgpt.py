@@ -3,11 +3,14 @@
     python bench/microgpt.py                 # 1000 steps each (the slow rows take minutes)
     python bench/microgpt.py --steps 20      # a short run: the 1000-step column is estimated
     python bench/microgpt.py --steps 20 --write    # ... and put the tables in RESULTS.md
+    python bench/microgpt.py --slow-steps 100      # microgpt-style Value: 100 steps, estimated
 
 Engines, all from the same initial weights (microgpt's: seed 42, names shuffled):
   * microgpt-style scalar Value (tests/microgpt_reference.py: local gradients stored at forward
     time, __slots__, recursive topological sort; our own code from the algorithm);
   * this micrograd, eager (micrograd.gpt: the engine's Value, fused w·x nodes);
+  * this micrograd, compiled (micrograd.gpt.compiled: one traced program for every document,
+    its C built in a fresh kernel cache, so the compile is in its first step and its total);
   * PyTorch float64 eager and JAX jit float64: tensor ports of the same model written here
     (the whole document at once with a causal mask; microgpt's Adam and decay). JAX compiles
     once per sequence length: that compile time is in its totals.
@@ -16,8 +19,8 @@ Times per step are each step alone (time.perf_counter, the garbage collector on,
 runs). "1000 steps" is measured when --steps >= 1000, else estimated as the first step plus 999 x
 the mean of the others (JAX: one compile per distinct length in the first 1000 documents, at
 the mean compile step measured, plus its steady mean step for the others), marked "est.".
-The first losses of every engine are printed: the two scalar engines agree bit for bit; the
-tensor ports to ~1e-15.
+The first losses of every engine are printed: the scalar engines (compiled too) agree bit for
+bit; the tensor ports to ~1e-15.
 """
 import argparse
 import math
@@ -80,6 +83,34 @@ def run_eager(steps, total):
     nodes = len(loss.topo())
     phases[3] = time.perf_counter() - t
     return times, losses, [x / steps for x in phases[:3]] + [phases[3], nodes]
+
+
+def run_compiled(steps, total, cache=None):
+    """micrograd.gpt.compiled: one program for every document. The first step traces it and
+    builds its C kernels (in a fresh, empty kernel cache unless `cache` is given: the compile
+    is in the total). Returns (times, losses, stats)."""
+    import tempfile
+    from micrograd import gpt
+    from micrograd.gpt.compiled import CompiledTrainer
+    os.environ["MICROGRAD_CACHE_DIR"] = cache or tempfile.mkdtemp(prefix="microgpt-bench-")
+    model, tok, docs = setup()
+    opt = gpt.MicroGPTAdam(model.parameters(), lr=LR, steps=total)
+    positions = gpt.training.longest(model, docs)
+    times, losses = [], []
+    for k in range(steps):
+        t = time.perf_counter()
+        if k == 0:
+            trainer = CompiledTrainer(model, opt, positions=positions)
+        losses.append(trainer(tok.encode(docs[k % len(docs)])))
+        times.append(time.perf_counter() - t)
+    trainer.sync()
+    # a second run, its kernels now cached (what a user's next run pays): its first step
+    model, tok, docs = setup()
+    opt = gpt.MicroGPTAdam(model.parameters(), lr=LR, steps=total)
+    t = time.perf_counter()
+    CompiledTrainer(model, opt, positions=positions)(tok.encode(docs[0]))
+    warm = time.perf_counter() - t
+    return times, losses, dict(trainer.stats()[0], warm_first_step=warm)
 
 
 def weights_and_ids(total):
@@ -210,24 +241,39 @@ def summarize(name, times, steps, est_1000=None):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--slow-steps", type=int, default=0,
+                    help="run the microgpt-style Value for only this many steps (its 1000-step "
+                         "time then estimated), the other engines for --steps")
     ap.add_argument("--write", action="store_true",
                     help="replace the microgpt section of bench/RESULTS.md")
-    ap.add_argument("--skip", default="", help="comma-separated engines to leave out")
+    ap.add_argument("--skip", default="", help="comma-separated engines to leave out: value, "
+                    "eager, compiled, torch, jax")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     steps, total = args.steps, 1000 if args.steps < 1000 else args.steps
     load0 = os.getloadavg()
     rows, losses = [], {}
     if "value" not in skip:
-        t, l = run_reference(steps, total)
-        rows.append(summarize("microgpt-style scalar Value (tests/microgpt_reference.py)", t,
-                              steps))
+        slow = min(steps, args.slow_steps or steps)
+        t, l = run_reference(slow, total)
+        rows.append(summarize("microgpt-style scalar Value (tests/microgpt_reference.py)"
+                              + (f", {slow} steps" if slow < steps else ""), t, slow))
         losses["value"] = l
     phases = None
     if "eager" not in skip:
         t, l, phases = run_eager(steps, total)
         rows.append(summarize("this micrograd, eager (micrograd.gpt)", t, steps))
         losses["eager"] = l
+    compiled = None
+    if "compiled" not in skip:
+        t, l, st = run_compiled(steps, total)
+        row = summarize(f"this micrograd, compiled (micrograd.gpt.compiled: one program for "
+                        f"every length, {st['backend']}; its first step {t[0]:.2f} s, trace "
+                        f"and compile in a fresh kernel cache)", t, steps)
+        row["min"], row["median"] = min(t[1:] or t), statistics.median(t[1:] or t)
+        rows.append(row)
+        losses["compiled"] = l
+        compiled = (t, st)
     if "torch" not in skip:
         import torch
         t, l = run_torch(steps, total)
@@ -250,7 +296,8 @@ def main():
     load1 = os.getloadavg()
 
     base = rows[0]["t1000"] if "value" not in skip else None
-    lines = [f"Run: `python bench/microgpt.py --steps {steps}`"
+    lines = [f"Run: `python bench/microgpt.py --steps {steps}"
+             f"{f' --slow-steps {args.slow_steps}' if args.slow_steps else ''}`"
              f"{'' if steps >= 1000 else ' (a short run: the 1000-step column is estimated)'}; "
              f"load average {load0[0]:.2f} at the start, {load1[0]:.2f} at the end. "
              "Per-step times are the step alone (forward, backward, Adam); JAX's min/median "
@@ -276,10 +323,24 @@ def main():
         f"{k} [{', '.join(v)}]" for k, v in first.items()) + ".")
     if "value" in losses and "eager" in losses:
         diff = [k for k, (a, b) in enumerate(zip(losses["value"], losses["eager"])) if a != b]
-        lines.append(f"Eager against microgpt-style Value over all {steps} steps: " + (
+        lines.append(f"Eager against microgpt-style Value over all "
+                     f"{min(len(losses['value']), steps)} steps: " + (
             "bit for bit." if not diff else
             f"**not bit for bit**: {len(diff)} losses differ, the first at step {diff[0] + 1} "
             f"(the engine's `/` must be the original's `a * b**-1`, as microgpt's)."))
+    if "compiled" in losses and "eager" in losses:
+        diff = [k for k, (a, b) in enumerate(zip(losses["compiled"], losses["eager"])) if a != b]
+        lines.append(f"Compiled against eager over all {steps} steps: " + (
+            "bit for bit." if not diff else
+            f"**not bit for bit**: {len(diff)} losses differ, the first at step {diff[0] + 1}."))
+    if compiled:
+        t, st = compiled
+        lines.append(f"The compiled program: {st['nodes']} nodes in {st['groups']} groups "
+                     f"(every document padded to its positions), its first step "
+                     f"{t[0]:.2f} s in all (trace {st['trace_s']:.2f} s; the C compiler "
+                     f"runs for the forward and the backward at once, -Og); with its kernels "
+                     f"cached (a second run), the first step takes "
+                     f"{st['warm_first_step']:.2f} s.")
     for k in ("torch", "jax"):
         if k in losses and "eager" in losses:
             rel = max(abs(a - b) / abs(b) for a, b in zip(losses[k], losses["eager"]))

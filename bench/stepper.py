@@ -1,20 +1,27 @@
 """How long the backprop stepper takes: building its page in Python, and one Step in Chromium.
 
     PYTHONPATH=$PWD python bench/stepper.py            # the figures of micrograd/viz/stepper.py
+    PYTHONPATH=$PWD python bench/stepper.py --samples --chains 3000 25000   # issue 20's chains
     PYTHONPATH=$PWD python bench/stepper.py --no-browser
 
 The graphs are the original demo's loss (MLP(2, [16, 16, 1]), unfused, hinge + L2) on k of the
 moons, the graph the stepper gets asked to show in practice: k=3 is about 3,000 nodes (the
-stepper's default cap), k=23 about 16,000, k=46 about 31,000. The build is given as wall time
-and as this process's CPU time (the fairer figure on a shared machine). A Step is timed in the page
-itself: the click, its DOM updates and the layout they force (getBoundingClientRect), over
-every step of a run from the start, three runs, the median and the worst of the best run
-reported. `--chains N...` adds deep graphs: N steps of `v = v*0.999 + w` (4N nodes, every
-leaf's cone reaching the root: the case where checking every leaf up front was quadratic; the
-checks now stop at micrograd.viz.nudge.NUDGE_BUDGET node visits). Needs numpy and
-scikit-learn (for the moons), and Playwright with Debian's Chromium for the browser part.
+stepper's default cap), k=23 about 16,000, k=46 about 31,000. `--chains N...` adds deep graphs:
+N steps of `v = v*0.999 + w` (4N + 1 nodes, every leaf's cone reaching the root: the case
+where checking every leaf up front was quadratic; the checks now stop at
+micrograd.viz.nudge.NUDGE_BUDGET node visits). The build is given as wall time and as this
+process's CPU time (the fairer figure on a shared machine), the load as the time until the
+page has drawn its graph. A Step is timed in the page itself, two ways, over the first
+--steps steps of a run, three runs, the median and the worst of the best run reported:
+"click" is the click's own work and the layout it forces (getBoundingClientRect); "frame" is
+from the click until the next frame has been made (requestAnimationFrame, then a task), which
+takes in the browser's style, layout and paint of what the Step changed. Needs numpy and
+scikit-learn (for the moons), and Playwright with Chromium: $MICROGRAD_CHROMIUM, else chromium
+or chromium-browser on PATH (as tests/conftest.py finds it).
 """
 import argparse
+import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -25,24 +32,38 @@ from micrograd.engine import Value
 from micrograd.lecture import moons_loss
 from micrograd.viz.stepper import stepper_html
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
 ROUNDS = 3
 
-# One Step, timed inside the page: click, then force the layout the click dirtied.
-STEP_TIMES = """(count) => {
-  const button = document.getElementById('step'), times = [];
+# One Step, timed inside the page: the click and the layout it forces, and the time until the
+# next frame is made.
+STEP_TIMES = """async (count) => {
+  const button = document.getElementById('step'), click = [], frame = [];
+  const nextFrame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+  await nextFrame();
   for (let k = 0; k < count && !button.disabled; k++) {
     const t = performance.now();
     button.click();
     document.body.getBoundingClientRect();
-    times.push(performance.now() - t);
+    click.push(performance.now() - t);
+    await nextFrame();
+    frame.push(performance.now() - t);
   }
-  return times;
+  return [click, frame];
 }"""
+
+
+def find_chromium():
+    """$MICROGRAD_CHROMIUM, else chromium or chromium-browser on PATH (tests/conftest.py's rule)."""
+    path = os.environ.get("MICROGRAD_CHROMIUM") or shutil.which("chromium") \
+        or shutil.which("chromium-browser")
+    if not path:
+        raise SystemExit("no Chromium found: install Debian's chromium, or set "
+                         "MICROGRAD_CHROMIUM to its path (or use --no-browser)")
+    return path
 
 
 def chain(n):
@@ -62,17 +83,18 @@ def build(k=None, root=None):
 
 
 def step_times(page, steps):
+    """(load seconds, [click ms], [frame ms]) of the best of ROUNDS runs of `steps` Steps."""
     from playwright.sync_api import sync_playwright
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         path = Path(tmp) / "stepper.html"
         path.write_text(page, encoding="utf-8")
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
         try:
             tab = browser.new_page(viewport={"width": 1440, "height": 860})
             errors = []
             tab.on("pageerror", lambda e: errors.append(str(e)))
             t = time.perf_counter()
-            tab.goto(path.as_uri(), timeout=300_000)
+            tab.goto(path.as_uri(), timeout=600_000)
             tab.evaluate("document.getElementById('graph').getBBox()")
             load = time.perf_counter() - t
             rounds = []
@@ -80,9 +102,10 @@ def step_times(page, steps):
                 if rounds:
                     tab.click("#reset")
                 rounds.append(tab.evaluate(STEP_TIMES, steps))
-            if errors or not rounds[-1]:
+            if errors or not rounds[-1][0]:
                 raise RuntimeError(f"the page failed: {errors[:1] or 'no step ran'}")
-            return load, min(rounds, key=statistics.median)
+            click, frame = min(rounds, key=lambda r: statistics.median(r[1]))
+            return load, click, frame
         finally:
             browser.close()
 
@@ -97,14 +120,15 @@ def main(argv=None):
     parser.add_argument("--no-browser", action="store_true", help="time the Python build only")
     args = parser.parse_args(argv)
     print(f"{'nodes':>7}  {'build (s)':>9}  {'CPU (s)':>7}  {'page (MB)':>9}  {'load (s)':>8}  "
-          f"{'Step median (ms)':>16}  {'Step worst (ms)':>15}")
+          f"{'click median/worst (ms)':>23}  {'frame median/worst (ms)':>23}")
     graphs = [("moons", k) for k in args.samples] + [("chain", n) for n in args.chains]
     for kind, k in graphs:
         n, seconds, cpu, page = build(k) if kind == "moons" else build(root=chain(k))
         row = f"{n:>7,}  {seconds:>9.2f}  {cpu:>7.2f}  {len(page.encode()) / 1e6:>9.1f}"
         if not args.no_browser:
-            load, times = step_times(page, args.steps)
-            row += f"  {load:>8.2f}  {statistics.median(times):>16.2f}  {max(times):>15.2f}"
+            load, click, frame = step_times(page, args.steps)
+            row += (f"  {load:>8.2f}  {statistics.median(click):>14.1f} / {max(click):>6.1f}"
+                    f"  {statistics.median(frame):>14.1f} / {max(frame):>6.1f}")
         print(row, flush=True)
 
 

@@ -30,7 +30,7 @@ from micrograd.checks import FORWARD_ERRORS, as_number, derivative_error, forwar
 from micrograd.nodes import _MANY, Node, _thread, leaf as _leaf, make as _make, node as _node
 from micrograd.primitives import exp, log, tanh, where
 
-__all__ = ["Value", "Op", "OPS", "linear", "pow_op", "topological_order", "backpropagate",
+__all__ = ["Value", "Op", "OPS", "linear", "take", "pow_op", "topological_order", "backpropagate",
            "grad", "no_grad", "enable_grad", "is_grad_enabled"]
 
 
@@ -271,6 +271,17 @@ def _max(*xs):                   # Python's max: the first of equals
     return m
 
 
+def _take(i, *table):            # table[i] for a whole number i: the last entry at or before i
+    out = table[0]
+    for j in range(1, len(table)):
+        out = where(i < j, out, table[j])
+    return out
+
+
+def _take_grads(out, i, *table):  # 1 for the entry taken, 0 for the others; 0 for the index
+    return (0,) + tuple(where(i < j, 0, where(i < j + 1, 1, 0)) for j in range(len(table)))
+
+
 OPS = {op.name: op for op in [
     #  name     forward                    local derivatives          formula, derivatives
     Op("+",     lambda a, b: a + b,        lambda out, a, b: (1, 1),  "{a} + {b}", ("1", "1")),
@@ -297,11 +308,15 @@ OPS = {op.name: op for op in [
     # The largest input, softmax's shift. Its derivative is 0: the shift cancels out.
     Op("max",   _max,                      lambda out, *xs: (0,) * len(xs),
        "max({a}, {b}, …)", ("0", "0")),
+    # table[i] with the index a node (an input of a compiled program): a lookup the tracer
+    # records. Inputs i, t0, t1, ...; backward adds out.grad to the entry taken (a scatter-add).
+    Op("take",  _take,                     _take_grads, "[{b}, …][{a}]",
+       ("0", "1 if {a} picks it, else 0")),
 ]}
 ADD, MUL, POW, DIV = OPS["+"], OPS["*"], OPS["**"], OPS["/"]
 EXP, LOG, TANH, RELU, ABS, SIGMOID = (OPS[k] for k in ("exp", "log", "tanh", "ReLU", "abs",
                                                         "sigmoid"))
-LINEAR, MAX = OPS["w·x+b"], OPS["max"]
+LINEAR, MAX, TAKE = OPS["w·x+b"], OPS["max"], OPS["take"]
 
 
 def pow_op(k):
@@ -339,6 +354,16 @@ def linear(w, x, b=0):
         inputs += (wi, xi)
         s = s + wi.data * xi.data
     return _node(s, tuple(inputs), LINEAR)
+
+
+def take(index, table):
+    """table[index] as one node whose index is in the graph (a Value: an input of a compiled
+    program), so a replay picks by the new index; eager's value is table[int(index)] itself.
+    The index must be a whole number in range(len(table))."""
+    i = index.data if isinstance(index, Value) else index
+    if not (0 <= i < len(table) and i == int(i)):
+        raise IndexError(f"take: index {short(i)} is not a position of a table of {len(table)}")
+    return TAKE(index, *table)
 
 
 # ---------------------------------------------------------------------------------------------

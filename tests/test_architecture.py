@@ -8,6 +8,7 @@ nothing outside the standard library.
 """
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -254,3 +255,77 @@ def test_the_numpy_and_torch_translations_cover_nn_activations():
     assert tuple(weights._numpy_activations()) == tuple(nn.ACTIVATIONS)
     torch_bridge = pytest.importorskip("micrograd.bridge.torch")
     assert tuple(torch_bridge._TO_TORCH) == nn.HIDDEN_ACTIVATIONS
+
+
+# ---------------------------------------------------------------------------------------------
+# The front end: ES modules in one dialect, the shared helpers in one place, the CSP once
+# ---------------------------------------------------------------------------------------------
+FRONT = {"viz": PACKAGE / "viz", "lab": PACKAGE / "lab" / "static"}
+JS_FILES = sorted(p for folder in FRONT.values() for p in folder.glob("*.js"))
+
+
+def js_imports(path):
+    """[(names, module file)] of a module's imports, as micrograd.viz.web reads them (which
+    refuses any other form)."""
+    from micrograd.viz import web
+    found, _ = web._imports(path.name, path.read_text(encoding="utf-8"))
+    return [(names, PACKAGE / "viz" / web.SHARED if source == web.SHARED
+             else path.parent / source) for names, source in found]
+
+
+def test_the_front_end_is_es_modules_of_about_400_lines_importing_what_exists():
+    assert {p.name for p in JS_FILES} >= {"ui.js", "stepper.js", "lab.js"}
+    for path in JS_FILES:
+        text = path.read_text(encoding="utf-8")
+        assert len(text.splitlines()) <= 400, f"{path.name}: split it by concern"
+        assert not re.search(r"^\s*var\s", text, re.M), f"{path.name}: let/const, not var"
+        assert "(function ()" not in text and "use strict" not in text, \
+            f"{path.name}: a module is strict and scoped already"
+        for _, target in js_imports(path):
+            assert target.is_file(), f"{path.name} imports {target.name}, which is not there"
+
+
+def test_the_shared_helpers_are_written_once_and_imported_by_both_pages():
+    from micrograd.viz import web
+    shared = PACKAGE / "viz" / web.SHARED
+    assert js_imports(shared) == []                         # the bottom of the front end
+    defining = [p.name for p in JS_FILES
+                if re.search(r"^(export )?(function|const) (el|\$|fetchJSON)\b", p.read_text(),
+                             re.M)]
+    assert defining == [web.SHARED]
+    users = {p.parent.name for p in JS_FILES for _, target in js_imports(p) if target == shared}
+    assert users == {"viz", "static"}                       # the stepper's and the lab's
+
+
+def test_the_front_ends_modules_import_no_circle():
+    graph = {p: [t for _, t in js_imports(p)] for p in JS_FILES}
+
+    def visit(p, stack):
+        assert p not in stack, " -> ".join(q.name for q in stack + (p,))
+        for q in graph.get(p, []):
+            visit(q, stack + (p,))
+    for p in graph:
+        visit(p, ())
+
+
+def test_the_csp_hash_is_written_once():
+    """Only micrograd.viz.web computes a CSP source from a text; the pages that inline or
+    frame the stepper take its sources from micrograd.viz.stepper (no parsing of a page)."""
+    hits = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
+            if "'sha256-" in p.read_text(encoding="utf-8")]
+    assert hits == ["viz/web.py"]
+    for p in PACKAGE.rglob("*.py"):
+        text = p.read_text(encoding="utf-8")
+        assert "Content-Security-Policy\" content=\"([^\"]*)" not in text, p
+
+
+def test_every_front_end_file_is_package_data():
+    """An installed micrograd (a wheel, the site's Pyodide) carries every module a page loads."""
+    import fnmatch
+    import tomllib
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]
+    for path in JS_FILES + [PACKAGE / "viz" / "stepper.html", PACKAGE / "viz" / "stepper.css"]:
+        package = "micrograd.viz" if path.parent.name == "viz" else "micrograd.lab"
+        rel = path.relative_to(PACKAGE / package.split(".")[1]).as_posix()
+        assert any(fnmatch.fnmatch(rel, g) for g in data[package]), f"{rel} is not package data"

@@ -19,7 +19,7 @@ def test_the_page_meta_csp_is_stepper_csp_and_hashes_its_inline_style_and_script
     meta = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page).group(1)
     assert meta == stepper_csp()
     (style,) = re.findall(r"<style>(.*?)</style>", page, flags=re.S)
-    (script,) = re.findall(r"<script>(.*?)</script>", page, flags=re.S)
+    (script,) = re.findall(r'<script type="module">(.*?)</script>', page, flags=re.S)
     assert meta == f"default-src 'none'; style-src {sha(style)}; script-src {sha(script)}"
 
 

@@ -413,7 +413,7 @@ def test_fused_linear_equals_the_lectures_sum_bit_for_bit():
 def test_op_table_is_complete():
     # '-', unary minus and '/' are no rows: the original builds them from these ("/" is div()).
     assert set(OPS) == {"+", "*", "/", "**", "exp", "log", "tanh", "ReLU", "abs",
-                        "sigmoid", "w·x+b", "max"}
+                        "sigmoid", "w·x+b", "max", "take"}
 
 
 # ---------------------------------------------------------------------------------------------

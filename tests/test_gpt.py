@@ -411,7 +411,8 @@ def test_the_python_snippet_of_docs_gpt_md_runs(tmp_path, monkeypatch, capsys):
     """docs/gpt.md's example, run (3 steps instead of 1000), and the first loss it states."""
     import re
     text = (ROOT / "docs" / "gpt.md").read_text()
-    (snippet,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    snippet = re.findall(r"```python\n(.*?)```", text, re.S)[0]   # the compiled one: see
+    # tests/test_gpt_compiled.py
     assert "steps=1000" in snippet
     monkeypatch.chdir(tmp_path)
     scope = {}

@@ -78,7 +78,7 @@ class Lab:
     def click_data(self, x, y):
         """Click the plane at data coordinates (x, y)."""
         px, py = self.js(f"(() => {{ const r = document.getElementById('plane')"
-                         f".getBoundingClientRect(); const [a, b] = toPixel({x}, {y}, r.width, "
+                         f".getBoundingClientRect(); const [a, b] = lab.toPixel({x}, {y}, r.width, "
                          f"r.height); return [r.left + a, r.top + b]; }})()")
         self.page.mouse.click(px, py)
 
@@ -303,7 +303,7 @@ def test_presentation_mode_at_1920_by_1080_has_20px_text_and_big_charts(browser,
     assert len(sizes) > 40
     small = [(name, size) for name, size in sizes if size < 20]
     assert small == [], small
-    assert lab.js("fontScale(11)") * 11 == 20                      # the canvases' text too
+    assert lab.js("lab.fontScale(11)") * 11 == 20                      # the canvases' text too
     chart = lab.js("document.getElementById('loss-chart').getBoundingClientRect()")
     plane = lab.js("document.getElementById('plane').getBoundingClientRect()")
     assert chart["height"] >= 230 and plane["width"] >= 600
@@ -468,9 +468,9 @@ def test_three_classes_get_a_third_add_button_and_weights_their_own_colours(brow
     assert not lab.page.is_visible("#add2-label")
     assert lab.js("document.querySelector('input[name=mode]:checked').value") == "inspect"
     # the network's edges: weight signs in colours no class has
-    classes = {tuple(c) for c in lab.js("COLORS")}
+    classes = {tuple(c) for c in lab.js("lab.colors.classes")}
     hexrgb = lambda h: tuple(int(h[i:i + 2], 16) for i in (1, 3, 5))
-    assert hexrgb(lab.js("POS")) not in classes and hexrgb(lab.js("NEG")) not in classes
+    assert hexrgb(lab.js("lab.colors.pos")) not in classes and hexrgb(lab.js("lab.colors.neg")) not in classes
     edge_pixels = lab.js("""(() => {
         const c = document.getElementById('net'), g = c.getContext('2d');
         const d = g.getImageData(0, 0, c.width, c.height).data, seen = new Set();

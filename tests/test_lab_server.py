@@ -54,6 +54,25 @@ def test_every_request_needs_the_token(client, path):
     assert status == 200
 
 
+def test_the_pages_modules_need_the_token_and_their_imports_carry_it(client):
+    """The page is ES modules: a module's relative import drops its importer's ?token=, so
+    the server writes the token into each module's imports of its siblings."""
+    import re
+    from micrograd.lab.server import STATIC
+    from micrograd.viz.web import module_text
+    modules = [name for name in STATIC if name.endswith(".js")]
+    assert {"lab.js", "ui.js"} <= set(modules)
+    for name in modules:
+        assert client.request("GET", f"/static/{name}", token=False)[0] == 403
+        status, headers, body = client.request("GET", f"/static/{name}")
+        assert status == 200 and headers["Content-Type"] == "text/javascript; charset=utf-8"
+        imports = re.findall(r'^import \{[^}]*\} from "([^"]*)";', body.decode(), re.M)
+        assert all(i.endswith(f".js?token={client.token}") for i in imports), name
+        for i in imports:                 # every module a page imports is served
+            assert client.request("GET", "/static/" + i[2:].split("?")[0])[0] == 200
+    assert client.request("GET", "/static/ui.js")[2].decode() == module_text("ui.js")
+
+
 def test_post_needs_the_token_too(client):
     status, doc = client.json("POST", "/api/control", {"action": "play"}, token=False)
     assert status == 403 and "token" in doc["error"]

@@ -519,7 +519,7 @@ def test_csp_allows_only_the_pages_own_script_by_its_hash():
     html = stepper_html(lecture_expression())
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', html).group(1)
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
-    script = re.search(r"<script>(.*?)</script>", html, re.S).group(1)
+    script = re.search(r'<script type="module">(.*?)</script>', html, re.S).group(1)
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     assert f"script-src 'sha256-{digest}'" in csp
     style = re.search(r"<style>(.*?)</style>", html, re.S).group(1)

@@ -48,6 +48,10 @@ def add_parser(subparsers):
                    help="Adam's learning rate at step 0 (default: 0.01)")
     t.add_argument("--out", default=os.path.join("out", "gpt"), metavar="DIR",
                    help="output folder (default: out/gpt)")
+    t.add_argument("--compiled", action="store_true",
+                   help="train on one compiled program (C where a compiler is found, else "
+                        "numpy), traced once for every document: the same losses and model, "
+                        "bit for bit, many times faster")
     t.add_argument("--no-progress", action="store_true",
                    help="no progress bar: print microgpt's log line every step instead")
     t.set_defaults(func=run_train)
@@ -104,6 +108,15 @@ def run_train(args):
           f"(with BOS); {model}; {args.steps} steps, lr {args.lr:g}", flush=True)
 
     opt = gpt.MicroGPTAdam(model.parameters(), lr=args.lr, steps=args.steps)
+    step_fn = lambda tokens: gpt.train_step(model, opt, tokens)      # noqa: E731
+    trainer = None
+    if args.compiled:
+        try:
+            from micrograd.gpt.compiled import CompiledTrainer
+        except ImportError as e:
+            raise CLIError(f"--compiled needs numpy ({e}); pip install numpy") from None
+        trainer = step_fn = CompiledTrainer(model, opt,
+                                            positions=gpt.training.longest(model, docs))
     bar = _progress(args.steps, not args.no_progress)
     history = SimpleNamespace(interrupted=False, steps=0, losses=[])
     start = time.perf_counter()
@@ -111,9 +124,11 @@ def run_train(args):
         try:
             for step in range(args.steps):
                 try:
-                    loss = gpt.train_step(model, opt, tok.encode(docs[step % len(docs)]))
+                    loss = step_fn(tok.encode(docs[step % len(docs)]))
                 except (ValueError, OverflowError) as e:     # log(0), exp overflow: diverged
                     raise TrainingDiverged(f"step {step + 1}: {e}") from None
+                except ArithmeticError as e:    # the compiled step refuses a loss not finite
+                    loss = getattr(e, "loss", math.nan)
                 if not math.isfinite(loss):
                     raise TrainingDiverged(f"loss became {loss} at step {step + 1}")
                 history.losses.append(loss)
@@ -129,6 +144,8 @@ def run_train(args):
         finally:
             if bar is not None:
                 bar.close()
+            if trainer is not None:
+                trainer.sync()          # the model's Values hold the trained weights again
         seconds = time.perf_counter() - start
         if history.interrupted:
             print(f"interrupted after {history.steps} of {args.steps} steps: keeping the "
@@ -137,6 +154,7 @@ def run_train(args):
                 "seed": args.seed, "lr": args.lr, "steps": history.steps,
                 "planned_steps": args.steps, "final_loss": history.losses[-1],
                 "interrupted": history.interrupted, "seconds": round(seconds, 3),
+                "compiled": bool(args.compiled),
                 "micrograd": __version__}
         path = modelfile.save_gpt(model, tok, os.path.join(args.out, MODEL_FILE), meta)
         ctrl_c.saved(history)

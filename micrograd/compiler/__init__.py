@@ -40,7 +40,9 @@ constants, others through an index table) and builds it with the system's C comp
 (cbuild.py); the same libm exp/log/tanh/pow as Python's math. "numpy" is used without a
 compiler, for an op whose row is not written with arithmetic, comparisons and
 micrograd.primitives (one that calls math.* itself: `stats()` names it), for programs of more
-than cgen.MAX_GROUPS groups, and with exact=False. Both give the same bits; where a C kernel
+than cgen.MAX_GROUPS groups (unless backend="c" is asked for: then built at -Og, cbuild's
+QUICK_FLAGS, the forward in the background while the backward is generated), and with
+exact=False. Both give the same bits; where a C kernel
 meets what eager would refuse (a division by 0, exp or a power overflowing, log of 0), it
 hands over to numpy, which raises eager's error.
 
@@ -67,6 +69,8 @@ What is baked in at trace time
 * The graph's shape: Python control flow on `.data` (`if x.data > 0`, `max(z.data for ...)`,
   early exits, loops whose length depends on values) runs once, at trace time, and the branch
   it took is replayed forever. Only the numbers flow through the replay.
+* Indexing: `table[int(i.data)]` picks its entry at trace time; `engine.take(i, table)` (a
+  row of the op table) is a node, so i is an input and a replay picks by its new value.
 * Constants: numbers created inside the function (`1 + x`, `alpha * reg`, a float computed from
   `.data`) keep their trace-time value. (The package's softmax_cross_entropy shifts by a
   `max` node instead, which a replay recomputes.)

@@ -192,7 +192,7 @@ class Backward:
         try:
             src, tables = cgen.backward_source(prog, order)
             self.c_source = src
-            return Kernel(src, "bwd", tables, [prog.val, self.buf])
+            return Kernel(src, "bwd", tables, [prog.val, self.buf], quick=prog.quick)
         except (CUnavailable, OverflowError):
             return None
 

@@ -11,6 +11,12 @@ only if the file is ours, a regular file and not writable by others: a library s
 could have planted is never loaded. If the cache directory is not like that, kernels are built
 in a private temporary directory instead.
 
+A big program (more groups than cgen.MAX_GROUPS, compiled on request) is built at -Og
+(QUICK_FLAGS), possibly in the background (`start`, then `load(..., build=...)` or
+`Kernel(..., background=True)`), and a source cut into translation units (UNIT_MARK) is
+compiled one C compiler per unit at once, then linked. Builds happen in a private temporary
+folder inside the cache folder; only a finished library is renamed into place.
+
 No compiler (or a compiler that fails) is not an error: `CUnavailable` says why, and the
 program runs on the numpy backend, with the same numbers.
 """
@@ -31,6 +37,11 @@ import threading
 # instructions is never loaded here.
 FLAGS = ("-O2", "-march=native", "-funroll-loops", "-ffp-contract=off", "-fno-builtin-pow",
          "-std=c99", "-fPIC", "-shared")
+# A big program (more groups than cgen.MAX_GROUPS, compiled because it is replayed many times,
+# as a GPT's training step) is built at -Og: about a seventh of -O2's compile time for about
+# twice its run time, the better bargain over a thousand steps. The same bits: no optimization
+# level changes IEEE semantics without -ffast-math.
+QUICK_FLAGS = ("-Og",) + FLAGS[1:2] + FLAGS[3:]
 _LOCK = threading.Lock()
 _STATE = {}              # compiler path -> its identity; "tmpdir" -> a private fallback dir
 
@@ -122,12 +133,16 @@ def _trusted(path):
     return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
-def load(source, functions):
+def load(source, functions, quick=False, build=None):
     """Compile `source` (or find it in the cache) and return {name: ctypes function} for
-    `functions` ({name: number of pointer arguments}), each returning an int."""
-    cc, folder, path = library_path(source)
+    `functions` ({name: number of pointer arguments}), each returning an int. quick: built
+    with QUICK_FLAGS. build: a started build (`start`) of this source, to wait for."""
+    flags = QUICK_FLAGS if quick else FLAGS
+    cc, folder, path = library_path(source, flags)
+    if build is not None:
+        build.wait()
     if not _trusted(path):
-        _build(cc, source, folder, path)
+        _build(cc, source, folder, path, flags)
     if not (_private(folder) and _trusted(path)):
         raise CUnavailable(f"{path} is not a private file of this user; not loaded")
     try:
@@ -145,51 +160,139 @@ def load(source, functions):
     return out
 
 
-def library_path(source):
+def library_path(source, flags=FLAGS):
     """(compiler, cache folder, path of the library) for a kernel's source."""
     cc = find_compiler()
     if cc is None:
         raise CUnavailable("no C compiler found (cc, gcc or $CC on PATH)")
-    key = hashlib.sha256("\0".join([_identity(cc), _cpu(), " ".join(FLAGS),
+    key = hashlib.sha256("\0".join([_identity(cc), _cpu(), " ".join(flags),
                                      source]).encode())
     folder = cache_dir()
     return cc, folder, os.path.join(folder, f"mg_{key.hexdigest()[:40]}.so")
 
 
-def _build(cc, source, folder, path):
+def _build(cc, source, folder, path, flags=FLAGS):
     """Compile into a temporary name in the cache folder, then rename: never half a file."""
-    fd, c_path = tempfile.mkstemp(suffix=".c", dir=folder)
-    so_tmp = c_path[:-2] + ".so"
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(source)
+    _Build(cc, source, folder, path, flags).wait(raise_errors=True)
+
+
+# Between the translation units of one library's source (cgen cuts a big program's kernel so):
+# they are compiled at once, one C compiler each, then linked.
+UNIT_MARK = "\n/* micrograd: next translation unit */\n"
+
+
+class _Build:
+    """A running build of one library (the C compiler as child processes, one per translation
+    unit of the source, then a link): `wait()`."""
+
+    def __init__(self, cc, source, folder, path, flags):
+        self.cc, self.path, self.flags, self.error = cc, path, flags, None
+        self.work = tempfile.mkdtemp(prefix="build-", dir=folder)
+        self.so_tmp = os.path.join(self.work, "lib.so")
+        self.procs, self.objects = [], []
+        units = source.split(UNIT_MARK)
         try:
-            r = subprocess.run([cc, *FLAGS, "-o", so_tmp, c_path, "-lm"],
-                               capture_output=True, text=True, timeout=300, check=False)
-        except (OSError, subprocess.SubprocessError) as e:
-            raise CUnavailable(f"the C compiler {cc} failed to run ({e})") from None
-        if r.returncode != 0:
-            first = (r.stderr.strip().splitlines() or ["?"])[0]
-            raise CUnavailable(f"the C compiler {cc} failed: {first}")
-        os.chmod(so_tmp, 0o700)
-        os.replace(so_tmp, path)
-    finally:
-        for p in (c_path, so_tmp):
+            for k, unit in enumerate(units):
+                c_path = os.path.join(self.work, f"u{k}.c")
+                with open(c_path, "w") as f:
+                    f.write(unit)
+                if len(units) == 1:         # one unit: compile and link in one go
+                    cmd = [cc, *flags, "-o", self.so_tmp, c_path, "-lm"]
+                else:
+                    obj = os.path.join(self.work, f"u{k}.o")
+                    self.objects.append(obj)
+                    cmd = [cc, *[f for f in flags if f != "-shared"], "-c", "-o", obj, c_path]
+                self.procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                                   stderr=subprocess.PIPE, text=True))
+        except OSError as e:
+            self.error = f"the C compiler {cc} failed to run ({e})"
+            self._stop()
+
+    def wait(self, raise_errors=False):
+        """Wait for the build; put the library in place. CUnavailable if asked to raise."""
+        if self.procs:
+            procs, self.procs = self.procs, []
             try:
-                os.unlink(p)
-            except OSError:
-                pass
+                for proc in procs:
+                    _, err = proc.communicate(timeout=300)
+                    if proc.returncode != 0 and self.error is None:
+                        first = (err.strip().splitlines() or ["?"])[0]
+                        self.error = f"the C compiler {self.cc} failed: {first}"
+                if self.error is None and self.objects:
+                    r = subprocess.run([self.cc, *self.flags, "-o", self.so_tmp,
+                                        *self.objects, "-lm"], capture_output=True, text=True,
+                                       timeout=300, check=False)
+                    if r.returncode != 0:
+                        first = (r.stderr.strip().splitlines() or ["?"])[0]
+                        self.error = f"the C compiler {self.cc} failed: {first}"
+                if self.error is None:
+                    os.chmod(self.so_tmp, 0o700)
+                    os.replace(self.so_tmp, self.path)
+            except (OSError, subprocess.SubprocessError) as e:
+                self.error = f"the C compiler {self.cc} failed to run ({e})"
+                self.procs = procs
+                self._stop()
+            finally:
+                shutil.rmtree(self.work, ignore_errors=True)
+        if self.error and raise_errors:
+            raise CUnavailable(self.error)
+
+    def _stop(self):
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
+        self.procs = []
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def __del__(self):          # never waited for (its program dropped): finish, tidy up
+        try:
+            self.wait()
+        except Exception:           # pragma: no cover (interpreter shutdown)
+            pass
+
+
+def start(source, quick=False):
+    """Start building `source` in the background (a child process) unless it is cached:
+    a handle for load(..., build=handle), or None."""
+    flags = QUICK_FLAGS if quick else FLAGS
+    cc, folder, path = library_path(source, flags)
+    if _trusted(path):
+        return None
+    return _Build(cc, source, folder, path, flags)
 
 
 class Kernel:
     """A compiled kernel bound to its arrays: `kernel()` runs it, returns True on trouble
-    (where eager would raise; the caller then asks the numpy backend)."""
+    (where eager would raise; the caller then asks the numpy backend).
 
-    def __init__(self, source, name, tables, arrays):
-        self.fn = load(source, {name: len(arrays) + 2})[name]
+    background=True: the C compiler runs while Python goes on (a big program's forward
+    builds while its backward is generated and built); the first call waits for it, and if
+    the build failed, every call returns True (the numpy backend then runs, same numbers)."""
+
+    def __init__(self, source, name, tables, arrays, quick=False, background=False):
+        self.name, self.nargs, self.quick = name, len(arrays) + 2, quick
         self.I, self.D = tables.arrays()
         self.args = [a.ctypes.data for a in arrays] + [self.I.ctypes.data, self.D.ctypes.data]
         self.arrays = arrays          # kept alive: the kernel writes into them
+        self.fn = None
+        self.failed = None            # why a background build failed
+        if background:
+            self._pending = (source, start(source, quick))
+        else:
+            self._pending = None
+            self.fn = load(source, {name: self.nargs}, quick)[name]
+
+    def ready(self):
+        """Wait for a background build: True if the kernel can run."""
+        if self._pending is not None:
+            (source, build), self._pending = self._pending, None
+            try:
+                self.fn = load(source, {self.name: self.nargs}, self.quick, build)[self.name]
+            except CUnavailable as e:
+                self.failed = str(e)
+        return self.fn is not None
 
     def __call__(self):
+        if self.fn is None and not self.ready():
+            return True
         return self.fn(*self.args) != 0

@@ -20,11 +20,13 @@ in a forward or in a local derivative), the kernel returns 1, and the caller run
 backend, which raises eager's own error (or, where eager does not visit the node, gives the
 numbers).
 """
+import os
 import re
 
 import numpy as np
 
 from micrograd.compiler import trace as kinds
+from micrograd.compiler.cbuild import UNIT_MARK
 from micrograd.compiler.kernels import affine
 from micrograd.compiler.rows import as_double, row
 
@@ -38,11 +40,12 @@ HEADER = """#include <math.h>
 MAX_GROUPS = 64
 
 
-def supports(groups):
+def supports(groups, insist=False):
     """Can every group run in C? (Every op whose row is written with arithmetic, comparisons
     and the primitives can; one that is not keeps the program on numpy, as does a program of
-    more than MAX_GROUPS groups.) -> (ok, why not)"""
-    if len(groups) > MAX_GROUPS:
+    more than MAX_GROUPS groups unless the C backend is asked for: `insist`, for a program
+    replayed often enough to repay its compile.) -> (ok, why not)"""
+    if len(groups) > MAX_GROUPS and not insist:
         return False, (f"{len(groups)} groups (more than {MAX_GROUPS}: the C compiler would "
                        f"take longer than it saves)")
     for g in groups:
@@ -53,13 +56,13 @@ def supports(groups):
     return True, ""
 
 
-def _uses(name, text):
-    return re.search(r"\b" + name + r"\b", text) is not None
+_WORD = re.compile(r"\b\w+\b")
 
 
 def _loads(names_refs, text):
     """`double x0_ = ..., o_ = ...;` for the row's variables the statements use."""
-    loads = [f"{n} = {ref()}" for n, ref in names_refs if _uses(n, text)]
+    used = set(_WORD.findall(text))
+    loads = [f"{n} = {ref()}" for n, ref in names_refs if n in used]
     return f"double {', '.join(loads)};" if loads else ""
 
 
@@ -205,9 +208,10 @@ def forward_source(groups, name="fwd"):
     for gi, g in enumerate(groups):
         body.append(f"  /* group {gi}: kind {g.kind}, {g.m} nodes */")
         body.extend(_forward_group(g, t))
-    src = (HEADER + f"int {name}(double *restrict v, const int32_t *restrict I, "
-           f"const double *restrict D) {{\n  int err = 0;\n" + "\n".join(body)
-           + "\n  return err;\n}\n")
+    # one unit: a big program's forward builds in the background, on one processor, while
+    # Python writes the backward on the other (which then builds in UNITS units)
+    src = _function(name, "double *restrict v, const int32_t *restrict I, "
+                          "const double *restrict D", body)
     return src, t
 
 
@@ -256,10 +260,51 @@ def backward_source(prog, order, name="bwd"):
             _, gi, dests, check = step
             body.append(f"  /* group {gi} */")
             body.extend(_contributions(prog.groups[gi], dests, check, t))
-    src = (HEADER + f"int {name}(const double *restrict v, double *restrict b, "
-           f"const int32_t *restrict I, const double *restrict D) {{\n  int err = 0;\n"
-           + "\n".join(body) + "\n  return err;\n}\n")
+    src = _function(name, "const double *restrict v, double *restrict b, "
+                          "const int32_t *restrict I, const double *restrict D", body,
+                    UNITS if len(prog.groups) > MAX_GROUPS else 1)
     return src, t
+
+
+# A C compiler's optimizer takes time more than linear in the size of a function: a big
+# program's kernel is cut into functions of about this many groups' loops (the kernel calls
+# them in order), which halves the compile of a GPT's backward at -O2. The backward of a
+# program of more than MAX_GROUPS groups is also cut into translation units, one per processor
+# (up to 4), that are compiled at once (cbuild.UNIT_MARK).
+GROUPS_PER_FUNCTION = 8
+UNITS = max(1, min(4, os.cpu_count() or 1))
+
+
+def _function(name, params, body, units=1):
+    """`int name(params)` running `body` (lines; a group's loops start with a `/* group`
+    comment), in parts of GROUPS_PER_FUNCTION groups each when it is long, spread over
+    `units` translation units."""
+    parts, n = [[]], 0
+    for line in body:
+        if line.startswith("  /* group"):
+            n += 1
+            if n > GROUPS_PER_FUNCTION and parts[-1]:
+                parts.append([])
+                n = 1
+        parts[-1].append(line)
+    if len(parts) == 1:
+        return (HEADER + f"int {name}({params}) {{\n  int err = 0;\n" + "\n".join(body)
+                + "\n  return err;\n}\n")
+    args = ", ".join(p.split()[-1].lstrip("*") for p in params.split(","))
+    # the parts are the library's own (hidden), never static: another unit may call them
+    attr = '__attribute__((noinline, visibility("hidden")))'
+    funcs = [f"{attr} int {name}_{k}({params}) {{\n  int err = 0;\n" + "\n".join(lines)
+             + "\n  return err;\n}\n" for k, lines in enumerate(parts)]
+    units = max(1, min(units, len(funcs)))
+    size = -(-len(funcs) // units)
+    protos = "".join(f"{attr} int {name}_{k}({params});\n" for k in range(len(funcs)))
+    calls = "\n".join(f"  err |= {name}_{k}({args});" for k in range(len(funcs)))
+    main = (HEADER + protos + f"int {name}({params}) {{\n  int err = 0;\n{calls}\n"
+            f"  return err;\n}}\n")
+    chunks = ["\n".join([HEADER] + funcs[i:i + size]) for i in range(0, len(funcs), size)]
+    if units == 1:
+        return main + "\n" + "\n".join(funcs)
+    return UNIT_MARK.join([main] + chunks)
 
 
 def mac_segments(groups, role_dest, blocks):
@@ -389,7 +434,8 @@ def _row_derivative(g, ri, val):
     operands (o_ the output, x0_, x1_, ... the inputs) read through `val`."""
     srcs = [_rows(r, g) for r in g.roles]
     blk, grads = row(g.rule, len(srcs)).local()
-    text, d = blk.text(), as_double(grads[ri])
+    d = as_double(grads[ri])
+    text = blk.text(d)          # the statements this derivative needs (and the checks)
     refs = [("o_", lambda: val(_inst(g)))] + [
         (f"x{i}_", lambda r=r: val(r[0])) for i, r in enumerate(srcs)]
     return f"{_loads(refs, text + ' ' + d)} {text}", d

@@ -1,4 +1,6 @@
-"""micrograd.optim's SGD and Adam on float64 arrays, for the fused training step.
+"""micrograd.optim's SGD and Adam on float64 arrays, for the fused training step (another
+optimizer brings its own FusedOptimizer subclass through a `fused_optimizer()` method, as
+micrograd.gpt's MicroGPTAdam does).
 
 `FusedOptimizer` holds the parameters (`theta`), their gradients (`grad`) and the optimizer's
 state as arrays. Its update is micrograd.optim's formula written as one numpy operation per
@@ -25,8 +27,10 @@ _OWNER = weakref.WeakKeyDictionary()
 
 
 def fusable(opt):
-    """Is opt an optimizer whose update the fused step knows (exactly SGD or Adam)?"""
-    return type(opt) in (optim.SGD, optim.Adam)
+    """Is opt an optimizer whose update the fused step knows (exactly SGD or Adam, or one that
+    brings its own array version: a `fused_optimizer()` method)?"""
+    return type(opt) in (optim.SGD, optim.Adam) or callable(getattr(opt, "fused_optimizer",
+                                                                   None))
 
 
 def fused_optimizer(opt):
@@ -34,9 +38,17 @@ def fused_optimizer(opt):
         return FusedSGD(opt)
     if type(opt) is optim.Adam:
         return FusedAdam(opt)
+    own = getattr(opt, "fused_optimizer", None)     # e.g. micrograd.gpt's MicroGPTAdam
+    if callable(own):
+        fused = own()
+        if not isinstance(fused, FusedOptimizer):
+            raise TypeError(f"{type(opt).__name__}.fused_optimizer() must return a "
+                            f"FusedOptimizer, got {type(fused).__name__}")
+        return fused
     raise TypeError(f"the fused training step supports micrograd.optim.SGD and Adam "
-                    f"(exactly those classes), got {type(opt).__name__}; use "
-                    f"micrograd.compile(fn) and call the optimizer yourself")
+                    f"(exactly those classes) and optimizers with a fused_optimizer() method, "
+                    f"got {type(opt).__name__}; use micrograd.compile(fn) and call the "
+                    f"optimizer yourself")
 
 
 class FusedOptimizer:

@@ -31,6 +31,7 @@ class Program:
 
     def __init__(self, out_values, tree, inputs, exact=True, lock=None, backend="auto"):
         self.tree = tree
+        self.wanted = backend
         self.lock = lock or threading.RLock()     # the compiled function's: one call at a time
         self.exact = exact
         self.info = {"backward_compile_s": {}}
@@ -41,6 +42,10 @@ class Program:
         # the ops' rows as traced: a row replaced later makes this program stale
         self.rows = [(r, r.forward, r.local_grads) for r in graph.ops]
         self.groups = make_groups(graph)
+        # more groups than C pays for on one call: compiled only when asked (backend="c", a
+        # program replayed many times), quickly (cbuild.QUICK_FLAGS), its forward in the
+        # background while the backward is generated
+        self.quick = len(self.groups) > cgen.MAX_GROUPS
         s = Slots(graph, self.groups, rows_first=self._c_wanted(backend))
         self.slots = s
         self.val, self.need, self.n_slots = s.val, s.need, s.n_slots
@@ -54,7 +59,8 @@ class Program:
 
     def _c_wanted(self, wanted):
         """Will the C backend be tried? (It lays the parameters out for its loops.)"""
-        return (wanted != "numpy" and self.exact and cgen.supports(self.groups)[0]
+        return (wanted != "numpy" and self.exact
+                and cgen.supports(self.groups, wanted == "c")[0]
                 and find_compiler() is not None)
 
     def _choose_backend(self, wanted):
@@ -64,17 +70,27 @@ class Program:
         if not self.exact:
             why = "exact=False uses numpy's BLAS products and exp/log"
         else:
-            ok, why = cgen.supports(self.groups)
+            ok, why = cgen.supports(self.groups, wanted == "c")
             if ok:
                 try:
                     src, tables = cgen.forward_source(self.groups)
-                    self.cfwd = Kernel(src, "fwd", tables, [self.val])
+                    self.cfwd = Kernel(src, "fwd", tables, [self.val], quick=self.quick,
+                                       background=self.quick)
                     return "c", "generated C"
                 except (CUnavailable, OverflowError) as e:
                     why = str(e)
         if wanted == "c":
             raise CompileError(f"backend='c' is not available: {why}")
         return "numpy", why
+
+    def _c_failed(self, why):
+        """The forward's C kernel could not be built after all: numpy from now on (the same
+        numbers), or CompileError if backend="c" was asked for."""
+        self.cfwd = None
+        self.backend, self.backend_note = "numpy", why
+        self.info.update(backend="numpy", backend_note=why)
+        if self.wanted == "c":
+            raise CompileError(f"backend='c' is not available: {why}")
 
     def rows_current(self):
         """Are the ops' rows still those this program was made from?"""
@@ -115,6 +131,8 @@ class Program:
     def forward(self):
         """Run the forward instructions; a new generation of results. Returns the outputs."""
         self.gen += 1
+        if self.cfwd is not None and self.cfwd.fn is None and not self.cfwd.ready():
+            self._c_failed(self.cfwd.failed)        # its build ran in the background
         if self.cfwd is None or self.cfwd():
             # numpy's forward; after the C kernel, where eager would raise: numpy raises
             # eager's error (or, if nothing fails there, gives the same numbers)

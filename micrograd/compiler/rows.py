@@ -20,6 +20,7 @@ A row that does anything else (math.* on an input, float(), an `if` on an input)
 """
 import math
 import operator
+import re
 
 import numpy as np
 
@@ -71,8 +72,22 @@ class Block:
         self.lines.append(f"if ({cond}) err = 1;")
         self.may_fail = True
 
-    def text(self):
-        return " ".join(self.lines)
+    def text(self, result=None):
+        """The statements; with `result` (C code), only those it needs, and every check (with
+        what the checks need): a row whose derivatives share nothing (take's, one per entry)
+        then writes each derivative's loop without all the others' statements."""
+        if result is None:
+            return " ".join(self.lines)
+        name = re.compile(r"\b" + re.escape(self.prefix) + r"\d+\b")
+        need = set(name.findall(result))
+        keep = []
+        for line in reversed(self.lines):
+            defined = line.split(" = ", 1)[0].split()[-1] if not line.startswith("if ") else None
+            if defined is None or defined in need:
+                keep.append(line)
+                body = line if defined is None else line.split(" = ", 1)[1]
+                need.update(name.findall(body))
+        return " ".join(reversed(keep))
 
 
 def _notsym(what):
@@ -329,9 +344,14 @@ class Row:
         return blk, self.rule.forward(*self._vars(blk))
 
     def local(self, prefix="t"):
-        blk = Block(prefix)
-        xs = self._vars(blk)
-        return blk, tuple(self.rule.local_grads(blk.var("o_"), *xs))
+        """(Block, grads), written once per prefix (a wide row, take's, is asked once per
+        input: its derivatives are written once)."""
+        memo = self.__dict__.setdefault("_local", {})
+        if prefix not in memo:
+            blk = Block(prefix)
+            xs = self._vars(blk)
+            memo[prefix] = (blk, tuple(self.rule.local_grads(blk.var("o_"), *xs)))
+        return memo[prefix]
 
 
 _ROWS = {}

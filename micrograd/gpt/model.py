@@ -12,13 +12,15 @@ the same value and the same gradients (d/dw_i = x_i, d/dx_i = w_i).
 """
 import math
 import random
+import threading
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
-from micrograd.engine import Value, linear
+from micrograd.engine import MAX, Value, linear, take
 from micrograd.nn import Module
 
 __all__ = ["GPTConfig", "GPT", "Embedding", "Linear", "CausalSelfAttention", "MLP", "Block",
-           "rmsnorm", "softmax", "MAX_SIZE"]
+           "rmsnorm", "softmax", "shifted", "traced", "MAX_SIZE"]
 
 MAX_SIZE = 4096        # any one dimension; a scalar engine is slow long before this
 
@@ -73,6 +75,8 @@ class Embedding(Module):
         self.weight = _matrix(rng, num, dim, std)
 
     def __call__(self, i):
+        if isinstance(i, Value):    # an index in the graph (a compiled step's input): a take
+            return [take(i, column) for column in zip(*self.weight)]    # node per column
         return self.weight[i]
 
     def parameters(self):
@@ -99,11 +103,38 @@ def rmsnorm(x):
     return [xi * scale for xi in x]
 
 
-def softmax(logits):
-    """exp(l - max) / sum: shifted by the largest logit (a plain number, no gradient: the shift
-    cancels) so that exp never overflows."""
+class _Tracing(threading.local):
+    on = False
+
+
+_tracing = _Tracing()
+
+
+@contextmanager
+def traced():
+    """The model as the compiler traces it (micrograd.gpt.compiled): softmax's shift is a node
+    of the engine's max op, so a replay shifts by its own largest logit, not the trace's."""
+    was, _tracing.on = _tracing.on, True
+    try:
+        yield
+    finally:
+        _tracing.on = was
+
+
+def shifted(logits):
+    """logits minus the largest, so that exp never overflows. Eagerly the largest is a plain
+    number read from .data, as microgpt does (the shift cancels: no gradient). Traced, it is a
+    node of the engine's max op (derivative 0): the same bits, as -max is exact."""
+    if _tracing.on:
+        neg = -MAX(*logits)
+        return [val + neg for val in logits]
     max_val = max(val.data for val in logits)
-    exps = [(val - max_val).exp() for val in logits]
+    return [val - max_val for val in logits]
+
+
+def softmax(logits):
+    """exp(l - max) / sum: shifted by the largest logit (see `shifted`)."""
+    exps = [s.exp() for s in shifted(logits)]
     total = sum(exps)
     return [e / total for e in exps]
 
@@ -206,10 +237,14 @@ class GPT(Module):
         return [t + p for t, p in zip(self.wte(token_id), self.wpe(pos_id))]
 
     def __call__(self, token_id, pos_id, keys, values):
+        return self.lm_head(self.hidden(token_id, pos_id, keys, values))
+
+    def hidden(self, token_id, pos_id, keys, values):
+        """The last block's output for this token: what lm_head turns into logits."""
         x = rmsnorm(self.embed(token_id, pos_id))  # not redundant: the residual skips the others
         for layer, k, v in zip(self.layers, keys, values):
             x = layer(x, k, v)
-        return self.lm_head(x)
+        return x
 
     def state_dict(self):
         """microgpt's names -> matrices (lists of rows of Values), in its order."""

@@ -12,8 +12,8 @@ import math
 import random
 from numbers import Real
 
-from micrograd.engine import no_grad
-from micrograd.gpt.model import softmax
+from micrograd.engine import Value, no_grad, take
+from micrograd.gpt.model import shifted, softmax
 
 __all__ = ["MicroGPTAdam", "cross_entropy", "document_loss", "train_step", "train", "sample",
            "check_temperature"]
@@ -49,6 +49,12 @@ class MicroGPTAdam:
     def lr_at(self, step):
         return self.lr * (1 - step / self.steps)
 
+    def fused_optimizer(self):
+        """This update on arrays, for micrograd.compile(loss, optimizer=this) (the compiler's
+        hook; see micrograd.gpt.compiled)."""
+        from micrograd.gpt.compiled import FusedMicroGPTAdam
+        return FusedMicroGPTAdam(self)
+
     def step(self):
         """One update of every parameter from its .grad, then its .grad back to 0."""
         step, (beta1, beta2), eps, m, v = self.step_count, self.betas, self.eps, self.m, self.v
@@ -67,10 +73,11 @@ class MicroGPTAdam:
 
 def cross_entropy(logits, target):
     """-log softmax(logits)[target], the target's probability alone: microgpt computes all of
-    them and uses one; the others are never on the loss's path (the same number, fewer nodes)."""
-    max_val = max(val.data for val in logits)
-    exps = [(val - max_val).exp() for val in logits]
-    return -(exps[target] / sum(exps)).log()
+    them and uses one; the others are never on the loss's path (the same number, fewer nodes).
+    A target that is a Value (a compiled step's input) is picked by a take node."""
+    exps = [s.exp() for s in shifted(logits)]
+    picked = take(target, exps) if isinstance(target, Value) else exps[target]
+    return -(picked / sum(exps)).log()
 
 
 def document_loss(model, tokens):
@@ -95,17 +102,35 @@ def train_step(model, optimizer, tokens):
     return loss.data
 
 
-def train(model, tokenizer, docs, steps, lr=0.01, callback=None):
+def train(model, tokenizer, docs, steps, lr=0.01, callback=None, compiled=False):
     """microgpt's training loop: step k trains on docs[k % len(docs)] (shuffle docs first, as
     microgpt does, with the same rng as the weights). Returns the losses. callback(step, loss)
-    after each step; returning True stops."""
+    after each step; returning True stops. compiled=True: the same losses and weights, bit for
+    bit, from one compiled program (micrograd.gpt.compiled; needs numpy); the model's Values
+    are brought up to date when the loop ends."""
     optimizer = MicroGPTAdam(model.parameters(), lr=lr, steps=steps)
+    step_fn = lambda tokens: train_step(model, optimizer, tokens)      # noqa: E731
+    trainer = None
+    if compiled:
+        from micrograd.gpt.compiled import CompiledTrainer
+        trainer = step_fn = CompiledTrainer(model, optimizer,
+                                            positions=longest(model, docs))
     losses = []
-    for step in range(steps):
-        losses.append(train_step(model, optimizer, tokenizer.encode(docs[step % len(docs)])))
-        if callback is not None and callback(step, losses[-1]) is True:
-            break
+    try:
+        for step in range(steps):
+            losses.append(step_fn(tokenizer.encode(docs[step % len(docs)])))
+            if callback is not None and callback(step, losses[-1]) is True:
+                break
+    finally:
+        if trainer is not None:
+            trainer.sync()
     return losses
+
+
+def longest(model, docs):
+    """The most positions a document of docs trains (its characters + BOS, cut to the
+    context): what a compiled step is traced for."""
+    return min(model.config.block_size, 1 + max(map(len, docs), default=0))
 
 
 def check_temperature(temperature):

@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 from micrograd.lab.session import MAX_MODEL_BYTES, RequestError, Session
 from micrograd.lab.settings import SettingsError, check_speed, parse_json
 from micrograd.viz.stepper import stepper_csp
+from micrograd.viz.web import SHARED, imports_with_query, module_text
 
 __all__ = ["LabServer", "make_server", "MAX_BODY", "TIMEOUT", "BACKLOG"]
 
@@ -39,7 +40,11 @@ MAX_BODY = MAX_MODEL_BYTES           # the largest body: a model file being load
 TIMEOUT = 10                         # seconds a connection may stay silent mid-request or idle
 BACKLOG = 128                        # connections the kernel queues before the server takes them
 GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
-STATIC = {"lab.css": "text/css; charset=utf-8", "lab.js": "text/javascript; charset=utf-8"}
+JS = "text/javascript; charset=utf-8"
+# the page's files: its style, its ES modules, and the module it shares with the stepper
+STATIC = {"lab.css": "text/css; charset=utf-8", "lab.js": JS, "lab-api.js": JS,
+          "lab-charts.js": JS, "lab-network.js": JS, "lab-controls.js": JS, "lab-point.js": JS,
+          SHARED: JS}
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
             "img-src 'self' data:; frame-src 'self'; base-uri 'none'; form-action 'none'; "
             "frame-ancestors 'none'")
@@ -52,6 +57,8 @@ class _Refused(Exception):
 
 
 def _asset(name):
+    if name == SHARED:                   # ui.js lives with the stepper, in micrograd.viz
+        return module_text(name).encode("utf-8")
     return resources.files("micrograd.lab").joinpath("static", name).read_bytes()
 
 
@@ -223,7 +230,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def static(self, query, body):
         name = urlsplit(self.path).path.rsplit("/", 1)[-1]
-        self._send(200, _asset(name), STATIC[name])
+        body = _asset(name)
+        if name.endswith(".js"):         # a module's imports of its siblings carry the token
+            body = imports_with_query(body.decode("utf-8"),
+                                      f"token={self.server.token}").encode("utf-8")
+        self._send(200, body, STATIC[name])
 
     def state(self, query, body):
         def number(name, default):
@@ -297,8 +308,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.session.load_model_bytes(body, name)
         self._json({"ok": True})
 
-    ROUTES = {("GET", "/"): index, ("GET", "/static/lab.css"): static,
-              ("GET", "/static/lab.js"): static, ("GET", "/api/state"): state,
+    ROUTES = {("GET", "/"): index, **dict.fromkeys([("GET", f"/static/{n}") for n in STATIC], static),
+              ("GET", "/api/state"): state,
               ("POST", "/api/settings"): settings, ("POST", "/api/control"): control,
               ("POST", "/api/points"): points, ("POST", "/api/inspect"): inspect,
               ("POST", "/api/check"): check,

@@ -1,9 +1,16 @@
-"""The lab's session: what the page may ask of the current run, answered under one lock.
+"""The lab's session: what the page may ask of the current run, answered under one lock. The
+same session serves `micrograd lab` (its HTTP server, a training thread) and the lab in the
+static site (micrograd.site.lab_session: the worker's message loop, Pyodide's one thread).
 
-Run control (the one training thread, cancelling a replaced run at once, pacing) is in
-`runs`; what the page is shown of a run (heat maps, the network) in `views`. Here: new settings,
-play/pause/step/reset, the learner's own points, the state the page polls, one data point's
-forward and backward pass and its stepper page, and model files.
+Run control (play, pause, step, a replaced run, the pace; the training thread or the site's
+stepping) is in `runs`; what the page is shown of a run (heat maps, the network) in `views`.
+Here: new settings, play/pause/step/reset, the learner's own points, the state the page polls,
+one data point's forward and backward pass and its stepper page, and model files.
+
+What differs between the two labs is given to the Session: its trainer (runs.ThreadedTrainer or
+runs.SteppedTrainer), and its `numbers`, which make the data, the network's inputs and the
+views: `NUMPY` here (numpy and scikit-learn, as `micrograd train` makes them), the site's in
+plain Python (the same floats; tests/test_site.py compares them).
 
 One lock, `_cond`, guards all session state; every method of Session takes it. The trainer takes
 it only between steps, so the page's requests never wait for a step to finish. A point's graph
@@ -22,12 +29,13 @@ from micrograd import io
 from micrograd.engine import Value
 from micrograd.lab import settings as lab_settings
 from micrograd.lab import views
-from micrograd.lab.runs import ENDED, Run, Trainer
+from micrograd.lab.runs import ENDED, Run, ThreadedTrainer
 from micrograd.lab.settings import Settings, SettingsError, check_speed, parse_settings
 from micrograd.train import loss_function, loss_targets
-from micrograd.viz import plots
+from micrograd.weights import set_weights
 
-__all__ = ["Session", "RequestError", "MAX_MODEL_BYTES", "BOUNDARY_GRID", "NEURON_GRID"]
+__all__ = ["Session", "RequestError", "NUMPY", "MAX_MODEL_BYTES", "BOUNDARY_GRID",
+           "NEURON_GRID"]
 
 BOUNDARY_GRID, NEURON_GRID = views.BOUNDARY_GRID, views.NEURON_GRID
 # The largest model the lab trains (6 x 32) is about 150 kB as io writes it (indent=1): a
@@ -40,12 +48,41 @@ class RequestError(ValueError):
     """A request the session refuses (the server answers 400 with this message)."""
 
 
-class Session:
-    """The lab's state: the current run and the learner's settings (thread-safe)."""
+class _NumpyNumbers:
+    """`micrograd lab`'s numbers: the data as `micrograd train` makes it (numpy, scikit-learn),
+    the inputs and the pictures with numpy. Points and inputs are handed on as lists."""
 
-    def __init__(self, settings=None):
+    @staticmethod
+    def data(s):
+        X_tr, X_te, y_tr, y_te = lab_settings.load_data(s)
+        return X_tr.tolist(), None if X_te is None else X_te.tolist(), y_tr.tolist(), \
+            None if y_te is None else y_te.tolist()
+
+    @staticmethod
+    def features(s, rows):
+        return lab_settings.featurize(s, rows).tolist()
+
+    @staticmethod
+    def view(run, fresh=True):
+        return views.view(run)
+
+    @staticmethod
+    def check(s):
+        """Settings these numbers cannot train raise SettingsError (here: none)."""
+
+
+NUMPY = _NumpyNumbers()
+
+
+class Session:
+    """The lab's state: the current run and the learner's settings (thread-safe). `numbers`
+    and `trainer` are what differ in the site (see the module doc); `served`: a point's stepper
+    page may ask the lab's server for a pending nudge check."""
+
+    def __init__(self, settings=None, numbers=NUMPY, trainer=ThreadedTrainer, served=True):
         self._cond = threading.Condition()
-        self._trainer = Trainer(self._cond)
+        self._numbers, self._served = numbers, served
+        self._trainer = trainer(self._cond)
         self._run_ids = 0
         self._steppers = OrderedDict()       # page id -> (the loss's root, title)
         self._pages = {}                     # page id -> its HTML, made once
@@ -63,7 +100,8 @@ class Session:
 
     def _new_run(self, settings, model=None, model_file=None):
         """Start a fresh run; the old one is cancelled within a layer of its step."""
-        run = Run(self._run_ids + 1, settings, model, model_file)   # may refuse the settings
+        self._numbers.check(settings)
+        run = Run(self._run_ids + 1, settings, self._numbers, model, model_file)   # may refuse
         self._run_ids += 1
         self._trainer.replace(run)
 
@@ -142,13 +180,15 @@ class Session:
                 out["data"] = self._data(run)
                 out["reproduce"] = lab_settings.reproduce(run.settings, run.model_file)
             if new or have != run.version:
-                out["view"] = views.view(run)
+                view = self._numbers.view(run, fresh=new or not run.playing)
+                if new or view["version"] != have:     # the site may keep an older one
+                    out["view"] = view
             return out
 
     def _data(self, run):
         n_own = len(run.settings.points)
         rows = lambda X, y: [] if X is None else [[round(a, 5), round(b, 5), int(c)]
-                                                  for (a, b), c in zip(X.tolist(), y.tolist())]
+                                                  for (a, b), c in zip(X, y)]
         return {"train": rows(run.X_train, run.y_train), "test": rows(run.X_test, run.y_test),
                 "own_from": len(run.X_train) - n_own, "bounds": run.bounds,
                 "classes": lab_settings.DATASET_CLASSES[run.settings.dataset],
@@ -174,12 +214,12 @@ class Session:
             if not 0 <= index < len(X):
                 raise RequestError(f"the {which} set has {len(X)} points; there is no point "
                                    f"{index}")
-            plots.set_weights(run.view_model, run.weights)
+            set_weights(run.view_model, run.weights)
             doc, step, s = io.to_dict(run.view_model), run.step, run.settings
             point, label = [float(v) for v in X[index]], int(y[index])
         model = _labelled_model(doc)
         names = [lab_settings.FEATURES[f][0] for f in s.features]
-        inputs = lab_settings.featurize(s, [point])[0].tolist()
+        inputs = self._numbers.features(s, [point])[0]
         x = [Value(v, label=name) for v, name in zip(inputs, names)]
         try:
             outs, a = [], x
@@ -237,7 +277,7 @@ class Session:
             if page is None:
                 root, title = self._stepper_root(page_id)
                 try:
-                    page = stepper_html(root, title=title, served=True)
+                    page = stepper_html(root, title=title, served=self._served)
                 except ValueError as e:
                     raise RequestError(f"this point's stepper page cannot be made: {e}") \
                         from None
@@ -260,7 +300,7 @@ class Session:
         """(file name, the JSON document) of the model at the last step, in io's format."""
         with self._cond:
             run = self.run
-            plots.set_weights(run.view_model, run.weights)
+            set_weights(run.view_model, run.weights)
             meta = {"lab": run.settings.to_dict(), "step": run.step, "made_by": "micrograd lab"}
             return f"lab-{run.settings.dataset}-step{run.step}.json", \
                 io.to_dict(run.view_model, meta=meta)
@@ -306,6 +346,7 @@ class Session:
         base = self.run.settings
         try:
             s = parse_settings({**saved, **arch}, base=base)
+            self._numbers.check(s)
         except SettingsError as e:
             raise RequestError(f"{name}: {e}") from None
         if nin != len(s.features):

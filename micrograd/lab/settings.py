@@ -18,7 +18,8 @@ from micrograd.train import output_size
 
 __all__ = ["Settings", "SettingsError", "parse_settings", "load_data", "make_model",
            "fit_arguments", "reproduce", "make_xor", "step_work", "check_speed",
-           "parse_json", "DATASETS", "DATASET_NOISE", "LIMITS", "FEATURES", "featurize"]
+           "parse_json", "DATASETS", "DATASET_NOISE", "LIMITS", "FEATURES", "featurize",
+           "features_of"]
 
 DATASETS = ("moons", "circles", "spiral", "blobs", "xor")
 DATASET_NOISE = {"moons": 0.1, "circles": 0.1, "spiral": 0.2, "blobs": 1.0, "xor": 0.1}
@@ -190,6 +191,17 @@ def featurize(s, X):
     cols = {"x1": a, "x2": b, "x1sq": a ** 2, "x2sq": b ** 2, "x1x2": a * b,
             "sinx1": np.sin(a), "sinx2": np.sin(b)}
     return np.column_stack([cols[f] for f in s.features])
+
+
+def features_of(s, rows, sin=math.sin):
+    """featurize in plain Python, as lists (the site, whose Python has no numpy): the same
+    numbers, each column computed as numpy computes it (its `a ** 2` is a * a; `sin` is the C
+    library's, here numpy's own, in the site glibc's where it can be, see micrograd.site.libm)."""
+    cols = {"x1": lambda a, b: a, "x2": lambda a, b: b, "x1sq": lambda a, b: a * a,
+            "x2sq": lambda a, b: b * b, "x1x2": lambda a, b: a * b,
+            "sinx1": lambda a, b: sin(a), "sinx2": lambda a, b: sin(b)}
+    chosen = [cols[f] for f in s.features]
+    return [[f(float(a), float(b)) for f in chosen] for a, b in rows]
 
 
 def parse_settings(doc, base=None):

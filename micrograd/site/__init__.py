@@ -9,9 +9,9 @@ WebAssembly) inside a Web Worker; nothing is fetched from anywhere but OUT at ru
     build.py          the builder: the wheel, Pyodide's files, the pages; refuses a foreign OUT
     pyodide_dist.py   the pinned Pyodide release from the npm registry, fetched once, cached
     worker_api.py     what the worker answers (runs in Pyodide, and in CPython for the tests)
-    lab_session.py    micrograd lab's /api/ answers in one thread, without numpy
+    lab_session.py    micrograd lab's own session, with plain-Python numbers and stepping
     lab_data.py       the lab's data: numpy's and scikit-learn's numbers, in pure Python
-    libm.py           sin and cos as glibc (numpy, here) gives them, for Pyodide (musl)
+    libm.py           sin, cos, tanh, exp and ** as glibc gives them, for Pyodide (musl)
     static/           the pages, the worker and the engine client (ES modules, no build step)
 
 Pyodide's own numpy and scikit-learn wheels live on its CDN only (neither PyPI nor npm has

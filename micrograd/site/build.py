@@ -87,23 +87,12 @@ def make_wheel(folder):
 # ---------------------------------------------------------------------------------------------
 # The pages
 # ---------------------------------------------------------------------------------------------
-def _stepper_hashes():
-    """The CSP sources of the stepper page's inline style and script: the site's pages show
-    that page in an iframe (srcdoc), which keeps its parent's policy, so the parent allows
-    exactly those two by hash, as the stepper's own policy does."""
-    from micrograd.engine import Value
-    from micrograd.viz.stepper import stepper_html
-    page = stepper_html(Value(1.0))
-    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page).group(1)
-    sources = {}
-    for directive in csp.split(";"):
-        name, *values = directive.split()
-        sources[name] = " ".join(v for v in values if v.startswith("'sha256-"))
-    return sources.get("style-src", ""), sources.get("script-src", "")
-
-
 def page_csp():
-    style, script = _stepper_hashes()
+    """The site's pages show the stepper page in an iframe (srcdoc), which keeps its parent's
+    policy: the parent admits exactly the stepper's inline style and script, by hash, as the
+    stepper's own policy does."""
+    from micrograd.viz.stepper import stepper_sources
+    style, script = stepper_sources()
     return (f"default-src 'none'; script-src 'self' {script}; style-src 'self' {style}; "
             f"worker-src 'self'; connect-src 'self'; img-src 'self' data:; frame-src 'self'; "
             f"base-uri 'none'; form-action 'none'")
@@ -128,12 +117,15 @@ def _write_pages(folder):
 def _write_lab(folder, csp):
     """lab.html: `micrograd lab`'s own page and files, unchanged but for where the files are
     (lab/, not the server's /static/ with its token) and one module script before the page's
-    own, lab-site.js, which answers its /api/ requests from the worker."""
+    own, lab-site.js, which answers its /api/ requests from the worker. The lab's modules
+    import ./ui.js, the module it shares with the stepper: it goes beside them."""
+    from micrograd.viz.web import SHARED, module_text
     lab = resources.files("micrograd.lab").joinpath("static")
     (folder / "lab").mkdir()
     for item in lab.iterdir():
         if item.is_file() and item.name != "index.html":
             (folder / "lab" / item.name).write_bytes(item.read_bytes())
+    (folder / "lab" / SHARED).write_text(module_text(SHARED), encoding="utf-8")
     page = lab.joinpath("index.html").read_text(encoding="utf-8").replace("?token=@TOKEN@", "")
     page = re.sub(r'(src|href)="/static/', r'\1="lab/', page)
     head, script, rest = page.partition("<script")

@@ -310,13 +310,21 @@ def handle(kind, args_json):
 _lab = {}
 
 
-def lab_setup(sleep, wait_wake):
-    """In the worker: `sleep(ms)` and `wait_wake()` are JavaScript functions returning Promises;
-    the trainer awaits them through run_sync (JSPI), so the page is answered between steps."""
-    from pyodide.ffi import run_sync
-    from micrograd.site.lab_session import LabSession
-    _lab["session"] = LabSession(wait=lambda seconds: run_sync(sleep(seconds * 1000)),
-                                 wait_wake=lambda: run_sync(wait_wake()))
+@contextlib.contextmanager
+def _glibc_numbers():
+    """The lab's requests and training, in Pyodide: the engine computes tanh, exp and ** as
+    glibc does (micrograd.site.libm), so that a run's numbers are `micrograd lab`'s. Only there:
+    a learner's own code (snippets, exercises) computes with this Python's C library, and the
+    exercises' checks compare it with the engine in this same process."""
+    if sys.platform != "emscripten":
+        yield
+        return
+    from micrograd.site import libm
+    libm.install()
+    try:
+        yield
+    finally:
+        libm.uninstall()
 
 
 def _lab_session():
@@ -329,23 +337,32 @@ def _lab_session():
 def lab(method, path, query=None, body=None):
     """One request of the lab page: {"status", "body"} as the lab's server answers it, or
     {"status", "html"} for a point's stepper page."""
+    with _glibc_numbers():
+        return _lab_request(method, path, query, body)
+
+
+def _lab_request(method, path, query, body):
     session = _lab_session()
     if method == "GET" and path.startswith("/stepper/"):
-        from micrograd.site.lab_session import RequestError
         try:
             return {"status": 200, "html": session.stepper_page(path[len("/stepper/"):])}
-        except RequestError as e:
-            return {"status": 404, "body": {"error": str(e)}}
+        except KeyError:
+            return {"status": 404, "body": {"error": "this stepper page has expired: click the "
+                                                     "point again"}}
+        except ValueError as e:                # RequestError: the page cannot be made
+            return {"status": 400, "body": {"error": str(e)}}
     status, answer = session.request(method, path, query or {}, body)
     return {"status": status, "body": answer}
 
 
-def lab_trainer_wanted():
-    return "session" in _lab and _lab["session"].trainer_wanted()
-
-
-def lab_train():
-    _lab["session"].train()
+def lab_advance():
+    """The worker's loop, whenever the page's requests are answered: train the lab's run for a
+    moment; milliseconds until it wants to be called again, or None (until the next request)."""
+    if "session" not in _lab:
+        return None
+    with _glibc_numbers():
+        seconds = _lab["session"].advance()
+    return None if seconds is None else seconds * 1000
 
 
 HANDLERS["lab"] = lab

@@ -12,7 +12,7 @@ checks every leaf's gradient the lecture's way: nudge the leaf by h, re-evaluate
 (within a budget of work, nearest the root first; see micrograd.viz.nudge).
 
 Everything the page shows is computed here, in Python, and embedded as JSON: the layout (a
-layered left-to-right layout, so neither Graphviz nor a network is needed), every grad after
+layered left-to-right layout, micrograd.viz.layout: no Graphviz, no network), every grad after
 every step (a replay of the engine's chain rule with the same float operations in the same
 order, so the last state equals backward()'s grads exactly), and the numerical check. The page
 renders all text with textContent: labels cannot inject markup or script, and its
@@ -25,29 +25,26 @@ height: <px>} to its parent whenever that changes, for the embedder to size the 
 The formulas come from the engine's op table (Op.formula, Op.derivatives); a node without a
 label is named by its formula over its inputs' names ("x1·w1").
 """
-import base64
-import hashlib
 import json
 import re
 from importlib import resources
 from pathlib import Path
 
 from micrograd.engine import Op, backpropagate, grad, local_grads
+from micrograd.viz.layout import CARD_H, layered_layout
 from micrograd.viz.nudge import NUDGE_BUDGET, nudge_check, nudge_checks
+from micrograd.viz.web import csp_hash, inline_module
 
 __all__ = ["stepper_data", "stepper_html", "stepper_page", "stepper_check", "write_stepper",
-           "MAX_NODES"]
+           "stepper_csp", "stepper_sources", "MAX_NODES", "WINDOW_NODES"]
 
 FMT = "%.4f"
 MAX_NODES = 3000
-BIG_LAYOUT = 3000     # above this many nodes the layout makes fewer passes
-
-# layout constants (pixels)
-CARD_H = 62
-ROW_GAP = 22
-COL_GAP = 56
-OP_GAP = 18
-MARGIN = 24
+# Up to this many nodes the page draws every node at once (the lecture's graphs, a lab point's
+# loss on the lab's default network: 988); a bigger graph draws the nodes near the view, as
+# the pane scrolls, so that a Step's work in the browser does not grow with the graph.
+WINDOW_NODES = 1500
+# card sizes (pixels; the layout's gaps are micrograd.viz.layout's)
 MIN_CARD_W = 112
 MAX_CARD_W = 240
 MONO_W = 7.3          # 12px monospace, per character
@@ -166,105 +163,6 @@ def _names(topo, kids, rules):
 
 
 # ---------------------------------------------------------------------------------------------
-# Layout: layered, left to right, the root at the right (as Graphviz's rankdir=LR draws it)
-# ---------------------------------------------------------------------------------------------
-def _isotonic(targets):
-    """Nondecreasing sequence closest (least squares) to `targets`: pool adjacent violators."""
-    blocks = []                                   # [sum, count]
-    for t in targets:
-        blocks.append([t, 1])
-        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
-            s, c = blocks.pop()
-            blocks[-1][0] += s
-            blocks[-1][1] += c
-    out = []
-    for s, c in blocks:
-        out += [s / c] * c
-    return out
-
-
-def _layout(kids, parents, card_w, op_w):
-    n = len(kids)
-    # column: longest distance from the root, mirrored (leaves drift right, next to their use)
-    dist = [0] * n
-    for i in range(n - 1, -1, -1):                # parents before children
-        for c in kids[i]:
-            if dist[c] < dist[i] + 1:
-                dist[c] = dist[i] + 1
-    depth = max(dist)
-    col = [depth - d for d in dist]
-    # first order in each column: depth-first from the root, inputs in order (first on top)
-    pre, seen, stack = [0] * n, [False] * n, [n - 1]
-    k = 0
-    while stack:
-        i = stack.pop()
-        if seen[i]:
-            continue
-        seen[i] = True
-        pre[i] = k
-        k += 1
-        stack.extend(reversed(kids[i]))
-    cols = [[] for _ in range(depth + 1)]
-    for i in sorted(range(n), key=pre.__getitem__):
-        cols[col[i]].append(i)
-    slot = CARD_H + ROW_GAP
-    y = [0.0] * n
-
-    def stack_column(c):
-        m = len(cols[c])
-        for r, i in enumerate(cols[c]):
-            y[i] = (r - (m - 1) / 2) * slot
-
-    for c in range(len(cols)):
-        stack_column(c)
-
-    both = [parents[i] + list(kids[i]) for i in range(n)]
-    neighbours = {"parents": parents, "kids": kids, "both": both}
-    at = y.__getitem__
-
-    def sweep(order_cols, which, reorder):
-        near = neighbours[which]
-        for c in order_cols:
-            ids = cols[c]
-            targets = [sum(map(at, near[i])) / len(near[i]) if near[i] else y[i] for i in ids]
-            if reorder:                           # a stable sort: ties keep their order
-                ranked = sorted(range(len(ids)), key=targets.__getitem__)
-                cols[c] = [ids[r] for r in ranked]
-                stack_column(c)
-            else:
-                z = _isotonic([t - r * slot for r, t in enumerate(targets)])
-                for r, i in enumerate(ids):
-                    y[i] = z[r] + r * slot
-
-    right_to_left = list(range(len(cols) - 2, -1, -1))
-    left_to_right = list(range(1, len(cols)))
-    # A big graph gets fewer sweeps (the picture settles early, the time is linear in them).
-    crossing, positions = (4, 6) if n <= BIG_LAYOUT else (2, 2)
-    for _ in range(crossing):                     # crossing reduction: barycenters
-        sweep(right_to_left, "parents", True)
-        sweep(left_to_right, "kids", True)
-    for _ in range(positions):                    # then positions: near the neighbours' mean
-        sweep(right_to_left, "parents", False)
-        sweep(left_to_right, "kids", False)
-        sweep(range(len(cols)), "both", False)
-    # x: columns side by side; each card has its op pill on its left
-    xs = [0.0] * n
-    x = MARGIN
-    for c in range(len(cols)):
-        ids = cols[c]
-        pill = max((op_w[i] for i in ids if op_w[i]), default=0)
-        left = x + (pill + OP_GAP if pill else 0)
-        for i in ids:
-            xs[i] = left
-        x = left + max(card_w[i] for i in ids) + COL_GAP
-    top = min(y) - CARD_H / 2
-    ys = [yi - top - CARD_H / 2 + MARGIN for yi in y]
-    width = x - COL_GAP + MARGIN
-    height = max(ys) + CARD_H + MARGIN
-    return xs, ys, width, height
-
-
-# ---------------------------------------------------------------------------------------------
 # The data the page shows
 # ---------------------------------------------------------------------------------------------
 def _rules(topo):
@@ -356,7 +254,7 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None, nudge_budget=NUD
         w = max(max(texts) * MONO_W + 20, len(names[i]) * LABEL_W + 26, MIN_CARD_W)
         card_w.append(round(min(w, MAX_CARD_W)))
         op_w.append(round(max(30, len(v._op) * 7.5 + 16)) if v._op else 0)
-    xs, ys, width, height = _layout(kids, parents, card_w, op_w)
+    xs, ys, width, height = layered_layout(kids, parents, card_w, op_w)
     nodes = []
     for i, v in enumerate(topo):
         label = _label(v)
@@ -369,7 +267,8 @@ def stepper_data(root, h=1e-6, max_nodes=MAX_NODES, title=None, nudge_budget=NUD
             "rootName": root_name, "zero": zero, "h": repr(h), "nodes": nodes, "steps": steps,
             "checks": checks, "final": final, "finalFull": [repr(g) for g in grads],
             "width": round(width), "height": round(height), "format": FMT,
-            "pendingChecks": sum(1 for c in checks if c.get("pending"))}
+            "pendingChecks": sum(1 for c in checks if c.get("pending")),
+            "windowed": n > WINDOW_NODES}
 
 
 def stepper_check(root, node, h=1e-6, max_nodes=MAX_NODES):
@@ -398,23 +297,26 @@ def _asset(name):
     return resources.files("micrograd.viz").joinpath(name).read_text(encoding="utf-8")
 
 
-def csp_hash(text):
-    """The CSP source that allows exactly this inline element ('sha256-...')."""
-    digest = hashlib.sha256(text.encode("utf-8")).digest()
-    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
-
-
 def _inline_assets():
-    """The page's one style and one script, exactly as inlined (the CSP hashes these)."""
-    return "\n" + _asset("stepper.css") + "\n", "\n" + _asset("stepper.js") + "\n"
+    """The page's one style and one module script, exactly as inlined (the CSP hashes these):
+    stepper.js and the modules it imports, written as one by micrograd.viz.web."""
+    return "\n" + _asset("stepper.css") + "\n", "\n" + inline_module("stepper.js") + "\n"
+
+
+def stepper_sources():
+    """(style, script): the CSP sources that admit the page's inline style and script, by
+    their hashes. A page that shows the stepper in a srcdoc iframe (which keeps its parent's
+    policy: the static site's) admits these two as well."""
+    style, script = _inline_assets()
+    return csp_hash(style), csp_hash(script)
 
 
 def stepper_csp(served=False):
     """The stepper page's Content-Security-Policy: nothing but its own style and script, by
     their hashes. The page carries it in a meta tag; the lab also sends it as a header.
     served=True (the lab's page): it may also ask its own server for a pending nudge check."""
-    style, script = _inline_assets()
-    csp = f"default-src 'none'; style-src {csp_hash(style)}; script-src {csp_hash(script)}"
+    style, script = stepper_sources()
+    csp = f"default-src 'none'; style-src {style}; script-src {script}"
     return csp + "; connect-src 'self'" if served else csp
 
 
@@ -434,7 +336,8 @@ def stepper_page(data, served=False):
     csp = stepper_csp(served)
     page = _asset("stepper.html")
     for marker, text in (("@CSP@", csp), ("<style>@CSS@</style>", f"<style>{style}</style>"),
-                         ("<script>@JS@</script>", f"<script>{script}</script>")):
+                         ('<script type="module">@JS@</script>',
+                          f'<script type="module">{script}</script>')):
         if page.count(marker) != 1:
             raise RuntimeError(f"stepper.html needs exactly one {marker}")
         page = page.replace(marker, text)

@@ -20,34 +20,21 @@ async function start() {
   const purelib = pyodide.runPython("import sysconfig; sysconfig.get_path('purelib')");
   pyodide.unpackArchive(wheel, "wheel", { extractDir: purelib });
   const api = pyodide.pyimport("micrograd.site.worker_api");
-  setUpLab(api);
   postMessage({ ready: true, seconds: (performance.now() - began) / 1000,
                 micrograd: site.micrograd, pyodide: site.pyodide });
   return api;
 }
 
-// The lab trains inside this worker: fit's callback awaits `sleep` (a turn of the event loop
-// after every step, so that requests are answered between steps) or, paused, `waitWake`, which
-// the next request resolves. Pyodide's run_sync awaits them (JavaScript Promise Integration),
-// which needs the trainer entered through callPromising.
-let wakeUp = null, trainer = null;
-function setUpLab(api) {
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-  const waitWake = () => new Promise((resolve) => { wakeUp = resolve; });
-  try {
-    api.lab_setup(sleep, waitWake);
-  } catch (e) {
-    // no JSPI in this browser: the lab then trains without pausing between steps
-  }
-}
-function afterLabRequest(api) {
-  if (wakeUp) { const w = wakeUp; wakeUp = null; w(); }
-  if (trainer === null && api.lab_trainer_wanted()) {
-    trainer = api.lab_train.callPromising().catch(() => {}).finally(() => {
-      trainer = null;
-      afterLabRequest(api);
-    });
-  }
+// The lab trains inside this worker, a moment at a time: lab_advance() runs whole steps for
+// about 50 ms and says when it wants to run again (at once, after the play speed's pause, or
+// not until the next request). Between two moments the worker answers the page, so Pause and
+// Reset act after the step under way. No stack switching (JSPI) is needed: any browser will do.
+let timer = null;
+function advanceLab(api) {
+  clearTimeout(timer);
+  timer = null;
+  const ms = api.lab_advance();
+  if (ms !== undefined && ms !== null) timer = setTimeout(() => advanceLab(api), ms);
 }
 
 const ready = start();
@@ -64,5 +51,8 @@ self.onmessage = async (event) => {
   }
   const reply = JSON.parse(api.handle(kind, JSON.stringify(args || {})));
   postMessage({ id, ...reply });
-  if (kind === "lab") afterLabRequest(api);
+  if (kind === "lab") {                     // after the answer: the training may go on
+    clearTimeout(timer);
+    timer = setTimeout(() => advanceLab(api), 0);
+  }
 };
