@@ -82,3 +82,13 @@ def test_chromium_is_found_not_written_in():
     written = [p.name for p in TESTS.glob("*.py")
                if p.name != "test_suite.py" and "/usr/bin/chromium" in p.read_text("utf-8")]
     assert written == []
+
+
+def test_auto_is_one_worker_more_than_the_cores(request, monkeypatch):
+    """`-n auto` (scripts/test.sh): the extra worker fills the time the others wait; the
+    environment variable pytest-xdist documents still decides when it is set."""
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    auto = request.config.hook.pytest_xdist_auto_num_workers
+    assert auto(config=request.config) == len(os.sched_getaffinity(0)) + 1
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "5")
+    assert auto(config=request.config) == 5
