@@ -512,7 +512,7 @@ def test_bad_input_through_the_real_command(files, tmp_path, argv):
 
 @pytest.mark.parametrize("command", [["train", "--no-progress"], ["demo", "--no-gif"]])
 def test_an_unwritable_out_is_refused_before_training(tmp_path, capsys, command):
-    from test_io import read_only
+    from helpers.files import read_only
     blocked = tmp_path / "blocked"
     (blocked / "model.json").mkdir(parents=True)          # OUT/model.json is a folder
     assert main([*command, "--steps", "3", "--out", str(blocked)]) == 1

@@ -241,6 +241,7 @@ def test_backward_on_a_leaf_seeds_one():
     assert a.grad == 1.0
 
 
+@pytest.mark.slow                   # a million nodes: about 10 s on a 2-core machine
 def test_deep_chain_of_a_million_nodes():
     x = Value(1.0)
     y = x

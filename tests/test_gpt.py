@@ -139,6 +139,7 @@ def test_microgpt_losses_and_names_bit_for_bit():
     assert len(set(names)) > 5 and all(n.isalpha() and n.islower() for n in names if n)
 
 
+@pytest.mark.slow                   # fifty training steps, ours and the reference's
 def test_fifty_steps_of_a_small_two_layer_model_bit_for_bit():
     """Two layers, heads of 3 (so 1/√3 and the mean over 6 are inexact: division matters),
     block_size 6 (names are cut), 50 steps on 100 names, then the samples."""

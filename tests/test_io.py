@@ -1,14 +1,11 @@
 """Model files: exact round trips, every kind of bad file refused in one line, atomic saves."""
 import builtins
-import contextlib
 import json
 import math
 import os
 import pickle
 import random
-import shutil
 import stat
-import subprocess
 import threading
 import time
 
@@ -18,6 +15,7 @@ from micrograd import io as mio
 from micrograd.engine import Value
 from micrograd.io import ModelFileError, from_dict, load_model, save_model, to_dict
 from micrograd.nn import MLP
+from helpers.files import read_only
 
 INPUTS = [[0.5, -1.25], [2.0, 0.1], [-0.3, -0.7], [1e-3, 5.0]]
 
@@ -266,24 +264,6 @@ def test_save_over_an_existing_file(tmp_path):
 
 
 # ---- save errors name the file asked for ------------------------------------------------------
-@contextlib.contextmanager
-def read_only(folder):
-    """A folder nobody can create files in: chmod for a user; root ignores permission bits,
-    so for root the folder is made immutable (chattr +i, ext4 and most Linux filesystems)."""
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-        undo = ["chmod", "755", str(folder)]
-    else:
-        if shutil.which("chattr") is None or \
-                subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
-            pytest.skip("cannot make a folder read-only for root here (no chattr +i)")
-        undo = ["chattr", "-i", str(folder)]
-    try:
-        yield folder
-    finally:
-        subprocess.run(undo, check=True)
-
-
 def test_a_save_into_a_read_only_folder_names_the_file(tmp_path):
     path = tmp_path / "ro" / "model.json"
     path.parent.mkdir()

@@ -18,14 +18,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
-from nbformat.sign import NotebookNotary
 
 from micrograd.viz import stepper_data
 from micrograd.lecture import lecture_neuron
-from test_stepper import IN_VIEW, replay
+from helpers.stepper import IN_VIEW, replay
 
 CELL = ("from micrograd.viz import show_stepper\n"
         "from micrograd.lecture import lecture_neuron\n"
@@ -73,6 +70,7 @@ def alive(pid):
 
 
 def notebook(source):
+    import nbformat
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
@@ -81,6 +79,10 @@ def notebook(source):
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
+    # imported here: nbformat's import takes seconds that collecting the fast tier should not pay
+    import nbformat
+    from nbclient import NotebookClient
+    from nbformat.sign import NotebookNotary
     base = tmp_path_factory.mktemp("lab")
     root = base / "root"
     for d in ("root", "data", "config", "run"):

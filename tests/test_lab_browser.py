@@ -483,7 +483,7 @@ def test_three_classes_get_a_third_add_button_and_weights_their_own_colours(brow
 
 @pytest.mark.browser
 def test_the_served_stepper_computes_a_pending_check_when_its_row_is_clicked(browser):
-    from test_stepper import decay_chain
+    from helpers.stepper import decay_chain
     session = Session()
     root = decay_chain(600)                   # 2,401 nodes: its far leaves over the budget
     # (a point's graph from the lab's own networks stays within the budget: this one is put

@@ -3,24 +3,12 @@ framed by the lab page (and by no other), own points may be of any class the dat
 the network's inputs may be TF Playground's features of the points.
 The page itself: tests/test_lab_browser.py."""
 import math
-import threading
 
 import numpy as np
 import pytest
 
 from micrograd.lab.settings import SettingsError, featurize, parse_settings
-from micrograd.lab.server import make_server
-from test_lab_server import SMALL, Client, run_steps
-
-
-@pytest.fixture
-def server():
-    srv = make_server()
-    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                     daemon=True).start()
-    yield srv
-    srv.shutdown()
-    srv.stop()
+from helpers.lab import SMALL, Client, run_steps
 
 
 def test_only_the_stepper_page_may_be_framed_and_only_by_the_lab(server):

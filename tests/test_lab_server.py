@@ -22,64 +22,9 @@ from micrograd.lab.settings import (Settings, make_xor, parse_settings, reproduc
                                     step_work)
 from micrograd.nn import MLP
 from micrograd.train import fit
+from helpers.lab import SMALL, Client, run_steps
 
 ROOT = Path(__file__).parent.parent
-SMALL = {"samples": 60, "layers": [4], "steps": 40}     # quick runs
-
-
-class Client:
-    """Raw HTTP to a lab server, so that tests can send any Host, Origin or body."""
-
-    def __init__(self, server):
-        self.port = server.server_address[1]
-        self.token = server.token
-        self.server_session = server.session
-
-    def request(self, method, path, body=None, headers=None, token=True, raw=False):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        h = {"Host": f"127.0.0.1:{self.port}"}
-        if token:
-            h["X-Lab-Token"] = self.token
-        if body is not None:
-            h["Content-Type"] = "application/json"
-            body = body if raw else json.dumps(body).encode()
-        h.update(headers or {})
-        conn.request(method, path, body=body, headers=h)
-        r = conn.getresponse()
-        data = r.read()
-        conn.close()
-        return r.status, dict(r.getheaders()), data
-
-    def json(self, method, path, body=None, **kw):
-        status, headers, data = self.request(method, path, body, **kw)
-        return status, json.loads(data)
-
-    def state(self, **query):
-        q = "&".join(f"{k}={v}" for k, v in query.items())
-        status, doc = self.json("GET", f"/api/state?{q}")
-        assert status == 200, doc
-        return doc
-
-    def wait(self, condition, timeout=60):
-        deadline = time.monotonic() + timeout
-        while True:
-            s = self.state()
-            if condition(s):
-                return s
-            assert time.monotonic() < deadline, f"timed out; last state {s['status']} " \
-                                                f"step {s['step']}"
-            time.sleep(0.05)
-
-
-@pytest.fixture
-def server():
-    srv = make_server()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.stop()
 
 
 @pytest.fixture
@@ -327,14 +272,6 @@ def test_six_layers_of_32_is_the_most(client):
 # ---------------------------------------------------------------------------------------------
 # The page's numbers are fit's numbers
 # ---------------------------------------------------------------------------------------------
-def run_steps(client, k):
-    for _ in range(k):
-        status, doc = client.json("POST", "/api/control", {"action": "step"})
-        assert status == 200, doc
-    return client.wait(lambda s: s["step"] == k and s["status"] == "paused"
-                       and not s["stepping"])
-
-
 def fit_by_hand(dataset, samples, noise, seed, layers, steps, **kw):
     if dataset == "xor":
         X, y = make_xor(samples, noise, seed)
@@ -828,6 +765,7 @@ class LabProcess:
                 self.proc.kill()
 
 
+@pytest.mark.slow                     # a hundred models at the size limits, in a lab process
 def test_a_hundred_settings_changes_at_the_limits_leave_nothing_behind():
     lab = LabProcess()
     try:

@@ -11,33 +11,37 @@ import re
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from micrograd.nn import MLP
 from micrograd.viz import show_stepper, stepper_data, stepper_html
 from micrograd.lecture import lecture_expression, lecture_mlp_loss, lecture_neuron
-from test_stepper import IN_VIEW
+from helpers.stepper import IN_VIEW
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ["01_derivatives_and_backprop", "02_neuron", "03_mlp_training", "04_moons_live",
          "05_microgpt"]
 WIDGET = "application/vnd.jupyter.widget-view+json"
+# nbformat and nbclient are imported where they are used: nbformat's import (jsonschema's format
+# checkers) takes seconds, which collecting the fast tier, where these tests are left out,
+# should not pay.
 
 
 def execute(nb, cwd):
     """Run every cell in a fresh python3 kernel (the test's PYTHONPATH is inherited)."""
+    from nbclient import NotebookClient
     NotebookClient(nb, timeout=180, kernel_name="python3",
                    resources={"metadata": {"path": str(cwd)}}).execute()
     return nb
 
 
 def run_notebook(name, tmp_path):
+    import nbformat
     return execute(nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4), tmp_path)
 
 
 def run_cells(sources, tmp_path):
+    import nbformat
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     return execute(nb, tmp_path).cells
 
@@ -88,6 +92,7 @@ def svg_values(svg):
 
 
 def test_notebooks_ship_without_outputs():
+    import nbformat
     assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == NAMES
     for name in NAMES:
         nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
@@ -238,6 +243,7 @@ def test_moons_with_live_training(tmp_path):
     assert pictures(code_cell(nb, "plot_history(")) == ["image/png"]
 
 
+@pytest.mark.notebook
 def test_microgpt(tmp_path):
     """The model from its pieces, one head's graph (SVG) and stepper (HTML), live training (one
     PNG redrawn in place), names: the numbers those of the same calls made here."""
@@ -434,6 +440,7 @@ def test_show_stepper_escapes_labels():
 def exported(tmp_path_factory):
     """The stepper cell run by nbclient, exported by nbconvert with its classic and its lab
     template (what a saved notebook's outputs look like outside a server)."""
+    import nbformat
     from nbconvert import HTMLExporter
     tmp = tmp_path_factory.mktemp("exported")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
@@ -483,7 +490,7 @@ def test_an_exported_notebook_shows_the_whole_stepper_at_its_height(browser, exp
         page.close()
 
 
-@pytest.mark.browser
+@pytest.mark.notebook                      # `exported` runs the cell in a kernel
 @pytest.mark.parametrize("template", ["classic", "lab"])
 @pytest.mark.parametrize("width", [560, 1440])
 def test_an_exported_notebooks_graph_fits_its_output(browser, exported, template, width, artifacts):

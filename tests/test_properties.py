@@ -6,7 +6,7 @@ relative plus an absolute floor scaled to the magnitudes the program summed (str
 import math
 
 import pytest
-from hypothesis import example, given, seed, settings
+from hypothesis import Phase, example, given, seed, settings
 
 from micrograd.gradcheck import analytic_grad, numerical_grad
 from reference import close, run_ours, run_torch
@@ -50,12 +50,13 @@ def check_against_numerical(program):
         assert math.isclose(a, n, rel_tol=1e-5, abs_tol=1e-6), (steps, xs, analytic, numeric)
 
 
-def under_seed(s, max_examples, strategy, check, examples=()):
-    """`check` on `examples`, then on `max_examples` programs drawn from the fixed seed `s`."""
+def under_seed(s, max_examples, strategy, check, examples=(), **options):
+    """`check` on `examples`, then on `max_examples` programs drawn from the fixed seed `s`
+    (`options`: more of Hypothesis's settings)."""
     run = given(strategy)(check)
     for e in examples:
         run = example(e)(run)
-    seed(s)(settings(max_examples=max_examples)(run))()
+    seed(s)(settings(max_examples=max_examples, **options)(run))()
 
 
 @pytest.mark.parametrize("s", SEEDS)
@@ -89,3 +90,16 @@ def test_the_floor_still_catches_a_wrong_answer():
     g = 2 * (1 - math.tanh(xs[0]) ** 2)                      # d/dx of 2 * (tanh(x) - c)
     assert agree(g, g * (1 + 1e-12), GRAD_RTOL, fl[(0,)])
     assert not agree(g, g * (1 + 1e-8), GRAD_RTOL, fl[(0,)])
+
+
+def test_a_failing_program_is_printed_with_what_replays_it():
+    """What a red run shows: the program that failed, and (under either profile) the blob
+    that replays it."""
+    def fails(program):
+        assert program is None
+
+    with pytest.raises(AssertionError) as failed:       # (no explain phase: seconds, here)
+        under_seed(3, 40, programs(), fails, phases=[Phase.explicit, Phase.generate, Phase.shrink])
+    notes = "\n".join(getattr(failed.value, "__notes__", []))
+    assert "Failing test case: fails(\n    program=([" in notes, notes
+    assert "@reproduce_failure(" in notes, notes

@@ -80,7 +80,11 @@ def tour(tmp_path_factory):
     return ran, out.getvalue()
 
 
-@pytest.mark.parametrize("page", [pytest.param(p, marks=pytest.mark.slow) if p == TOUR else p
+# The pages that train for real (the lecture's MLP; microgpt's 1000 steps) are slow.
+TRAINS = {TOUR, ROOT / "docs" / "gpt.md"}
+
+
+@pytest.mark.parametrize("page", [pytest.param(p, marks=pytest.mark.slow) if p in TRAINS else p
                                   for p in PAGES[1:]], ids=lambda p: p.name)
 def test_every_docs_snippet_runs(page, tmp_path, monkeypatch, capsys, request):
     if page == TOUR:

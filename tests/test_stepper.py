@@ -12,6 +12,7 @@ import pytest
 from micrograd.engine import Value
 from micrograd.viz import stepper_data, stepper_html, write_stepper
 from micrograd.lecture import lecture_expression, lecture_mlp_loss, lecture_neuron
+from helpers.stepper import IN_VIEW, decay_chain, replay
 
 ASSETS = Path(__file__).parent.parent / "micrograd" / "viz"
 
@@ -21,15 +22,6 @@ def engine_grads(build):
     root = build()
     root.backward()
     return [v.grad for v in root.topo()]
-
-
-def replay(data, upto):
-    """The grads the page shows after `upto` steps, from the step data alone."""
-    grads = [data["zero"]] * len(data["nodes"])
-    for step in data["steps"][:upto]:
-        for t in step["terms"]:
-            grads[t["child"]] = t["after"]
-    return grads
 
 
 def random_graph(seed):
@@ -422,29 +414,6 @@ def test_the_n_ary_weighted_sum_is_spelled_out():
 # ---------------------------------------------------------------------------------------------
 # The page fits: 900 px (a notebook's output) and 1440 px, standalone and in an iframe
 # ---------------------------------------------------------------------------------------------
-IN_VIEW = """() => {
-  const vw = innerWidth, vh = innerHeight, D = JSON.parse(
-    document.getElementById('stepper-data').textContent);
-  const boxes = [];
-  D.nodes.forEach((n, i) => {
-    if (!n.leaf && i !== D.root) return;
-    const r = document.getElementById('node-' + i).getBoundingClientRect();
-    boxes.push({i, inside: r.left >= 0 && r.top >= 0 && r.right <= vw && r.bottom <= vh});
-  });
-  const svg = document.getElementById('graph');
-  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
-  const sizes = [...svg.querySelectorAll('text')].map(
-    t => parseFloat(getComputedStyle(t).fontSize) * scale);
-  const html = [...document.querySelectorAll('button, #explain *, #check *, #title')].map(
-    e => parseFloat(getComputedStyle(e).fontSize));
-  const panel = document.getElementById('panel').getBoundingClientRect();
-  const pane = document.getElementById('graph-pane').getBoundingClientRect();
-  return {boxes, smallest: Math.min(...sizes), smallestHtml: Math.min(...html),
-          panelBelow: panel.top >= pane.bottom - 1, barHeight:
-          document.getElementById('bar').getBoundingClientRect().height};
-}"""
-
-
 @pytest.mark.parametrize("width", [900, 1440])
 def test_the_neuron_is_wholly_in_view_and_readable(browser, tmp_path, width, artifacts):
     path = write_stepper(lecture_neuron(), tmp_path / "neuron.html")
@@ -669,14 +638,6 @@ def test_a_node_without_an_op_and_a_none_label():
 # ---------------------------------------------------------------------------------------------
 # Linear in the graph: the nudge checks stop at a budget of work, the rest on request
 # ---------------------------------------------------------------------------------------------
-def decay_chain(n):
-    """n steps of v = v*0.999 + w: 4n + 1 nodes, and every leaf's cone reaches the root."""
-    v = Value(1.0, label="v0")
-    for k in range(n):
-        v = v * 0.999 + Value(0.001 * k, label=f"w{k}")
-    return v
-
-
 def count_forwards(monkeypatch):
     """Count every op's forward evaluation (what a nudge costs, per node it recomputes)."""
     from micrograd.engine import OPS

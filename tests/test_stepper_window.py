@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from micrograd.viz.stepper import WINDOW_NODES, stepper_data, stepper_page
-from test_stepper import decay_chain
+from helpers.stepper import decay_chain
 
 # the most nodes a windowed page draws at once (stepper-graph.js)
 DRAW_MAX = int(re.search(r"^export const DRAW_MAX = (\d+);", (

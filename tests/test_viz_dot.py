@@ -21,6 +21,7 @@ from micrograd.viz import (GraphvizNotFound, INSTALL_HINT, dot_available, dot_so
 from micrograd.viz.dot import RenderTimeout
 from micrograd.lecture import (lecture_expression, lecture_mlp_loss, lecture_neuron,
                                    moons_loss)
+from helpers.dot import heavy_dot
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -408,13 +409,6 @@ def test_the_demo_loss_is_drawn_bounded_by_default_with_a_caption_at_the_top(big
     assert dot_source(big_loss, max_nodes=None).count("shape=record") == n
 
 
-def heavy_dot(n=20_000):
-    """DOT text that keeps `dot` busy for minutes: many nodes, edges all over."""
-    lines = [f"\tn{i} -> n{(i * 7919 + 13) % n}\n\tn{i} -> n{(i * 104729 + 7) % n}\n"
-             for i in range(n)]
-    return "digraph {\n" + "".join(lines) + "}\n"
-
-
 def dot_children(pid):
     """Pids of the `dot` processes whose parent is `pid` (from /proc)."""
     found = []
@@ -470,7 +464,7 @@ def test_an_interrupted_render_leaves_no_dot_running(tmp_path, how, signum):
     script.write_text(f"""
 import sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
-from test_viz_dot import heavy_dot
+from helpers.dot import heavy_dot
 from micrograd.viz.dot import render, _drawing_class
 source = heavy_dot()
 try:
