@@ -50,7 +50,10 @@ def made(path, xs):
             len(v._prev) == len(ins) and all(a is b for a, b in zip(v._prev, ins)))
 
 
-@pytest.mark.parametrize("row", [r for r in fast_rows() if r not in (LINEAR, OPS["max"])],
+MANY_INPUTS = (LINEAR, OPS["max"], OPS["take"])     # rows of any number of inputs
+
+
+@pytest.mark.parametrize("row", [r for r in fast_rows() if r not in MANY_INPUTS],
                          ids=lambda r: r.name)
 def test_generated_forward_and_backward_are_the_rows_bit_for_bit(row):
     """Every pair (or single) of NUMBERS: the node made, the gradients added into the inputs
@@ -82,9 +85,11 @@ def test_generated_forward_and_backward_are_the_rows_bit_for_bit(row):
 @pytest.mark.parametrize("k", [1, 3, 8])
 def test_generated_steps_of_rows_with_many_inputs_are_the_rows(k):
     rng = random.Random(k)
-    for row in (LINEAR, OPS["max"]):
+    for row in MANY_INPUTS:
         for _ in range(20):
             xs = [rng.choice(NUMBERS[:12]) for _ in range(2 * k + 1)]
+            if row is OPS["take"]:                        # an index, then the table
+                xs[0] = rng.randrange(2 * k)
             g = rng.choice([1, -0.5, 3.25])
             results = []
             for chain in (row.chain, row._chain):
