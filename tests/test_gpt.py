@@ -11,7 +11,6 @@ import math
 import os
 import pathlib
 import random
-import signal
 import subprocess
 import sys
 
@@ -20,6 +19,7 @@ import pytest
 from micrograd import data, gpt, io
 from micrograd.cli import main
 from micrograd.gpt import modelfile
+from helpers.processes import ctrl_c_after
 from micrograd.nn import MLP
 from microgpt_reference import MicroGPT
 
@@ -356,29 +356,9 @@ def test_bad_input_is_one_line(tmp_path, capsys, tiny_model, args, code, message
 def test_ctrl_c_stops_training_and_saves_what_was_trained(tmp_path):
     """A real SIGINT once the progress bar shows a loss: exit 130, the model written (its meta
     says interrupted, after how many steps), no temp file left; it samples."""
-    import select
-    import time
     out = tmp_path / "run"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "micrograd", "gpt", "train", "--steps",
-                             "100000", "--out", str(out)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    err, deadline = b"", time.monotonic() + 120
-    try:
-        while b"loss=" not in err and time.monotonic() < deadline:
-            if select.select([proc.stderr], [], [], 1.0)[0]:
-                chunk = os.read(proc.stderr.fileno(), 4096)
-                if not chunk:
-                    break
-                err += chunk
-        assert b"loss=" in err, err.decode()
-        proc.send_signal(signal.SIGINT)
-        stdout, rest = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    err = (err + rest).decode()
-    assert proc.returncode == 130, err
+    code, err = ctrl_c_after(["gpt", "train", "--steps", "100000", "--out", out])
+    assert code == 130, err
     assert "Traceback" not in err and "interrupted after" in err
     model, tok, meta = modelfile.load_gpt(out / "model.json", with_meta=True)
     assert meta["interrupted"] is True and 0 < meta["steps"] < 100000

@@ -19,6 +19,7 @@ from micrograd.compiler.cbuild import find_compiler
 from micrograd.engine import OPS, Value, take
 from micrograd.gpt import compiled as gptc
 from micrograd.gpt import modelfile
+from helpers.processes import ctrl_c_after
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BACKENDS = ["numpy", pytest.param("c", marks=pytest.mark.skipif(
@@ -251,30 +252,10 @@ def test_a_c_compiler_that_fails_leaves_auto_on_numpy_with_the_same_bits(tmp_pat
 def test_ctrl_c_during_compiled_training_saves_the_trained_weights(tmp_path):
     """A real SIGINT once the progress bar shows a loss: exit 130 and the model written with
     the weights trained so far (synced back from the compiled step, not the initial ones)."""
-    import select
-    import signal
-    import time
     out = tmp_path / "run"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "micrograd", "gpt", "train", "--compiled",
-                             "--steps", "10000000", "--out", str(out)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    err, deadline = b"", time.monotonic() + 120
-    try:
-        while err.count(b"loss=") < 2 and time.monotonic() < deadline:
-            if select.select([proc.stderr], [], [], 1.0)[0]:
-                chunk = os.read(proc.stderr.fileno(), 4096)
-                if not chunk:
-                    break
-                err += chunk
-        assert b"loss=" in err, err.decode()
-        proc.send_signal(signal.SIGINT)
-        _, rest = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    err = (err + rest).decode()
-    assert proc.returncode == 130, err
+    code, err = ctrl_c_after(["gpt", "train", "--compiled", "--steps", "10000000", "--out", out],
+                             times=2)
+    assert code == 130, err
     assert "Traceback" not in err and "interrupted after" in err
     model, tok, meta = modelfile.load_gpt(out / "model.json", with_meta=True)
     assert meta["interrupted"] is True and meta["compiled"] is True and meta["steps"] > 1

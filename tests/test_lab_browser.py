@@ -11,16 +11,6 @@ from micrograd.lab.server import make_server
 from micrograd.lab.session import Session
 
 
-@pytest.fixture
-def server():
-    srv = make_server()
-    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                     daemon=True).start()
-    yield srv
-    srv.shutdown()
-    srv.stop()
-
-
 class Lab:
     """The lab page open in Chromium, recording console errors and failed requests."""
 
