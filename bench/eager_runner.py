@@ -60,19 +60,10 @@ def main():
     if job.get("as_written"):              # the demo's numpy rows and labels, as written
         X, y = np.array(X), np.array(y)
     Value, model = engine(job)
-    params = model.parameters()
-    state = {"k": 0, "nodes": 0}
+    demo_step, state = W.demo_step(Value, model, X, y)
 
     def step():
-        inputs = [list(map(Value, row)) for row in X]
-        total = W.w1_loss(model, inputs, y)
-        model.zero_grad()
-        total.backward()
-        W.demo_sgd(params, state["k"])
-        state["k"] += 1
-        if not state["nodes"]:
-            state["nodes"] = W.count_nodes(total)
-        return float(total.data)
+        return float(demo_step())
 
     losses = [step() for _ in range(job.get("warmup", 1))]   # a first step finds no garbage
     gc.collect()

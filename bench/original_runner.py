@@ -85,19 +85,7 @@ def w1(n_steps, as_written=False):
         X, y = np.array(X), np.array(y)
     random.seed(1337)
     model = MLP(2, [16, 16, 1])
-    params = model.parameters()
-    state = {"k": 0, "nodes": 0}
-
-    def step():
-        inputs = [list(map(Value, row)) for row in X]
-        total = W.w1_loss(model, inputs, y)
-        model.zero_grad()
-        total.backward()
-        W.demo_sgd(params, state["k"])
-        state["k"] += 1
-        if not state["nodes"]:
-            state["nodes"] = W.count_nodes(total)
-        return total.data
+    step, state = W.demo_step(Value, model, X, y)
     times, losses = timed(step, n_steps)
     return {"times": times, "losses": losses, "nodes": state["nodes"]}
 

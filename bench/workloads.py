@@ -79,13 +79,12 @@ def demo_sgd(params, k):
         p.data -= lr * p.grad
 
 
-def w1_eager(fused=True):
-    """The demo's step on the eager engine: returns (step, model); step() returns the loss."""
-    from micrograd.engine import Value
-    X, y = moons()
-    model = w1_model(fused)
+def demo_step(Value, model, X, y):
+    """The demo's step for any engine's Value and model: returns (step, state); step() builds
+    the loss graph, backward, the demo's SGD, and returns the loss; state counts the steps and
+    (after the first) holds the graph's node count."""
     params = model.parameters()
-    state = {"k": 0}
+    state = {"k": 0, "nodes": 0}
 
     def step():
         inputs = [list(map(Value, row)) for row in X]
@@ -94,8 +93,18 @@ def w1_eager(fused=True):
         total.backward()
         demo_sgd(params, state["k"])
         state["k"] += 1
+        if not state["nodes"]:
+            state["nodes"] = count_nodes(total)
         return total.data
-    return step, model
+    return step, state
+
+
+def w1_eager(fused=True):
+    """The demo's step on the eager engine: returns (step, model); step() returns the loss."""
+    from micrograd.engine import Value
+    X, y = moons()
+    model = w1_model(fused)
+    return demo_step(Value, model, X, y)[0], model
 
 
 def w1_compiled():
