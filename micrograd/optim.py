@@ -16,6 +16,11 @@ from numbers import Real
 
 from micrograd.engine import Value
 
+# x ** y on two floats is the C library's pow. The static site's Python (Pyodide, musl) rounds
+# some powers differently from glibc's; it swaps in glibc's here (micrograd/site/libm.py), so
+# Adam's bias corrections and step decay give the Python lab's bits in the browser too.
+power = pow
+
 __all__ = ["Optimizer", "SGD", "Adam", "OPTIMIZERS",
            "constant", "linear_decay", "step_decay", "cosine", "SCHEDULES"]
 
@@ -119,10 +124,10 @@ class Adam(Optimizer):
         self.t += 1
         (beta1, beta2), lr, wd, eps = self.betas, self.lr, self.weight_decay, self.eps
         step = float(self.t)
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2 = 1 - beta2 ** step
+        bias_correction1 = 1 - power(beta1, step)
+        bias_correction2 = 1 - power(beta2, step)
         step_size = lr / bias_correction1
-        bias_correction2_sqrt = bias_correction2 ** 0.5
+        bias_correction2_sqrt = power(bias_correction2, 0.5)
         m, v = self.m, self.v
         for i, p in enumerate(self.params):
             g = p.grad
@@ -165,7 +170,7 @@ def linear_decay(lr_start, lr_end, total_steps):
 def step_decay(lr, gamma, every):
     """lr * gamma**(k // every): multiply by gamma every `every` steps (torch's StepLR)."""
     lr, gamma, every = _check("lr", lr), _check("gamma", gamma), _steps("every", every)
-    return lambda k: lr * gamma ** (k // every)
+    return lambda k: lr * power(gamma, k // every)
 
 
 def cosine(lr_start, lr_end, total_steps):

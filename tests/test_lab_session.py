@@ -300,6 +300,37 @@ def test_power_is_glibcs_on_any_floats(x, y):
 
 
 @needs_glibc
+def test_installed_adam_and_step_decay_take_their_powers_from_libm():
+    """Adam's bias corrections (beta ** t: musl's pow rounds some of them differently from
+    glibc's, the first at t = 348 for beta2 = 0.999) and step decay's gamma ** k go through
+    optim.power, which libm.install swaps for glibc's: here the same bits over 1000 steps."""
+    from micrograd import optim
+    from micrograd.engine import Value
+
+    def adam_run():
+        rng = random.Random(3)
+        params = [Value(rng.uniform(-1, 1)) for _ in range(3)]
+        opt = optim.Adam(params, lr=0.01)
+        decay = optim.step_decay(0.5, 0.9, 7)
+        out = []
+        for t in range(1000):
+            for p in params:
+                p.grad = math.sin(p.data * 3 + t)
+            opt.step()
+            out.append((tuple(p.data for p in params), decay(t)))
+        return out
+
+    want = adam_run()
+    libm.install()
+    try:
+        assert optim.power is libm.power
+        assert adam_run() == want
+    finally:
+        libm.uninstall()
+    assert optim.power is pow
+
+
+@needs_glibc
 def test_installed_the_engines_tanh_exp_and_power_train_fits_numbers():
     """In Pyodide the worker gives the engine libm's tanh, exp and ** (libm.install); here,
     where they equal glibc's, runs with them installed are fit's numbers."""

@@ -380,22 +380,23 @@ def install():
     """Give the engine this module's tanh, exp and ** where it computes them on numbers
     (micrograd.primitives' math; the op table's `**` row and its x ** k rows): in the site's
     Pyodide only, where musl's are not glibc's. `uninstall()` puts the C library's back."""
-    from micrograd import engine, primitives
+    from micrograd import engine, optim, primitives
     if not _installed:
         _installed.update(math=primitives.math, pow=engine.OPS["**"].forward,
-                          pow_op=engine.pow_op, rows=[])
+                          pow_op=engine.pow_op, optim_power=optim.power, rows=[])
     mine = types.SimpleNamespace(**{k: getattr(math, k) for k in dir(math) if k[0] != "_"})
     mine.tanh, mine.exp = tanh, exp
     primitives.math = mine
     engine.OPS["**"].forward = power
     engine.pow_op = _pow_op
+    optim.power = power
 
 
 def uninstall():
-    from micrograd import engine, primitives
+    from micrograd import engine, optim, primitives
     if _installed:
         primitives.math, engine.OPS["**"].forward = _installed["math"], _installed["pow"]
-        engine.pow_op = _installed["pow_op"]
+        engine.pow_op, optim.power = _installed["pow_op"], _installed["optim_power"]
         for op, forward in _installed["rows"]:
             op.forward = forward
         _installed.clear()
