@@ -348,16 +348,19 @@ def test_the_command_line_is_the_same_run(client, tmp_path):
 # ---------------------------------------------------------------------------------------------
 def test_play_pause_and_reset(client):
     client.json("POST", "/api/settings", SMALL)
-    client.json("POST", "/api/control", {"action": "play"})
+    # 10 steps a second: the 40 steps cannot all be done before the pause arrives (flat out,
+    # a loaded machine could finish them between two polls, and "done" is not "paused")
+    client.json("POST", "/api/control", {"action": "play", "speed": 10})
     client.wait(lambda s: s["step"] >= 3)
     client.json("POST", "/api/control", {"action": "pause"})
     paused = client.wait(lambda s: s["status"] == "paused" and not s["stepping"])
+    assert paused["step"] < SMALL["steps"]
     time.sleep(0.3)
     assert client.state()["step"] == paused["step"]               # paused means paused
     client.json("POST", "/api/control", {"action": "reset"})
     s = client.state()
     assert s["step"] == 0 and s["status"] == "ready" and s["run"] == paused["run"] + 1
-    client.json("POST", "/api/control", {"action": "play"})
+    client.json("POST", "/api/control", {"action": "play", "speed": 0})
     done = client.wait(lambda s: s["status"] == "done")
     assert done["step"] == SMALL["steps"] and done["message"] == f"finished: {SMALL['steps']} steps"
     status, doc = client.json("POST", "/api/control", {"action": "play"})

@@ -95,7 +95,18 @@ def test_a_run_that_diverges_says_so_at_the_step_fit_names():
     assert state["curves"] == want
 
 
-def test_step_play_pause_and_reset_act_between_two_steps():
+def test_step_play_pause_and_reset_act_between_two_steps(monkeypatch):
+    """On the run control's own clock, moved 0.1 ms a reading: the pace's waits are what the
+    speed says, whatever the machine's load (a stall of half a second between two lines
+    would otherwise look like a pace that has run out)."""
+    from types import SimpleNamespace
+    from micrograd.lab import runs
+    clock = [1000.0]
+
+    def monotonic():
+        clock[0] += 1e-4
+        return clock[0]
+    monkeypatch.setattr(runs, "time", SimpleNamespace(monotonic=monotonic))
     lab = LabSession()
     lab.apply_settings({"steps": 20, "batch_size": 16, "layers": [4]})
     assert lab.advance() is None and lab.state()["step"] == 0     # nothing asked yet
