@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from helpers.processes import ctrl_c_once_running
 from micrograd.cli import main
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -168,19 +169,9 @@ def test_one_ctrl_c_at_any_moment_is_one_line_and_130(tmp_path, delay):
     module of micrograd.cli is imported (-X importtime says so on stderr): the command's own
     code is running. Before that a Ctrl-C lands in Python's start-up or in runpy, before any
     line of micrograd's __main__ (which installs the handler, then imports the rest)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "micrograd", "train",
-                             "--steps", "100000", "--no-progress", "--no-plots",
-                             "--out", tmp_path / "run"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    for line in proc.stderr:
-        if "micrograd.cli" in line:
-            break
-    time.sleep(delay)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    err = "".join(line + "\n" for line in err.splitlines() if not line.startswith("import time:"))
-    assert proc.returncode == 130, err
+    code, out, err = ctrl_c_once_running(["train", "--steps", "100000", "--no-progress",
+                                          "--no-plots", "--out", tmp_path / "run"], delay)
+    assert code == 130, err
     line = one_line_error(err)
     assert line == "micrograd: error: interrupted" or line.startswith("interrupted after "), line
     if line.startswith("interrupted after "):              # training had begun: model kept
@@ -266,27 +257,16 @@ def test_every_command_takes_a_ctrl_c_the_same_way(tmp_path):
     commands = [["eval", "--model", model], ["predict", "--model", model, "--input", "1,2"],
                 ["exercises", "check", "topo", ROOT / "tests/exercise_solutions/topo_lecture.py"],
                 ["exercises", "list"]]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     seen = set()
     for command in commands:
         for delay in (0.0, 0.05, 0.2):
-            proc = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "micrograd",
-                                     *map(str, command)], env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
-            for line in proc.stderr:
-                if "micrograd.cli" in line:
-                    break
-            time.sleep(delay)
-            proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=120)
-            err = "".join(line + "\n" for line in err.splitlines()
-                          if not line.startswith("import time:"))
-            assert proc.returncode in (0, 130), (command, delay, proc.returncode, err)
-            if proc.returncode == 130:
+            code, out, err = ctrl_c_once_running(command, delay)
+            assert code in (0, 130), (command, delay, code, err)
+            if code == 130:
                 assert one_line_error(err) == "micrograd: error: interrupted", command
             else:
                 assert err == "" and out, (command, delay)
-            seen.add(proc.returncode)
+            seen.add(code)
     assert 130 in seen
 
 

@@ -31,3 +31,21 @@ def ctrl_c_after(args, marker=b"loss=", times=1, timeout=120):
         if proc.poll() is None:
             proc.kill()
     return proc.returncode, (err + rest).decode()
+
+
+def ctrl_c_once_running(args, delay):
+    """Run `python -m micrograd ARGS` and press Ctrl-C `delay` seconds after its command code
+    starts (the first micrograd.cli module imported: -X importtime says so on stderr); return
+    (returncode, stdout, stderr without the import-time lines)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "micrograd",
+                             *map(str, args)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if "micrograd.cli" in line:
+            break
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    err = "".join(line + "\n" for line in err.splitlines() if not line.startswith("import time:"))
+    return proc.returncode, out, err
