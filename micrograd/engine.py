@@ -27,11 +27,11 @@ number, and the errors), micrograd.primitives (the exp/log/tanh/where the rows a
 """
 from micrograd import fastpaths, nodes
 from micrograd.checks import as_number, int_power, pow_domain, pow_grad_domain, short
-from micrograd.nodes import _MANY, Node, _thread, leaf as _leaf, make as _make, node as _node
+from micrograd.nodes import _MANY, Node, _thread
 from micrograd.op import Op, _pow_op_cached, local_grads, pow_op  # noqa: F401 (re-exported)
 from micrograd.primitives import exp, log, tanh, where
 
-__all__ = ["Value", "Op", "OPS", "linear", "take", "pow_op", "topological_order", "backpropagate",
+__all__ = ["Value", "Op", "OPS", "linear", "pow_op", "topological_order", "backpropagate",
            "grad", "no_grad", "enable_grad", "is_grad_enabled"]
 
 
@@ -40,8 +40,8 @@ __all__ = ["Value", "Op", "OPS", "linear", "take", "pow_op", "topological_order"
 # ---------------------------------------------------------------------------------------------
 class Value(Node):
     """ stores a single scalar value and its gradient """
-    # Node (micrograd/nodes.py) stores data, grad, _op, label, the inputs (read as `_prev`)
-    # and the op's row in slots: about 100 bytes a node.
+    # Node (micrograd/nodes.py) stores data, grad, the inputs (read as `_prev`), the op's row,
+    # and _op and label, in slots: about 85 bytes a node.
     __slots__ = ()
 
     def __init__(self, data, _children=(), _op='', label=''):
@@ -104,6 +104,7 @@ class Value(Node):
 
     @_backward.setter
     def _backward(self, fn):        # lecture style: out._backward = a closure you wrote
+        self._op = self._op         # (the op's name stays when its row goes)
         self._rule = fn
 
     def backward(self):
@@ -242,16 +243,6 @@ LINEAR, MAX, TAKE = OPS["w·x+b"], OPS["max"], OPS["take"]
 linear = fastpaths.linear_of(LINEAR)
 
 
-def take(index, table):
-    """table[index] as one node whose index is in the graph (a Value: an input of a compiled
-    program), so a replay picks by the new index; eager's value is table[int(index)] itself.
-    The index must be a whole number in range(len(table))."""
-    i = index.data if isinstance(index, Value) else index
-    if not (0 <= i < len(table) and i == int(i)):
-        raise IndexError(f"take: index {short(i)} is not a position of a table of {len(table)}")
-    return TAKE(index, *table)
-
-
 # ---------------------------------------------------------------------------------------------
 # 3. backward(): the topological order, then the chain rule at every node, parents first
 # ---------------------------------------------------------------------------------------------
@@ -260,24 +251,36 @@ def topological_order(*roots):
     build_topo (visit the children in order, then append the node), with a stack instead of
     recursion. Several roots share one visited set."""
     topo, visited = [], set()
+    append, add = topo.append, visited.add
     for root in roots:
         stack = [root]
         while stack:
             v = stack.pop()
             if v is _DONE:                  # the children of the node below are done
-                topo.append(stack.pop())
+                append(stack.pop())
                 continue
             if v in visited:
                 continue
-            visited.add(v)
-            a, b = v._a, v._b               # v._prev, spelled out: this is the hot loop
+            add(v)
+            # v's inputs (v._prev, spelled out: this is the hot loop), pushed last-first so
+            # that the first is visited first, as in the recursion; one already visited is
+            # not pushed at all (the recursion would return from it at once).
+            a, b = v._a, v._b
             if a is None:
-                topo.append(v)
-            elif b is None:                 # push the children last-first, so that the
-                stack += (v, _DONE, a)      # first is visited first, as in the recursion
+                append(v)
+            elif b is None:
+                if a in visited:
+                    append(v)
+                else:
+                    stack += (v, _DONE, a)
             elif b is _MANY:
                 stack += (v, _DONE)
                 stack.extend([c for c in reversed(a) if c not in visited])
+            elif a in visited:
+                if b in visited:
+                    append(v)
+                else:
+                    stack += (v, _DONE, b)
             else:
                 stack += (v, _DONE, b, a)
     return topo
@@ -291,15 +294,16 @@ def backpropagate(topo, step=None):
     children, is handed to step(node, rule). Without a step, the chain rule: each row's own
     `chain` (backward()). grad() and the stepper's replay pass their own step (derivatives as
     Values, in a dict, recorded)."""
+    if step is not None:
+        for v in reversed(topo):
+            if v._rule is not None:
+                step(v, v._rule)
+        return
     for v in reversed(topo):
         rule = v._rule
-        if rule is None:
-            continue
-        if step is not None:
-            step(v, rule)
-        elif rule.__class__ is Op:
+        if rule.__class__ is Op:
             rule.chain(v)
-        else:
+        elif rule is not None:
             _chain_rule(v, rule)
 
 
@@ -311,17 +315,9 @@ def _chain_rule(v, rule=None):
     return rule.chain(v)
 
 
-# Speed, out of the story: each row gets its paths generated from itself (micrograd.fastpaths),
-# and each operator above that only calls its row becomes that path itself (a call less a node).
-for _row in OPS.values():
-    _row.speed_up()
-for _row, _name, _path in [(ADD, "__add__", "binary"), (ADD, "__radd__", "rbinary"),
-                           (MUL, "__mul__", "binary"), (MUL, "__rmul__", "rbinary"),
-                           (ABS, "__abs__", "unary"), (EXP, "exp", "unary"),
-                           (LOG, "log", "unary"), (TANH, "tanh", "unary"),
-                           (RELU, "relu", "unary"), (SIGMOID, "sigmoid", "unary")]:
-    _row.bind(Value, _name, _path)
-del _row, _name, _path
+# Speed, out of the story: each row's paths generated from the row itself (micrograd.fastpaths),
+# and the operators above that only call their row made that path itself.
+fastpaths.install(Value, OPS)
 
 
 # The rest of the engine's public names live in its siblings; importing them here keeps

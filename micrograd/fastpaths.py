@@ -22,7 +22,7 @@ import re
 from micrograd import nodes, primitives
 from micrograd.checks import FORWARD_ERRORS, checked, forward_error
 
-__all__ = ["generate", "linear_of", "NotSymbolic"]
+__all__ = ["install", "generate", "retire", "linear_of", "NotSymbolic"]
 
 # what backward catches around a row's local derivatives (op.chain_failed names the failure)
 CHAIN_ERRORS = (ValueError, ZeroDivisionError, OverflowError, TypeError)
@@ -126,7 +126,7 @@ def _code(x):
 
 FORWARD = '''
 def {fname}({args}):
-    if row.forward is not forward:     # the row was replaced since (a caller kept this one)
+    if stale:                  # the row was changed since, and a caller kept this path
         return row.{fname}({args})
 {convert}    try:
 {body}
@@ -134,17 +134,15 @@ def {fname}({args}):
         raise forward_error(row, ({inputs},), e) from None
     if data.__class__ is not float and data.__class__ is not int:
         data = checked(data, row, ({inputs},))
-    v = new(Value)          # one assignment a slot: faster than one of a 7-tuple
+    v = new(Value)          # one assignment a slot: faster than one of a tuple
     v.data = data
     v.grad = 0
     v._a = {a}
     v._b = {b}
-    v._op = row.name
-    v.label = ""
     v._rule = row
+    v._names = NO_NAMES
     if nodes._blocks_open and nodes._thread.off:
         v._a = v._b = v._rule = None
-        v._op = ""
     return v
 '''
 
@@ -251,8 +249,8 @@ def generate(row, Value, leaf, failed):
     """The row's paths generated from it: {"unary": f(a)} or {"binary": f(a, b), "rbinary":
     f(b, a)}, and {"chain": f(node)}; a path it cannot have is missing. `failed(v, row, e)`
     raises backward's error for an exception e of the row at node v."""
-    env = {"row": row, "forward": row.forward, "Value": Value, "leaf": leaf,
-           "new": object.__new__, "nodes": nodes,
+    env = {"row": row, "Value": Value, "leaf": leaf,
+           "stale": False, "new": object.__new__, "NO_NAMES": nodes.NO_NAMES, "nodes": nodes,
            "FORWARD_ERRORS": FORWARD_ERRORS, "CHAIN_ERRORS": CHAIN_ERRORS,
            "forward_error": forward_error, "checked": checked, "failed": failed,
            "exp": primitives.exp, "log": primitives.log, "tanh": primitives.tanh}
@@ -269,6 +267,30 @@ def generate(row, Value, leaf, failed):
         paths["rbinary"] = _compiled(row, "rbinary", lambda r, n: _forward_source(r, n, True),
                                      2, env)
     return {k: f for k, f in paths.items() if f is not None}
+
+
+# The operators of Value that do nothing but call their row: each becomes the row's path.
+BOUND = [("+", "__add__", "binary"), ("+", "__radd__", "rbinary"), ("*", "__mul__", "binary"),
+         ("*", "__rmul__", "rbinary"), ("abs", "__abs__", "unary"), ("exp", "exp", "unary"),
+         ("log", "log", "unary"), ("tanh", "tanh", "unary"), ("ReLU", "relu", "unary"),
+         ("sigmoid", "sigmoid", "unary")]
+
+
+def install(Value, table):
+    """Every row of the engine's table gets its paths (Op.speed_up), and Value's operators in
+    BOUND become them (Op.bind: they follow a row that is changed later)."""
+    for row in table.values():
+        row.speed_up()
+    for name, method, path in BOUND:
+        table[name].bind(Value, method, path)
+
+
+def retire(*paths):
+    """Paths of a row whose forward changed: each passes its calls on to the row's new one."""
+    for path in paths:
+        env = getattr(path, "__globals__", {})
+        if env.get("stale") is False:
+            env["stale"] = True
 
 
 def linear_of(row):

@@ -85,7 +85,9 @@ class Neuron(Module):
         if self.fused:
             act = linear(self.w, x, self.b)
         else:
-            act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+            act = self.b                # the original's sum(w*x for ..., b), spelled out
+            for wi, xi in zip(self.w, x):
+                act = act + wi * xi
         squash = ACTIVATIONS[self.activation]
         return squash(act) if squash else act
 

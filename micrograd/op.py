@@ -109,6 +109,7 @@ class Op:
     def speed_up(self):
         """unary, binary, rbinary and chain generated from this row (micrograd.fastpaths)."""
         self.fast = True
+        fastpaths.retire(self.unary, self.binary, self.rbinary)
         made = fastpaths.generate(self, nodes.Value, leaf, chain_failed)
         self.unary = made.get("unary", self._unary)
         self.binary = made.get("binary", self._binary)

@@ -1,6 +1,7 @@
 """The engine: every op against PyTorch, the lecture's facts, backward's semantics, bad input."""
 import gc
 import math
+import random
 import tracemalloc
 
 import pytest
@@ -8,7 +9,7 @@ import torch
 
 import micrograd.lecture
 
-from micrograd.engine import OPS, Op, Value, linear, no_grad
+from micrograd.engine import OPS, Op, Value, linear, no_grad, topological_order
 from reference import BINARY, BINARY_POINTS, POINTS, UNARY, assert_matches_torch, run_torch
 
 # ---------------------------------------------------------------------------------------------
@@ -265,6 +266,43 @@ def test_topological_order_is_deterministic():
         *_, L = lecture_expression()
         return [v.label for v in L.topo()]
     assert names() == names() == ["a", "b", "e", "c", "d", "f", "L"]
+
+
+def lecture_build_topo(*roots):
+    """The lecture's recursive build_topo, on _prev: the order the engine's walk must give."""
+    topo, visited = [], set()
+
+    def build_topo(v):
+        if v not in visited:
+            visited.add(v)
+            for child in v._prev:
+                build_topo(child)
+            topo.append(v)
+    for root in roots:
+        build_topo(root)
+    return topo
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_walk_is_the_lectures_recursion_on_random_graphs(seed):
+    # shared nodes, leaves met again, x * x, fused nodes of many inputs and several roots:
+    # every case where the walk skips a visited input or pushes one that a sibling visits
+    rnd = random.Random(seed)
+    for _ in range(60):
+        made = [Value(rnd.uniform(-1, 1)) for _ in range(rnd.randint(1, 5))]
+        for _ in range(rnd.randint(1, 60)):
+            pick, k = lambda: rnd.choice(made), rnd.random()
+            if k < 0.4:
+                made.append(pick() * pick())
+            elif k < 0.7:
+                made.append(pick() + pick())
+            elif k < 0.85:
+                made.append(pick().relu())
+            else:
+                n = rnd.randint(1, 4)
+                made.append(linear([pick() for _ in range(n)], [pick() for _ in range(n)], pick()))
+        roots = rnd.sample(made, rnd.randint(1, min(3, len(made))))
+        assert topological_order(*roots) == lecture_build_topo(*roots)
 
 
 def test_no_grad_builds_no_graph():

@@ -16,7 +16,8 @@ import micrograd
 from micrograd import data, gpt, optim
 from micrograd.compiler import CompileError
 from micrograd.compiler.cbuild import find_compiler
-from micrograd.engine import OPS, Value, take
+from micrograd.engine import OPS, Value
+from micrograd.gpt.model import take
 from micrograd.gpt import compiled as gptc
 from micrograd.gpt import modelfile
 from helpers.processes import ctrl_c_after

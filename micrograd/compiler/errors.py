@@ -7,7 +7,7 @@ engine itself raises.
 """
 import numpy as np
 
-from micrograd import engine
+from micrograd import engine, nodes
 from micrograd.engine import Value
 
 
@@ -32,7 +32,7 @@ def raise_eager_forward(op, arrs, active=None):
 def raise_eager_backward(op, out, xs):
     """Eager's backward through one node of `op` with inputs xs (raises where eager does)."""
     vs = [Value(x) for x in xs]
-    v = engine._node(out, tuple(vs), op)
+    v = nodes.node(out, tuple(vs), op)
     engine._chain_rule(v, op)
 
 

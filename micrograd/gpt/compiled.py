@@ -42,8 +42,8 @@ import numpy as np
 from micrograd.compiler import CompileError, compile as compile_step
 from micrograd.compiler.cbuild import CUnavailable, find_compiler, load, start
 from micrograd.compiler.optimizers import FusedOptimizer
-from micrograd.engine import Value, linear, take
-from micrograd.gpt.model import traced
+from micrograd.engine import Value, linear
+from micrograd.gpt.model import take, traced
 from micrograd.gpt.training import MicroGPTAdam, cross_entropy
 
 __all__ = ["CompiledTrainer", "FusedMicroGPTAdam", "padded_loss"]

@@ -16,13 +16,24 @@ import threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
-from micrograd.engine import MAX, Value, linear, take
+from micrograd.checks import short
+from micrograd.engine import MAX, OPS, Value, linear
 from micrograd.nn import Module
 
-__all__ = ["GPTConfig", "GPT", "Embedding", "Linear", "CausalSelfAttention", "MLP", "Block",
+__all__ = ["GPTConfig", "GPT", "take", "Embedding", "Linear", "CausalSelfAttention", "MLP", "Block",
            "rmsnorm", "softmax", "shifted", "traced", "MAX_SIZE"]
 
 MAX_SIZE = 4096        # any one dimension; a scalar engine is slow long before this
+
+
+def take(index, table):
+    """table[index] as one node of the engine's `take` row, whose index is in the graph (a
+    Value: an input of a compiled program), so a replay picks by the new index; eager's value
+    is table[int(index)] itself. The index must be a whole number in range(len(table))."""
+    i = index.data if isinstance(index, Value) else index
+    if not (0 <= i < len(table) and i == int(i)):
+        raise IndexError(f"take: index {short(i)} is not a position of a table of {len(table)}")
+    return OPS["take"](index, *table)
 
 
 @dataclass(frozen=True)

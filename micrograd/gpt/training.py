@@ -12,8 +12,8 @@ import math
 import random
 from numbers import Real
 
-from micrograd.engine import Value, no_grad, take
-from micrograd.gpt.model import shifted, softmax
+from micrograd.engine import Value, no_grad
+from micrograd.gpt.model import shifted, softmax, take
 
 __all__ = ["MicroGPTAdam", "cross_entropy", "document_loss", "train_step", "train", "sample",
            "check_temperature"]
