@@ -291,20 +291,15 @@ _DONE = object()
 
 def backpropagate(topo, step=None):
     """The one backprop loop of the package: every node made by an op, parents before
-    children, is handed to step(node, rule). Without a step, the chain rule: each row's own
-    `chain` (backward()). grad() and the stepper's replay pass their own step (derivatives as
-    Values, in a dict, recorded)."""
-    if step is not None:
-        for v in reversed(topo):
-            if v._rule is not None:
-                step(v, v._rule)
-        return
+    children, is handed to step(node, rule). grad() and the stepper's replay pass their own
+    step (derivatives as Values, in a dict, recorded). Without a step, the chain rule at every
+    node (backward()): each row's own `chain`, by this loop as micrograd.fastpaths writes it
+    out, with the chain of + and * in place of a call (most nodes are theirs)."""
+    if step is None:
+        return fastpaths.backward(topo)
     for v in reversed(topo):
-        rule = v._rule
-        if rule.__class__ is Op:
-            rule.chain(v)
-        elif rule is not None:
-            _chain_rule(v, rule)
+        if v._rule is not None:
+            step(v, v._rule)
 
 
 def _chain_rule(v, rule=None):

@@ -22,7 +22,7 @@ import re
 from micrograd import nodes, primitives
 from micrograd.checks import FORWARD_ERRORS, checked, forward_error
 
-__all__ = ["install", "generate", "retire", "linear_of", "NotSymbolic"]
+__all__ = ["install", "generate", "backward_loop", "changed", "retire", "linear_of", "NotSymbolic"]
 
 # what backward catches around a row's local derivatives (op.chain_failed names the failure)
 CHAIN_ERRORS = (ValueError, ZeroDivisionError, OverflowError, TypeError)
@@ -198,8 +198,8 @@ def _names(n):
     return ["a", "b"][:n] if n <= 2 else [f"c{i}" for i in range(n)]
 
 
-def _chain_source(row, n):
-    """`chain(v)`: the row's local derivatives at v, then input.grad += local * v.grad."""
+def _chain_lines(row, n):
+    """The lines of backward's step at a node v of the row, its inputs unpacked."""
     names = _names(n)
     lines, local = _read(row.local_grads, ["out"] + [f"{x}_data" for x in names])
     local = tuple(local)
@@ -210,8 +210,14 @@ def _chain_source(row, n):
         term = "g" if d.__class__ is int and d == 1 else f"{_code(d)} * g"   # 1 * g is g
         updates.append(f"{x}.grad += {term}")
     unpack = {1: "a = v._a", 2: "a, b = v._a, v._b"}.get(n, f"{', '.join(names)}, = v._a")
-    lines = _used(["out = v.data"] + [f"{x}_data = {x}.data" for x in names] + lines + updates)
-    return CHAIN.format(unpack=unpack, body=_indent(lines, 8).rstrip("\n"))
+    return [unpack, "g = v.grad"] + _used(["out = v.data"] + [f"{x}_data = {x}.data"
+                                                             for x in names] + lines + updates)
+
+
+def _chain_source(row, n):
+    """`chain(v)`: the row's local derivatives at v, then input.grad += local * v.grad."""
+    lines = _chain_lines(row, n)
+    return CHAIN.format(unpack=lines[0], body=_indent(lines[2:], 8).rstrip("\n"))
 
 
 MAX_ARITIES = 64     # a row of many inputs keeps a chain for each of this many input counts
@@ -277,12 +283,71 @@ BOUND = [("+", "__add__", "binary"), ("+", "__radd__", "rbinary"), ("*", "__mul_
 
 
 def install(Value, table):
-    """Every row of the engine's table gets its paths (Op.speed_up), and Value's operators in
-    BOUND become them (Op.bind: they follow a row that is changed later)."""
+    """Every row of the engine's table gets its paths (Op.speed_up), Value's operators in
+    BOUND become them (Op.bind: they follow a row that is changed later), and backward() its
+    loop (backward_loop)."""
+    global backward, _table
+    from micrograd.op import chain_failed      # (micrograd.op imports this module)
     for row in table.values():
         row.speed_up()
     for name, method, path in BOUND:
         table[name].bind(Value, method, path)
+    _table = table
+    backward = backward_loop(table, chain_failed)
+
+
+backward = None     # engine.backpropagate's loop without a step, made by install()
+_table = None
+
+
+def changed(row):
+    """A row made its paths again: backward's loop follows, if the row is written in it."""
+    global backward
+    if _table is not None and any(_table[name] is row for name in INLINED):
+        backward = backward_loop(_table, backward.__globals__["failed"])
+
+
+BACKWARD = '''
+def backward(topo):
+    for v in reversed(topo):
+        rule = v._rule
+        try:
+{cases}
+            elif rule.__class__ is Op or isinstance(rule, Op):
+                rule.chain(v)
+            elif rule is not None:
+                rule()                      # a closure assigned to _backward, lecture style
+        except CHAIN_ERRORS as e:
+            if {inlined}:     # raised by a chain written here: named as its own would be
+                failed(v, rule, e)
+            raise
+'''
+INLINED = ("+", "*")       # the rows most nodes of a network are made by
+
+
+def backward_loop(table, failed):
+    """engine.backpropagate's loop for backward() (no step): each node's row's `chain`, with
+    the chain of the rows in INLINED written in place of the call, the very lines of their own
+    chain (a call less a node). Made again whenever one of them is (Op.speed_up)."""
+    cases, tests = [], []
+    env = {"Op": type(table["+"]), "CHAIN_ERRORS": CHAIN_ERRORS, "failed": failed}
+    for i, name in enumerate(INLINED):
+        row = table[name]
+        try:            # a row changed to one that is not two inputs, or not readable: a call
+            if _arity(row.forward, 0) != 2 or _arity(row.local_grads, 1) != 2:
+                continue
+            body = _chain_lines(row, 2)
+        except Exception:
+            continue
+        env[f"row{i}"] = row
+        tests.append(f"rule is row{i}")
+        cases.append(f"{'elif' if len(tests) > 1 else 'if'} {tests[-1]}:")
+        cases += ["    " + line for line in body]
+    cases = cases or ["if False:", "    pass"]
+    text = BACKWARD.format(cases=_indent(cases, 12).rstrip("\n"),
+                           inlined=" or ".join(tests) or "False")
+    exec(compile(text, "<backward, + and * in place>", "exec"), env)
+    return env["backward"]
 
 
 def retire(*paths):

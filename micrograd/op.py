@@ -117,6 +117,7 @@ class Op:
         self.chain = made.get("chain", self._chain)
         for cls, name, path in self.methods:
             setattr(cls, name, _method(getattr(self, path)))
+        fastpaths.changed(self)
 
     def bind(self, cls, name, path):
         """cls.name becomes this row's `path` ("unary", "binary" or "rbinary") itself, and

@@ -172,3 +172,72 @@ def test_your_own_row_sped_up_gives_the_same_bits_through_its_call():
     P3.speed_up()
     assert P3.unary != P3._unary and P3.chain != P3._chain
     assert run(P3) == before
+
+
+def generic_backward(root):
+    """backward() by the engine's loop with a step that calls each row's own chain."""
+    from micrograd.engine import _chain_rule, backpropagate, topological_order
+    topo = topological_order(root)
+    for v in topo:
+        if v._a is not None:
+            v.grad = 0
+    root.grad += 1
+    backpropagate(topo, lambda v, rule: _chain_rule(v, rule))
+
+
+def random_graph(rng):
+    """Leaves, then ops of every kind drawn from them and from the nodes made, a closure of
+    the lecture's kind among them; the last node is the root."""
+    made = [Value(rng.choice([rng.uniform(-2, 2), rng.randint(-3, 3)])) for _ in range(4)]
+    for _ in range(40):
+        a, b = rng.choice(made), rng.choice(made)
+        made.append(rng.choice([lambda: a + b, lambda: a * b, lambda: a - b, lambda: a / 2.5,
+                                lambda: a.tanh(), lambda: a.relu(), lambda: a ** 2,
+                                lambda: 3 * a, lambda: linear([a, b], [b, a], 0.5)])())
+    out = made[-1] + made[-2] * made[-3]
+    return made, out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_backwards_loop_written_out_is_the_generic_loop_bit_for_bit(seed):
+    """fastpaths.backward (the loop with + and * in place) against engine.backpropagate with
+    a step that calls every row's chain: the same grads, bit for bit, on every node."""
+    for k in range(20):
+        runs = []
+        for loop in ("written out", "generic"):
+            made, out = random_graph(random.Random(seed * 100 + k))
+            out.backward() if loop == "written out" else generic_backward(out)
+            runs.append([bits(v.grad) for v in made + [out]])
+        assert runs[0] == runs[1], (seed, k)
+
+
+def test_backwards_loop_follows_a_replaced_row_of_its_own(monkeypatch):
+    x, y = Value(2.0), Value(3.0)
+    (x * y + x).backward()
+    assert (x.grad, y.grad) == (4.0, 2.0)
+    monkeypatch.setattr(OPS["+"], "local_grads", lambda out, a, b: (2, 10))
+    monkeypatch.setattr(OPS["*"], "local_grads", lambda out, a, b: (b * b, 1))
+    x, y = Value(2.0), Value(3.0)
+    (x * y + x).backward()         # d/dx = 2*9 + 10 (the new rows), d/dy = 2*1
+    assert (x.grad, y.grad) == (28.0, 2.0)
+    monkeypatch.setattr(OPS["+"], "local_grads", lambda out, a, b: (1, 1) if a > 0 else (0, 0))
+    x, y = Value(2.0), Value(3.0)  # not readable on symbols: its own generic chain is called
+    (x * y + x).backward()
+    assert (x.grad, y.grad) == (10.0, 1)      # 9 + 1 and 1, by the rows as they are now
+    monkeypatch.undo()
+    x, y = Value(2.0), Value(3.0)
+    (x * y + x).backward()
+    assert (x.grad, y.grad) == (4.0, 2.0)
+
+
+def test_backwards_loop_names_a_failing_step_as_the_rows_own_chain_does():
+    for op in ("+", "*"):
+        errors = []
+        for loop in ("written out", "generic"):
+            a, b = Value(2.0), Value(3.0)
+            out = a + b if op == "+" else a * b
+            a.grad = "not a number"
+            with pytest.raises(TypeError) as e:
+                out.backward() if loop == "written out" else generic_backward(out)
+            errors.append(str(e.value))
+        assert errors[0] == errors[1] and f"backward through {op}" in errors[0]
