@@ -18,11 +18,12 @@ at run time (Op.__setattr__) makes its paths, and the operators bound to them, a
 """
 import math
 import re
+import weakref
 
 from micrograd import nodes, primitives
 from micrograd.checks import FORWARD_ERRORS, checked, forward_error
 
-__all__ = ["install", "generate", "backward_loop", "changed", "retire", "linear_of", "NotSymbolic"]
+__all__ = ["install", "generate", "backward_loop", "changed", "retire", "detour", "linear_of", "NotSymbolic"]
 
 # what backward catches around a row's local derivatives (op.chain_failed names the failure)
 CHAIN_ERRORS = (ValueError, ZeroDivisionError, OverflowError, TypeError)
@@ -126,8 +127,8 @@ def _code(x):
 
 FORWARD = '''
 def {fname}({args}):
-    if stale:                  # the row was changed since, and a caller kept this path
-        return row.{fname}({args})
+    if detour:         # a no_grad block is open (in some thread), or the row was changed
+        return row._{fname}({args})      # since and a caller kept this path: the generic one
 {convert}    try:
 {body}
     except FORWARD_ERRORS as e:
@@ -141,8 +142,6 @@ def {fname}({args}):
     v._b = {b}
     v._rule = row
     v._names = NO_NAMES
-    if nodes._blocks_open and nodes._thread.off:
-        v._a = v._b = v._rule = None
     return v
 '''
 
@@ -256,7 +255,7 @@ def generate(row, Value, leaf, failed):
     f(b, a)}, and {"chain": f(node)}; a path it cannot have is missing. `failed(v, row, e)`
     raises backward's error for an exception e of the row at node v."""
     env = {"row": row, "Value": Value, "leaf": leaf,
-           "stale": False, "new": object.__new__, "NO_NAMES": nodes.NO_NAMES, "nodes": nodes,
+           "stale": False, "detour": False, "new": object.__new__, "NO_NAMES": nodes.NO_NAMES, "nodes": nodes,
            "FORWARD_ERRORS": FORWARD_ERRORS, "CHAIN_ERRORS": CHAIN_ERRORS,
            "forward_error": forward_error, "checked": checked, "failed": failed,
            "exp": primitives.exp, "log": primitives.log, "tanh": primitives.tanh}
@@ -266,12 +265,16 @@ def generate(row, Value, leaf, failed):
     if n not in (1, 2) or _arity(row.local_grads, 1) != n:
         return {}
     paths = {"chain": _compiled(row, "chain", _chain_source, n, env)}
-    if n == 1:
-        paths["unary"] = _compiled(row, "unary", _forward_source, 1, env)
-    else:
-        paths["binary"] = _compiled(row, "binary", _forward_source, 2, env)
-        paths["rbinary"] = _compiled(row, "rbinary", lambda r, n: _forward_source(r, n, True),
-                                     2, env)
+    with nodes.grad_lock:     # born detoured if a no_grad block is open now
+        env["detour"] = nodes._blocks_open != 0
+        if n == 1:
+            paths["unary"] = _compiled(row, "unary", _forward_source, 1, env)
+        else:
+            paths["binary"] = _compiled(row, "binary", _forward_source, 2, env)
+            paths["rbinary"] = _compiled(row, "rbinary",
+                                         lambda r, n: _forward_source(r, n, True), 2, env)
+        _forward_paths.update(paths[k] for k in ("unary", "binary", "rbinary")
+                              if paths.get(k) is not None)
     return {k: f for k, f in paths.items() if f is not None}
 
 
@@ -351,11 +354,23 @@ def backward_loop(table, failed):
 
 
 def retire(*paths):
-    """Paths of a row whose forward changed: each passes its calls on to the row's new one."""
-    for path in paths:
-        env = getattr(path, "__globals__", {})
-        if env.get("stale") is False:
-            env["stale"] = True
+    """Paths of a row whose forward changed: each passes its calls on to the row (generic)."""
+    with nodes.grad_lock:
+        for path in paths:
+            if path in _forward_paths:
+                path.__globals__["stale"] = path.__globals__["detour"] = True
+
+
+def detour(on):
+    """Every generated forward path takes its row's generic path (which asks the thread's
+    grad mode) while `on`: micrograd.grad_mode turns it on while any no_grad block is open.
+    Called with nodes.grad_lock held."""
+    for path in list(_forward_paths):
+        env = path.__globals__
+        env["detour"] = on or env["stale"]
+
+
+_forward_paths = weakref.WeakSet()      # every generated forward path, live
 
 
 def linear_of(row):

@@ -4,28 +4,28 @@ Inside `with no_grad():` an operation gives a plain leaf Value: no inputs rememb
 (evaluation, the SGD update). Each thread counts the no_grad blocks it is inside, so blocks may
 nest or overlap in any order (A enters, B enters, A leaves, B leaves) and one thread evaluating
 does not stop another from training. The engine keeps the counts (nodes._thread.off) and
-their sum over all threads (nodes._blocks_open): while that sum is 0, making a node costs one
-test.
+their sum over all threads (nodes._blocks_open): while that sum is 0, making a node costs no
+test at all.
 
 Both are also decorators, with or without parentheses. On a generator function the block
 covers the generator's body, each time it runs (as PyTorch's does), not just its creation.
 """
 import functools
 import inspect
-import threading
-
-from micrograd import nodes
+from micrograd import fastpaths, nodes
 
 __all__ = ["no_grad", "enable_grad", "is_grad_enabled"]
 
-_lock = threading.Lock()      # guards the all-threads sum
-
-
 def _set_off(n):
-    """Set this thread's count of open no_grad blocks, keeping the all-threads sum in step."""
-    with _lock:
+    """Set this thread's count of open no_grad blocks, keeping the all-threads sum in step;
+    while it is not 0, the generated paths take their row's generic one, which asks the
+    thread (micrograd.fastpaths.detour)."""
+    with nodes.grad_lock:
+        before = nodes._blocks_open
         nodes._blocks_open += n - nodes._thread.off
         nodes._thread.off = n
+        if (before == 0) != (nodes._blocks_open == 0):
+            fastpaths.detour(nodes._blocks_open != 0)
 
 
 def is_grad_enabled():

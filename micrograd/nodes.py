@@ -71,6 +71,7 @@ class _ThreadState(threading.local):
 
 _thread = _ThreadState()
 _blocks_open = 0         # no_grad blocks open in all threads: while 0, make() looks no further
+grad_lock = threading.Lock()   # guards _blocks_open, and the fast paths' detours that follow it
 
 
 def leaf(x, where):

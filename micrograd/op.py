@@ -72,6 +72,7 @@ class Op:
         return node(data, inputs, self)
 
     def _unary(self, a):
+        a = _value(a, self.name)
         try:
             data = self.forward(a.data)
         except FORWARD_ERRORS as e:

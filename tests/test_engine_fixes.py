@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from micrograd import engine
-from micrograd.engine import Value, enable_grad, is_grad_enabled, no_grad
+from micrograd.engine import Op, Value, enable_grad, is_grad_enabled, linear, no_grad
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,6 +128,35 @@ def test_decorated_function_is_safe_in_two_threads_and_on_exceptions():
     for t in threads:
         t.join(10)
     assert results == [True] * 4 and builds_graph()
+
+
+def every_way_of_making_a_node():
+    """A node by each kind of path: a generated binary and rbinary (Value.__mul__, 2 * x),
+    a generated unary kept by nn before (ACTIVATIONS["relu"]), a generic row (a row of yours
+    that reads math.*), a pow row, and a fused neuron."""
+    from micrograd.nn import ACTIVATIONS
+    import math
+    mine = Op("myexp", lambda a: math.exp(a), lambda out, a: (out,))
+    mine.speed_up()
+    x, w = Value(0.5), [Value(2.0)]
+    return [x * 3, 2 * x, ACTIVATIONS["relu"](x), mine(x), x ** 2, x ** 3, x.tanh(),
+            linear(w, [x], 1.0)]
+
+
+def test_no_grad_reaches_every_path_and_leaves_none_behind():
+    """While a block is open the generated paths take their row's generic path (one test
+    less a node, the rest of the time): each kind makes a leaf inside, a node after."""
+    assert all(v._prev for v in every_way_of_making_a_node())
+    with no_grad():
+        made = every_way_of_making_a_node()
+        assert [v._prev for v in made] == [()] * len(made)
+        assert [v._op for v in made] == [""] * len(made)
+        fresh = Op("cube", lambda a: a * a * a, lambda out, a: (3 * a * a,))
+        fresh.speed_up()                         # paths made inside the block: leaves too
+        assert fresh.unary != fresh._unary and fresh(Value(2.0))._prev == ()
+    assert all(v._prev for v in every_way_of_making_a_node())
+    assert fresh(Value(2.0))._prev and fresh(Value(2.0)).data == 8.0
+    assert Value.__mul__.__globals__["detour"] is False      # the fast paths are back
 
 
 def test_enable_grad_inside_no_grad():
