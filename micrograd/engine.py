@@ -41,7 +41,7 @@ __all__ = ["Value", "Op", "OPS", "linear", "pow_op", "topological_order", "backp
 class Value(Node):
     """ stores a single scalar value and its gradient """
     # Node (micrograd/nodes.py) stores data, grad, the inputs (read as `_prev`), the op's row,
-    # and _op and label, in slots: about 85 bytes a node.
+    # and _op and label, in six slots: 80 bytes a node, with its number 104.
     __slots__ = ()
 
     def __init__(self, data, _children=(), _op='', label=''):

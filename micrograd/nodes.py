@@ -1,10 +1,10 @@
 """How a graph node is stored and made: the machinery under engine.Value, out of the story's way.
 
-A node is a Value with six slots and no __dict__ (about 85 bytes). Its one or two inputs sit
-in the slots `_a` and `_b` instead of a tuple of their own (one object per node instead of two:
-a third less memory, half the work for the garbage collector); three or more sit in `_a` as a
-tuple, with `_MANY` in `_b`. `_prev` reads them as the lecture's tuple. `_op` and `label` are
-read from the op's row and a shared pair of empty names, unless given by hand.
+A node is a Value with six slots and no __dict__ (80 bytes, and 24 for its float). Its one or
+two inputs sit in the slots `_a` and `_b` instead of a tuple of their own (one object per node
+instead of two: a third less memory, half the work for the garbage collector); three or more
+sit in `_a` as a tuple, with `_MANY` in `_b`. `_prev` reads them as the lecture's tuple. `_op`
+and `label` are read from the op's row and a shared pair of empty names, unless given by hand.
 
 `make` is what every operation ends with: a new node, skipping __init__'s checks; inside a
 no_grad block (micrograd.grad_mode keeps the counts below) a plain leaf instead.
