@@ -10,6 +10,7 @@ import torch
 import micrograd.lecture
 
 from micrograd.engine import OPS, Op, Value, linear, no_grad, topological_order
+from exercise_solutions.topo_lecture import build_topo
 from reference import BINARY, BINARY_POINTS, POINTS, UNARY, assert_matches_torch, run_torch
 
 # ---------------------------------------------------------------------------------------------
@@ -269,18 +270,9 @@ def test_topological_order_is_deterministic():
 
 
 def lecture_build_topo(*roots):
-    """The lecture's recursive build_topo, on _prev: the order the engine's walk must give."""
-    topo, visited = [], set()
-
-    def build_topo(v):
-        if v not in visited:
-            visited.add(v)
-            for child in v._prev:
-                build_topo(child)
-            topo.append(v)
-    for root in roots:
-        build_topo(root)
-    return topo
+    """The lecture's recursive build_topo (the exercise's solution file), one root after
+    another with one visited set: each root's order without the nodes an earlier one had."""
+    return list(dict.fromkeys(node for root in roots for node in build_topo(root)))
 
 
 @pytest.mark.parametrize("seed", range(5))
