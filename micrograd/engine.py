@@ -259,30 +259,29 @@ def topological_order(*roots):
             if v is _DONE:                  # the children of the node below are done
                 append(stack.pop())
                 continue
-            if v in visited:
-                continue
-            add(v)
-            # v's inputs (v._prev, spelled out: this is the hot loop), pushed last-first so
-            # that the first is visited first, as in the recursion; one already visited is
-            # not pushed at all (the recursion would return from it at once).
-            a, b = v._a, v._b
-            if a is None:
-                append(v)
-            elif b is None:
-                if a in visited:
+            # v's inputs (v._prev, spelled out: this is the hot loop) are pushed last-first,
+            # so that the first is visited first, as in the recursion; one already visited
+            # is not pushed at all (the recursion would return from it at once), and the
+            # first, if new, is visited at once, without the stack.
+            while v not in visited:
+                add(v)
+                a, b = v._a, v._b
+                if a is None:
+                    append(v)
+                elif b is _MANY:
+                    stack += (v, _DONE)
+                    stack.extend([c for c in reversed(a) if c not in visited])
+                elif b is not None and b not in visited:
+                    stack += (v, _DONE, b)      # (if a visits b first, b is skipped later)
+                    v = a
+                    continue
+                elif a in visited:
                     append(v)
                 else:
-                    stack += (v, _DONE, a)
-            elif b is _MANY:
-                stack += (v, _DONE)
-                stack.extend([c for c in reversed(a) if c not in visited])
-            elif a in visited:
-                if b in visited:
-                    append(v)
-                else:
-                    stack += (v, _DONE, b)
-            else:
-                stack += (v, _DONE, b, a)
+                    stack += (v, _DONE)
+                    v = a
+                    continue
+                break
     return topo
 
 
