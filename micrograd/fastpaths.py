@@ -11,10 +11,13 @@ the same bits, by construction. The row stays the one place each op's math is wr
 
 A row of more inputs (a fused neuron's w·x+b) gets a backward step for each number of inputs
 it meets. The engine's operators that only call a row (Value.__add__, Value.relu...) are then
-that row's path itself (Op.bind). A row that does anything but arithmetic, comparisons and the
-primitives' exp/log/tanh/where (an `if` on an input, math.*, float()) cannot be read so: it
+that row's path itself (Op.bind), and backward()'s loop has the steps of + and * written in
+place of their call (`backward_loop`). A row that does anything but arithmetic, comparisons and
+the primitives' exp/log/tanh/where (an `if` on an input, math.*, float()) cannot be read so: it
 keeps the generic paths (micrograd.op), which call it. Changing a row's forward or local_grads
-at run time (Op.__setattr__) makes its paths, and the operators bound to them, again.
+at run time (Op.__setattr__) makes its paths, the operators bound to them and backward's loop
+again; a path someone kept passes its calls on to the row (`retire`). While a no_grad block is
+open in any thread, every path does (`detour`), so the paths themselves never ask.
 """
 import math
 import re
@@ -23,7 +26,8 @@ import weakref
 from micrograd import nodes, primitives
 from micrograd.checks import FORWARD_ERRORS, checked, forward_error
 
-__all__ = ["install", "generate", "backward_loop", "changed", "retire", "detour", "linear_of", "NotSymbolic"]
+__all__ = ["install", "generate", "backward_loop", "changed", "retire", "detour", "linear_of",
+           "NotSymbolic"]
 
 # what backward catches around a row's local derivatives (op.chain_failed names the failure)
 CHAIN_ERRORS = (ValueError, ZeroDivisionError, OverflowError, TypeError)
@@ -254,8 +258,8 @@ def generate(row, Value, leaf, failed):
     """The row's paths generated from it: {"unary": f(a)} or {"binary": f(a, b), "rbinary":
     f(b, a)}, and {"chain": f(node)}; a path it cannot have is missing. `failed(v, row, e)`
     raises backward's error for an exception e of the row at node v."""
-    env = {"row": row, "Value": Value, "leaf": leaf,
-           "stale": False, "detour": False, "new": object.__new__, "NO_NAMES": nodes.NO_NAMES, "nodes": nodes,
+    env = {"row": row, "Value": Value, "leaf": leaf, "stale": False, "detour": False,
+           "new": object.__new__, "NO_NAMES": nodes.NO_NAMES,
            "FORWARD_ERRORS": FORWARD_ERRORS, "CHAIN_ERRORS": CHAIN_ERRORS,
            "forward_error": forward_error, "checked": checked, "failed": failed,
            "exp": primitives.exp, "log": primitives.log, "tanh": primitives.tanh}
@@ -289,25 +293,25 @@ def install(Value, table):
     """Every row of the engine's table gets its paths (Op.speed_up), Value's operators in
     BOUND become them (Op.bind: they follow a row that is changed later), and backward() its
     loop (backward_loop)."""
-    global backward, _table
+    global backward, _installed
     from micrograd.op import chain_failed      # (micrograd.op imports this module)
     for row in table.values():
         row.speed_up()
     for name, method, path in BOUND:
         table[name].bind(Value, method, path)
-    _table = table
+    _installed = table, chain_failed
     backward = backward_loop(table, chain_failed)
 
 
 backward = None     # engine.backpropagate's loop without a step, made by install()
-_table = None
+_installed = None   # (the table, the failure namer) install() made it from
 
 
 def changed(row):
     """A row made its paths again: backward's loop follows, if the row is written in it."""
     global backward
-    if _table is not None and any(_table[name] is row for name in INLINED):
-        backward = backward_loop(_table, backward.__globals__["failed"])
+    if _installed is not None and any(_installed[0][name] is row for name in INLINED):
+        backward = backward_loop(*_installed)
 
 
 BACKWARD = '''
