@@ -294,8 +294,8 @@ def backpropagate(topo, step=None):
     step (derivatives as Values, in a dict, recorded). Without a step, the chain rule at every
     node (backward()): each row's own `chain`, by this loop as micrograd.fastpaths writes it
     out, with the chain of + and * in place of a call (most nodes are theirs)."""
-    if step is None:
-        return fastpaths.backward(topo)
+    if step is None:                        # the loop below with step=_chain_rule, written
+        return fastpaths.backward(topo)     # out (+ and * in place) by micrograd.fastpaths
     for v in reversed(topo):
         if v._rule is not None:
             step(v, v._rule)
