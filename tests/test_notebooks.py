@@ -498,7 +498,7 @@ def test_an_exported_notebooks_graph_fits_its_output(browser, exported, template
     1440 px and in a narrow window (an output of about 450 px), its natural size on a click."""
     page = browser.new_page(viewport={"width": width, "height": 900})
     try:
-        page.goto(exported[template].resolve().as_uri())
+        page.goto(exported[template].resolve().as_uri(), wait_until="networkidle")
         img = page.wait_for_selector("img[alt='the computation graph']")
         img.scroll_into_view_if_needed()
         out, box, natural = img.evaluate("""i => {
@@ -512,6 +512,10 @@ def test_an_exported_notebooks_graph_fits_its_output(browser, exported, template
             assert out[1] - out[0] < 520
         page.screenshot(path=str(artifacts / f"exported-{template}-graph-{width}.png"))
         img.click()
+        # the page may still lay itself out after load on a busy machine: wait for the change
+        # the click makes (a checkbox's CSS), then measure it
+        page.wait_for_function("([i, n]) => Math.abs(i.getBoundingClientRect().width - n) <= 1",
+                               arg=[img, natural], timeout=10_000)
         assert img.evaluate("i => i.getBoundingClientRect().width") == pytest.approx(natural, abs=1)
     finally:
         page.close()
