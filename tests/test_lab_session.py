@@ -453,3 +453,21 @@ def test_installed_the_engines_tanh_exp_and_power_train_fits_numbers():
         libm.uninstall()
     assert primitives.math is math and OPS["**"].forward is pow_row
     assert engine.pow_op(2).forward is square
+
+
+def test_the_snippet_of_a_run_with_sin_inputs_on_the_spiral_is_the_same_run():
+    """The spiral's angles and the sin inputs are micrograd.trig's in the lab (the site's
+    numbers); the Python snippet the lab shows imports that same sin, so it is the same run."""
+    doc = {"seed": 5, "steps": 3, "dataset": "spiral", "loss": "cross_entropy", "samples": 60,
+           "layers": [4], "test_fraction": 0.2, "features": ["x1", "x2", "sinx1", "sinx2"]}
+    s = parse_settings(doc)
+    python = lab_settings.reproduce(s)["python"]
+    assert "from micrograd.trig import sines" in python and "sines(a), sines(b)" in python
+    scope = {}
+    exec(python.replace("steps=3", "steps=3, progress=False"), scope)
+    want, _ = one_fit_call(doc)
+    assert scope["history"].loss == want["loss"] and scope["history"].val_loss == want["test_loss"]
+    X_tr = NUMPY.data(s)[0]
+    from micrograd import trig
+    assert [row[2:] for row in NUMPY.features(s, X_tr)] == \
+        [[trig.sin(a), trig.sin(b)] for a, b in X_tr]

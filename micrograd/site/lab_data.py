@@ -18,11 +18,14 @@ floats, y a list of ints. tests/test_site.py compares every element with numpy's
 scikit-learn's, over many seeds, sizes and noises. sqrt is exact everywhere; log, sin and cos
 are the C library's (numpy calls libm for float64 here), and musl's (Pyodide's) are not
 glibc's, so in Pyodide they come from micrograd.site.libm (glibc's log; glibc's sin and cos for
-every angle the moons and circles use; the spiral's noisy angles may differ in a last bit).
+every angle the moons and circles use). The spiral's sin and cos are micrograd.trig's, correctly
+rounded, in micrograd.data as here: the same everywhere.
 """
 import math
 import random
 import sys
+
+from micrograd import trig
 
 __all__ = ["RandomState", "Generator", "linspace", "make_moons", "make_circles", "make_blobs",
            "make_spiral", "make_xor", "load_dataset", "train_test_split", "lab_data"]
@@ -263,7 +266,7 @@ def make_spiral(n_samples=100, n_classes=3, noise=0.2, random_state=None):
         n = n_samples // n_classes + (j < n_samples % n_classes)
         r = linspace(0.0, 1, n)
         t = [a + g * noise for a, g in zip(linspace(j * 4, (j + 1) * 4, n), rng.randn(n))]
-        X += [[ri * sin(ti), ri * cos(ti)] for ri, ti in zip(r, t)]
+        X += [[ri * trig.sin(ti), ri * trig.cos(ti)] for ri, ti in zip(r, t)]
         y += [j] * n
     return X, y
 
