@@ -293,7 +293,8 @@ def test_log_is_glibcs_bit_for_bit():
     assert [libm.log(x).hex() for x in xs] == [math.log(x).hex() for x in xs]
     assert libm.log(1.0) == 0.0 and math.copysign(1, libm.log(1.0)) == 1
     assert libm.log(math.inf) == math.inf and math.isnan(libm.log(math.nan))
-    assert libm.log(7) == math.log(7)
+    assert libm.log(7) == math.log(7) and libm.log(10 ** 400) == math.log(10 ** 400)
+    assert libm.log(True) == 0.0
     for bad in (0.0, -1.0, -math.inf):
         with pytest.raises(ValueError, match="math domain error"):
             libm.log(bad)

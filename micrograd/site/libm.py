@@ -339,8 +339,9 @@ def _load_log_data():
 
 def log(x):
     """The natural log as glibc's FMA build gives it (for x > 0 finite; the rest, 0, inf, nan
-    and negative numbers with their errors, is Python's own math.log)."""
-    if not (x > 0 and x != math.inf) or type(x) not in (float, int):
+    and negative numbers with their errors, ints past the largest float, is math.log's own)."""
+    if not (x > 0 and x != math.inf) or type(x) not in (float, int) or \
+            type(x) is int and x.bit_length() > 1000:
         return math.log(x)
     x = float(x)
     if not _log_data:
