@@ -1,4 +1,4 @@
-"""One-off check: micrograd.site.libm's log (and sin) against this machine's C library.
+"""One-off check: micrograd.site.libm's log against this machine's C library (glibc's).
 
     PYTHONPATH=. python scripts/check_libm.py log 1000000
 

@@ -30,7 +30,7 @@ LOSSES = LOSS_NAMES
 OPTIMIZERS = ("sgd", "momentum", "adam")
 SCHEDULES = ("constant", "linear", "cosine", "step")
 MOMENTUM = 0.9                 # what the "momentum" optimizer means: SGD(momentum=0.9)
-# The network's inputs, as TF Playground offers them: id -> (the name drawn, numpy's formula
+# The network's inputs, as TF Playground offers them: id -> (the name drawn, the formula
 # on the points' columns a = x1, b = x2, as the Python snippet writes it too). sin is
 # micrograd.trig's, correctly rounded: the same bits here and in the static site.
 FEATURES = {"x1": ("x1", "a"), "x2": ("x2", "b"), "x1sq": ("x1²", "a ** 2"),

@@ -21,7 +21,7 @@ FMA (every a*b + c fused but in the subnormal range). Its table of 2^(i/128) is 
 its definition.
 
 `log` likewise: ARM's optimized-routines log in glibc's FMA build (musl's, unfused, rounds about
-one result in 20,000 the other way). Its table holds specially chosen constants that cannot be
+one result in 7,000 between 1 and 2 the other way). Its table holds specially chosen constants that cannot be
 recomputed from a definition, so they come from this machine's own libm.so.6: glibc_log.json,
 made by `python -m micrograd.site.libm` (read_glibc_log_data finds glibc's __log_data in the
 library's bytes) and checked against the library by tests/test_lab_session.py.
