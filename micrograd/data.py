@@ -18,6 +18,8 @@ import numpy as np
 import sklearn.datasets
 from sklearn.utils import check_random_state
 
+from micrograd import trig
+
 __all__ = ["make_moons", "make_circles", "make_blobs", "make_spiral", "load_digits",
            "DATASETS", "load_dataset", "n_classes", "train_test_split", "holdout", "batches",
            "as_rows", "names", "load_documents", "parse_documents", "MAX_DOCUMENTS",
@@ -53,7 +55,9 @@ def make_spiral(n_samples=100, n_classes=3, noise=0.2, random_state=None):
     Arm j has radii evenly spaced in [0, 1] and angles evenly spaced in [4j, 4(j+1)] plus
     Gaussian noise of standard deviation `noise`. Points come ordered by class (as in CS231n);
     samples are shared out like scikit-learn's, the first n_samples % n_classes arms get one
-    more."""
+    more. sin and cos are correctly rounded (micrograd.trig), not numpy's: the same bits on
+    every platform, and in the static site's lab (numpy's differ from them in the last bit
+    for about one angle in 500 here)."""
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
         raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < n_classes:
@@ -66,7 +70,9 @@ def make_spiral(n_samples=100, n_classes=3, noise=0.2, random_state=None):
         n = n_samples // n_classes + (j < n_samples % n_classes)
         r = np.linspace(0.0, 1, n)
         t = np.linspace(j * 4, (j + 1) * 4, n) + rng.randn(n) * noise
-        X.append(np.c_[r * np.sin(t), r * np.cos(t)])
+        sin_t = np.array([trig.sin(a) for a in t.tolist()], dtype=np.float64)
+        cos_t = np.array([trig.cos(a) for a in t.tolist()], dtype=np.float64)
+        X.append(np.c_[r * sin_t, r * cos_t])
         y.append(np.full(n, j))
     return _xy(np.concatenate(X), np.concatenate(y))
 

@@ -30,7 +30,7 @@ LAYERS = [
     ("nn", ["micrograd.nn"]),
     ("on top of nn", ["micrograd.losses", "micrograd.optim", "micrograd.weights",
                       "micrograd.lecture", "micrograd.labels", "micrograd.callbacks",
-                      "micrograd.progress"]),
+                      "micrograd.progress", "micrograd.trig"]),
     ("compiler, data", ["micrograd.compiler", "micrograd.data"]),
     ("models", ["micrograd.gpt*"]),
     ("train", ["micrograd.train"]),

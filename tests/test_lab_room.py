@@ -2,11 +2,11 @@
 framed by the lab page (and by no other), own points may be of any class the dataset has, and
 the network's inputs may be TF Playground's features of the points.
 The page itself: tests/test_lab_browser.py."""
-import math
 
 import numpy as np
 import pytest
 
+from micrograd import trig
 from micrograd.lab.settings import SettingsError, featurize, parse_settings
 from helpers.lab import SMALL, Client, run_steps
 
@@ -44,8 +44,8 @@ def test_features_are_checked_and_computed_from_the_points():
     s = parse_settings({"features": ["sinx2", "x1x2", "x1sq", "x1"]})
     assert s.features == ["x1", "x1sq", "x1x2", "sinx2"]            # the table's order
     X = np.array([[0.5, -2.0], [3.0, 0.25]])
-    assert featurize(s, X).tolist() == [[0.5, 0.25, -1.0, math.sin(-2.0)],
-                                        [3.0, 9.0, 0.75, math.sin(0.25)]]
+    assert featurize(s, X).tolist() == [[0.5, 0.25, -1.0, trig.sin(-2.0)],   # correctly
+                                        [3.0, 9.0, 0.75, trig.sin(0.25)]]    # rounded
     for bad, message in [([], r"^features must be a non-empty list of x1, x2, x1sq, x2sq, "
                                r"x1x2, sinx1, sinx2; got \[\]$"),
                          (["x3"], r"^features: 'x3' is not one of x1, x2, "),

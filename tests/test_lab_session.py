@@ -1,7 +1,7 @@
 """The one run control of both labs (micrograd.lab.runs, micrograd.lab.session): the site's
 stepping gives the numbers of one fit(...) call, setting for setting; its Play, Pause, Step and
 Reset follow the same rules as the threaded lab's; its plain-Python numbers (inputs, pictures)
-are numpy's; and the site's tanh and exp are glibc's to the bit.
+are numpy's; and the site's tanh, exp, log and ** are glibc's to the bit.
 
 No browser here: tests/test_site.py drives the site's lab in Chromium.
 """
@@ -11,7 +11,7 @@ import random
 import time
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from micrograd import primitives
@@ -265,6 +265,84 @@ def test_exp_is_glibcs_bit_for_bit():
         libm.exp(710.0)
 
 
+def _log_inputs(seed, n):
+    """Positive doubles of every kind: any exponent, near 1 (glibc's separate polynomial, and
+    its two ends), subnormals, powers of two and their neighbours, huge ones."""
+    r = random.Random(seed)
+    bits = [r.getrandbits(63) for _ in range(n)]
+    xs = [x for x in (libm._double(b) for b in bits) if math.isfinite(x) and x > 0]
+    xs += [1.0 + r.uniform(-0.07, 0.07) for _ in range(n)]
+    xs += [1.0 + r.uniform(-1, 1) * 2.0 ** -r.randint(5, 52) for _ in range(n // 2)]
+    xs += [libm._double(r.randrange(1, 1 << 52)) for _ in range(n // 2)]
+    xs += [r.uniform(0.5, 2.0) * 2.0 ** r.randint(1000, 1023) for _ in range(n // 4)]
+    xs += [math.exp(r.uniform(-20, 20)) for _ in range(n)]
+    for e in range(-1074, 1024, 7):
+        p = math.ldexp(1.0, e)
+        xs += [p, math.nextafter(p, 0.0), math.nextafter(p, math.inf)]
+    for edge in (1.0 - 2.0 ** -4, 1.0 + float.fromhex("0x1.09p-4"), 1.0):
+        xs += [math.nextafter(edge, 0.0), edge, math.nextafter(edge, 2.0)]
+    return [x for x in xs if x > 0] + [5e-324, 2.2250738585072014e-308, 1.7976931348623157e308]
+
+
+@needs_glibc
+def test_log_is_glibcs_bit_for_bit():
+    """glibc's log (its FMA build; its table from glibc_log.json) on 50,000 and more arguments
+    of every kind. (scripts/check_libm.py log 1000000 ran the same kinds on a million: 0 differ.)"""
+    xs = _log_inputs(20261204, 12000)
+    assert len(xs) > 50000
+    assert [libm.log(x).hex() for x in xs] == [math.log(x).hex() for x in xs]
+    assert libm.log(1.0) == 0.0 and math.copysign(1, libm.log(1.0)) == 1
+    assert libm.log(math.inf) == math.inf and math.isnan(libm.log(math.nan))
+    assert libm.log(7) == math.log(7) and libm.log(10 ** 400) == math.log(10 ** 400)
+    assert libm.log(True) == 0.0
+    for bad in (0.0, -1.0, -math.inf):
+        with pytest.raises(ValueError, match="math domain error"):
+            libm.log(bad)
+
+
+@needs_glibc
+@settings(derandomize=True, max_examples=2000)
+@given(st.floats(min_value=5e-324, allow_infinity=False, allow_nan=False))
+def test_log_is_glibcs_on_any_float(x):
+    assert libm.log(x).hex() == math.log(x).hex()
+
+
+@needs_glibc
+@settings(derandomize=True, max_examples=2000)
+@given(st.floats(min_value=0.9, max_value=1.1))
+def test_log_near_1_is_glibcs_on_any_float(x):
+    assert libm.log(x).hex() == math.log(x).hex()
+
+
+LIBM_SO = "/lib/x86_64-linux-gnu/libm.so.6"
+
+
+@pytest.mark.skipif(not (GLIBC and platform.machine() == "x86_64" and
+                         __import__("os").path.exists(LIBM_SO)),
+                    reason=f"reads glibc's log table from x86-64 glibc's {LIBM_SO}")
+def test_the_log_table_is_the_one_in_this_machines_glibc():
+    """glibc_log.json holds what read_glibc_log_data finds in libm.so.6 again: ln2 in two
+    parts, both polynomials, and the 128 {invc, logc} pairs (as `python -m micrograd.site.libm`
+    writes them)."""
+    import json
+    from importlib import resources
+    stored = json.loads(resources.files("micrograd.site").joinpath("glibc_log.json").read_text())
+    stored.pop("made_by")
+    found = libm.read_glibc_log_data(LIBM_SO)
+    assert stored == found
+    assert len(found["tab"]) == 128 and len(found["poly"]) == 5 and len(found["poly1"]) == 11
+    assert found["poly1"][0] == (-0.5).hex()
+    for invc, logc in found["tab"]:          # logc = log(c) for c = 1/invc, to about 2^-45
+        assert abs(float.fromhex(logc) + math.log(float.fromhex(invc))) < 2.0 ** -45
+
+
+def test_a_library_without_glibcs_log_table_is_refused_in_one_line(tmp_path):
+    fake = tmp_path / "libm.so"
+    fake.write_bytes(b"\0" * 4096)
+    with pytest.raises(ValueError, match=r"libm.so: found 0 tables like glibc's __log_data"):
+        libm.read_glibc_log_data(str(fake))
+
+
 @needs_glibc
 @given(st.floats(allow_nan=False, min_value=-40.0, max_value=40.0))
 def test_tanh_is_glibcs_on_any_float(x):
@@ -351,14 +429,17 @@ def test_installed_the_engines_tanh_exp_and_power_train_fits_numbers():
     libm.install()
     try:
         assert primitives.math.tanh is libm.tanh and primitives.math.exp is libm.exp
-        assert primitives.math.log is math.log and OPS["**"].forward is libm.power
+        assert primitives.math.log is libm.log and OPS["**"].forward is libm.power
         assert isinstance(engine.pow_op(2).forward, libm._PowerBy)
         x = random.Random(8).uniform(0.5, 2)
         assert (Value(x) ** 2).data == x ** 2 and (Value(x) ** Value(2.0)).data == x ** 2.0
         assert Value(3.0).tanh().data == math.tanh(3.0)
+        assert Value(0.95).log().data == math.log(0.95)
         for doc in ({"seed": 1, "steps": 4, "activation": "tanh", "loss": "mse",
                      "batch_size": 20},
                     {"seed": 2, "steps": 4, "activation": "sigmoid", "loss": "bce",
+                     "layers": [6]},
+                    {"seed": 3, "steps": 4, "dataset": "spiral", "loss": "cross_entropy",
                      "layers": [6]}):
             lab = LabSession()
             lab.apply_settings(doc)
@@ -373,3 +454,21 @@ def test_installed_the_engines_tanh_exp_and_power_train_fits_numbers():
         libm.uninstall()
     assert primitives.math is math and OPS["**"].forward is pow_row
     assert engine.pow_op(2).forward is square
+
+
+def test_the_snippet_of_a_run_with_sin_inputs_on_the_spiral_is_the_same_run():
+    """The spiral's angles and the sin inputs are micrograd.trig's in the lab (the site's
+    numbers); the Python snippet the lab shows imports that same sin, so it is the same run."""
+    doc = {"seed": 5, "steps": 3, "dataset": "spiral", "loss": "cross_entropy", "samples": 60,
+           "layers": [4], "test_fraction": 0.2, "features": ["x1", "x2", "sinx1", "sinx2"]}
+    s = parse_settings(doc)
+    python = lab_settings.reproduce(s)["python"]
+    assert "from micrograd.trig import sines" in python and "sines(a), sines(b)" in python
+    scope = {}
+    exec(python.replace("steps=3", "steps=3, progress=False"), scope)
+    want, _ = one_fit_call(doc)
+    assert scope["history"].loss == want["loss"] and scope["history"].val_loss == want["test_loss"]
+    X_tr = NUMPY.data(s)[0]
+    from micrograd import trig
+    assert [row[2:] for row in NUMPY.features(s, X_tr)] == \
+        [[trig.sin(a), trig.sin(b)] for a, b in X_tr]

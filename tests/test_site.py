@@ -621,6 +621,57 @@ def test_a_tanh_run_with_features_is_the_python_labs_bit_for_bit_without_jspi(
     p.close()
 
 
+# The runs whose numbers once depended on the C library's log, sin and cos (docs/site.md): the
+# spiral (its angles), the sin inputs, bce and cross_entropy (a log per point). The first two
+# part from the Python lab's within a few steps with Pyodide's own sin and cos (musl's).
+LAST_BITS_RUNS = {
+    "spiral-sin-cross-entropy": {
+        "dataset": "spiral", "noise": 0.2, "loss": "cross_entropy", "seed": 4, "steps": 30,
+        "lr": 0.3, "layers": [8], "batch_size": 64, "features": ["x1", "x2", "sinx1", "sinx2"]},
+    "moons-sin-bce": {
+        "dataset": "moons", "noise": 0.1, "loss": "bce", "seed": 6, "steps": 50, "samples": 400,
+        "optimizer": "adam", "lr": 0.05, "activation": "tanh", "layers": [6],
+        "batch_size": None, "features": ["x1", "x2", "sinx1"]},
+}
+
+
+def _link(settings):
+    """The lab's own link to a run: every setting in the URL's hash (lab-controls.js)."""
+    from urllib.parse import urlencode
+    text = {k: (",".join(v) if k == "features" else ",".join(map(str, v)) if k == "layers" else
+                "" if v is None else str(v)) for k, v in settings.items()}
+    return "#" + urlencode(text)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(LAST_BITS_RUNS))
+def test_the_spiral_sin_inputs_bce_and_cross_entropy_are_the_python_labs_bit_for_bit(
+        chromium, served, name):
+    """A shared link opens the run; Play trains it to the end; every loss and accuracy, train
+    and test, is the Python lab's for the same settings, to the bit."""
+    settings = LAST_BITS_RUNS[name]
+    p = SitePage(chromium, served + "lab.html" + _link(settings), width=1440)
+    page = p.page
+    wanted = json.dumps(settings)
+    p.wait_until(f"window.lab && lab.view && lab.pending === 0 && lab.settings && "
+                 f"Object.entries({wanted}).every(([k, v]) => "
+                 f"JSON.stringify(lab.settings[k]) === JSON.stringify(v))")
+    p.wait_until(f"lab.view.inputs && lab.view.inputs.length === {len(settings['features'])}")
+    page.click("#play")
+    p.wait_until("lab.status === 'done'", timeout=300)
+    got = page.evaluate("() => lab.curves")
+    want, _ = python_lab(settings)
+    assert len(got["loss"]) == settings["steps"]
+    # (Playwright hands a whole-valued JS number over as an int: the same double)
+    assert {k: [None if v is None else float(v) for v in vs] for k, vs in got.items()} == \
+        want["curves"]
+    assert page.is_hidden("#message")
+    p.shot(f"lab-{name}", 1440)
+    p.shot(f"lab-{name}", 900)
+    p.close()
+
+
 NODE_LAB = r"""
 import { readFileSync } from "node:fs";
 const [pyodideDir, out, docs] = process.argv.slice(2);
@@ -652,6 +703,7 @@ PYODIDE_RUNS = [
      "lr": 0.5},
     {"seed": 2, "steps": 20, "dataset": "spiral", "loss": "cross_entropy", "lr": 0.3,
      "layers": [12], "features": ["x1", "x2", "x1x2", "x2sq"]},
+    *LAST_BITS_RUNS.values(),
 ]
 
 
@@ -660,7 +712,8 @@ PYODIDE_RUNS = [
 def test_the_sites_python_in_pyodide_trains_the_python_labs_numbers(site, tmp_path):
     """The site's own Pyodide and wheel, under Node, through the worker's calls: tanh with
     Adam and mse (the engine's tanh and ** as glibc's), sigmoid with bce (exp, and log),
-    softmax over three classes with features; every loss and accuracy is micrograd lab's."""
+    softmax over three classes with features, the spiral with sin inputs, bce with a sin
+    input; every loss and accuracy is micrograd lab's."""
     out, _ = site
     script, docs = tmp_path / "lab.mjs", tmp_path / "docs.json"
     script.write_text(NODE_LAB)
@@ -673,6 +726,67 @@ def test_the_sites_python_in_pyodide_trains_the_python_labs_numbers(site, tmp_pa
     for doc, curves in zip(PYODIDE_RUNS, got["curves"]):
         want, _ = python_lab(doc)
         assert curves == want["curves"], doc
+
+
+NODE_MATH = r"""
+import { readFileSync } from "node:fs";
+const [pyodideDir, out, args] = process.argv.slice(2);
+const { loadPyodide } = await import(pyodideDir + "/pyodide.mjs");
+const py = await loadPyodide({ indexURL: pyodideDir + "/" });
+const site = JSON.parse(readFileSync(out + "/site.json", "utf8"));
+const purelib = py.runPython("import sysconfig; sysconfig.get_path('purelib')");
+py.unpackArchive(new Uint8Array(readFileSync(out + "/" + site.wheel)), "wheel",
+                 { extractDir: purelib });
+py.globals.set("ARGS", readFileSync(args, "utf8"));
+process.stdout.write(py.runPython(`
+import json, math, sys
+from micrograd import trig
+from micrograd.site import libm
+doc = json.loads(ARGS)
+logs = [float.fromhex(x) for x in doc["log"]]
+angles = [float.fromhex(x) for x in doc["trig"]]
+json.dumps({"platform": sys.platform, "fma": hasattr(math, "fma"),
+            "log": [libm.log(x).hex() for x in logs],
+            "c_log": [math.log(x).hex() for x in logs],
+            "sin": [trig.sin(x).hex() for x in angles], "cos": [trig.cos(x).hex() for x in angles],
+            "c_sin": [math.sin(x).hex() for x in angles]})
+`));
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run Pyodide")
+@pytest.mark.skipif(not (sys.platform == "linux" and __import__("platform").libc_ver()[0] ==
+                         "glibc"), reason="compares with glibc's math.log")
+def test_in_pyodide_log_is_glibcs_and_sin_cos_are_the_same_as_here(site, tmp_path):
+    """The site's own Pyodide (musl, math.fma) and wheel, under Node: libm.log gives glibc's
+    log here bit for bit (where Pyodide's own C library does not, on the same arguments), and
+    micrograd.trig's sin and cos give the same bits as here (where musl's do not)."""
+    import math
+    import random
+
+    from micrograd import trig
+    out, _ = site
+    r = random.Random(21)
+    logs = [r.uniform(0, 3) for _ in range(20000)] + [math.exp(r.uniform(-700, 700))
+                                                      for _ in range(20000)] + \
+        [1 + r.uniform(-0.07, 0.07) for _ in range(20000)] + [r.uniform(0, 1e-308)
+                                                              for _ in range(2000)]
+    logs = [x for x in logs if x > 0]
+    angles = [r.uniform(-15, 15) for _ in range(6000)]
+    script, args = tmp_path / "math.mjs", tmp_path / "args.json"
+    script.write_text(NODE_MATH)
+    args.write_text(json.dumps({"log": [x.hex() for x in logs], "trig": [x.hex() for x in angles]}))
+    run = subprocess.run(["node", str(script), str(out / "pyodide"), str(out), str(args)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    got = json.loads(run.stdout)
+    assert (got["platform"], got["fma"]) == ("emscripten", True)
+    assert got["log"] == [math.log(x).hex() for x in logs]
+    assert got["c_log"] != got["log"]                    # musl's own: a few round otherwise
+    assert got["sin"] == [trig.sin(x).hex() for x in angles]
+    assert got["cos"] == [trig.cos(x).hex() for x in angles]
+    assert got["c_sin"] != got["sin"]
 
 
 def test_the_sites_sin_and_cos_are_glibcs_at_every_angle_of_the_moons_and_circles():

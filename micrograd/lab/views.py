@@ -50,8 +50,9 @@ def view(run):
     model = run.view_model
     set_weights(model, run.weights)
     with np.errstate(all="ignore"):
-        Z = numpy_forward(model, featurize(run.settings, _grid(run.bounds, BOUNDARY_GRID)))
-        inputs = featurize(run.settings, _grid(run.bounds, NEURON_GRID))
+        Z = numpy_forward(model, featurize(run.settings, _grid(run.bounds, BOUNDARY_GRID),
+                                           picture=True))
+        inputs = featurize(run.settings, _grid(run.bounds, NEURON_GRID), picture=True)
         pts = inputs
         hidden = [numpy_forward(SimpleNamespace(layers=model.layers[:i + 1]), pts)
                   for i in range(len(model.layers) - 1)]

@@ -11,7 +11,7 @@ WebAssembly) inside a Web Worker; nothing is fetched from anywhere but OUT at ru
     worker_api.py     what the worker answers (runs in Pyodide, and in CPython for the tests)
     lab_session.py    micrograd lab's own session, with plain-Python numbers and stepping
     lab_data.py       the lab's data: numpy's and scikit-learn's numbers, in pure Python
-    libm.py           sin, cos, tanh, exp and ** as glibc gives them, for Pyodide (musl)
+    libm.py           sin, cos, tanh, exp, log and ** as glibc gives them, for Pyodide (musl)
     static/           the pages, the worker and the engine client (ES modules, no build step)
 
 Pyodide's own numpy and scikit-learn wheels live on its CDN only (neither PyPI nor npm has

@@ -15,22 +15,25 @@ are the same streams in pure Python, so that the page's Python gets the very sam
 On those, the datasets (moons, circles, blobs as scikit-learn writes them; micrograd's spiral;
 the lab's xor) and micrograd.data.train_test_split, as lists: X a list of [x1, x2] rows of
 floats, y a list of ints. tests/test_site.py compares every element with numpy's and
-scikit-learn's, over many seeds, sizes and noises. log and sqrt are the C library's in both
-(numpy calls libm for float64 here), and musl's (Pyodide's) give glibc's numbers; sin and cos
-do not, so in Pyodide they come from micrograd.site.libm (glibc's numbers for every angle the
-moons and circles use; the spiral's noisy angles may differ in a last bit).
+scikit-learn's, over many seeds, sizes and noises. sqrt is exact everywhere; log, sin and cos
+are the C library's (numpy calls libm for float64 here), and musl's (Pyodide's) are not
+glibc's, so in Pyodide they come from micrograd.site.libm (glibc's log; glibc's sin and cos for
+every angle the moons and circles use). The spiral's sin and cos are micrograd.trig's, correctly
+rounded, in micrograd.data as here: the same everywhere.
 """
 import math
 import random
 import sys
 
+from micrograd import trig
+
 __all__ = ["RandomState", "Generator", "linspace", "make_moons", "make_circles", "make_blobs",
            "make_spiral", "make_xor", "load_dataset", "train_test_split", "lab_data"]
 
-if sys.platform == "emscripten":      # Pyodide: musl's sin and cos are not glibc's (see libm.py)
-    from micrograd.site.libm import cos, sin
+if sys.platform == "emscripten":      # Pyodide: musl's are not glibc's (see libm.py)
+    from micrograd.site.libm import cos, log, sin
 else:                                 # here they are numpy's own
-    from math import cos, sin
+    from math import cos, log, sin
 
 M32 = 0xFFFFFFFF
 M64 = 0xFFFFFFFFFFFFFFFF
@@ -104,7 +107,7 @@ class RandomState:
             r2 = x1 * x1 + x2 * x2
             if r2 < 1.0 and r2 != 0.0:
                 break
-        f = math.sqrt(-2.0 * math.log(r2) / r2)
+        f = math.sqrt(-2.0 * log(r2) / r2)
         self._gauss = f * x1
         return f * x2
 
@@ -263,7 +266,7 @@ def make_spiral(n_samples=100, n_classes=3, noise=0.2, random_state=None):
         n = n_samples // n_classes + (j < n_samples % n_classes)
         r = linspace(0.0, 1, n)
         t = [a + g * noise for a, g in zip(linspace(j * 4, (j + 1) * 4, n), rng.randn(n))]
-        X += [[ri * sin(ti), ri * cos(ti)] for ri, ti in zip(r, t)]
+        X += [[ri * trig.sin(ti), ri * trig.cos(ti)] for ri, ti in zip(r, t)]
         y += [j] * n
     return X, y
 

@@ -3,7 +3,8 @@ with what differs in the browser given to it:
 
   - the numbers in plain Python (Pyodide has no numpy): the data from micrograd.site.lab_data
     (numpy's and scikit-learn's floats), the network's inputs from settings.features_of, the
-    pictures from views.python_view; sin is glibc's where lab_data can give it (libm);
+    pictures from views.python_view (the inputs' sin is micrograd.trig's, as micrograd lab's;
+    the pictures' grid takes this Python's math.sin, as micrograd lab's takes numpy's);
   - the training stepped by the worker's message loop (runs.SteppedTrainer): `advance()` runs
     whole steps for a short while and says when it wants to be called again, and the page's
     requests (Pause, Reset) are answered in between;
@@ -40,11 +41,11 @@ class _SiteNumbers:
 
     @staticmethod
     def features(s, rows):
-        return features_of(s, rows, sin=lab_data.sin)
+        return features_of(s, rows)                # sin: micrograd.trig's, as micrograd lab's
 
     @staticmethod
     def view(run, fresh=True):
-        return views.python_view(run, fresh, sin=lab_data.sin)
+        return views.python_view(run, fresh)       # the grid's sin: math's (a picture)
 
     @staticmethod
     def check(s):

@@ -1,13 +1,13 @@
-"""sin and cos as numpy gives them here, for lab_data in Pyodide (whose C library, musl, rounds
-differently from glibc's in about 3% of cases).
+"""glibc's numbers in pure Python, for the site's Pyodide (whose C library, musl, rounds some
+results differently from glibc's, which CPython and numpy use here): see docs/site.md.
 
-`sin` and `cos` are correctly rounded (the exact value to 296 bits with Python integers, then
-the nearest double); glibc's are not, quite: in about 0.2% of cases they round the other way.
-For the angles the lab's moons and circles use, numpy.linspace(0, pi, n) and
-linspace(0, 2*pi, n, endpoint=False) for n up to MAX_N, those cases are listed in
+`sin` and `cos`, for the moons' and circles' angles (which micrograd.data takes from numpy, so
+glibc's): correctly rounded (micrograd.trig), but glibc's where glibc rounds the other way (in
+about 0.2% of cases). For the angles the lab's moons and circles use, numpy.linspace(0, pi, n)
+and linspace(0, 2*pi, n, endpoint=False) for n up to MAX_N, those cases are listed in
 glibc_sincos.json (made by `python -m micrograd.site.libm` on a glibc machine, checked by
-tests/test_site.py), so that `sin` and `cos` there are glibc's exactly. Elsewhere (the spiral's
-noisy angles) a value may differ from glibc's in its last bit.
+tests/test_site.py), so that `sin` and `cos` there are glibc's exactly. (The spiral and the
+`sin x` inputs are micrograd.trig's everywhere: nothing to match there.)
 
 `tanh` is glibc's to the bit, in pure Python, for the engine in Pyodide (musl's rounds about one
 result in eight the other way): glibc's tanh is fdlibm's, over its expm1, and x86-64's glibc runs
@@ -18,8 +18,13 @@ micrograd.primitives (the engine's tanh) this tanh; the site's worker does, for 
 
 `exp` likewise: ARM's optimized-routines exp, which glibc and musl both use, glibc's built with
 FMA (every a*b + c fused but in the subnormal range). Its table of 2^(i/128) is made here from
-its definition. `log` is not here: ARM's log reads a table of specially chosen constants, and
-musl's differs from glibc's in about one result in 20,000 (docs/site.md says what that means).
+its definition.
+
+`log` likewise: ARM's optimized-routines log in glibc's FMA build (musl's, unfused, rounds about
+one result in 7,000 between 1 and 2 the other way). Its table holds specially chosen constants that cannot be
+recomputed from a definition, so they come from this machine's own libm.so.6: glibc_log.json,
+made by `python -m micrograd.site.libm` (read_glibc_log_data finds glibc's __log_data in the
+library's bytes) and checked against the library by tests/test_lab_session.py.
 """
 import json
 import math
@@ -28,66 +33,12 @@ import types
 from fractions import Fraction
 from importlib import resources
 
-__all__ = ["sin", "cos", "tanh", "expm1", "exp", "power", "install", "uninstall", "lab_angles",
-           "make_table", "MAX_N"]
+from micrograd.trig import cos as correct_cos, sin as correct_sin
+
+__all__ = ["sin", "cos", "tanh", "expm1", "exp", "log", "power", "install", "uninstall",
+           "lab_angles", "make_table", "read_glibc_log_data", "MAX_N"]
 
 MAX_N = 250                   # the lab's largest half of 500 points
-W = 296                       # fractional bits of the fixed-point arithmetic
-
-
-def _atan_inv(n):
-    """atan(1/n) * 2**W, by its series (n > 1), with guard bits."""
-    one = 1 << (W + 24)
-    x = one // n
-    total, k, sign, n2 = x, 1, -1, n * n
-    while x:
-        x //= n2
-        total += sign * (x // (2 * k + 1))
-        sign, k = -sign, k + 1
-    return total >> 24
-
-
-HALF_PI = (4 * _atan_inv(5) - _atan_inv(239)) * 2        # Machin: pi/4 = 4 atan 1/5 - atan 1/239
-
-
-def _sincos(x):
-    """(quadrant, sin r, cos r) with x = quadrant * pi/2 + r, |r| <= pi/4, r in fixed point."""
-    m, e = math.frexp(x)
-    X = int(m * 2.0 ** 53)
-    X = X << (W + e - 53) if W + e >= 53 else X >> (53 - W - e)
-    k = (2 * X + HALF_PI) // (2 * HALF_PI)
-    r = X - k * HALF_PI
-    a = abs(r)
-    a2 = a * a >> W
-    s = term = a
-    i, sign = 1, -1
-    while term:
-        term = (term * a2 >> W) // ((2 * i) * (2 * i + 1))
-        s, sign, i = s + sign * term, -sign, i + 1
-    c = term = 1 << W
-    i, sign = 1, -1
-    while term:
-        term = (term * a2 >> W) // ((2 * i - 1) * (2 * i))
-        c, sign, i = c + sign * term, -sign, i + 1
-    return k % 4, (-s if r < 0 else s), c
-
-
-def _nearest(v):
-    return float(Fraction(v, 1 << W))
-
-
-def correct_sin(x):
-    if x == 0 or not math.isfinite(x) or abs(x) < 2.0 ** -26:
-        return math.sin(x)            # x itself (or nan): every libm agrees
-    q, s, c = _sincos(x)
-    return _nearest((s, c, -s, -c)[q])
-
-
-def correct_cos(x):
-    if not math.isfinite(x) or abs(x) < 2.0 ** -27:
-        return math.cos(x)
-    q, s, c = _sincos(x)
-    return _nearest((c, -s, -c, s)[q])
 
 
 def _table():
@@ -112,12 +63,20 @@ def cos(x):
 # tanh, as glibc (x86-64, FMA) computes it
 # ---------------------------------------------------------------------------------------------
 def _exact_fma(a, b, c):
-    """a * b + c rounded once (math.fma before Python 3.13): exact in Fractions, then rounded
-    to the nearest double, as float(Fraction) does."""
+    """a * b + c rounded once (math.fma before Python 3.13): exact as a ratio of integers
+    (every float's denominator is a power of two), then rounded to the nearest double by
+    Python's int / int, which rounds correctly (subnormals included)."""
     if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
         return a * b + c
-    exact = Fraction(a) * Fraction(b) + Fraction(c)
-    return float(exact) if exact else a * b + c      # a zero keeps IEEE's sign rules
+    (na, da), (nb, db), (nc, dc) = a.as_integer_ratio(), b.as_integer_ratio(), \
+        c.as_integer_ratio()
+    num = na * nb * dc + nc * da * db
+    if not num:
+        return a * b + c                              # a zero keeps IEEE's sign rules
+    try:
+        return num / (da * db * dc)
+    except OverflowError:                             # past the largest double: IEEE's inf
+        return math.copysign(math.inf, num)
 
 
 _fma = getattr(math, "fma", _exact_fma)
@@ -355,6 +314,102 @@ def power(a, b):
     return -out if negative and math.fmod(y, 2.0) == 1.0 else out
 
 
+# ---------------------------------------------------------------------------------------------
+# log, as glibc (x86-64, FMA) computes it: ARM's optimized-routines log. x = 2^k z with z in
+# [OFF, 2 OFF); z falls in one of 128 subintervals, whose table entry holds invc, near 1/c for
+# c near the subinterval's middle, and logc = log(c); then log(x) = k ln2 + logc + log1p(r),
+# r = z invc - 1 (one fma: the FMA build needs no second table). invc and logc are chosen
+# constants (c is picked so that logc is unusually close to a double), which cannot be
+# recomputed: they are read from this machine's libm.so.6 into glibc_log.json
+# (read_glibc_log_data). Near 1 (1 - 2^-4 < x < 1 + 0x1.09p-4) a polynomial in x - 1 alone.
+# Each a*b + c below is fused where GCC fuses it in the FMA build (-ffp-contract=fast).
+# ---------------------------------------------------------------------------------------------
+_LOG_OFF = 0x3fe6000000000000
+_LOG_NEAR_1 = (_bits(1.0 - 2.0 ** -4), _bits(1.0 + _h("0x1.09p-4")))
+_log_data = {}
+
+
+def _load_log_data():
+    text = resources.files("micrograd.site").joinpath("glibc_log.json").read_text()
+    doc = json.loads(text)
+    _log_data.update(ln2hi=_h(doc["ln2hi"]), ln2lo=_h(doc["ln2lo"]),
+                     poly=[_h(v) for v in doc["poly"]], poly1=[_h(v) for v in doc["poly1"]],
+                     tab=[(_h(a), _h(b)) for a, b in doc["tab"]])
+
+
+def log(x):
+    """The natural log as glibc's FMA build gives it (for x > 0 finite; the rest, 0, inf, nan
+    and negative numbers with their errors, ints past the largest float, is math.log's own)."""
+    if not (x > 0 and x != math.inf) or type(x) not in (float, int) or \
+            type(x) is int and x.bit_length() > 1000:
+        return math.log(x)
+    x = float(x)
+    if not _log_data:
+        _load_log_data()
+    f, d = _fma, _log_data
+    ix = _bits(x)
+    if _LOG_NEAR_1[0] <= ix < _LOG_NEAR_1[1]:
+        if x == 1.0:
+            return 0.0
+        b = d["poly1"]
+        r = x - 1.0
+        r2 = r * r
+        r3 = r * r2
+        p = f(r3, f(r3, f(r3, b[10], f(r2, b[9], f(r, b[8], b[7]))),
+                    f(r2, b[6], f(r, b[5], b[4]))),
+              f(r2, b[3], f(r, b[2], b[1])))
+        w = r * 2.0 ** 27                              # r split in halves of 26 bits:
+        rhi = r + w - w                                # rhi * rhi is exact
+        rlo = r - rhi
+        w = rhi * rhi * b[0]                           # b[0] = -0.5
+        hi = r + w
+        lo = r - hi + w
+        lo = f(b[0] * rlo, rhi + r, lo)
+        return f(r3, p, lo) + hi                       # C's y = r3 * p; y += lo: one fma
+    if ix < 1 << 52:                                   # subnormal: scale it up by 2^52
+        ix = _bits(x * 2.0 ** 52) - (52 << 52)
+    tmp = ix - _LOG_OFF
+    i = (tmp >> 45) % 128
+    k = tmp >> 52                                      # arithmetic: tmp may be negative
+    z = _double(ix - (tmp & (0xfff << 52)))
+    invc, logc = d["tab"][i]
+    r = f(z, invc, -1.0)
+    kd = float(k)
+    w = f(kd, d["ln2hi"], logc)
+    hi = w + r
+    lo = f(kd, d["ln2lo"], w - hi + r)
+    a = d["poly"]
+    r2 = r * r
+    y = f(r * r2, f(r2, f(r, a[4], a[3]), f(r, a[2], a[1])), f(r2, a[0], lo))
+    return y + hi
+
+
+def read_glibc_log_data(path="/lib/x86_64-linux-gnu/libm.so.6"):
+    """glibc's __log_data, found in the bytes of its libm: ln2hi and ln2lo, then the 5 + 11
+    polynomial coefficients, then 128 pairs {invc, logc}, recognised by logc = -log(invc) to
+    about 2^-40 in every pair (pow's data begins with the same ln2hi, ln2lo, but its rows
+    differ). A ValueError where the library holds no such table (not glibc, or another
+    version's layout)."""
+    data = open(path, "rb").read()
+    key = struct.pack("<dd", _LN2HI, _LN2LO)
+    found = []
+    at = data.find(key)
+    while at >= 0:
+        if at + 8 * (18 + 256) <= len(data):
+            v = struct.unpack_from("<%dd" % (18 + 256), data, at)
+            pairs = list(zip(v[18::2], v[19::2]))
+            if v[7] == -0.5 and all(0.5 < c < 2 and abs(lc + math.log(c)) < 2.0 ** -40
+                                    for c, lc in pairs):
+                found.append({"ln2hi": v[0].hex(), "ln2lo": v[1].hex(),
+                              "poly": [x.hex() for x in v[2:7]],
+                              "poly1": [x.hex() for x in v[7:18]],
+                              "tab": [[c.hex(), lc.hex()] for c, lc in pairs]})
+        at = data.find(key, at + 1)
+    if len(found) != 1:
+        raise ValueError(f"{path}: found {len(found)} tables like glibc's __log_data, not one")
+    return found[0]
+
+
 class _PowerBy:
     """x ** k with `power`: the forward of the engine's x ** k rows ('**2', '**-1')."""
 
@@ -377,7 +432,7 @@ def _pow_op(k):
 
 
 def install():
-    """Give the engine this module's tanh, exp and ** where it computes them on numbers
+    """Give the engine this module's tanh, exp, log and ** where it computes them on numbers
     (micrograd.primitives' math; the op table's `**` row and its x ** k rows): in the site's
     Pyodide only, where musl's are not glibc's. `uninstall()` puts the C library's back."""
     from micrograd import engine, optim, primitives
@@ -385,7 +440,7 @@ def install():
         _installed.update(math=primitives.math, pow=engine.OPS["**"].forward,
                           pow_op=engine.pow_op, optim_power=optim.power, rows=[])
     mine = types.SimpleNamespace(**{k: getattr(math, k) for k in dir(math) if k[0] != "_"})
-    mine.tanh, mine.exp = tanh, exp
+    mine.tanh, mine.exp, mine.log = tanh, exp, log
     primitives.math = mine
     engine.OPS["**"].forward = power
     engine.pow_op = _pow_op
@@ -424,8 +479,20 @@ def make_table():
     return out
 
 
-if __name__ == "__main__":
-    import sys
+def _write_tables():
+    """glibc_sincos.json and glibc_log.json, next to this module, from this machine's glibc."""
+    from pathlib import Path
+    here = Path(__file__).parent
     table = make_table()
     table["made_by"] = "python -m micrograd.site.libm (glibc's sin and cos, as numpy calls them)"
-    json.dump(table, sys.stdout, indent=0, sort_keys=True)
+    (here / "glibc_sincos.json").write_text(json.dumps(table, indent=0, sort_keys=True))
+    doc = read_glibc_log_data()
+    doc["made_by"] = "python -m micrograd.site.libm (glibc's __log_data, read from libm.so.6)"
+    rows = ",\n".join(json.dumps(row) for row in doc.pop("tab"))     # one {invc, logc} a line
+    text = json.dumps(doc, indent=0, sort_keys=True)
+    (here / "glibc_log.json").write_text(f'{text[:-2]},\n"tab": [\n{rows}\n]\n}}\n')
+    print(f"wrote {here / 'glibc_sincos.json'} and {here / 'glibc_log.json'}")
+
+
+if __name__ == "__main__":
+    _write_tables()

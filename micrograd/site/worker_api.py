@@ -312,7 +312,7 @@ _lab = {}
 
 @contextlib.contextmanager
 def _glibc_numbers():
-    """The lab's requests and training, in Pyodide: the engine computes tanh, exp and ** as
+    """The lab's requests and training, in Pyodide: the engine computes tanh, exp, log and ** as
     glibc does (micrograd.site.libm), so that a run's numbers are `micrograd lab`'s. Only there:
     a learner's own code (snippets, exercises) computes with this Python's C library, and the
     exercises' checks compare it with the engine in this same process."""
