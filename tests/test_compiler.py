@@ -214,6 +214,7 @@ def batched_programs(draw):
     return xs, steps, rows
 
 
+@pytest.mark.slow      # 60 new programs a run, each a C kernel to compile: about 6 s of CPU
 @SETTINGS
 @given(batched_programs(), st.lists(st.floats(-2, 2), min_size=3, max_size=3))
 def test_random_graphs_over_a_batch_match_eager(program, grads0):
