@@ -23,7 +23,7 @@ NAMES = ["01_derivatives_and_backprop", "02_neuron", "03_mlp_training", "04_moon
          "05_microgpt"]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 # nbformat and nbclient are imported where they are used: nbformat's import (jsonschema's format
-# checkers) takes seconds, which collecting the fast tier, where these tests are left out,
+# checkers) takes seconds, which collecting the suite (and a run that leaves these tests out)
 # should not pay.
 
 
