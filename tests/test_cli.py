@@ -146,9 +146,11 @@ def test_predict_with_the_demo_model(demo, capsys, tmp_path):
 # ---------------------------------------------------------------------------------------------
 # micrograd train
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.slow           # a training to an accuracy, and its GIF: about 6 s of CPU
 def test_train_moons_end_to_end(tmp_path):
-    # 40 steps take a GIF frame every 2 steps (--gif: steps // 20), 21 frames where 30 steps
-    # take 31: drawing them is most of the command's time
+    # The fast tier still runs `train` through the real command (the Ctrl-C tests) and draws a
+    # GIF (the demo's). 40 steps take a frame every 2 steps (--gif: steps // 20), 21 frames
+    # where 30 steps take 31: drawing them is most of the command's time.
     out = tmp_path / "moons"
     proc = run_cli("train", "--dataset", "moons", "--steps", "40", "--out", out,
                    "--no-progress", "--gif")
