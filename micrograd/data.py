@@ -15,8 +15,6 @@ import os
 import stat
 
 import numpy as np
-import sklearn.datasets
-from sklearn.utils import check_random_state
 
 from micrograd import trig
 
@@ -26,27 +24,40 @@ __all__ = ["make_moons", "make_circles", "make_blobs", "make_spiral", "load_digi
            "MAX_DOCUMENT_CHARS", "MAX_TEXT_BYTES"]
 
 
+def _sklearn():
+    """scikit-learn's datasets, imported when a 2-D set is made: the import takes about a
+    second, which `micrograd gpt` (names and text files, no scikit-learn) should not pay."""
+    import sklearn.datasets
+    return sklearn.datasets
+
+
+def check_random_state(seed):
+    """scikit-learn's (the same generator for the same seed), imported when used."""
+    from sklearn.utils import check_random_state
+    return check_random_state(seed)
+
+
 def _xy(X, y):
     return np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(y, dtype=np.int64)
 
 
 def make_moons(n_samples=100, noise=None, random_state=None):
     """Two interleaving half circles: exactly scikit-learn's points (it is a thin wrapper)."""
-    return _xy(*sklearn.datasets.make_moons(n_samples=n_samples, noise=noise,
-                                            random_state=random_state))
+    return _xy(*_sklearn().make_moons(n_samples=n_samples, noise=noise,
+                                      random_state=random_state))
 
 
 def make_circles(n_samples=100, noise=None, factor=0.5, random_state=None):
     """A small circle inside a large one (scikit-learn's); `factor` is the inner radius."""
-    return _xy(*sklearn.datasets.make_circles(n_samples=n_samples, noise=noise, factor=factor,
-                                              random_state=random_state))
+    return _xy(*_sklearn().make_circles(n_samples=n_samples, noise=noise, factor=factor,
+                                        random_state=random_state))
 
 
 def make_blobs(n_samples=100, centers=3, n_features=2, cluster_std=1.0, random_state=None):
     """Gaussian clusters, one class each (scikit-learn's)."""
-    return _xy(*sklearn.datasets.make_blobs(n_samples=n_samples, centers=centers,
-                                            n_features=n_features, cluster_std=cluster_std,
-                                            random_state=random_state))
+    return _xy(*_sklearn().make_blobs(n_samples=n_samples, centers=centers,
+                                      n_features=n_features, cluster_std=cluster_std,
+                                      random_state=random_state))
 
 
 def make_spiral(n_samples=100, n_classes=3, noise=0.2, random_state=None):
@@ -84,7 +95,7 @@ def load_digits(n_samples=None, random_state=None):
     """scikit-learn's bundled 8x8 handwritten digits (no download): 1797 images, 10 classes,
     64 pixels scaled from 0..16 to [0, 1]. `n_samples` takes a seeded random subset, because a
     scalar engine is slow on all 1797x64."""
-    d = sklearn.datasets.load_digits()
+    d = _sklearn().load_digits()
     X, y = _xy(d.data / 16.0, d.target)
     if n_samples is None:
         return X, y

@@ -46,8 +46,10 @@ def one_line_error(err):
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
+    # one frame every 10 steps, not 5: the animation's frames are most of the command's time,
+    # and the numbers and files checked here are the same
     out = tmp_path_factory.mktemp("demo") / "out"
-    return run_cli("demo", "--out", out, "--print-every", "1"), out
+    return run_cli("demo", "--out", out, "--print-every", "1", "--gif-every", "10"), out
 
 
 def test_demo_runs_the_notebook_exactly(demo):
@@ -144,19 +146,23 @@ def test_predict_with_the_demo_model(demo, capsys, tmp_path):
 # ---------------------------------------------------------------------------------------------
 # micrograd train
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.slow           # a training to an accuracy, and its GIF: about 6 s of CPU
 def test_train_moons_end_to_end(tmp_path):
+    # The fast tier still runs `train` through the real command (the Ctrl-C tests) and draws a
+    # GIF (the demo's). 40 steps take a frame every 2 steps (--gif: steps // 20), 21 frames
+    # where 30 steps take 31: drawing them is most of the command's time.
     out = tmp_path / "moons"
-    proc = run_cli("train", "--dataset", "moons", "--steps", "30", "--out", out,
+    proc = run_cli("train", "--dataset", "moons", "--steps", "40", "--out", out,
                    "--no-progress", "--gif")
     assert proc.returncode == 0, proc.stderr
-    assert re.search(r"30 steps in [\d.]+ s: training data loss \(no L2\) [\d.]+, "
+    assert re.search(r"40 steps in [\d.]+ s: training data loss \(no L2\) [\d.]+, "
                      r"training accuracy [\d.]+%, held-out accuracy [\d.]+%", proc.stdout)
     for name in ("decision_boundary.png", "history.png"):
         assert_png(out / name)
     assert (out / "training.gif").read_bytes()[:6] == b"GIF89a"
     meta = json.loads((out / "model.json").read_text())["meta"]
     assert meta["dataset"] == "moons" and meta["loss"] == "hinge" and meta["classes"] == 2
-    assert meta["layers"] == [16, 16] and meta["steps"] == 30
+    assert meta["layers"] == [16, 16] and meta["steps"] == 40
     assert meta["train_accuracy"] >= 0.8 and meta["test_accuracy"] is not None
 
 

@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import pathlib
+import select
 import signal
 import subprocess
 import sys
@@ -297,12 +298,17 @@ def test_a_burst_of_ctrl_c_presses_still_exits_130_with_the_model_written(tmp_pa
     out = tmp_path / "run"
     proc = start_cli(*command, "--out", out, *(["--print-every", "1"] if command[0] == "demo"
                                                else ["--no-progress"]))
-    deadline = time.monotonic() + 60
-    while not (out / "model.json").exists() and not any(
-            name.startswith(".model.json") for name in (os.listdir(out) if out.exists() else [])):
-        time.sleep(0.02)                     # wait for the output folder; training has begun
-        if out.exists() or time.monotonic() > deadline:
-            break
+    # training has begun once the data is made: train prints its header then, the demo its
+    # first step (the output folder comes earlier, before the data: not a sign)
+    begun, seen, deadline = b"step 0 " if command[0] == "demo" else b"train: ", b"", \
+        time.monotonic() + 60
+    while begun not in seen and time.monotonic() < deadline:
+        if select.select([proc.stdout], [], [], 1.0)[0]:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            seen += chunk
+    assert begun in seen, seen
     time.sleep(0.5)
     presses = 0
     while proc.poll() is None and presses < 400:

@@ -214,6 +214,7 @@ def batched_programs(draw):
     return xs, steps, rows
 
 
+@pytest.mark.slow      # 60 new programs a run, each a C kernel to compile: about 6 s of CPU
 @SETTINGS
 @given(batched_programs(), st.lists(st.floats(-2, 2), min_size=3, max_size=3))
 def test_random_graphs_over_a_batch_match_eager(program, grads0):
@@ -330,7 +331,11 @@ def demo_loss(model, X, y):
     return data_loss + 1e-4 * sum((p * p for p in model.parameters()))
 
 
-@pytest.mark.parametrize("fused,steps", [(True, 100), (False, 6)])
+# The demo's 100 steps, eager and compiled, are about 4 s of CPU: slow. The fast tier checks
+# the same steps as a fused step (tests/test_compiler_c.py, 100 steps on C and numpy), and this
+# path (compile(loss), then eager's SGD) over 6 steps.
+@pytest.mark.parametrize("fused,steps", [pytest.param(True, 100, marks=pytest.mark.slow),
+                                         (False, 6)])
 def test_demo_training_matches_eager_step_after_step(fused, steps):
     """The original demo (moons, MLP(2, [16, 16, 1]), hinge + L2, SGD): 100 steps compiled end
     in the very weights of 100 eager steps."""

@@ -121,7 +121,10 @@ def _w1(backend, steps):
     return losses, [p.data for p in model.parameters()], step
 
 
-def test_fused_step_on_c_and_numpy_is_eager_over_100_steps(cache):
+def test_fused_step_on_c_and_numpy_is_eager_over_100_steps():
+    """In the user's kernel cache, not a fresh one (as tests/test_compiler.py): this fused step is
+    the same C program on every run, built once (4 s of the C compiler) and then loaded; the
+    builds themselves are checked above and below on fresh caches."""
     eager_losses, eager_w, _ = _w1(None, 100)
     for backend in ("c", "numpy"):
         losses, weights, step = _w1(backend, 100)

@@ -23,7 +23,7 @@ NAMES = ["01_derivatives_and_backprop", "02_neuron", "03_mlp_training", "04_moon
          "05_microgpt"]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 # nbformat and nbclient are imported where they are used: nbformat's import (jsonschema's format
-# checkers) takes seconds, which collecting the fast tier, where these tests are left out,
+# checkers) takes seconds, which collecting the suite (and a run that leaves these tests out)
 # should not pay.
 
 
@@ -214,6 +214,7 @@ def test_mlp_and_the_training_loop(tmp_path):
 
 
 @pytest.mark.notebook
+@pytest.mark.slow          # the demo's 100 steps twice: in the kernel (drawn live), then here
 def test_moons_with_live_training(tmp_path):
     nb = run_notebook("04_moons_live", tmp_path)
     from micrograd.data import load_dataset
@@ -244,6 +245,7 @@ def test_moons_with_live_training(tmp_path):
 
 
 @pytest.mark.notebook
+@pytest.mark.slow          # microgpt's 150 training steps twice: in the kernel, then here
 def test_microgpt(tmp_path):
     """The model from its pieces, one head's graph (SVG) and stepper (HTML), live training (one
     PNG redrawn in place), names: the numbers those of the same calls made here."""
