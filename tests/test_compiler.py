@@ -165,7 +165,8 @@ SETTINGS = settings(max_examples=int(os.environ.get("COMPILER_EXAMPLES", 60)), d
                     suppress_health_check=[HealthCheck.too_slow])
 
 
-@SETTINGS
+@pytest.mark.slow      # 60 random programs, each compiled to C: about 7 s of CPU (the fast tier
+@SETTINGS              # has the lecture's, the demo's and the special numbers' programs)
 @given(programs(max_inputs=5, max_steps=14), st.integers(0, 4))
 def test_random_graphs_match_eager(program, n_params):
     """Random graphs with shared subexpressions; some leaves are inputs, some parameters."""
