@@ -672,22 +672,25 @@ def test_the_spiral_sin_inputs_bce_and_cross_entropy_are_the_python_labs_bit_for
     p.close()
 
 
-NODE_LAB = r"""
+# Node runs the site's own Pyodide with the site's wheel installed, the data file in DATA
+NODE_PYODIDE = r"""
 import { readFileSync } from "node:fs";
-const [pyodideDir, out, docs] = process.argv.slice(2);
+const [pyodideDir, out, data] = process.argv.slice(2);
 const { loadPyodide } = await import(pyodideDir + "/pyodide.mjs");
 const py = await loadPyodide({ indexURL: pyodideDir + "/" });
 const site = JSON.parse(readFileSync(out + "/site.json", "utf8"));
 const purelib = py.runPython("import sysconfig; sysconfig.get_path('purelib')");
 py.unpackArchive(new Uint8Array(readFileSync(out + "/" + site.wheel)), "wheel",
                  { extractDir: purelib });
-py.globals.set("DOCS", readFileSync(docs, "utf8"));
+py.globals.set("DATA", readFileSync(data, "utf8"));
+"""
+NODE_LAB = NODE_PYODIDE + r"""
 process.stdout.write(py.runPython(`
 import json, sys
 from micrograd.lab.settings import Settings
 from micrograd.site.worker_api import lab, lab_advance      # what the worker calls
 curves = []
-for doc in json.loads(DOCS):
+for doc in json.loads(DATA):
     assert lab("POST", "/api/settings", body={**Settings().to_dict(), **doc})["status"] == 200
     assert lab("POST", "/api/control", body={"action": "play", "speed": 0})["status"] == 200
     while lab_advance() is not None:
@@ -728,21 +731,12 @@ def test_the_sites_python_in_pyodide_trains_the_python_labs_numbers(site, tmp_pa
         assert curves == want["curves"], doc
 
 
-NODE_MATH = r"""
-import { readFileSync } from "node:fs";
-const [pyodideDir, out, args] = process.argv.slice(2);
-const { loadPyodide } = await import(pyodideDir + "/pyodide.mjs");
-const py = await loadPyodide({ indexURL: pyodideDir + "/" });
-const site = JSON.parse(readFileSync(out + "/site.json", "utf8"));
-const purelib = py.runPython("import sysconfig; sysconfig.get_path('purelib')");
-py.unpackArchive(new Uint8Array(readFileSync(out + "/" + site.wheel)), "wheel",
-                 { extractDir: purelib });
-py.globals.set("ARGS", readFileSync(args, "utf8"));
+NODE_MATH = NODE_PYODIDE + r"""
 process.stdout.write(py.runPython(`
 import json, math, sys
 from micrograd import trig
 from micrograd.site import libm
-doc = json.loads(ARGS)
+doc = json.loads(DATA)
 logs = [float.fromhex(x) for x in doc["log"]]
 angles = [float.fromhex(x) for x in doc["trig"]]
 json.dumps({"platform": sys.platform, "fma": hasattr(math, "fma"),
