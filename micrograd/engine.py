@@ -48,8 +48,9 @@ class Value(Node):
         self.data = as_number(data, "Value(data)")
         self.grad = 0
         self._prev = _children
-        self._op = _op          # the op that produced this node, for graphviz / debugging
-        self.label = label
+        # the op that produced this node (`_op`, for graphviz / debugging) and its label, kept
+        # as one pair (micrograd/nodes.py): one store, where the two properties are two calls
+        self._names = nodes.names(_op, label)
         self._rule = None       # the op's row (or a closure you assigned to _backward)
 
     # Each operation runs its row of the table below. (The ones that only call their row are

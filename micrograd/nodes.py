@@ -13,7 +13,7 @@ import threading
 
 from micrograd.checks import as_number, checked
 
-__all__ = ["Node", "leaf", "make", "node"]
+__all__ = ["Node", "leaf", "make", "node", "names"]
 
 _MANY = object()      # in _b: _a holds a tuple of three or more inputs
 Value = None          # engine.Value, set by the engine when it has defined it
@@ -35,7 +35,7 @@ class Node:
 
     @_op.setter
     def _op(self, op):
-        self._names = _names(op, getattr(self, "_names", NO_NAMES)[1])
+        self._names = names(op, getattr(self, "_names", NO_NAMES)[1])
 
     @property
     def label(self):
@@ -43,7 +43,7 @@ class Node:
 
     @label.setter
     def label(self, label):
-        self._names = _names(getattr(self, "_names", NO_NAMES)[0], label)
+        self._names = names(getattr(self, "_names", NO_NAMES)[0], label)
 
     @property
     def _prev(self):
@@ -60,7 +60,8 @@ class Node:
         self._b = children[1] if n == 2 else (_MANY if n > 2 else None)
 
 
-def _names(op, label):
+def names(op, label):
+    """_names for an op's name and a label: the shared empty pair when both are empty."""
     return (op, label) if op or label else NO_NAMES
 
 
