@@ -81,8 +81,7 @@ def make_spiral(n_samples=100, n_classes=3, noise=0.2, random_state=None):
         n = n_samples // n_classes + (j < n_samples % n_classes)
         r = np.linspace(0.0, 1, n)
         t = np.linspace(j * 4, (j + 1) * 4, n) + rng.randn(n) * noise
-        sin_t = np.array([trig.sin(a) for a in t.tolist()], dtype=np.float64)
-        cos_t = np.array([trig.cos(a) for a in t.tolist()], dtype=np.float64)
+        sin_t, cos_t = np.array([trig.sincos(a) for a in t.tolist()], dtype=np.float64).T
         X.append(np.c_[r * sin_t, r * cos_t])
         y.append(np.full(n, j))
     return _xy(np.concatenate(X), np.concatenate(y))

@@ -94,6 +94,16 @@ def test_small_zero_and_not_finite():
     assert trig.sines([0.5, 2]) == [trig.sin(0.5), trig.sin(2.0)]
 
 
+def test_sincos_is_sin_and_cos_from_one_reduction():
+    xs = _sample(12, 400) + [0.0, -0.0, 1e-10, 2.0 ** -26 * 1.5, 1.7976931348623157e308,
+                             6381956970095103 * 2.0 ** 797, math.nan]
+    got = [tuple(v.hex() for v in trig.sincos(x)) for x in xs]
+    assert got == [(trig.sin(x).hex(), trig.cos(x).hex()) for x in xs]
+    assert got[:50] == [(reference(x, "sin").hex(), reference(x, "cos").hex()) for x in xs[:50]]
+    with pytest.raises(ValueError, match="math domain error"):
+        trig.sincos(-math.inf)
+
+
 @settings(derandomize=True, max_examples=300)
 @given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False))
 def test_sin_and_cos_are_the_nearest_on_any_float(x):

@@ -266,7 +266,7 @@ def make_spiral(n_samples=100, n_classes=3, noise=0.2, random_state=None):
         n = n_samples // n_classes + (j < n_samples % n_classes)
         r = linspace(0.0, 1, n)
         t = [a + g * noise for a, g in zip(linspace(j * 4, (j + 1) * 4, n), rng.randn(n))]
-        X += [[ri * trig.sin(ti), ri * trig.cos(ti)] for ri, ti in zip(r, t)]
+        X += [[ri * s, ri * c] for ri, (s, c) in zip(r, map(trig.sincos, t))]
         y += [j] * n
     return X, y
 
